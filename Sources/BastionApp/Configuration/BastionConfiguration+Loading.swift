@@ -1,0 +1,190 @@
+import BastionCore
+import TOMLKit
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+extension BastionConfiguration {
+    /// Reads and validates the configuration file at `path`.
+    ///
+    /// A file that is missing or unreadable is an error with key `(file)`: bastiond refuses to
+    /// start on defaults it was not told to use.
+    public static func load(file path: String) throws(ConfigurationError) -> BastionConfiguration {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            let reason = FileManager.default.fileExists(atPath: path) ? "cannot read the file" : "no such file"
+            throw ConfigurationError(file: path, line: nil, key: "(file)", reason: reason)
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigurationError(file: path, line: nil, key: "(file)", reason: "not valid UTF-8")
+        }
+        return try parse(text, file: path)
+    }
+
+    /// Parses and validates configuration `text`; `file` names it in errors.
+    ///
+    /// Stops at the first problem: sections in the order of the reference (docs/configuration.md),
+    /// and within a table unknown keys before values.
+    public static func parse(_ text: String, file: String) throws(ConfigurationError) -> BastionConfiguration {
+        let document: TOMLTable
+        do {
+            document = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigurationError(file: file, line: error.source.begin.line, key: "(syntax)", reason: error.description)
+        } catch {
+            throw ConfigurationError(file: file, line: nil, key: "(syntax)", reason: "\(error)")
+        }
+        let root = TOMLTableReader(table: document, path: [], file: file, locator: TOMLKeyLocator(text))
+        try root.refuseUnknownKeys(allowed: Sections.all, reason: "unknown section")
+
+        var configuration = BastionConfiguration.defaults
+        if let server = try root.table("server") {
+            try server.refuseUnknownKeys(allowed: ["data_dir"])
+            configuration.server.dataDirectory = try server.nonEmptyString("data_dir", default: ServerConfiguration.defaults.dataDirectory)
+        }
+        if let ssh = try root.table("ssh") {
+            try ssh.refuseUnknownKeys(allowed: ["listen", "login_grace_time"])
+            configuration.ssh.listen = try ssh.listenAddress("listen", default: SSHConfiguration.defaults.listen)
+            configuration.ssh.loginGraceTime = try ssh.duration(
+                "login_grace_time",
+                default: SSHConfiguration.defaults.loginGraceTime,
+                maximum: Limits.loginGraceTime
+            )
+        }
+        if let http = try root.table("http") {
+            try http.refuseUnknownKeys(allowed: ["listen", "public_url"])
+            configuration.http.listen = try http.listenAddress("listen", default: HTTPConfiguration.defaults.listen)
+            configuration.http.publicURL = try http.string("public_url", default: HTTPConfiguration.defaults.publicURL)
+            if let reason = publicURLProblem(configuration.http.publicURL) { throw http.error("public_url", reason) }
+        }
+        if let auth = try root.table("auth") {
+            try auth.refuseUnknownKeys(allowed: ["totp_skew_steps", "max_failures", "lockout"])
+            configuration.auth.totpSkewSteps = try auth.int("totp_skew_steps", default: AuthConfiguration.defaults.totpSkewSteps, in: 0...1)
+            configuration.auth.maxFailures = try auth.int("max_failures", default: AuthConfiguration.defaults.maxFailures, in: 1...100)
+            configuration.auth.lockout = try auth.duration("lockout", default: AuthConfiguration.defaults.lockout)
+        }
+        if let certificates = try root.table("certificates") {
+            try certificates.refuseUnknownKeys(allowed: ["default_ttl", "source_address"])
+            configuration.certificates.defaultTTL = try certificates.duration(
+                "default_ttl",
+                default: CertificatesConfiguration.defaults.defaultTTL,
+                maximum: PolicyRules.maximumCertificateTTL
+            )
+            configuration.certificates.bindSourceAddress = try certificates.bool(
+                "source_address",
+                default: CertificatesConfiguration.defaults.bindSourceAddress
+            )
+        }
+        if let recording = try root.table("recording") {
+            try recording.refuseUnknownKeys(allowed: ["dir"])
+            configuration.recording.directory = try recording.nonEmptyString("dir", default: RecordingConfiguration.defaults.directory)
+        }
+        if let log = try root.table("log") {
+            try log.refuseUnknownKeys(allowed: ["level"])
+            let level = try log.string("level", default: LogConfiguration.defaults.level)
+            guard LogConfiguration.levels.contains(level) else {
+                throw log.error("level", "unknown level \"\(level)\" (use \(LogConfiguration.levels.joined(separator: ", ")))")
+            }
+            configuration.log.level = level
+        }
+        if let roles = try root.table("roles") {
+            for name in roles.keysInFileOrder {
+                let role = try parseRole(name, in: roles, defaultTTL: configuration.certificates.defaultTTL)
+                configuration.policy.roles[name] = role
+            }
+        }
+        if let targets = try root.table("targets") {
+            for name in targets.keysInFileOrder {
+                configuration.policy.targets[name] = try parseTarget(name, in: targets)
+            }
+        }
+        return configuration
+    }
+
+    /// The top-level tables a file may have.
+    private enum Sections {
+        static let all: Set<String> = ["server", "ssh", "http", "auth", "certificates", "recording", "log", "roles", "targets"]
+    }
+
+    private enum Limits {
+        /// An unauthenticated connection holds a thread (DESIGN: a thread per connection), so
+        /// the grace time is bounded.
+        static let loginGraceTime: TimeInterval = 3_600
+    }
+
+    private static func parseRole(_ name: String, in roles: TOMLTableReader, defaultTTL: TimeInterval) throws(ConfigurationError) -> Role {
+        guard PolicyRules.isValidName(name) else {
+            throw roles.error(name, "invalid role name (use letters, digits, \"_\", \".\" and \"-\")")
+        }
+        guard let role = try roles.table(name) else { throw roles.error(name, "expected a table") }
+        try role.refuseUnknownKeys(allowed: ["targets", "logins", "max_cert_ttl", "extensions"])
+        return Role(
+            name: name,
+            targets: try role.strings(
+                "targets",
+                default: [],
+                isValid: PolicyRules.isValidTargetPattern,
+                invalid: { "invalid target name or pattern \"\($0)\" (use letters, digits, \"_\", \".\", \"-\", \"*\" and \"?\")" }
+            ),
+            logins: try role.strings(
+                "logins",
+                default: [],
+                isValid: PolicyRules.isValidLogin,
+                invalid: { "invalid login \"\($0)\" (must match ^[a-z_][a-z0-9_.-]{0,31}$)" }
+            ),
+            // A role may allow longer certificates than default_ttl (an on-call role, say), but
+            // never past the 24-hour ceiling.
+            maxCertificateTTL: try role.duration("max_cert_ttl", default: defaultTTL, maximum: PolicyRules.maximumCertificateTTL),
+            extensions: try role.strings(
+                "extensions",
+                default: PolicyRules.defaultExtensions,
+                isValid: PolicyRules.certificateExtensions.contains,
+                invalid: { "unknown extension \"\($0)\" (allowed: \(PolicyRules.certificateExtensions.joined(separator: ", ")))" }
+            )
+        )
+    }
+
+    private static func parseTarget(_ name: String, in targets: TOMLTableReader) throws(ConfigurationError) -> TargetDefinition {
+        guard PolicyRules.isValidName(name) else {
+            throw targets.error(name, "invalid target name (use letters, digits, \"_\", \".\" and \"-\")")
+        }
+        guard let target = try targets.table(name) else { throw targets.error(name, "expected a table") }
+        try target.refuseUnknownKeys(allowed: ["address", "host_key", "labels"])
+
+        // No defaults here: a target without an address cannot be reached, and one without a
+        // pinned key could not be told from an impostor.
+        guard target.table["address"] != nil else { throw target.error("address", "missing (required for a target)") }
+        let address = try target.listenAddress("address", default: ListenAddress(host: "", port: 0), allowingPortZero: false)
+        guard target.table["host_key"] != nil else { throw target.error("host_key", "missing (required for a target)") }
+        let hostKey = try target.string("host_key", default: "")
+        if let reason = PolicyRules.hostKeyProblem(hostKey) { throw target.error("host_key", reason) }
+
+        var labels: [String: String] = [:]
+        if let table = try target.table("labels") {
+            for key in table.keysInFileOrder {
+                guard PolicyRules.isValidName(key) else {
+                    throw table.error(key, "invalid label name (use letters, digits, \"_\", \".\" and \"-\")")
+                }
+                labels[key] = try table.string(key, default: "")
+            }
+        }
+        return TargetDefinition(name: name, host: address.host, port: address.port, hostKey: hostKey, labels: labels)
+    }
+
+    /// Why `text` cannot be the public URL, or nil. Only http(s): it is put into links in chat.
+    private static func publicURLProblem(_ text: String) -> String? {
+        let lowered = text.lowercased()
+        guard lowered.hasPrefix("http://") || lowered.hasPrefix("https://") else {
+            return "must be an http:// or https:// URL"
+        }
+        guard !text.contains(where: \.isWhitespace), let url = URL(string: text), let host = url.host, !host.isEmpty else {
+            return "not a valid URL"
+        }
+        return nil
+    }
+}

@@ -1,0 +1,154 @@
+public import BastionCore
+
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+
+/// Everything `Config/bastiond.toml` says, parsed and validated.
+///
+/// Every key has a default (`defaults`), so an empty file is a valid configuration. Durations
+/// are seconds. Roles and targets are the `policy`; users and their roles live in the database.
+/// See docs/configuration.md for each key.
+public struct BastionConfiguration: Sendable, Equatable {
+    public var server: ServerConfiguration
+    public var ssh: SSHConfiguration
+    public var http: HTTPConfiguration
+    public var auth: AuthConfiguration
+    public var certificates: CertificatesConfiguration
+    public var recording: RecordingConfiguration
+    public var log: LogConfiguration
+    public var policy: Policy
+
+    public init(
+        server: ServerConfiguration = .defaults,
+        ssh: SSHConfiguration = .defaults,
+        http: HTTPConfiguration = .defaults,
+        auth: AuthConfiguration = .defaults,
+        certificates: CertificatesConfiguration = .defaults,
+        recording: RecordingConfiguration = .defaults,
+        log: LogConfiguration = .defaults,
+        policy: Policy = .empty
+    ) {
+        self.server = server
+        self.ssh = ssh
+        self.http = http
+        self.auth = auth
+        self.certificates = certificates
+        self.recording = recording
+        self.log = log
+        self.policy = policy
+    }
+
+    /// What an empty file means.
+    public static let defaults = BastionConfiguration()
+
+    /// `[server]`
+    public struct ServerConfiguration: Sendable, Equatable {
+        /// `data_dir`: the SQLite database, keys and master key. Relative paths are relative to
+        /// the working directory; the caller resolves them.
+        public var dataDirectory: String
+
+        public init(dataDirectory: String) {
+            self.dataDirectory = dataDirectory
+        }
+
+        public static let defaults = ServerConfiguration(dataDirectory: ".bastion")
+    }
+
+    /// `[ssh]`
+    public struct SSHConfiguration: Sendable, Equatable {
+        /// `listen`: where engineers' `ssh` connects.
+        public var listen: ListenAddress
+        /// `login_grace_time`: how long a connection may take to finish authenticating.
+        public var loginGraceTime: TimeInterval
+
+        public init(listen: ListenAddress, loginGraceTime: TimeInterval) {
+            self.listen = listen
+            self.loginGraceTime = loginGraceTime
+        }
+
+        public static let defaults = SSHConfiguration(listen: ListenAddress(host: "127.0.0.1", port: 2222), loginGraceTime: 60)
+    }
+
+    /// `[http]`
+    public struct HTTPConfiguration: Sendable, Equatable {
+        /// `listen`: health, metrics, approval pages.
+        public var listen: ListenAddress
+        /// `public_url`: how people reach the HTTP side; used in links sent to chat.
+        public var publicURL: String
+
+        public init(listen: ListenAddress, publicURL: String) {
+            self.listen = listen
+            self.publicURL = publicURL
+        }
+
+        public static let defaults = HTTPConfiguration(
+            listen: ListenAddress(host: "127.0.0.1", port: 8080),
+            publicURL: "http://127.0.0.1:8080"
+        )
+    }
+
+    /// `[auth]`
+    public struct AuthConfiguration: Sendable, Equatable {
+        /// `totp_skew_steps`: 0 or 1 (RFC 6238 §5.2 recommends at most one step either way).
+        public var totpSkewSteps: Int
+        /// `max_failures`: consecutive wrong TOTP codes before the user is locked out, 1...100.
+        public var maxFailures: Int
+        /// `lockout`: how long a lockout lasts.
+        public var lockout: TimeInterval
+
+        public init(totpSkewSteps: Int, maxFailures: Int, lockout: TimeInterval) {
+            self.totpSkewSteps = totpSkewSteps
+            self.maxFailures = maxFailures
+            self.lockout = lockout
+        }
+
+        public static let defaults = AuthConfiguration(totpSkewSteps: 1, maxFailures: 5, lockout: 15 * 60)
+    }
+
+    /// `[certificates]`
+    public struct CertificatesConfiguration: Sendable, Equatable {
+        /// `default_ttl`: the lifetime of a user certificate when the user asks for none, and the
+        /// cap of a role that sets no `max_cert_ttl`. At most 24 hours.
+        public var defaultTTL: TimeInterval
+        /// `source_address`: bind each certificate to the client's address (the OpenSSH critical
+        /// option `source-address`), so a copied certificate is useless elsewhere.
+        public var bindSourceAddress: Bool
+
+        public init(defaultTTL: TimeInterval, bindSourceAddress: Bool) {
+            self.defaultTTL = defaultTTL
+            self.bindSourceAddress = bindSourceAddress
+        }
+
+        public static let defaults = CertificatesConfiguration(defaultTTL: 4 * 3_600, bindSourceAddress: false)
+    }
+
+    /// `[recording]`
+    public struct RecordingConfiguration: Sendable, Equatable {
+        /// `dir`: where session recordings (asciicast v2) are written.
+        public var directory: String
+
+        public init(directory: String) {
+            self.directory = directory
+        }
+
+        public static let defaults = RecordingConfiguration(directory: "Recordings")
+    }
+
+    /// `[log]`
+    public struct LogConfiguration: Sendable, Equatable {
+        /// `level`: one of `levels` (swift-log's names).
+        public var level: String
+
+        public init(level: String) {
+            self.level = level
+        }
+
+        /// The accepted levels, most verbose first.
+        public static let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+        public static let defaults = LogConfiguration(level: "info")
+    }
+}

@@ -1,0 +1,138 @@
+public import BastionCore
+public import BastionCrypto
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Bastion's own keys, generated at first start under the data directory (DESIGN.md
+/// "Three keys of our own", plus the host key and the master key).
+///
+/// Every file is created 0600 in a 0700 directory; an existing file readable by group
+/// or others is refused, because a CA or master key that others can read is a key that
+/// others may hold (the same rule as OpenSSH's "UNPROTECTED PRIVATE KEY FILE").
+public struct KeyMaterial: Sendable {
+    /// File names inside the data directory (documented in the README).
+    public enum FileName {
+        public static let hostKey = "ssh_host_ed25519_key"
+        public static let userAuthority = "user_ca"
+        public static let upstreamAuthority = "upstream_ca"
+        public static let auditKey = "audit_key"
+        public static let masterKey = "master.key"
+    }
+
+    public var hostKeyPath: String
+    public var hostKey: Ed25519PrivateKey
+    /// Signs engineers' certificates; trusted only by Bastion.
+    public var userAuthority: Ed25519PrivateKey
+    /// Signs per-session certificates toward targets; trusted only by targets.
+    public var upstreamAuthority: Ed25519PrivateKey
+    /// Signs audit checkpoints.
+    public var auditKey: Ed25519PrivateKey
+    /// Encrypts secrets at rest (TOTP seeds).
+    public var masterKey: SymmetricKey
+
+    /// Loads every key, creating the missing ones. `created` receives the path of each new file.
+    public static func loadOrCreate(in directory: String, created: (String) -> Void = { _ in }) throws(KeyMaterialError) -> KeyMaterial {
+        try ensureDirectory(directory)
+        let hostKeyPath = directory + "/" + FileName.hostKey
+        return KeyMaterial(
+            hostKeyPath: hostKeyPath,
+            hostKey: try signingKey(at: hostKeyPath, comment: "bastion host key", created: created),
+            userAuthority: try signingKey(at: directory + "/" + FileName.userAuthority, comment: "bastion user CA", created: created),
+            upstreamAuthority: try signingKey(at: directory + "/" + FileName.upstreamAuthority, comment: "bastion upstream CA", created: created),
+            auditKey: try signingKey(at: directory + "/" + FileName.auditKey, comment: "bastion audit key", created: created),
+            masterKey: try masterKey(at: directory + "/" + FileName.masterKey, created: created)
+        )
+    }
+
+    public var userAuthorityPublicKey: SSHPublicKey { SSHPublicKey(ed25519: userAuthority.publicKey, comment: "bastion-user-ca") }
+    public var upstreamAuthorityPublicKey: SSHPublicKey { SSHPublicKey(ed25519: upstreamAuthority.publicKey, comment: "bastion-upstream-ca") }
+
+    // MARK: - Files
+
+    private static func ensureDirectory(_ directory: String) throws(KeyMaterialError) {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw KeyMaterialError(path: directory, reason: "is not a directory") }
+            return
+        }
+        do {
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]
+            )
+        } catch {
+            throw KeyMaterialError(path: directory, reason: "cannot create the data directory: \(error.localizedDescription)")
+        }
+    }
+
+    private static func signingKey(at path: String, comment: String, created: (String) -> Void) throws(KeyMaterialError) -> Ed25519PrivateKey {
+        if let text = try readProtected(path) {
+            do { return try OpenSSHPrivateKeyFile.decodeEd25519(text) } catch {
+                throw KeyMaterialError(path: path, reason: "not an unencrypted OpenSSH Ed25519 private key (\(error))")
+            }
+        }
+        let key: Ed25519PrivateKey
+        do { key = try Ed25519PrivateKey() } catch { throw KeyMaterialError(path: path, reason: "key generation failed: \(error)") }
+        try writeProtected(path, contents: OpenSSHPrivateKeyFile.encode(key, comment: comment))
+        let publicLine = SSHPublicKey(ed25519: key.publicKey).authorizedKeysLine + " " + comment + "\n"
+        try? publicLine.write(toFile: path + ".pub", atomically: true, encoding: .utf8)
+        created(path)
+        return key
+    }
+
+    private static func masterKey(at path: String, created: (String) -> Void) throws(KeyMaterialError) -> SymmetricKey {
+        if let text = try readProtected(path) {
+            guard let bytes = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)),
+                let key = try? SymmetricKey(bytes: Array(bytes))
+            else {
+                throw KeyMaterialError(path: path, reason: "not a base64-encoded 32-byte key")
+            }
+            return key
+        }
+        let key = SymmetricKey.random()
+        try writeProtected(path, contents: Data(key.bytes).base64EncodedString() + "\n")
+        created(path)
+        return key
+    }
+
+    /// Reads a secret file after checking that only its owner can read it; nil if absent.
+    static func readProtected(_ path: String) throws(KeyMaterialError) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            if errno == ENOENT { return nil }
+            throw KeyMaterialError(path: path, reason: String(cString: strerror(errno)))
+        }
+        let mode = info.st_mode & 0o777
+        guard mode & 0o077 == 0 else {
+            throw KeyMaterialError(
+                path: path,
+                reason: "is readable by group or others (mode \(String(mode, radix: 8))); refusing to use it. Fix with: chmod 600 \(path)"
+            )
+        }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw KeyMaterialError(path: path, reason: "cannot be read")
+        }
+        return text
+    }
+
+    /// Creates a new file 0600 (never replacing one) and syncs it to disk.
+    static func writeProtected(_ path: String, contents: String) throws(KeyMaterialError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else { throw KeyMaterialError(path: path, reason: "cannot create: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let bytes = Array(contents.utf8)
+        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count, fsync(fd) == 0 else {
+            unlink(path)
+            throw KeyMaterialError(path: path, reason: "cannot write: \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+/// A key file that cannot be used; the message names the file and the fix.
+public struct KeyMaterialError: Error, CustomStringConvertible {
+    public var path: String
+    public var reason: String
+    public var description: String { "\(path): \(reason)" }
+}

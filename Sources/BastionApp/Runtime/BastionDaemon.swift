@@ -1,0 +1,112 @@
+import BastionCore
+import BastionSSH
+import BastionHTTP
+import Foundation
+import Hummingbird
+public import Logging
+public import Prometheus
+import ServiceLifecycle
+import UnixSignals
+import Synchronization
+
+/// The composition root: builds every service from an opened environment and runs them
+/// in one `ServiceGroup` (STYLE.md rule 5). The only place that knows every module.
+public final class BastionDaemon: Sendable {
+    /// Where the daemon ended up listening (ports may have been 0 in the config).
+    public struct Endpoints: Sendable {
+        public var sshPort: Int
+        public var httpPort: Int
+    }
+
+    private let environment: BastionEnvironment
+    private let registry: PrometheusCollectorRegistry
+    private let logger: Logger
+
+    public init(environment: BastionEnvironment, registry: PrometheusCollectorRegistry, logger: Logger) {
+        self.environment = environment
+        self.registry = registry
+        self.logger = logger
+    }
+
+    /// Runs until SIGTERM/SIGINT (when `handleSignals`) or until the calling task is cancelled.
+    public func run(handleSignals: Bool = true, onReady: @escaping @Sendable (Endpoints) -> Void = { _ in }) async throws {
+        let configuration = environment.configuration
+        let audit = MetricsAuditEmitter(wrapping: environment.auditLog, registry: registry)
+        let clock = environment.clock
+        let logger = self.logger
+        let authenticator = Authenticator(
+            users: environment.users, ledger: environment.ledger, audit: audit, sealer: environment.sealer, clock: clock,
+            settings: AuthenticationSettings(
+                totpSkewSteps: configuration.auth.totpSkewSteps, maxFailures: configuration.auth.maxFailures,
+                lockout: configuration.auth.lockout
+            ),
+            userAuthority: environment.keys.userAuthorityPublicKey,
+            reportFailure: { logger.error("\($0)") }
+        )
+        let issuer = CertificateIssuer(
+            authority: CertificateAuthority(privateKey: environment.keys.userAuthority), ledger: environment.ledger, audit: audit,
+            policy: configuration.policy,
+            settings: .init(defaultTTL: configuration.certificates.defaultTTL, bindSourceAddress: configuration.certificates.bindSourceAddress),
+            clock: clock
+        )
+        let services = FrontDoorServices(
+            authenticator: authenticator, commands: CommandRouter(issuer: issuer, audit: audit, clock: clock), audit: audit, clock: clock
+        )
+        let sshServer = SSHServer(
+            configuration: SSHServerConfiguration(
+                host: configuration.ssh.listen.host, port: configuration.ssh.listen.port,
+                hostKeyPath: environment.keys.hostKeyPath, loginGraceTime: configuration.ssh.loginGraceTime
+            ),
+            services: services, logger: logger
+        )
+        let readiness = Readiness(onReady: onReady)
+        let connectionsGauge = registry.makeGauge(descriptor: MetricNameDescriptor(
+            namespace: "bastion", subsystem: "ssh", metricName: "connections", unitName: "open", helpText: "Open SSH front-door connections."
+        ))
+        let router = OperationsRouter.make(registry: registry, isHealthy: { [environment] in
+            connectionsGauge.set(Double(sshServer.openConnections))
+            return environment.databaseCheck()
+        })
+        let http = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.http.listen.host, port: configuration.http.listen.port), serverName: "bastiond"),
+            onServerRunning: { channel in readiness.set(http: channel.localAddress?.port ?? configuration.http.listen.port) },
+            logger: logger
+        )
+        let ssh = SSHService(server: sshServer, onListening: { readiness.set(ssh: $0) })
+        try audit.append(AuditEvent(
+            type: .serverStart, time: clock.now(), actor: .init(user: nil, method: "daemon"),
+            details: ["ssh_listen": configuration.ssh.listen.description, "http_listen": configuration.http.listen.description]
+        ))
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: ssh), .init(service: http)],
+            gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
+            logger: logger
+        ))
+        try await group.run()
+        try? audit.append(AuditEvent(type: .serverStop, time: clock.now(), actor: .init(user: nil, method: "daemon")))
+    }
+}
+
+/// Calls `onReady` once both listeners are up.
+private final class Readiness: Sendable {
+    private let ports = Mutex<(ssh: Int?, http: Int?)>((nil, nil))
+    private let onReady: @Sendable (BastionDaemon.Endpoints) -> Void
+
+    init(onReady: @escaping @Sendable (BastionDaemon.Endpoints) -> Void) {
+        self.onReady = onReady
+    }
+
+    func set(ssh: Int) { update { $0.ssh = ssh } }
+    func set(http: Int) { update { $0.http = http } }
+
+    private func update(_ change: (inout (ssh: Int?, http: Int?)) -> Void) {
+        let ready = ports.withLock { ports -> BastionDaemon.Endpoints? in
+            let wasReady = ports.ssh != nil && ports.http != nil
+            change(&ports)
+            guard !wasReady, let ssh = ports.ssh, let http = ports.http else { return nil }
+            return .init(sshPort: ssh, httpPort: http)
+        }
+        if let ready { onReady(ready) }
+    }
+}

@@ -1,0 +1,61 @@
+public import BastionCore
+public import BastionStore
+import Foundation
+
+/// Everything a `bastiond` process opens before doing anything: configuration, keys,
+/// database and stores. Shared by the daemon and the admin commands, which work against
+/// the same files while the daemon runs.
+public struct BastionEnvironment: Sendable {
+    public static let databaseFileName = "bastion.sqlite"
+
+    public let configuration: BastionConfiguration
+    public let keys: KeyMaterial
+    public let users: SQLiteUserStore
+    public let ledger: SQLiteCertificateLedger
+    public let auditLog: SQLiteAuditLog
+    public let clock: any WallClock
+    /// Answers whether the database is reachable (for `/healthz`).
+    public let databaseCheck: @Sendable () -> Bool
+
+    /// Opens the data directory, creating keys and database on first use.
+    /// - Parameter keyCreated: told the path of each key file created now.
+    public static func open(
+        configuration: BastionConfiguration, clock: any WallClock = SystemWallClock(), keyCreated: (String) -> Void = { _ in }
+    ) throws -> BastionEnvironment {
+        let directory = configuration.server.dataDirectory
+        let keys = try KeyMaterial.loadOrCreate(in: directory, created: keyCreated)
+        let database: DatabasePoolHandle
+        do {
+            database = try DatabasePoolHandle(path: directory + "/" + databaseFileName)
+        } catch {
+            throw StartupError(message: "cannot open the database \(directory)/\(databaseFileName): \(error)")
+        }
+        return BastionEnvironment(
+            configuration: configuration, keys: keys, users: database.users, ledger: database.ledger,
+            auditLog: database.auditLog, clock: clock, databaseCheck: database.isReachable
+        )
+    }
+
+    public var sealer: SecretSealer { SecretSealer(masterKey: keys.masterKey) }
+
+    /// The admin operations, audited as done by `administrator`.
+    public func administration(administrator: String) -> UserAdministration {
+        UserAdministration(
+            users: users, audit: auditLog, sealer: sealer, policy: configuration.policy, clock: clock, administrator: administrator
+        )
+    }
+
+    /// The name of the OS user running an admin command, for the audit log.
+    public static var operatingSystemUser: String {
+        let environment = ProcessInfo.processInfo.environment
+        if let sudoUser = environment["SUDO_USER"] { return "\(sudoUser) (sudo)" }
+        return environment["USER"] ?? "uid \(getuid())"
+    }
+}
+
+/// A reason bastiond cannot start, phrased for the operator.
+public struct StartupError: Error, CustomStringConvertible {
+    public var message: String
+    public init(message: String) { self.message = message }
+    public var description: String { message }
+}

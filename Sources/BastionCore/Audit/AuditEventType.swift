@@ -1,0 +1,69 @@
+/// One entry of Bastion's audit vocabulary: a dotted name and a stable code.
+///
+/// Codes follow Teleport's scheme: `B` + four digits + a severity letter (`I` info,
+/// `W` warning, `E` error, `C` critical). Names and codes are a published interface
+/// (SIEM rules match on them): never reuse or renumber one; add new ones. The table in
+/// `docs/audit-events.md` lists them all.
+public struct AuditEventType: Sendable, Hashable, CustomStringConvertible {
+    public let name: String
+    public let code: String
+
+    public init(_ name: String, code: String) {
+        self.name = name
+        self.code = code
+    }
+
+    public var severity: AuditSeverity {
+        switch code.last {
+        case "W": .warning
+        case "E": .error
+        case "C": .critical
+        default: .info
+        }
+    }
+
+    public var description: String { "\(name) (\(code))" }
+}
+
+public enum AuditSeverity: String, Sendable, Codable {
+    case info, warning, error, critical
+}
+
+extension AuditEventType {
+    // Authentication (B1xxx)
+    public static let authLogin = AuditEventType("auth.login", code: "B1000I")
+    public static let authFailed = AuditEventType("auth.failed", code: "B1001W")
+    public static let authLockout = AuditEventType("auth.lockout", code: "B1002W")
+    public static let authKeyAccepted = AuditEventType("auth.key_accepted", code: "B1003I")
+
+    // Certificates (B11xx)
+    public static let certIssue = AuditEventType("cert.issue", code: "B1100I")
+    public static let certRefused = AuditEventType("cert.refused", code: "B1101W")
+
+    // User administration (B12xx)
+    public static let userAdd = AuditEventType("user.add", code: "B1200I")
+    public static let userRemove = AuditEventType("user.remove", code: "B1201I")
+    public static let userLock = AuditEventType("user.lock", code: "B1202W")
+    public static let userUnlock = AuditEventType("user.unlock", code: "B1203I")
+    public static let userResetTOTP = AuditEventType("user.reset_totp", code: "B1204W")
+    public static let userAddKey = AuditEventType("user.add_key", code: "B1205I")
+
+    // Commands and channels (B13xx)
+    public static let commandRun = AuditEventType("command.run", code: "B1300I")
+    public static let commandDenied = AuditEventType("command.denied", code: "B1301W")
+    public static let forwardRefused = AuditEventType("forward.refused", code: "B1302W")
+
+    // Daemon lifecycle and configuration (B14xx)
+    public static let serverStart = AuditEventType("server.start", code: "B1400I")
+    public static let serverStop = AuditEventType("server.stop", code: "B1401I")
+    public static let keyCreate = AuditEventType("server.key_create", code: "B1402I")
+
+    /// Every type defined above, for the documentation and schema tests.
+    public static let all: [AuditEventType] = [
+        .authLogin, .authFailed, .authLockout, .authKeyAccepted,
+        .certIssue, .certRefused,
+        .userAdd, .userRemove, .userLock, .userUnlock, .userResetTOTP, .userAddKey,
+        .commandRun, .commandDenied, .forwardRefused,
+        .serverStart, .serverStop, .keyCreate,
+    ]
+}

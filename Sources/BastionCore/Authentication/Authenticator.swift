@@ -1,0 +1,218 @@
+public import Foundation
+
+/// Decides every login: enrolled key then TOTP, or a Bastion-issued certificate.
+///
+/// Synchronous and thread-safe (it holds no mutable state; the stores are atomic), so the
+/// SSH threads call it directly (DESIGN.md: "domain services are synchronous"). Every
+/// denial is audited with its reason; the caller tells the peer only "denied".
+public struct Authenticator: Sendable {
+    public enum KeyDecision: Sendable {
+        /// The key is acceptable; the client may sign with it (answer to a probe).
+        case acceptable
+        /// Signed with an enrolled key: ask for the TOTP code next.
+        case needsTOTP(PendingLogin)
+        /// Signed with a valid certificate: authenticated.
+        case authenticated(AuthenticatedIdentity)
+        case denied(AuthenticationDenial)
+    }
+
+    public enum CodeDecision: Sendable {
+        case authenticated(AuthenticatedIdentity)
+        case denied(AuthenticationDenial)
+    }
+
+    /// The first factor passed; the second is owed.
+    public struct PendingLogin: Sendable {
+        public var user: UserName
+        public var key: SSHPublicKey
+    }
+
+    private let users: any UserStore
+    private let ledger: any CertificateLedger
+    private let audit: any AuditEmitter
+    private let sealer: SecretSealer
+    private let clock: any WallClock
+    private let settings: AuthenticationSettings
+    private let certificateVerifier: CertificateVerifier
+    private let reportFailure: @Sendable (String) -> Void
+
+    public init(
+        users: any UserStore, ledger: any CertificateLedger, audit: any AuditEmitter, sealer: SecretSealer,
+        clock: any WallClock, settings: AuthenticationSettings, userAuthority: SSHPublicKey,
+        reportFailure: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
+        self.users = users
+        self.ledger = ledger
+        self.audit = audit
+        self.sealer = sealer
+        self.clock = clock
+        self.settings = settings
+        self.certificateVerifier = CertificateVerifier(
+            trustedAuthority: userAuthority, maximumValidity: settings.maximumCertificateValidity
+        )
+        self.reportFailure = reportFailure
+    }
+
+    /// Evaluates a publickey request. `signed` is false for a probe ("would you accept
+    /// this key?") and true once the SSH engine verified the client's signature.
+    public func evaluateKey(_ offered: OfferedKey?, username: String, signed: Bool, connection: ConnectionContext) -> KeyDecision {
+        let now = clock.now()
+        func deny(_ reason: AuthenticationDenial, fingerprint: String?, user: String? = nil) -> KeyDecision {
+            recordDenial(reason, user: user ?? username, fingerprint: fingerprint, connection: connection, sshUsername: username, now: now)
+            return .denied(reason)
+        }
+        guard let offered else { return deny(.unsupportedKey, fingerprint: nil) }
+        guard let sshUsername = SSHUsername(username) else {
+            return deny(.invalidUsername, fingerprint: offered.fingerprint)
+        }
+        guard case .bastion(let name) = sshUsername else {
+            return deny(.targetSessionsUnavailable, fingerprint: offered.fingerprint)
+        }
+        do {
+            switch offered {
+            case .plain(let key):
+                if case .rsa(let bits) = key.kind, bits < 3072 {
+                    return deny(.weakKey(bits: bits), fingerprint: key.fingerprint)
+                }
+                guard let user = try users.user(named: name) else {
+                    return deny(.unknownUser, fingerprint: key.fingerprint)
+                }
+                if let refusal = try accountRefusal(user, now: now) { return deny(refusal, fingerprint: key.fingerprint) }
+                guard try users.keys(of: name).contains(key) else {
+                    if let owner = try users.owner(of: key) {
+                        return deny(.keyOwnedByAnotherUser(owner: owner.rawValue), fingerprint: key.fingerprint)
+                    }
+                    return deny(.keyNotEnrolled, fingerprint: key.fingerprint)
+                }
+                guard signed else { return .acceptable }
+                try audit.append(AuditEvent(
+                    type: .authKeyAccepted, time: now,
+                    actor: .init(user: name.rawValue, method: "publickey", keyFingerprint: key.fingerprint),
+                    connection: connection.auditConnection(sshUsername: username)
+                ))
+                return .needsTOTP(PendingLogin(user: name, key: key))
+
+            case .certificate(let certificate):
+                let fingerprint = certificate.publicKey.fingerprint
+                do {
+                    try certificateVerifier.verify(
+                        certificate, principal: name.rawValue, clientAddress: connection.remoteAddress, now: now
+                    )
+                } catch {
+                    return deny(.certificateRejected(error), fingerprint: fingerprint)
+                }
+                guard let user = try users.user(named: name) else {
+                    return deny(.unknownUser, fingerprint: fingerprint)
+                }
+                if let refusal = try accountRefusal(user, now: now) { return deny(refusal, fingerprint: fingerprint) }
+                guard let issued = try ledger.certificate(serial: certificate.serial),
+                    issued.user == name, issued.keyFingerprint == fingerprint
+                else {
+                    return deny(.certificateNotIssuedByBastion, fingerprint: fingerprint)
+                }
+                guard signed else { return .acceptable }
+                let identity = AuthenticatedIdentity(
+                    user: user, method: .certificate(certificate), authenticatedAt: now, connection: connection
+                )
+                try audit.append(AuditEvent(
+                    type: .authLogin, time: now, actor: identity.auditActor,
+                    connection: connection.auditConnection(sshUsername: username),
+                    details: ["certificate_valid_before": String(certificate.validBefore)]
+                ))
+                return .authenticated(identity)
+            }
+        } catch {
+            return deny(failureDenial(error), fingerprint: offered.fingerprint)
+        }
+    }
+
+    /// Checks the TOTP code answering the keyboard-interactive prompt.
+    public func verifyCode(_ code: String, for pending: PendingLogin, connection: ConnectionContext) -> CodeDecision {
+        let now = clock.now()
+        let actor = AuditEvent.Actor(user: pending.user.rawValue, method: "publickey+totp", keyFingerprint: pending.key.fingerprint)
+        func deny(_ reason: AuthenticationDenial) -> CodeDecision {
+            recordDenial(reason, user: pending.user.rawValue, fingerprint: pending.key.fingerprint, connection: connection, sshUsername: pending.user.rawValue, now: now)
+            return .denied(reason)
+        }
+        do {
+            // Re-read everything: the user may have been locked while typing.
+            guard let user = try users.user(named: pending.user), let state = try users.totpState(of: pending.user) else {
+                return deny(.unknownUser)
+            }
+            if let refusal = try accountRefusal(user, now: now) { return deny(refusal) }
+            let totp = TOTP(secret: try sealer.openTOTPSecret(state.sealedSecret, for: pending.user))
+            let step = totp.matchingStep(for: code, at: now, skewSteps: settings.totpSkewSteps, after: state.lastUsedStep)
+            guard let step, try users.consumeTOTPStep(step, for: pending.user) else {
+                let replayed = totp.matchingStep(for: code, at: now, skewSteps: settings.totpSkewSteps, after: nil) != nil
+                let reason: AuthenticationDenial = replayed ? .replayedCode : .wrongCode
+                let updated = try users.recordTOTPFailure(
+                    for: pending.user, now: now, maxFailures: settings.maxFailures, lockout: settings.lockout
+                )
+                let denial = deny(reason)
+                if let until = updated.lockedUntil, updated.consecutiveFailures >= settings.maxFailures, until > now {
+                    try? audit.append(AuditEvent(
+                        type: .authLockout, time: now, outcome: .failure, actor: actor,
+                        connection: connection.auditConnection(sshUsername: pending.user.rawValue),
+                        reason: "\(updated.consecutiveFailures) consecutive TOTP failures",
+                        details: ["locked_until": String(Int(until.timeIntervalSince1970))]
+                    ))
+                }
+                return denial
+            }
+            let identity = AuthenticatedIdentity(
+                user: user, method: .keyAndTOTP(key: pending.key), authenticatedAt: now, connection: connection
+            )
+            try audit.append(AuditEvent(
+                type: .authLogin, time: now, actor: identity.auditActor,
+                connection: connection.auditConnection(sshUsername: pending.user.rawValue)
+            ))
+            return .authenticated(identity)
+        } catch {
+            return deny(failureDenial(error))
+        }
+    }
+
+    /// Audits an attempt with a method Bastion never accepts first (password, a
+    /// keyboard-interactive attempt before any key, …).
+    public func refuseMethod(_ method: String, username: String, connection: ConnectionContext) {
+        recordDenial(.methodNotAllowed(method), user: username, fingerprint: nil, connection: connection, sshUsername: username, now: clock.now())
+    }
+
+    // MARK: - Helpers
+
+    private func accountRefusal(_ user: User, now: Date) throws -> AuthenticationDenial? {
+        if user.isLocked { return .userLocked }
+        if let until = try users.totpState(of: user.name)?.lockedUntil, until > now { return .lockedOut }
+        return nil
+    }
+
+    private func failureDenial(_ error: any Error) -> AuthenticationDenial {
+        reportFailure("authentication failed closed: \(error)")
+        return .internalFailure
+    }
+
+    private func recordDenial(
+        _ reason: AuthenticationDenial, user: String, fingerprint: String?, connection: ConnectionContext, sshUsername: String, now: Date
+    ) {
+        do {
+            try audit.append(AuditEvent(
+                type: .authFailed, time: now, outcome: .failure,
+                actor: .init(user: user, keyFingerprint: fingerprint),
+                connection: connection.auditConnection(sshUsername: sshUsername),
+                reason: reason.description
+            ))
+        } catch {
+            // The login is refused anyway; make the gap in the record loud.
+            reportFailure("could not audit a refused login (\(reason)): \(error)")
+        }
+    }
+}
+
+extension OfferedKey {
+    var fingerprint: String {
+        switch self {
+        case .plain(let key): key.fingerprint
+        case .certificate(let certificate): certificate.publicKey.fingerprint
+        }
+    }
+}

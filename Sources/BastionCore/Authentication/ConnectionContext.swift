@@ -1,0 +1,16 @@
+/// Where an authentication attempt comes from, as the SSH layer saw it.
+public struct ConnectionContext: Sendable, Hashable {
+    public var id: String
+    public var remoteAddress: String
+    public var remotePort: Int
+
+    public init(id: String, remoteAddress: String, remotePort: Int) {
+        self.id = id
+        self.remoteAddress = remoteAddress
+        self.remotePort = remotePort
+    }
+
+    func auditConnection(sshUsername: String?) -> AuditEvent.Connection {
+        AuditEvent.Connection(id: id, remoteAddress: remoteAddress, remotePort: remotePort, sshUsername: sshUsername)
+    }
+}

@@ -1,0 +1,55 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+
+/// Roles and targets: the part of access control that lives in the reviewed configuration file.
+/// Which user holds which role lives in the database; callers pass a user's role names in.
+///
+/// Role names the policy does not know (a role removed from the file while users still hold
+/// it) grant nothing; `unknownRoles(in:)` lets the caller audit them.
+public struct Policy: Sendable, Equatable {
+    public var roles: [String: Role]
+    public var targets: [String: TargetDefinition]
+
+    public init(roles: [String: Role] = [:], targets: [String: TargetDefinition] = [:]) {
+        self.roles = roles
+        self.targets = targets
+    }
+
+    /// No roles and no targets: nobody may do anything.
+    public static let empty = Policy()
+
+    /// The longest certificate a user holding `roles` may get: the largest cap among the roles
+    /// the policy knows, or `nil` when it knows none of them.
+    ///
+    /// `nil` means *no certificate at all*, and the caller must refuse. A certificate is the
+    /// user's credential for everything bastiond does, so a user with no role would gain
+    /// nothing legitimate from one, while a stolen one would still open the SSH front door;
+    /// and taking away a user's last role must mean the same as taking away their access.
+    public func certificateTTLCap(forRoles roleNames: [String]) -> TimeInterval? {
+        known(roleNames).map(\.maxCertificateTTL).max()
+    }
+
+    /// The certificate extensions a user holding `roles` gets: the union over the known roles,
+    /// sorted (certificate extensions are encoded in lexical order, PROTOCOL.certkeys).
+    public func certificateExtensions(forRoles roleNames: [String]) -> [String] {
+        Set(known(roleNames).flatMap(\.extensions)).sorted()
+    }
+
+    /// The logins a user holding `roles` may use on `target`, sorted and without duplicates.
+    public func logins(forRoles roleNames: [String], on target: String) -> [String] {
+        Set(known(roleNames).filter { $0.grants(target: target) }.flatMap(\.logins)).sorted()
+    }
+
+    /// The names in `roleNames` that the policy does not define, in the order given, once each.
+    public func unknownRoles(in roleNames: [String]) -> [String] {
+        var seen: Set<String> = []
+        return roleNames.filter { roles[$0] == nil && seen.insert($0).inserted }
+    }
+
+    private func known(_ roleNames: [String]) -> [Role] {
+        roleNames.compactMap { roles[$0] }
+    }
+}

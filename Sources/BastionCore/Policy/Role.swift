@@ -1,0 +1,45 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+
+/// What the members of a role may do: which targets they may reach, as which logins, and how
+/// long and with which extensions their certificates may be.
+///
+/// A role with no targets or logins is valid: its members may hold a certificate (for `whoami`,
+/// approving, replaying) but open no session.
+public struct Role: Sendable, Equatable {
+    public var name: String
+    /// Target names or `Glob` patterns.
+    public var targets: [String]
+    public var logins: [String]
+    /// The longest certificate a member may be issued, in seconds.
+    public var maxCertificateTTL: TimeInterval
+    /// OpenSSH certificate extensions members get (see `PolicyRules.certificateExtensions`).
+    public var extensions: [String]
+
+    public init(
+        name: String,
+        targets: [String] = [],
+        logins: [String] = [],
+        maxCertificateTTL: TimeInterval,
+        extensions: [String] = PolicyRules.defaultExtensions
+    ) {
+        self.name = name
+        self.targets = targets
+        self.logins = logins
+        self.maxCertificateTTL = maxCertificateTTL
+        self.extensions = extensions
+    }
+
+    /// Whether one of the role's target patterns matches `target`.
+    public func grants(target: String) -> Bool {
+        targets.contains { Glob($0).matches(target) }
+    }
+
+    /// Whether the role lets its members log in as `login` on `target`.
+    public func grants(login: String, on target: String) -> Bool {
+        logins.contains(login) && grants(target: target)
+    }
+}

@@ -1,0 +1,151 @@
+import BastionCore
+import CLibSSH
+import Foundation
+import Logging
+
+extension FrontDoorConnection {
+    /// publickey: a probe (`signatureState` NONE) or a signed request (VALID, the
+    /// signature already checked by libssh). Enrolled keys get a partial success so that
+    /// only keyboard-interactive (the TOTP code) is offered next.
+    func authenticatePublicKey(username: String, key: ssh_key, signatureState: CChar) -> Int32 {
+        sshUsername = username
+        let state = Int32(signatureState)
+        let signed: Bool
+        switch state {
+        case Int32(SSH_PUBLICKEY_STATE_NONE.rawValue): signed = false
+        case Int32(SSH_PUBLICKEY_STATE_VALID.rawValue): signed = true
+        default:
+            // A wrong signature: libssh already refuses; count it.
+            return deny()
+        }
+        let offered = LibSSH.blob(of: key).flatMap(OfferedKey.init(blob:))
+        switch services.authenticator.evaluateKey(offered, username: username, signed: signed, connection: context) {
+        case .acceptable:
+            return LibSSH.authSuccess  // answers the probe with PK_OK
+        case .needsTOTP(let pending):
+            pendingLogin = pending
+            ssh_set_auth_methods(session, Int32(SSH_AUTH_METHOD_INTERACTIVE))
+            return LibSSH.authPartial
+        case .authenticated(let identity):
+            self.identity = identity
+            logger.info("authenticated", metadata: ["user": "\(identity.user.name)", "method": "\(identity.methodName)"])
+            return LibSSH.authSuccess
+        case .denied(let reason):
+            logger.info("publickey denied", metadata: ["user": "\(username)", "reason": "\(reason)"])
+            return deny()
+        }
+    }
+
+    /// Everything libssh has no server callback for: keyboard-interactive (the TOTP
+    /// step), other auth methods, and channel or global requests Bastion refuses.
+    /// Returning 1 lets libssh send the default reply, which is always a refusal.
+    func handleMessage(_ message: ssh_message) -> Int32 {
+        let type = ssh_message_type(message)
+        let subtype = ssh_message_subtype(message)
+        switch type {
+        case Int32(SSH_REQUEST_AUTH.rawValue):
+            return handleAuthMessage(message, method: subtype)
+        case Int32(SSH_REQUEST_CHANNEL_OPEN.rawValue):
+            if subtype == Int32(SSH_CHANNEL_DIRECT_TCPIP.rawValue) {
+                refuseForwarding("local port forwarding (direct-tcpip)")
+            } else if subtype == Int32(SSH_CHANNEL_X11.rawValue) {
+                refuseForwarding("X11 channel")
+            }
+            return 1
+        case Int32(SSH_REQUEST_CHANNEL.rawValue):
+            switch subtype {
+            case Int32(SSH_CHANNEL_REQUEST_X11.rawValue): refuseForwarding("X11 forwarding")
+            case Int32(SSH_CHANNEL_REQUEST_UNKNOWN.rawValue): break
+            default: break
+            }
+            if let name = ssh_message_channel_request_subsystem(message), subtype == Int32(SSH_CHANNEL_REQUEST_SUBSYSTEM.rawValue) {
+                logger.info("subsystem refused", metadata: ["subsystem": "\(String(cString: name))"])
+            }
+            return 1
+        case Int32(SSH_REQUEST_GLOBAL.rawValue):
+            if subtype == Int32(SSH_GLOBAL_REQUEST_TCPIP_FORWARD.rawValue) {
+                refuseForwarding("remote port forwarding (tcpip-forward)")
+            }
+            return 1
+        default:
+            return 1
+        }
+    }
+
+    private func handleAuthMessage(_ message: ssh_message, method: Int32) -> Int32 {
+        let username = ssh_message_auth_user(message).map { String(cString: $0) } ?? ""
+        switch method {
+        case Int32(SSH_AUTH_METHOD_INTERACTIVE):
+            guard let pending = pendingLogin else {
+                services.authenticator.refuseMethod("keyboard-interactive", username: username, connection: context)
+                _ = deny()
+                return 1
+            }
+            if ssh_message_auth_kbdint_is_response(message) == 0 {
+                askForCode(message, user: pending.user)
+                return 0
+            }
+            let answers = ssh_userauth_kbdint_getnanswers(session)
+            let code = answers >= 1 ? ssh_userauth_kbdint_getanswer(session, 0).map { String(cString: $0) } ?? "" : ""
+            switch services.authenticator.verifyCode(code, for: pending, connection: context) {
+            case .authenticated(let identity):
+                self.identity = identity
+                pendingLogin = nil
+                logger.info("authenticated", metadata: ["user": "\(identity.user.name)", "method": "\(identity.methodName)"])
+                ssh_message_auth_reply_success(message, 0)
+                return 0
+            case .denied(let reason):
+                logger.info("verification code denied", metadata: ["user": "\(pending.user)", "reason": "\(reason)"])
+                wrongCodes += 1
+                if wrongCodes >= configuration.maxCodeAttempts || reason == .lockedOut || reason == .userLocked {
+                    hangUp = true
+                }
+                return 1
+            }
+        case Int32(SSH_AUTH_METHOD_NONE):
+            // OpenSSH opens with "none" to learn the methods; not an attempt.
+            return 1
+        case Int32(SSH_AUTH_METHOD_PASSWORD):
+            services.authenticator.refuseMethod("password", username: username, connection: context)
+            _ = deny()
+            return 1
+        default:
+            services.authenticator.refuseMethod("method \(method)", username: username, connection: context)
+            _ = deny()
+            return 1
+        }
+    }
+
+    private func askForCode(_ message: ssh_message, user: UserName) {
+        let prompt = strdup("Verification code: ")
+        defer { free(prompt) }
+        var prompts: [UnsafePointer<CChar>?] = [UnsafePointer(prompt)]
+        var echo: [CChar] = [0]
+        _ = prompts.withUnsafeMutableBufferPointer { promptBuffer in
+            echo.withUnsafeMutableBufferPointer { echoBuffer in
+                ssh_message_auth_interactive_request(
+                    message, "Bastion two-factor authentication", "Enter the current TOTP code for \(user).",
+                    1, promptBuffer.baseAddress, echoBuffer.baseAddress
+                )
+            }
+        }
+    }
+
+    private func deny() -> Int32 {
+        deniedAttempts += 1
+        if deniedAttempts >= configuration.maxAuthAttempts { hangUp = true }
+        return LibSSH.authDenied
+    }
+
+    func refuseForwarding(_ what: String) {
+        let event = AuditEvent(
+            type: .forwardRefused, time: services.clock.now(), outcome: .failure,
+            actor: identity.map { .init(user: $0.user.name.rawValue, method: $0.methodName) },
+            connection: .init(id: context.id, remoteAddress: context.remoteAddress, remotePort: context.remotePort, sshUsername: sshUsername),
+            reason: "\(what) is not allowed by policy"
+        )
+        do { try services.audit.append(event) } catch {
+            logger.error("could not audit a refused forwarding request", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import BastionCore
+import CLibSSH
+import Foundation
+import Logging
+
+/// Output of a Bastion command waiting to be written to the client.
+struct PendingOutput {
+    var stdout: [UInt8]
+    var stderr: [UInt8]
+    var exitStatus: Int32
+}
+
+extension FrontDoorConnection {
+    /// Accepts one "session" channel per authenticated connection.
+    func openSessionChannel() -> ssh_channel? {
+        guard identity != nil, channel == nil, let newChannel = ssh_channel_new(session) else { return nil }
+        channel = newChannel
+        channelCallbacks.pointee.size = MemoryLayout<ssh_channel_callbacks_struct>.size
+        channelCallbacks.pointee.userdata = userdata
+        channelCallbacks.pointee.channel_pty_request_function = { _, _, _, _, _, _, _, userdata in
+            FrontDoorConnection.from(userdata).ptyRequested = true
+            return 0
+        }
+        channelCallbacks.pointee.channel_pty_window_change_function = { _, _, _, _, _, _, _ in 0 }
+        channelCallbacks.pointee.channel_env_request_function = { _, _, _, _, _ in 0 }  // accepted and ignored
+        channelCallbacks.pointee.channel_shell_request_function = { _, _, userdata in
+            FrontDoorConnection.from(userdata).runCommand(nil)
+        }
+        channelCallbacks.pointee.channel_exec_request_function = { _, _, command, userdata in
+            let commandLine: String = if let command { String(cString: command) } else { "" }
+            return FrontDoorConnection.from(userdata).runCommand(commandLine)
+        }
+        ssh_set_channel_callbacks(newChannel, channelCallbacks)
+        return newChannel
+    }
+
+    /// Runs a Bastion command (shell = nil); the output is written from the event loop.
+    func runCommand(_ commandLine: String?) -> Int32 {
+        guard let identity, output == nil, channelClosedAt == nil else { return 1 }
+        let result = services.commands.run(commandLine: commandLine, as: identity)
+        // With a PTY the client's terminal is raw: lines need CR LF.
+        if ptyRequested {
+            output = PendingOutput(stdout: Self.crlf(result.stdout), stderr: Self.crlf(result.stderr), exitStatus: result.exitStatus)
+        } else {
+            output = PendingOutput(stdout: result.stdout, stderr: result.stderr, exitStatus: result.exitStatus)
+        }
+        return 0
+    }
+
+    /// Writes a command's output, then exit-status, EOF and CLOSE, in the order OpenSSH
+    /// expects (exit-status before CLOSE, or `ssh` reports no status).
+    func deliverOutputIfReady() {
+        guard let pending = output, let channel, channelClosedAt == nil else { return }
+        output = nil
+        write(pending.stdout, to: channel, stderr: false)
+        write(pending.stderr, to: channel, stderr: true)
+        ssh_channel_request_send_exit_status(channel, pending.exitStatus)
+        ssh_channel_send_eof(channel)
+        ssh_channel_close(channel)
+        channelClosedAt = Date()
+    }
+
+    /// Blocking write of the whole buffer (the session is in blocking mode; libssh waits
+    /// for window space).
+    private func write(_ bytes: [UInt8], to channel: ssh_channel, stderr: Bool) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { buffer in
+                stderr
+                    ? ssh_channel_write_stderr(channel, buffer.baseAddress, UInt32(buffer.count))
+                    : ssh_channel_write(channel, buffer.baseAddress, UInt32(buffer.count))
+            }
+            guard written > 0 else { return }
+            offset += Int(written)
+        }
+    }
+
+    static func crlf(_ bytes: [UInt8]) -> [UInt8] {
+        var result: [UInt8] = []
+        result.reserveCapacity(bytes.count + bytes.count / 16)
+        var previous: UInt8 = 0
+        for byte in bytes {
+            if byte == 0x0A, previous != 0x0D { result.append(0x0D) }
+            result.append(byte)
+            previous = byte
+        }
+        return result
+    }
+}

@@ -1,0 +1,135 @@
+import BastionCore
+import BastionCrypto
+import CLibSSH
+import Foundation
+import Logging
+import Synchronization
+
+/// One client connection to the front door, from key exchange to disconnect.
+///
+/// `@unchecked Sendable`: every stored property except `closeRequested` (an `Atomic`) is
+/// touched only by the connection's own thread, inside ``run()``; libssh invokes the
+/// callbacks on that thread from `ssh_handle_key_exchange` and `ssh_event_dopoll`.
+/// Lifetime: the thread closure holds the only strong reference for the whole of `run()`,
+/// and libssh receives `self` unretained as `userdata`, used only during `run()`.
+final class FrontDoorConnection: @unchecked Sendable {
+    let session: ssh_session
+    let configuration: SSHServerConfiguration
+    let services: FrontDoorServices
+    var logger: Logger
+    let context: ConnectionContext
+
+    // Authentication state.
+    var sshUsername = ""
+    var pendingLogin: Authenticator.PendingLogin?
+    var identity: AuthenticatedIdentity?
+    var deniedAttempts = 0
+    var wrongCodes = 0
+    var hangUp = false
+
+    // Channel state (one session channel per connection).
+    var channel: ssh_channel?
+    var ptyRequested = false
+    var output: PendingOutput?
+    var channelClosedAt: Date?
+
+    private let closeRequested = Atomic<Bool>(false)
+
+    // libssh keeps pointers to these structs: heap-allocated so their addresses are stable;
+    // `.size` is set by hand because `ssh_callbacks_init` is a C macro.
+    let serverCallbacks = UnsafeMutablePointer<ssh_server_callbacks_struct>.allocate(capacity: 1)
+    let channelCallbacks = UnsafeMutablePointer<ssh_channel_callbacks_struct>.allocate(capacity: 1)
+
+    init(session: ssh_session, configuration: SSHServerConfiguration, services: FrontDoorServices, logger: Logger) {
+        self.session = session
+        self.configuration = configuration
+        self.services = services
+        let peer = LibSSH.peerAddress(fd: ssh_get_fd(session))
+        let id = SecureRandom.bytes(6).map { String(format: "%02x", $0) }.joined()
+        self.context = ConnectionContext(id: id, remoteAddress: peer.address, remotePort: peer.port)
+        self.logger = logger
+        self.logger[metadataKey: "conn"] = "\(id)"
+        serverCallbacks.initialize(to: ssh_server_callbacks_struct())
+        channelCallbacks.initialize(to: ssh_channel_callbacks_struct())
+    }
+
+    deinit {
+        serverCallbacks.deallocate()
+        channelCallbacks.deallocate()
+    }
+
+    var userdata: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
+
+    static func from(_ userdata: UnsafeMutableRawPointer?) -> FrontDoorConnection {
+        Unmanaged<FrontDoorConnection>.fromOpaque(userdata!).takeUnretainedValue()
+    }
+
+    /// Asks the connection to end (shutdown, later `user lock`); safe from any thread.
+    func requestClose() {
+        closeRequested.store(true, ordering: .relaxed)
+    }
+
+    /// The connection's whole life, on its own thread.
+    func run() {
+        var event: ssh_event?
+        defer {
+            // Order matters: detach the session from the event before freeing either.
+            if let event {
+                ssh_event_remove_session(event, session)
+                ssh_event_free(event)
+            }
+            ssh_disconnect(session)
+            ssh_free(session)
+        }
+        var timeout = Int(configuration.loginGraceTime.rounded(.up))
+        ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &timeout)
+        installCallbacks()
+        guard ssh_handle_key_exchange(session) == SSH_OK else {
+            logger.debug("key exchange failed", metadata: ["error": "\(LibSSH.errorText(session))"])
+            return
+        }
+        event = ssh_event_new()
+        guard let event else { return }
+        ssh_event_add_session(event, session)
+        let deadline = Date().addingTimeInterval(configuration.loginGraceTime)
+        while !hangUp {
+            let rc = ssh_event_dopoll(event, 100)
+            if rc == SSH_ERROR || ssh_is_connected(session) == 0 { break }
+            if closeRequested.load(ordering: .relaxed) { break }
+            if identity == nil, Date() > deadline {
+                logger.info("authentication not finished within the login grace time")
+                break
+            }
+            deliverOutputIfReady()
+            if let closedAt = channelClosedAt, Date().timeIntervalSince(closedAt) > 2 {
+                // We sent CLOSE; the client normally hangs up first (then it prints no
+                // "connection closed by remote host"), but do not wait forever.
+                break
+            }
+        }
+        if let channel {
+            ssh_channel_free(channel)
+            self.channel = nil
+        }
+    }
+
+    private func installCallbacks() {
+        serverCallbacks.pointee.size = MemoryLayout<ssh_server_callbacks_struct>.size
+        serverCallbacks.pointee.userdata = userdata
+        serverCallbacks.pointee.auth_pubkey_function = { _, user, key, signatureState, userdata in
+            guard let user, let key else { return LibSSH.authDenied }
+            return FrontDoorConnection.from(userdata).authenticatePublicKey(
+                username: String(cString: user), key: key, signatureState: signatureState
+            )
+        }
+        serverCallbacks.pointee.channel_open_request_session_function = { _, userdata in
+            FrontDoorConnection.from(userdata).openSessionChannel()
+        }
+        ssh_set_server_callbacks(session, serverCallbacks)
+        ssh_set_message_callback(session, { _, message, userdata in
+            guard let message else { return 1 }
+            return FrontDoorConnection.from(userdata).handleMessage(message)
+        }, userdata)
+        ssh_set_auth_methods(session, Int32(SSH_AUTH_METHOD_PUBLICKEY))
+    }
+}

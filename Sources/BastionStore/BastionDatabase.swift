@@ -1,0 +1,78 @@
+public import GRDB
+import Foundation
+import BastionCore
+
+/// Opens Bastion's embedded SQLite database and brings its schema up to date.
+///
+/// WAL mode (GRDB's `DatabasePool`) lets the admin CLI write while the daemon runs; a busy
+/// timeout turns brief lock contention between the two processes into a short wait.
+public enum BastionDatabase {
+    /// Opens (creating if needed) the database file, 0600, and migrates it.
+    public static func open(path: String) throws -> DatabasePool {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.foreignKeysEnabled = true
+        let existed = FileManager.default.fileExists(atPath: path)
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        if !existed { chmod(path, 0o600) }
+        try migrator.migrate(pool)
+        return pool
+    }
+
+    /// An in-memory database with the real schema, for tests.
+    public static func inMemory() throws -> DatabaseQueue {
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = true
+        let queue = try DatabaseQueue(configuration: configuration)
+        try migrator.migrate(queue)
+        return queue
+    }
+
+    /// Numbered, append-only migrations: never edit one that has shipped; add the next.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("0001_identities") { db in
+            try db.execute(sql: """
+                CREATE TABLE users (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    roles TEXT NOT NULL,
+                    locked INTEGER NOT NULL DEFAULT 0,
+                    created_at REAL NOT NULL
+                );
+                CREATE TABLE user_keys (
+                    fingerprint TEXT PRIMARY KEY NOT NULL,
+                    user_name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+                    key_line TEXT NOT NULL,
+                    added_at REAL NOT NULL
+                );
+                CREATE INDEX user_keys_by_user ON user_keys(user_name);
+                CREATE TABLE totp_state (
+                    user_name TEXT PRIMARY KEY NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+                    sealed_secret BLOB NOT NULL,
+                    last_used_step INTEGER,
+                    consecutive_failures INTEGER NOT NULL DEFAULT 0,
+                    locked_until REAL
+                );
+                CREATE TABLE certificates (
+                    serial INTEGER PRIMARY KEY NOT NULL,
+                    user_name TEXT NOT NULL,
+                    key_fingerprint TEXT NOT NULL,
+                    key_id TEXT NOT NULL,
+                    valid_after REAL NOT NULL,
+                    valid_before REAL NOT NULL,
+                    source_address TEXT NOT NULL,
+                    issued_at REAL NOT NULL
+                );
+                CREATE TABLE audit_events (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    time REAL NOT NULL,
+                    type TEXT NOT NULL,
+                    code TEXT NOT NULL,
+                    event_json BLOB NOT NULL
+                );
+                CREATE INDEX audit_events_by_type ON audit_events(type);
+                """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import BastionApp
+import Foundation
+import Logging
+import Metrics
+import Prometheus
+
+/// `bastiond serve`: runs the daemon.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the bastion daemon (SSH front door and HTTP endpoints).")
+
+    @OptionGroup var options: ConfigOption
+
+    func run() async throws {
+        let configuration = try Startup.loadConfiguration(options.config)
+        let level = Logger.Level(rawValue: configuration.log.level) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "bastiond")
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let environment = try Startup.openEnvironment(configuration) { path in
+            logger.notice("created key file", metadata: ["path": "\(path)"])
+        }
+        let daemon = BastionDaemon(environment: environment, registry: registry, logger: logger)
+        try await daemon.run { endpoints in
+            logger.notice(
+                "bastiond ready",
+                metadata: ["ssh": "\(configuration.ssh.listen.host):\(endpoints.sshPort)", "http": "\(configuration.http.listen.host):\(endpoints.httpPort)"]
+            )
+        }
+    }
+}
+
+/// Shared start-up steps: every failure becomes one clear line and exit code 78 (EX_CONFIG).
+enum Startup {
+    static func loadConfiguration(_ path: String) throws -> BastionConfiguration {
+        do {
+            return try BastionConfiguration.load(file: path)
+        } catch {
+            throw Refusal(message: "invalid configuration: \(error)")
+        }
+    }
+
+    static func openEnvironment(_ configuration: BastionConfiguration, keyCreated: (String) -> Void = { _ in }) throws -> BastionEnvironment {
+        do {
+            return try BastionEnvironment.open(configuration: configuration, keyCreated: keyCreated)
+        } catch {
+            throw Refusal(message: "refusing to start: \(error)")
+        }
+    }
+
+    static func open(_ path: String) throws -> BastionEnvironment {
+        try openEnvironment(try loadConfiguration(path))
+    }
+}
+
+/// An error printed as `bastiond: MESSAGE` with exit status 78.
+struct Refusal: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
+extension Refusal: CustomNSError {
+    var errorCode: Int { 78 }
+}
