@@ -82,16 +82,20 @@ let package = Package(
         .target(name: "BastionTesting", dependencies: ["BastionCore"], swiftSettings: swiftSettings),
 
         .testTarget(name: "BastionCoreTests", dependencies: ["BastionCore", "BastionCrypto", "BastionTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "BastionStoreTests", dependencies: ["BastionStore", "BastionTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "BastionStoreTests", dependencies: ["BastionStore", "BastionCore", "BastionTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "BastionAppTests", dependencies: ["BastionApp", "BastionCore", "BastionTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["BastionApp", "BastionTesting"],
+            dependencies: [
+                "BastionApp", "BastionCore", "BastionCrypto", "BastionStore", "BastionSSH", "BastionTesting", "CLibSSH",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "bastion-bench",
-            dependencies: ["BastionApp", "BastionTesting"],
+            dependencies: ["BastionApp", "BastionCore", "BastionCrypto", "BastionStore", "BastionTesting"],
             path: "Benchmarks/bastion-bench",
             swiftSettings: swiftSettings
         ),

@@ -23,6 +23,11 @@ extension FrontDoorConnection {
         }
         channelCallbacks.pointee.channel_pty_window_change_function = { _, _, _, _, _, _, _ in 0 }
         channelCallbacks.pointee.channel_env_request_function = { _, _, _, _, _ in 0 }  // accepted and ignored
+        // OpenSSH sends auth-agent-req without want-reply; Bastion never opens an agent
+        // channel back, so the request is only recorded.
+        channelCallbacks.pointee.channel_auth_agent_req_function = { _, _, userdata in
+            FrontDoorConnection.from(userdata).refuseForwarding("agent forwarding")
+        }
         channelCallbacks.pointee.channel_shell_request_function = { _, _, userdata in
             FrontDoorConnection.from(userdata).runCommand(nil)
         }

@@ -20,6 +20,13 @@ struct CertificateCIDRListTests {
         #expect(try CIDRList("172.16.0.0/12").contains(address: "172.31.255.1"))
         #expect(try !CIDRList("172.16.0.0/12").contains(address: "172.32.0.1"))
         #expect(list.contains(address: "8.8.8.8"))
+        // A single IPv4-mapped address (what a dual-stack listener reports, and so what
+        // a certificate bound to the client's address may carry) matches either spelling.
+        let mapped = try CIDRList("::ffff:10.1.2.3")
+        #expect(mapped.contains(address: "::ffff:10.1.2.3"))
+        #expect(mapped.contains(address: "10.1.2.3"))
+        #expect(!mapped.contains(address: "10.1.2.4"))
+        #expect(try CIDRList("::ffff:10.0.0.0/104").contains(address: "10.9.9.9"))
         #expect(list.description == "10.0.0.0/8,192.168.1.5,::1/128,2001:db8::/32,0.0.0.0/0")
     }
 

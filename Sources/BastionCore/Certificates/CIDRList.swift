@@ -53,7 +53,6 @@ public struct CIDRList: Sendable, Hashable, CustomStringConvertible {
                 }
                 prefix = value
             }
-            let block = Block(network: address, prefixLength: prefix)
             var masked = address
             for index in masked.indices {
                 let keep = max(0, min(8, prefix - index * 8))
@@ -62,7 +61,13 @@ public struct CIDRList: Sendable, Hashable, CustomStringConvertible {
             guard masked == address else {
                 throw FormatError(.invalidField, "host bits set in CIDR block \(entry)")
             }
-            blocks.append(block)
+            // An IPv4-mapped block (::ffff:10.0.0.0/104) is the IPv4 block it names, so it
+            // matches clients however the listener reports them (see `contains`).
+            if Self.isIPv4Mapped(address), prefix >= 96 {
+                blocks.append(Block(network: Array(address.suffix(4)), prefixLength: prefix - 96))
+            } else {
+                blocks.append(Block(network: address, prefixLength: prefix))
+            }
         }
         self.blocks = blocks
         self.text = text
@@ -76,13 +81,18 @@ public struct CIDRList: Sendable, Hashable, CustomStringConvertible {
         var text = Substring(address)
         if let percent = text.firstIndex(of: "%") { text = text[..<percent] }
         guard var bytes = Self.parseAddress(String(text)) else { return false }
-        if bytes.count == 16, bytes.prefix(10).allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF {
+        if Self.isIPv4Mapped(bytes) {
             bytes = Array(bytes.suffix(4))
         }
         return blocks.contains { $0.contains(bytes) }
     }
 
     public var description: String { text }
+
+    /// `::ffff:a.b.c.d` (RFC 4291 §2.5.5.2).
+    static func isIPv4Mapped(_ bytes: [UInt8]) -> Bool {
+        bytes.count == 16 && bytes.prefix(10).allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF
+    }
 
     /// `inet_pton`, which accepts only the strict textual forms (dotted-quad decimal,
     /// RFC 4291 §2.2 for IPv6).

@@ -1,0 +1,52 @@
+# Bastion: the two commands of the quick start (make run, make test) and the benchmarks.
+# Each target first checks the Debian packages it needs; as root it installs them with
+# apt-get, otherwise it stops with the exact `sudo apt-get install …` line.
+
+SWIFT ?= swift
+CONFIG ?= Config/bastiond.toml
+
+BUILD_PACKAGES := pkg-config libssh-dev libssl-dev libsqlite3-dev libqrencode-dev
+TEST_PACKAGES := openssh-client openssh-server oathtool asciinema expect curl
+BENCH_PACKAGES := $(TEST_PACKAGES)
+
+.PHONY: run build test bench deps-build deps-test clean
+
+define ensure_packages
+	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = "0" ]; then \
+			echo "Installing Debian packages:$$missing"; \
+			DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+		else \
+			echo "Missing Debian packages. Run:"; echo "  sudo apt-get install$$missing"; exit 1; \
+		fi; \
+	fi
+endef
+
+deps-build:
+	$(call ensure_packages,$(BUILD_PACKAGES))
+
+deps-test: deps-build
+	$(call ensure_packages,$(TEST_PACKAGES))
+
+build: deps-build
+	$(SWIFT) build --product bastiond
+
+## Start a working bastion on embedded defaults (SSH 127.0.0.1:2222, HTTP 127.0.0.1:8080).
+run: build
+	$(SWIFT) run --skip-build bastiond serve --config $(CONFIG)
+
+## Build everything and run every test (unit and integration with real OpenSSH).
+test: deps-test
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+## Benchmarks (release build), printed as ratios against OpenSSH run side by side.
+bench: deps-test
+	$(SWIFT) build -c release --product bastiond
+	$(SWIFT) build -c release --product bastion-bench
+	.build/release/bastion-bench --bastiond .build/release/bastiond
+
+clean:
+	rm -rf .build

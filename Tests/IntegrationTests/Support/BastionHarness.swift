@@ -1,0 +1,111 @@
+import BastionApp
+import BastionStore
+import BastionCore
+import BastionTesting
+import Foundation
+import Logging
+import Prometheus
+
+/// A real bastiond (the same composition root as `bastiond serve`) running in-process on
+/// free loopback ports, with its own data directory; stopped when the test ends.
+final class BastionHarness: @unchecked Sendable {
+    let directory: TemporaryDirectory
+    let environment: BastionEnvironment
+    let endpoints: BastionDaemon.Endpoints
+    let registry: PrometheusCollectorRegistry
+    /// Bastion's clock; `clock.advance(by: 30)` moves to the next TOTP step.
+    let clock: OffsetClock
+    private let task: Task<Void, any Error>
+
+    /// Starts a bastion whose config is the defaults plus `extraConfig` (TOML).
+    init(extraConfig: String = "") async throws {
+        let directory = try TemporaryDirectory(prefix: "bastion-it")
+        let text = """
+            [server]
+            data_dir = "\(directory.file("data"))"
+            [ssh]
+            listen = "127.0.0.1:0"
+            [http]
+            listen = "127.0.0.1:0"
+            [roles.engineer]
+            targets = ["web*"]
+            logins = ["deploy"]
+            max_cert_ttl = "4h"
+            [roles.auditor]
+            max_cert_ttl = "1h"
+            \(extraConfig)
+            """
+        let configuration = try BastionConfiguration.parse(text, file: directory.file("bastiond.toml"))
+        let clock = OffsetClock()
+        let environment = try BastionEnvironment.open(configuration: configuration, clock: clock)
+        let registry = PrometheusCollectorRegistry()
+        let daemon = BastionDaemon(
+            environment: environment, registry: registry,
+            logger: Logger(label: "bastiond-test", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+        let (stream, continuation) = AsyncStream.makeStream(of: BastionDaemon.Endpoints.self)
+        let task = Task {
+            defer { continuation.finish() }
+            try await daemon.run(handleSignals: false) { continuation.yield($0) }
+        }
+        var iterator = stream.makeAsyncIterator()
+        guard let endpoints = await iterator.next() else {
+            _ = await task.result
+            throw HarnessError(message: "bastiond did not start")
+        }
+        self.directory = directory
+        self.environment = environment
+        self.endpoints = endpoints
+        self.registry = registry
+        self.clock = clock
+        self.task = task
+    }
+
+    /// Stops the daemon and waits for it to finish.
+    func stop() async {
+        task.cancel()
+        _ = await task.result
+    }
+
+    var administration: UserAdministration { environment.administration(administrator: "test-admin") }
+
+    /// Enrolls `name` with a fresh key of `type` made by ssh-keygen; returns the engineer's files.
+    func enroll(_ name: String, keyType: KeyType = .ed25519, roles: [String] = ["engineer"]) throws -> Engineer {
+        let keyPath = try Engineer.makeKey(in: directory, name: "\(name)-\(keyType.rawValue)", type: keyType)
+        let enrollment = try administration.addUser(name: name, key: try String(contentsOfFile: keyPath + ".pub", encoding: .utf8), roles: roles)
+        return Engineer(name: name, keyPath: keyPath, secret: enrollment.secret.base32, harness: self)
+    }
+
+    /// Audit records of `type`, decoded, oldest first.
+    func auditRecords(_ type: String) throws -> [[String: Any]] {
+        try environment.auditLog.records(type: type).map {
+            try JSONSerialization.jsonObject(with: Data($0.json.utf8)) as? [String: Any] ?? [:]
+        }
+    }
+
+    /// The reasons of the `auth.failed` records so far.
+    func denialReasons() throws -> [String] {
+        try auditRecords("auth.failed").compactMap { $0["reason"] as? String }
+    }
+
+    enum KeyType: String {
+        case ed25519, ecdsa, rsa2048, rsa3072
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
+/// Runs `body` against a fresh bastion and always stops it, even when `body` throws.
+func withBastion(extraConfig: String = "", _ body: (BastionHarness) async throws -> Void) async throws {
+    let harness = try await BastionHarness(extraConfig: extraConfig)
+    do {
+        try await body(harness)
+    } catch {
+        await harness.stop()
+        throw error
+    }
+    await harness.stop()
+}
