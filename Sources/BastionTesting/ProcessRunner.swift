@@ -17,8 +17,28 @@ public struct ProcessRunner: Sendable {
 
     public init() {}
 
-    /// Runs `executable` (a path, or a name looked up in PATH) to completion.
+    /// Runs `executable` (a path, or a name looked up in PATH) to completion, waiting on a
+    /// thread of its own: the cooperative pool has one thread per core (two here), and a
+    /// test blocking it would starve the bastiond it talks to.
     public static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:], input: Data? = nil,
+        timeout: TimeInterval = 30, currentDirectory: String? = nil
+    ) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(with: Swift.Result {
+                    try runBlocking(
+                        executable, arguments, environment: environment, input: input, timeout: timeout, currentDirectory: currentDirectory
+                    )
+                })
+            }
+            thread.start()
+        }
+    }
+
+    /// The blocking form of ``run(_:_:environment:input:timeout:currentDirectory:)``, for code
+    /// that is not async (benchmarks); never call it from Swift's cooperative pool.
+    public static func runBlocking(
         _ executable: String, _ arguments: [String], environment: [String: String] = [:], input: Data? = nil,
         timeout: TimeInterval = 30, currentDirectory: String? = nil
     ) throws -> Result {

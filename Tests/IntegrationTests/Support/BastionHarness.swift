@@ -70,8 +70,8 @@ final class BastionHarness: @unchecked Sendable {
     var administration: UserAdministration { environment.administration(administrator: "test-admin") }
 
     /// Enrolls `name` with a fresh key of `type` made by ssh-keygen; returns the engineer's files.
-    func enroll(_ name: String, keyType: KeyType = .ed25519, roles: [String] = ["engineer"]) throws -> Engineer {
-        let keyPath = try Engineer.makeKey(in: directory, name: "\(name)-\(keyType.rawValue)", type: keyType)
+    func enroll(_ name: String, keyType: KeyType = .ed25519, roles: [String] = ["engineer"]) async throws -> Engineer {
+        let keyPath = try await Engineer.makeKey(in: directory, name: "\(name)-\(keyType.rawValue)", type: keyType)
         let enrollment = try administration.addUser(name: name, key: try String(contentsOfFile: keyPath + ".pub", encoding: .utf8), roles: roles)
         return Engineer(name: name, keyPath: keyPath, secret: enrollment.secret.base32, harness: self)
     }

@@ -26,12 +26,12 @@ extension Engineer {
     }
 
     /// Signs this engineer's key with an outside CA made by ssh-keygen (`ssh-keygen -s`).
-    func signWithForeignCA(extraArguments: [String] = []) throws {
+    func signWithForeignCA(extraArguments: [String] = []) async throws {
         let caPath = harness.directory.file("foreign-ca-\(UUID().uuidString)")
-        _ = try ProcessRunner.run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", caPath])
+        _ = try await ProcessRunner.run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", caPath])
         let copy = harness.directory.file("\(name)-foreign-\(UUID().uuidString)")
         try FileManager.default.copyItem(atPath: keyPath + ".pub", toPath: copy + ".pub")
-        let result = try ProcessRunner.run(
+        let result = try await ProcessRunner.run(
             "ssh-keygen", ["-q", "-s", caPath, "-I", "foreign", "-n", name, "-V", "-5m:+1h"] + extraArguments + [copy + ".pub"]
         )
         guard result.status == 0 else { throw HarnessError(message: "ssh-keygen -s failed: \(result)") }

@@ -14,7 +14,7 @@ struct Engineer {
 
     var certificatePath: String { keyPath + "-cert.pub" }
 
-    static func makeKey(in directory: TemporaryDirectory, name: String, type: BastionHarness.KeyType) throws -> String {
+    static func makeKey(in directory: TemporaryDirectory, name: String, type: BastionHarness.KeyType) async throws -> String {
         let path = directory.file(name)
         let typeArguments: [String] = switch type {
         case .ed25519: ["-t", "ed25519"]
@@ -22,7 +22,7 @@ struct Engineer {
         case .rsa2048: ["-t", "rsa", "-b", "2048"]
         case .rsa3072: ["-t", "rsa", "-b", "3072"]
         }
-        let result = try ProcessRunner.run("ssh-keygen", ["-q", "-N", "", "-C", name, "-f", path] + typeArguments)
+        let result = try await ProcessRunner.run("ssh-keygen", ["-q", "-N", "", "-C", name, "-f", path] + typeArguments)
         guard result.status == 0 else { throw HarnessError(message: "ssh-keygen failed: \(result)") }
         return path
     }
@@ -44,7 +44,7 @@ struct Engineer {
     func ssh(
         _ command: [String] = [], user: String? = nil, answer: Answer = .currentCode, useCertificate: Bool = false,
         keyPath: String? = nil, options: [String] = [], tty: Bool = false
-    ) throws -> ProcessRunner.Result {
+    ) async throws -> ProcessRunner.Result {
         let askpass = try writeAskpass(answer)
         var arguments = [
             "-F", "/dev/null", "-i", keyPath ?? self.keyPath, "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
@@ -56,23 +56,23 @@ struct Engineer {
         arguments += options
         arguments.append("\(user ?? name)@127.0.0.1")
         arguments += command
-        return try ProcessRunner.run(
+        return try await ProcessRunner.run(
             "ssh", arguments, environment: ["SSH_ASKPASS": askpass, "SSH_ASKPASS_REQUIRE": "force", "DISPLAY": ":0"], timeout: 30
         )
     }
 
     /// `ssh … cert` with key + TOTP; saves the certificate next to the key, as the README tells engineers.
     @discardableResult
-    func fetchCertificate(arguments: [String] = []) throws -> SSHCertificate {
-        let result = try ssh(["cert"] + arguments)
+    func fetchCertificate(arguments: [String] = []) async throws -> SSHCertificate {
+        let result = try await ssh(["cert"] + arguments)
         guard result.status == 0 else { throw HarnessError(message: "cert failed: \(result)") }
         try result.stdout.write(toFile: certificatePath, atomically: true, encoding: .utf8)
         return try SSHCertificate(authorizedKeysLine: result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
     /// The current code, from oathtool (an independent TOTP implementation).
-    func currentCode() throws -> String {
-        try ProcessRunner.run("oathtool", ["--totp", "-b", secret, "--now", "@\(Int(harness.clock.now().timeIntervalSince1970))"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    func currentCode() async throws -> String {
+        try await ProcessRunner.run("oathtool", ["--totp", "-b", secret, "--now", "@\(Int(harness.clock.now().timeIntervalSince1970))"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     private func writeAskpass(_ answer: Answer) throws -> String {

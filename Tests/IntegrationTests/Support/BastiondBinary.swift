@@ -1,0 +1,21 @@
+import BastionTesting
+import Foundation
+
+/// The `bastiond` executable built next to the tests (`make test` builds it first).
+enum BastiondBinary {
+    static var path: String {
+        get throws {
+            let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().deletingLastPathComponent()
+            for configuration in ["debug", "release"] {
+                let candidate = repository.appendingPathComponent(".build/\(configuration)/bastiond").path
+                if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            }
+            throw HarnessError(message: "bastiond is not built: run `swift build --build-tests` (make test does)")
+        }
+    }
+
+    static func run(_ arguments: [String], timeout: TimeInterval = 30) async throws -> ProcessRunner.Result {
+        try await ProcessRunner.run(try path, arguments, timeout: timeout)
+    }
+}
