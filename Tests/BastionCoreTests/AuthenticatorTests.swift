@@ -1,0 +1,184 @@
+import BastionCore
+import BastionCrypto
+import BastionTesting
+import Foundation
+import Testing
+
+/// The login decisions, at exact instants (manual clock), against in-memory stores.
+@Suite("Authenticator")
+struct AuthenticatorTests {
+    struct Fixture {
+        let clock = ManualClock(Date(timeIntervalSince1970: 1_800_000_015))
+        let store = InMemoryUserStore()
+        let audit = RecordingAuditEmitter()
+        let sealer = SecretSealer(masterKey: .random())
+        let userCA: Ed25519PrivateKey
+        let aliceKey: SSHPublicKey
+        let secret = TOTPSecret.random()
+        let connection = ConnectionContext(id: "c1", remoteAddress: "192.0.2.7", remotePort: 50000)
+        var settings = AuthenticationSettings(totpSkewSteps: 1, maxFailures: 3, lockout: 900)
+
+        init() throws {
+            userCA = try Ed25519PrivateKey()
+            aliceKey = SSHPublicKey(ed25519: try Ed25519PrivateKey().publicKey)
+            let alice = try #require(UserName("alice"))
+            try store.createUser(
+                User(name: alice, roles: ["engineer"], createdAt: clock.now()), key: aliceKey,
+                sealedTOTPSecret: try sealer.sealTOTPSecret(secret, for: alice)
+            )
+        }
+
+        var authenticator: Authenticator {
+            Authenticator(
+                users: store, ledger: store, audit: audit, sealer: sealer, clock: clock, settings: settings,
+                userAuthority: SSHPublicKey(ed25519: userCA.publicKey)
+            )
+        }
+
+        func code(offsetSteps: Int64 = 0) -> String {
+            let totp = TOTP(secret: secret)
+            return totp.code(atStep: totp.step(at: clock.now()) + offsetSteps)
+        }
+
+        func pending() throws -> Authenticator.PendingLogin {
+            guard case .needsTOTP(let pending) = authenticator.evaluateKey(.plain(aliceKey), username: "alice", signed: true, connection: connection) else {
+                throw HarnessFailure.unexpected
+            }
+            return pending
+        }
+
+        var lastReason: String? { audit.recorded.last { $0.type == .authFailed }?.reason }
+    }
+
+    enum HarnessFailure: Error { case unexpected }
+
+    @Test("an enrolled key is acceptable on probe and asks for TOTP once signed")
+    func keyThenCode() throws {
+        let fixture = try Fixture()
+        guard case .acceptable = fixture.authenticator.evaluateKey(.plain(fixture.aliceKey), username: "alice", signed: false, connection: fixture.connection) else {
+            Issue.record("probe should be acceptable")
+            return
+        }
+        let pending = try fixture.pending()
+        guard case .authenticated(let identity) = fixture.authenticator.verifyCode(fixture.code(), for: pending, connection: fixture.connection) else {
+            Issue.record("right code should authenticate")
+            return
+        }
+        #expect(identity.user.name.rawValue == "alice")
+        #expect(fixture.audit.recorded.map(\.type) == [.authKeyAccepted, .authLogin])
+    }
+
+    @Test("±1 step is accepted, ±2 is not", arguments: [(-1, true), (1, true), (-2, false), (2, false)])
+    func skew(offset: Int64, accepted: Bool) throws {
+        let fixture = try Fixture()
+        let decision = fixture.authenticator.verifyCode(fixture.code(offsetSteps: offset), for: try fixture.pending(), connection: fixture.connection)
+        if case .authenticated = decision { #expect(accepted) } else { #expect(!accepted) }
+    }
+
+    @Test("skew 0 accepts only the current step")
+    func noSkew() throws {
+        var fixture = try Fixture()
+        fixture.settings.totpSkewSteps = 0
+        let decision = fixture.authenticator.verifyCode(fixture.code(offsetSteps: -1), for: try fixture.pending(), connection: fixture.connection)
+        guard case .denied(.wrongCode) = decision else {
+            Issue.record("previous step must be refused with skew 0: \(decision)")
+            return
+        }
+    }
+
+    @Test("a used step is never accepted again")
+    func replay() throws {
+        let fixture = try Fixture()
+        let code = fixture.code()
+        guard case .authenticated = fixture.authenticator.verifyCode(code, for: try fixture.pending(), connection: fixture.connection) else {
+            Issue.record("first use must pass")
+            return
+        }
+        guard case .denied(.replayedCode) = fixture.authenticator.verifyCode(code, for: try fixture.pending(), connection: fixture.connection) else {
+            Issue.record("replay must be refused")
+            return
+        }
+        // One step later the same code is still inside the ±1 window: still a replay.
+        fixture.clock.advance(by: 30)
+        guard case .denied(.replayedCode) = fixture.authenticator.verifyCode(code, for: try fixture.pending(), connection: fixture.connection) else {
+            Issue.record("the used step must stay refused")
+            return
+        }
+    }
+
+    @Test("max_failures consecutive wrong codes lock out for the lockout time; the lock ends by itself")
+    func lockout() throws {
+        let fixture = try Fixture()
+        let wrong = fixture.code() == "000000" ? "111111" : "000000"
+        for _ in 0..<3 { _ = fixture.authenticator.verifyCode(wrong, for: try fixture.pending(), connection: fixture.connection) }
+        #expect(fixture.audit.recorded.contains { $0.type == .authLockout })
+        guard case .denied(.lockedOut) = fixture.authenticator.evaluateKey(.plain(fixture.aliceKey), username: "alice", signed: true, connection: fixture.connection) else {
+            Issue.record("locked out user must be refused at the key")
+            return
+        }
+        fixture.clock.advance(by: 901)
+        guard case .authenticated = fixture.authenticator.verifyCode(fixture.code(), for: try fixture.pending(), connection: fixture.connection) else {
+            Issue.record("after the lockout the right code works")
+            return
+        }
+    }
+
+    @Test("a success resets the failure count")
+    func successResetsFailures() throws {
+        let fixture = try Fixture()
+        let wrong = fixture.code() == "000000" ? "111111" : "000000"
+        for _ in 0..<2 { _ = fixture.authenticator.verifyCode(wrong, for: try fixture.pending(), connection: fixture.connection) }
+        _ = fixture.authenticator.verifyCode(fixture.code(), for: try fixture.pending(), connection: fixture.connection)
+        #expect(try fixture.store.totpState(of: #require(UserName("alice")))?.consecutiveFailures == 0)
+    }
+
+    @Test("fail closed: if the audit log cannot record the login, there is no login")
+    func auditFailureRefusesLogin() throws {
+        let fixture = try Fixture()
+        let pending = try fixture.pending()
+        fixture.audit.setFailing(true)
+        guard case .denied(.internalFailure) = fixture.authenticator.verifyCode(fixture.code(), for: pending, connection: fixture.connection) else {
+            Issue.record("login must be refused when audit fails")
+            return
+        }
+        guard case .denied(.internalFailure) = fixture.authenticator.evaluateKey(.plain(fixture.aliceKey), username: "alice", signed: true, connection: fixture.connection) else {
+            Issue.record("key step must be refused when audit fails")
+            return
+        }
+    }
+
+    @Test("certificates: valid ones from the ledger log in; unknown serials and LOGIN@TARGET do not (yet)")
+    func certificates() throws {
+        let fixture = try Fixture()
+        let alice = try #require(UserName("alice"))
+        let now = fixture.clock.now()
+        let certificate = try CertificateAuthority(privateKey: fixture.userCA).issue(CertificateRequest(
+            publicKey: fixture.aliceKey, serial: 42, keyID: "k", principals: ["alice"],
+            validAfter: now.addingTimeInterval(-30), validBefore: now.addingTimeInterval(3600), extensions: ["permit-pty"]
+        ))
+        guard case .denied(.certificateNotIssuedByBastion) = fixture.authenticator.evaluateKey(.certificate(certificate), username: "alice", signed: true, connection: fixture.connection) else {
+            Issue.record("a serial outside the ledger must be refused")
+            return
+        }
+        try fixture.store.record(IssuedCertificate(
+            serial: 42, user: alice, keyFingerprint: fixture.aliceKey.fingerprint, keyID: "k",
+            validAfter: now, validBefore: now.addingTimeInterval(3600), sourceAddress: "192.0.2.7", issuedAt: now
+        ))
+        guard case .authenticated(let identity) = fixture.authenticator.evaluateKey(.certificate(certificate), username: "alice", signed: true, connection: fixture.connection) else {
+            Issue.record("a ledger certificate must log in")
+            return
+        }
+        #expect(identity.methodName == "certificate")
+        guard case .denied(.targetSessionsUnavailable) = fixture.authenticator.evaluateKey(.certificate(certificate), username: "root@web01", signed: true, connection: fixture.connection) else {
+            Issue.record("LOGIN@TARGET is for the relay issue")
+            return
+        }
+    }
+
+    @Test("password and keyboard-interactive without a key are audited")
+    func refusedMethods() throws {
+        let fixture = try Fixture()
+        fixture.authenticator.refuseMethod("password", username: "alice", connection: fixture.connection)
+        #expect(fixture.lastReason == "password authentication without a prior accepted key")
+    }
+}
