@@ -123,7 +123,7 @@ struct OperatorTests {
         // Every admin action is audited.
         let environment = try BastionEnvironment.open(configuration: try BastionConfiguration.load(file: config))
         let types = try environment.auditLog.records().map(\.type)
-        for type in ["user.add", "user.lock", "user.unlock", "user.reset_totp", "user.add_key", "user.remove"] {
+        for type in ["server.key_create", "user.add", "user.lock", "user.unlock", "user.reset_totp", "user.add_key", "user.remove"] {
             #expect(types.contains(type), "\(type) in \(types)")
         }
     }

@@ -23,12 +23,22 @@ public struct BastionEnvironment: Sendable {
         configuration: BastionConfiguration, clock: any WallClock = SystemWallClock(), keyCreated: (String) -> Void = { _ in }
     ) throws -> BastionEnvironment {
         let directory = configuration.server.dataDirectory
-        let keys = try KeyMaterial.loadOrCreate(in: directory, created: keyCreated)
+        var createdKeys: [String] = []
+        let keys = try KeyMaterial.loadOrCreate(in: directory) { path in
+            createdKeys.append(path)
+            keyCreated(path)
+        }
         let database: DatabasePoolHandle
         do {
             database = try DatabasePoolHandle(path: directory + "/" + databaseFileName)
         } catch {
             throw StartupError(message: "cannot open the database \(directory)/\(databaseFileName): \(error)")
+        }
+        for path in createdKeys {
+            try database.auditLog.append(AuditEvent(
+                type: .keyCreate, time: clock.now(), actor: .init(user: operatingSystemUser, method: "bastiond"),
+                target: path
+            ))
         }
         return BastionEnvironment(
             configuration: configuration, keys: keys, users: database.users, ledger: database.ledger,
