@@ -1,12 +1,22 @@
+import BastionCore
 import Foundation
 import Synchronization
 
-/// The open front-door connections, so that shutdown (and later `user lock`) can reach them.
+/// The open front-door connections, so that shutdown (and later `user lock`) can reach
+/// them, and so that one source cannot hold more than its share.
 final class ConnectionRegistry: Sendable {
     private let connections = Mutex<[ObjectIdentifier: FrontDoorConnection]>([:])
 
-    func add(_ connection: FrontDoorConnection) {
-        connections.withLock { $0[ObjectIdentifier(connection)] = connection }
+    /// Registers the connection unless its source, or the server, is at its limit.
+    func admit(_ connection: FrontDoorConnection, perSource: Int, total: Int) -> Bool {
+        connections.withLock { connections in
+            let address = connection.context.remoteAddress
+            guard connections.count < total,
+                connections.values.lazy.filter({ $0.context.remoteAddress == address }).count < perSource
+            else { return false }
+            connections[ObjectIdentifier(connection)] = connection
+            return true
+        }
     }
 
     func remove(_ connection: FrontDoorConnection) {

@@ -69,6 +69,12 @@ final class FrontDoorConnection: @unchecked Sendable {
         closeRequested.store(true, ordering: .relaxed)
     }
 
+    /// Closes a connection that was never run (over a limit), before key exchange.
+    func discard() {
+        ssh_disconnect(session)
+        ssh_free(session)
+    }
+
     /// The connection's whole life, on its own thread.
     func run() {
         var event: ssh_event?

@@ -1,3 +1,4 @@
+import BastionCore
 import CLibSSH
 public import Logging
 import Foundation
@@ -123,7 +124,13 @@ public final class SSHServer: Sendable {
             let connection = FrontDoorConnection(
                 session: session, configuration: configuration, services: services, logger: logger
             )
-            connections.add(connection)
+            guard connections.admit(
+                connection, perSource: configuration.maxConnectionsPerSource, total: configuration.maxConnections
+            ) else {
+                logger.warning("connection limit reached; dropping", metadata: ["source": "\(connection.context.remoteAddress)"])
+                connection.discard()
+                continue
+            }
             let thread = Thread { [connections] in
                 connection.run()
                 connections.remove(connection)

@@ -12,10 +12,15 @@ public struct SSHServerConfiguration: Sendable {
     public var maxAuthAttempts: Int
     /// Wrong TOTP codes tolerated on one connection (OpenSSH asks three times).
     public var maxCodeAttempts: Int
+    /// Open connections allowed from one source address; more are dropped before key
+    /// exchange, so one host cannot exhaust the threads everyone else needs.
+    public var maxConnectionsPerSource: Int
+    /// Open connections allowed in all.
+    public var maxConnections: Int
 
     public init(
         host: String, port: Int, hostKeyPath: String, loginGraceTime: TimeInterval = 60,
-        maxAuthAttempts: Int = 10, maxCodeAttempts: Int = 3
+        maxAuthAttempts: Int = 10, maxCodeAttempts: Int = 3, maxConnectionsPerSource: Int = 64, maxConnections: Int = 1024
     ) {
         self.host = host
         self.port = port
@@ -23,6 +28,8 @@ public struct SSHServerConfiguration: Sendable {
         self.loginGraceTime = loginGraceTime
         self.maxAuthAttempts = maxAuthAttempts
         self.maxCodeAttempts = maxCodeAttempts
+        self.maxConnectionsPerSource = maxConnectionsPerSource
+        self.maxConnections = maxConnections
     }
 }
 

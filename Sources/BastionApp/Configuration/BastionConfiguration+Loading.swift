@@ -48,12 +48,15 @@ extension BastionConfiguration {
             configuration.server.dataDirectory = try server.nonEmptyString("data_dir", default: ServerConfiguration.defaults.dataDirectory)
         }
         if let ssh = try root.table("ssh") {
-            try ssh.refuseUnknownKeys(allowed: ["listen", "login_grace_time"])
+            try ssh.refuseUnknownKeys(allowed: ["listen", "login_grace_time", "max_connections_per_source"])
             configuration.ssh.listen = try ssh.listenAddress("listen", default: SSHConfiguration.defaults.listen)
             configuration.ssh.loginGraceTime = try ssh.duration(
                 "login_grace_time",
                 default: SSHConfiguration.defaults.loginGraceTime,
                 maximum: Limits.loginGraceTime
+            )
+            configuration.ssh.maxConnectionsPerSource = try ssh.int(
+                "max_connections_per_source", default: SSHConfiguration.defaults.maxConnectionsPerSource, in: 1...10_000
             )
         }
         if let http = try root.table("http") {

@@ -63,13 +63,18 @@ public struct BastionConfiguration: Sendable, Equatable {
         public var listen: ListenAddress
         /// `login_grace_time`: how long a connection may take to finish authenticating.
         public var loginGraceTime: TimeInterval
+        /// `max_connections_per_source`: open connections one client address may hold.
+        public var maxConnectionsPerSource: Int
 
-        public init(listen: ListenAddress, loginGraceTime: TimeInterval) {
+        public init(listen: ListenAddress, loginGraceTime: TimeInterval, maxConnectionsPerSource: Int = 64) {
             self.listen = listen
             self.loginGraceTime = loginGraceTime
+            self.maxConnectionsPerSource = maxConnectionsPerSource
         }
 
-        public static let defaults = SSHConfiguration(listen: ListenAddress(host: "127.0.0.1", port: 2222), loginGraceTime: 60)
+        public static let defaults = SSHConfiguration(
+            listen: ListenAddress(host: "127.0.0.1", port: 2222), loginGraceTime: 60, maxConnectionsPerSource: 64
+        )
     }
 
     /// `[http]`

@@ -98,12 +98,13 @@ public struct KeyMaterial: Sendable {
 
     /// Reads a secret file after checking that only its owner can read it; nil if absent.
     static func readProtected(_ path: String) throws(KeyMaterialError) -> String? {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            if errno == ENOENT { return nil }
-            throw KeyMaterialError(path: path, reason: String(cString: strerror(errno)))
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+            let permissions = attributes[.posixPermissions] as? Int
+        else {
+            throw KeyMaterialError(path: path, reason: "cannot read its permissions")
         }
-        let mode = info.st_mode & 0o777
+        let mode = permissions & 0o777
         guard mode & 0o077 == 0 else {
             throw KeyMaterialError(
                 path: path,

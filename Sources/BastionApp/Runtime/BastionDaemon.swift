@@ -55,7 +55,8 @@ public final class BastionDaemon: Sendable {
         let sshServer = SSHServer(
             configuration: SSHServerConfiguration(
                 host: configuration.ssh.listen.host, port: configuration.ssh.listen.port,
-                hostKeyPath: environment.keys.hostKeyPath, loginGraceTime: configuration.ssh.loginGraceTime
+                hostKeyPath: environment.keys.hostKeyPath, loginGraceTime: configuration.ssh.loginGraceTime,
+                maxConnectionsPerSource: configuration.ssh.maxConnectionsPerSource
             ),
             services: services, logger: logger
         )

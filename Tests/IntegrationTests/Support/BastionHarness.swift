@@ -18,7 +18,7 @@ final class BastionHarness: @unchecked Sendable {
     private let task: Task<Void, any Error>
 
     /// Starts a bastion whose config is the defaults plus `extraConfig` (TOML).
-    init(extraConfig: String = "") async throws {
+    init(extraConfig: String = "", configure: (inout BastionConfiguration) -> Void = { _ in }) async throws {
         let directory = try TemporaryDirectory(prefix: "bastion-it")
         let text = """
             [server]
@@ -35,7 +35,8 @@ final class BastionHarness: @unchecked Sendable {
             max_cert_ttl = "1h"
             \(extraConfig)
             """
-        let configuration = try BastionConfiguration.parse(text, file: directory.file("bastiond.toml"))
+        var configuration = try BastionConfiguration.parse(text, file: directory.file("bastiond.toml"))
+        configure(&configuration)
         let clock = OffsetClock()
         let environment = try BastionEnvironment.open(configuration: configuration, clock: clock)
         let registry = PrometheusCollectorRegistry()
@@ -99,8 +100,10 @@ struct HarnessError: Error, CustomStringConvertible {
 }
 
 /// Runs `body` against a fresh bastion and always stops it, even when `body` throws.
-func withBastion(extraConfig: String = "", _ body: (BastionHarness) async throws -> Void) async throws {
-    let harness = try await BastionHarness(extraConfig: extraConfig)
+func withBastion(
+    extraConfig: String = "", configure: (inout BastionConfiguration) -> Void = { _ in }, _ body: (BastionHarness) async throws -> Void
+) async throws {
+    let harness = try await BastionHarness(extraConfig: extraConfig, configure: configure)
     do {
         try await body(harness)
     } catch {

@@ -1,0 +1,135 @@
+import Foundation
+
+/// `bastion-bench`: the numbers behind `make bench`.
+///
+/// Prints certificates per second in-process, then logins per second and server CPU seconds
+/// per login through bastiond and through OpenSSH's sshd, driven by the same concurrent
+/// OpenSSH clients with the same certificate, and the ratio of the two. Exits 1 if any login
+/// failed, so a broken build cannot pass as a fast one.
+///
+/// Everything it starts is stopped by PID and its scratch directory removed, on success and
+/// on failure alike (each `defer` sits right after the thing it undoes). It never calls
+/// `exit` while those are pending: `run` returns first.
+@main
+enum BastionBench {
+    static func main() {
+        let status: Int32
+        do {
+            status = try run()
+        } catch {
+            FileHandle.standardError.write(Data("bastion-bench: \(error)\n".utf8))
+            status = 1
+        }
+        exit(status)
+    }
+
+    static func run() throws -> Int32 {
+        guard let options = try BenchOptions.parse(Array(CommandLine.arguments.dropFirst())) else {
+            print(BenchOptions.usage)
+            return 0
+        }
+        let bastiondPath = try executable(options.bastiond)
+        try requireTools(["ssh", "ssh-keygen", "oathtool"])
+
+        note("in-process certificate issuance, \(options.certificates) per measure")
+        let certificates = try CertificateBenchmark.run(count: options.certificates)
+
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let identity = scratch.file("alice")
+        try ProcessLauncher.output(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "alice@bench", "-f", identity], scratch: scratch.path)
+        let publicKey = try scratch.read("alice.pub").trimmingCharacters(in: .whitespacesAndNewlines)
+
+        let bastion = try BastiondTarget.configure(executable: bastiondPath, scratch: scratch)
+        let secret = try bastion.enroll(user: "alice", publicKey: publicKey)
+        let certificate: String
+        let throughBastiond: LoginLoad.Measurement
+        do {
+            let daemon = try bastion.start()
+            defer { stop(daemon) }
+            certificate = try bastion.fetchCertificate(user: "alice", identity: identity, totpSecret: secret)
+            let login = SSHClient.arguments(
+                port: bastion.sshPort, destination: "alice@127.0.0.1", command: "whoami", identity: identity, certificate: certificate,
+                kex: options.kex
+            )
+            note("bastiond on 127.0.0.1:\(bastion.sshPort): \(options.logins) logins, \(options.concurrency) concurrent")
+            throughBastiond = try measure(login, daemon: daemon, scope: .selfOnly, options: options, scratch: scratch)
+        }
+
+        var openSSH = try OpenSSHTarget.configure(scratch: scratch, trustedUserCA: bastion.userCAPublicKeyPath, principal: "alice")
+        let throughSSHD: LoginLoad.Measurement
+        do {
+            let daemon = try openSSH.start(login: "root")
+            defer { stop(daemon) }
+            let login = SSHClient.arguments(
+                port: openSSH.port, destination: "root@127.0.0.1", command: "true", identity: identity, certificate: certificate,
+                kex: options.kex
+            )
+            note("sshd on 127.0.0.1:\(openSSH.port): \(options.logins) logins, \(options.concurrency) concurrent")
+            throughSSHD = try measure(login, daemon: daemon, scope: .includingReapedChildren, options: options, scratch: scratch)
+        }
+
+        print(ReportTable.render(certificates: certificates, options: options, bastiond: throughBastiond, sshd: throughSSHD))
+        print("(server CPU only: the ssh clients' own CPU is not counted on either side; bastiond runs `whoami`, sshd runs `true`)")
+        if let hidden = openSSH.hiddenStartupFile {
+            print("(sshd ran in a private mount namespace with \(hidden) hidden, so root's shell start-up is not measured)")
+        } else {
+            note("sshd's logins run root's shell start-up files; a heavy ~/.bashrc inflates sshd's numbers")
+        }
+        for (name, measurement) in [("bastiond", throughBastiond), ("sshd", throughSSHD)] {
+            if let failure = measurement.firstFailure { note("\(name): first failed login: \(failure)") }
+        }
+        return throughBastiond.failures == 0 && throughSSHD.failures == 0 ? 0 : 1
+    }
+
+    /// One probe login that must succeed, then the measured run.
+    private static func measure(
+        _ login: [String], daemon: Daemon, scope: ProcessCPU.Scope, options: BenchOptions, scratch: ScratchDirectory
+    ) throws(BenchError) -> LoginLoad.Measurement {
+        do {
+            try LoginLoad.probe(login, scratch: scratch)
+        } catch {
+            throw BenchError("probe login through \(daemon.name) failed: \(error)\n\(daemon.name) log:\n\(daemon.logTail())")
+        }
+        return try LoginLoad.run(
+            login, count: options.logins, concurrency: options.concurrency, scratch: scratch,
+            serverCPU: { () throws(BenchError) in try ProcessCPU.seconds(of: daemon.pid, scope) },
+            settle: { ProcessCPU.settle(daemon.pid) }
+        )
+    }
+
+    /// Stops a daemon and reports what its log holds: at the levels configured, every line is
+    /// a warning or an error worth a look.
+    private static func stop(_ daemon: Daemon) {
+        if !daemon.stop() { note("\(daemon.name) ignored SIGTERM for 5 s and was killed") }
+        let lines = daemon.logLines()
+        guard !lines.isEmpty else { return }
+        note("\(daemon.name) logged \(lines.count) line(s) at warning level or above; first ones:")
+        for line in lines.prefix(5) { note("  " + line) }
+    }
+
+    /// The absolute path of `path`, which must be an executable file.
+    private static func executable(_ path: String) throws(BenchError) -> String {
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        guard FileManager.default.isExecutableFile(atPath: absolute) else {
+            throw BenchError("\(path) is not an executable file (build it: swift build -c release --product bastiond)")
+        }
+        return (absolute as NSString).standardizingPath
+    }
+
+    /// Fails early, naming the Debian package, rather than counting every login as failed.
+    private static func requireTools(_ names: [String]) throws(BenchError) {
+        let directories = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
+        let missing = names.filter { name in
+            !directories.contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(name)") }
+        }
+        guard missing.isEmpty else {
+            throw BenchError("not found in PATH: \(missing.joined(separator: ", ")) (Debian: openssh-client, oathtool)")
+        }
+    }
+
+    /// Progress and diagnostics go to stderr; stdout holds only the table.
+    static func note(_ message: String) {
+        FileHandle.standardError.write(Data("bastion-bench: \(message)\n".utf8))
+    }
+}

@@ -1,0 +1,70 @@
+/// The command line, parsed by hand: the target has no ArgumentParser dependency, and four
+/// options do not justify adding one.
+struct BenchOptions {
+    /// Path of the `bastiond` executable to measure.
+    var bastiond: String
+    /// Logins per side (bastiond, then sshd).
+    var logins = 200
+    /// Concurrent `ssh` clients per side.
+    var concurrency = 8
+    /// Certificates per in-process measure.
+    var certificates = 2000
+    /// The key exchange the clients ask for, `nil` for the client's default list.
+    ///
+    /// Pinned by default because the servers' defaults differ: OpenSSH 9.x negotiates
+    /// sntrup761x25519-sha512 with sshd and curve25519-sha256 with bastiond (libssh has no
+    /// sntrup761), and the client's sntrup761 key generation costs several times a whole
+    /// curve25519 login. On a small machine that client CPU, not the server, would set sshd's
+    /// logins per second. `--kex default` measures the defaults instead.
+    var kex: String? = "curve25519-sha256"
+
+    static let usage = """
+        usage: bastion-bench --bastiond PATH [--logins N] [--concurrency C] [--certs N]
+          --bastiond PATH    bastiond executable to measure (required)
+          --logins N         logins per side, through bastiond and through sshd (default 200)
+          --concurrency C    concurrent ssh clients (default 8)
+          --certs N          certificates per in-process measure (default 2000)
+          --kex LIST|default key exchange the ssh clients offer (default curve25519-sha256, which
+                             both servers support); "default" leaves the client's own list
+        """
+
+    /// Parses `arguments` (without the program name); `nil` means `--help` was asked for.
+    static func parse(_ arguments: [String]) throws(BenchError) -> BenchOptions? {
+        var bastiond: String?
+        var options = BenchOptions(bastiond: "")
+        var rest = arguments[...]
+        while let argument = rest.popFirst() {
+            let (name, inlineValue) = split(argument)
+            func value() throws(BenchError) -> String {
+                if let inlineValue { return inlineValue }
+                guard let next = rest.popFirst() else { throw BenchError("\(name) needs a value\n\(usage)") }
+                return next
+            }
+            switch name {
+            case "--help", "-h": return nil
+            case "--bastiond": bastiond = try value()
+            case "--logins": options.logins = try positive(name, try value())
+            case "--concurrency": options.concurrency = try positive(name, try value())
+            case "--certs": options.certificates = try positive(name, try value())
+            case "--kex":
+                let kex = try value()
+                options.kex = kex == "default" ? nil : kex
+            default: throw BenchError("unknown argument '\(argument)'\n\(usage)")
+            }
+        }
+        guard let bastiond, !bastiond.isEmpty else { throw BenchError("--bastiond PATH is required\n\(usage)") }
+        options.bastiond = bastiond
+        return options
+    }
+
+    /// `--name=value` or `--name`.
+    private static func split(_ argument: String) -> (String, String?) {
+        guard argument.hasPrefix("--"), let equals = argument.firstIndex(of: "=") else { return (argument, nil) }
+        return (String(argument[..<equals]), String(argument[argument.index(after: equals)...]))
+    }
+
+    private static func positive(_ name: String, _ text: String) throws(BenchError) -> Int {
+        guard let number = Int(text), number > 0 else { throw BenchError("\(name) must be a positive integer, got '\(text)'") }
+        return number
+    }
+}
