@@ -44,6 +44,10 @@ enum LibSSH {
         return ok ? socketAddress(storage).port : nil
     }
 
+    private static func text(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     private static func socketAddress(_ storage: sockaddr_storage) -> (address: String, port: Int) {
         var storage = storage
         var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
@@ -53,7 +57,7 @@ enum LibSSH {
                 $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { addr in
                     var address = addr.pointee.sin_addr
                     inet_ntop(AF_INET, &address, &buffer, socklen_t(buffer.count))
-                    return (String(cString: buffer), Int(UInt16(bigEndian: addr.pointee.sin_port)))
+                    return (text(buffer), Int(UInt16(bigEndian: addr.pointee.sin_port)))
                 }
             }
         case AF_INET6:
@@ -61,7 +65,7 @@ enum LibSSH {
                 $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { addr in
                     var address = addr.pointee.sin6_addr
                     inet_ntop(AF_INET6, &address, &buffer, socklen_t(buffer.count))
-                    return (String(cString: buffer), Int(UInt16(bigEndian: addr.pointee.sin6_port)))
+                    return (text(buffer), Int(UInt16(bigEndian: addr.pointee.sin6_port)))
                 }
             }
         default:

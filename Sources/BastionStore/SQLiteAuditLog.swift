@@ -1,6 +1,6 @@
 public import GRDB
 public import BastionCore
-public import Foundation
+import Foundation
 
 /// The audit log on SQLite: an append-only table of canonical JSON events.
 ///

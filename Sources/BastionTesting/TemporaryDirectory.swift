@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A fresh directory under the system temp dir, removed when the test is done with it.
 public final class TemporaryDirectory: Sendable {

@@ -11,18 +11,7 @@ import Testing
 struct OperatorTests {
     private static func writeConfig(_ directory: TemporaryDirectory, extra: String = "") throws -> String {
         let path = directory.file("bastiond.toml")
-        try """
-            [server]
-            data_dir = "\(directory.file("data"))"
-            [ssh]
-            listen = "127.0.0.1:0"
-            [http]
-            listen = "127.0.0.1:0"
-            [roles.engineer]
-            targets = ["web*"]
-            logins = ["deploy"]
-            \(extra)
-            """.write(toFile: path, atomically: true, encoding: .utf8)
+        try BastionHarness.configText(in: directory, extra: extra).write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
 
@@ -63,7 +52,9 @@ struct OperatorTests {
         let config = try Self.writeConfig(directory, extra: "[auth]\nlockout = \"15 minutes\"\n")
         let result = try await BastiondBinary.run(["serve", "--config", config], timeout: 20)
         #expect(result.status != 0)
-        #expect(result.stderr.contains("\(config):11: auth.lockout: invalid duration \"15 minutes\""), "\(result)")
+        let line = try #require(try String(contentsOfFile: config, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+            .firstIndex { $0.hasPrefix("lockout") }) + 1
+        #expect(result.stderr.contains("\(config):\(line): auth.lockout: invalid duration \"15 minutes\""), "\(result)")
 
         let unknown = try Self.writeConfig(directory, extra: "[auth]\nmax_failure = 3\n")
         let second = try await BastiondBinary.run(["serve", "--config", unknown], timeout: 20)
@@ -167,7 +158,7 @@ struct OperatorTests {
         process.executableURL = URL(fileURLWithPath: try BastiondBinary.path)
         process.arguments = ["serve", "--config", config]
         let logPath = directory.file("serve.log")
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = FileHandle.nullDevice
         try process.run()

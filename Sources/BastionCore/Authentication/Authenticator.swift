@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Decides every login: enrolled key then TOTP, or a Bastion-issued certificate.
 ///

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Runs the commands users send to Bastion itself; the domain side of an SSH exec or
 /// shell request (no sockets: input is an identity and a command line, output is bytes).

@@ -20,21 +20,7 @@ final class BastionHarness: @unchecked Sendable {
     /// Starts a bastion whose config is the defaults plus `extraConfig` (TOML).
     init(extraConfig: String = "", configure: (inout BastionConfiguration) -> Void = { _ in }) async throws {
         let directory = try TemporaryDirectory(prefix: "bastion-it")
-        let text = """
-            [server]
-            data_dir = "\(directory.file("data"))"
-            [ssh]
-            listen = "127.0.0.1:0"
-            [http]
-            listen = "127.0.0.1:0"
-            [roles.engineer]
-            targets = ["web*"]
-            logins = ["deploy"]
-            max_cert_ttl = "4h"
-            [roles.auditor]
-            max_cert_ttl = "1h"
-            \(extraConfig)
-            """
+        let text = Self.configText(in: directory, extra: extraConfig)
         var configuration = try BastionConfiguration.parse(text, file: directory.file("bastiond.toml"))
         configure(&configuration)
         let clock = OffsetClock()
@@ -60,6 +46,25 @@ final class BastionHarness: @unchecked Sendable {
         self.registry = registry
         self.clock = clock
         self.task = task
+    }
+
+    /// The test configuration: free ports, a private data directory, two roles.
+    static func configText(in directory: TemporaryDirectory, extra: String = "") -> String {
+        """
+        [server]
+        data_dir = "\(directory.file("data"))"
+        [ssh]
+        listen = "127.0.0.1:0"
+        [http]
+        listen = "127.0.0.1:0"
+        [roles.engineer]
+        targets = ["web*"]
+        logins = ["deploy"]
+        max_cert_ttl = "4h"
+        [roles.auditor]
+        max_cert_ttl = "1h"
+        \(extra)
+        """
     }
 
     /// Stops the daemon and waits for it to finish.
