@@ -90,6 +90,7 @@ let package = Package(
                 "BastionApp", "BastionCore", "BastionCrypto", "BastionStore", "BastionSSH", "BastionTesting", "CLibSSH",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),
