@@ -1,5 +1,8 @@
 public import GRDB
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import BastionCore
 
 /// Opens Bastion's embedded SQLite database and brings its schema up to date.
@@ -12,9 +15,13 @@ public enum BastionDatabase {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.foreignKeysEnabled = true
-        let existed = FileManager.default.fileExists(atPath: path)
+        // Create the file 0600 before SQLite does: SQLite gives the -wal and -shm files the
+        // database file's mode, and they hold the same data.
+        if !FileManager.default.fileExists(atPath: path) {
+            let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+            if fd >= 0 { Glibc.close(fd) }
+        }
         let pool = try DatabasePool(path: path, configuration: configuration)
-        if !existed { chmod(path, 0o600) }
         try migrator.migrate(pool)
         return pool
     }

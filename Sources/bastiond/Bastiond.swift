@@ -1,7 +1,15 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct Bastiond: AsyncParsableCommand {
+    /// Everything bastiond creates (database, WAL, keys, recordings) is private to its
+    /// user unless a file says otherwise.
+    static func main() async {
+        umask(0o077)
+        await Self.main(nil)
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "bastiond",
         abstract: "Bastion: a hardened SSH bastion and privileged-access broker.",
