@@ -56,7 +56,7 @@ enum CertificateBenchmark {
         )
         guard let alice = UserName("alice") else { throw BenchError("invalid user name") }
         let identity = AuthenticatedIdentity(
-            user: User(name: alice, roles: ["engineer"], createdAt: Date()), method: .keyAndTOTP(key: userKey),
+            user: User(name: alice, roles: ["engineer"], createdAt: Date()), method: .keyAndTOTP(key: userKey), request: .bastion(alice),
             authenticatedAt: Date(), connection: ConnectionContext(id: "bench", remoteAddress: "127.0.0.1", remotePort: 40000)
         )
         func issue() throws {

@@ -58,9 +58,6 @@ extension FrontDoorConnection {
             case Int32(SSH_CHANNEL_REQUEST_UNKNOWN.rawValue): break
             default: break
             }
-            if let name = ssh_message_channel_request_subsystem(message), subtype == Int32(SSH_CHANNEL_REQUEST_SUBSYSTEM.rawValue) {
-                logger.info("subsystem refused", metadata: ["subsystem": "\(String(cString: name))"])
-            }
             return 1
         case Int32(SSH_REQUEST_GLOBAL.rawValue):
             if subtype == Int32(SSH_GLOBAL_REQUEST_TCPIP_FORWARD.rawValue) {

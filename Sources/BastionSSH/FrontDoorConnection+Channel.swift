@@ -17,11 +17,23 @@ extension FrontDoorConnection {
         channel = newChannel
         channelCallbacks.pointee.size = MemoryLayout<ssh_channel_callbacks_struct>.size
         channelCallbacks.pointee.userdata = userdata
-        channelCallbacks.pointee.channel_pty_request_function = { _, _, _, _, _, _, _, userdata in
-            FrontDoorConnection.from(userdata).ptyRequested = true
+        channelCallbacks.pointee.channel_pty_request_function = { _, _, term, columns, rows, _, _, userdata in
+            let name = term.map { String(cString: $0) } ?? "xterm"
+            FrontDoorConnection.from(userdata).ptySize = (name, columns, rows)
             return 0
         }
-        channelCallbacks.pointee.channel_pty_window_change_function = { _, _, _, _, _, _, _ in 0 }
+        channelCallbacks.pointee.channel_pty_window_change_function = { _, _, columns, rows, _, _, userdata in
+            FrontDoorConnection.from(userdata).resize(columns: columns, rows: rows)
+            return 0
+        }
+        channelCallbacks.pointee.channel_signal_function = { _, _, signal, userdata in
+            guard let signal, let relay = FrontDoorConnection.from(userdata).live?.relay else { return }
+            ssh_channel_request_send_signal(relay.target, signal)
+        }
+        channelCallbacks.pointee.channel_subsystem_request_function = { _, _, subsystem, userdata in
+            let name = subsystem.map { String(cString: $0) } ?? ""
+            return FrontDoorConnection.from(userdata).startSession(.subsystem(name))
+        }
         channelCallbacks.pointee.channel_env_request_function = { _, _, _, _, _ in 0 }  // accepted and ignored
         // OpenSSH sends auth-agent-req without want-reply; Bastion never opens an agent
         // channel back, so the request is only recorded.
@@ -29,14 +41,36 @@ extension FrontDoorConnection {
             FrontDoorConnection.from(userdata).refuseForwarding("agent forwarding")
         }
         channelCallbacks.pointee.channel_shell_request_function = { _, _, userdata in
-            FrontDoorConnection.from(userdata).runCommand(nil)
+            FrontDoorConnection.from(userdata).startSession(.shell)
         }
         channelCallbacks.pointee.channel_exec_request_function = { _, _, command, userdata in
             let commandLine: String = if let command { String(cString: command) } else { "" }
-            return FrontDoorConnection.from(userdata).runCommand(commandLine)
+            return FrontDoorConnection.from(userdata).startSession(.exec(commandLine))
         }
         ssh_set_channel_callbacks(newChannel, channelCallbacks)
         return newChannel
+    }
+
+    /// Routes a shell, exec or subsystem request: to a target for `LOGIN@TARGET`, to
+    /// Bastion's own commands otherwise (which have no subsystems).
+    func startSession(_ kind: SessionKind) -> Int32 {
+        guard let identity else { return 1 }
+        switch (identity.request, kind) {
+        case (.target, _): return startTargetSession(kind)
+        case (.bastion, .shell): return runCommand(nil)
+        case (.bastion, .exec(let command)): return runCommand(command)
+        case (.bastion, .subsystem(let name)):
+            logger.info("subsystem refused", metadata: ["subsystem": "\(name)"])
+            return 1
+        }
+    }
+
+    /// Forwards a window change to the target and records it.
+    func resize(columns: Int32, rows: Int32) {
+        if let pty = ptySize { ptySize = (pty.term, columns, rows) }
+        guard let relay = live?.relay else { return }
+        ssh_channel_change_pty_size(relay.target, columns, rows)
+        _ = relay.recorder?.offerResize(columns: Int(columns), rows: Int(rows))
     }
 
     /// Runs a Bastion command (shell = nil); the output is written from the event loop.
@@ -44,7 +78,7 @@ extension FrontDoorConnection {
         guard let identity, output == nil, channelClosedAt == nil else { return 1 }
         let result = services.commands.run(commandLine: commandLine, as: identity)
         // With a PTY the client's terminal is raw: lines need CR LF.
-        if ptyRequested {
+        if ptySize != nil {
             output = PendingOutput(stdout: Self.crlf(result.stdout), stderr: Self.crlf(result.stderr), exitStatus: result.exitStatus)
         } else {
             output = PendingOutput(stdout: result.stdout, stderr: result.stderr, exitStatus: result.exitStatus)

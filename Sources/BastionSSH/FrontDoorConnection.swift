@@ -29,9 +29,13 @@ final class FrontDoorConnection: @unchecked Sendable {
 
     // Channel state (one session channel per connection).
     var channel: ssh_channel?
-    var ptyRequested = false
+    var ptySize: (term: String, columns: Int32, rows: Int32)?
     var output: PendingOutput?
     var channelClosedAt: Date?
+
+    // A relayed session to a target, when the username was LOGIN@TARGET.
+    var live: LiveSession?
+    var upstreamInEvent = false
 
     private let closeRequested = Atomic<Bool>(false)
 
@@ -39,6 +43,7 @@ final class FrontDoorConnection: @unchecked Sendable {
     // `.size` is set by hand because `ssh_callbacks_init` is a C macro.
     let serverCallbacks = UnsafeMutablePointer<ssh_server_callbacks_struct>.allocate(capacity: 1)
     let channelCallbacks = UnsafeMutablePointer<ssh_channel_callbacks_struct>.allocate(capacity: 1)
+    let targetCallbacks = UnsafeMutablePointer<ssh_channel_callbacks_struct>.allocate(capacity: 1)
 
     init(session: ssh_session, configuration: SSHServerConfiguration, services: FrontDoorServices, logger: Logger) {
         self.session = session
@@ -51,11 +56,13 @@ final class FrontDoorConnection: @unchecked Sendable {
         self.logger[metadataKey: "conn"] = "\(id)"
         serverCallbacks.initialize(to: ssh_server_callbacks_struct())
         channelCallbacks.initialize(to: ssh_channel_callbacks_struct())
+        targetCallbacks.initialize(to: ssh_channel_callbacks_struct())
     }
 
     deinit {
         serverCallbacks.deallocate()
         channelCallbacks.deallocate()
+        targetCallbacks.deallocate()
     }
 
     var userdata: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
@@ -69,6 +76,8 @@ final class FrontDoorConnection: @unchecked Sendable {
         closeRequested.store(true, ordering: .relaxed)
     }
 
+    var closeRequestedFlag: Bool { closeRequested.load(ordering: .relaxed) }
+
     /// Closes a connection that was never run (over a limit), before key exchange.
     func discard() {
         ssh_disconnect(session)
@@ -79,7 +88,8 @@ final class FrontDoorConnection: @unchecked Sendable {
     func run() {
         var event: ssh_event?
         defer {
-            // Order matters: detach the session from the event before freeing either.
+            // Order matters: detach the sessions from the event before freeing any of them.
+            abandonSession(event: event)
             if let event {
                 ssh_event_remove_session(event, session)
                 ssh_event_free(event)
@@ -99,8 +109,14 @@ final class FrontDoorConnection: @unchecked Sendable {
         ssh_event_add_session(event, session)
         let deadline = Date().addingTimeInterval(configuration.loginGraceTime)
         while !hangUp {
-            let rc = ssh_event_dopoll(event, 100)
-            if rc == SSH_ERROR || ssh_is_connected(session) == 0 { break }
+            let rc = ssh_event_dopoll(event, live == nil ? 100 : 10)
+            if ssh_is_connected(session) == 0 { break }
+            if live != nil {
+                // A relay ends through its own close sequence (also on shutdown or a lost target).
+                if !serviceLiveSession(event: event) { break }
+                continue
+            }
+            if rc == SSH_ERROR { break }
             if closeRequested.load(ordering: .relaxed) { break }
             if identity == nil, Date() > deadline {
                 logger.info("authentication not finished within the login grace time")

@@ -147,7 +147,7 @@ struct AuthenticatorTests {
         }
     }
 
-    @Test("certificates: valid ones from the ledger log in; unknown serials and LOGIN@TARGET do not (yet)")
+    @Test("certificates: only ledger certificates log in; LOGIN@TARGET logs in as the certificate's owner")
     func certificates() throws {
         let fixture = try Fixture()
         let alice = try #require(UserName("alice"))
@@ -169,10 +169,13 @@ struct AuthenticatorTests {
             return
         }
         #expect(identity.methodName == "certificate")
-        guard case .denied(.targetSessionsUnavailable) = fixture.authenticator.evaluateKey(.certificate(certificate), username: "root@web01", signed: true, connection: fixture.connection) else {
-            Issue.record("LOGIN@TARGET is for the relay issue")
+        // `root@web01`: the user is whoever the certificate was issued to.
+        guard case .authenticated(let session) = fixture.authenticator.evaluateKey(.certificate(certificate), username: "root@web01", signed: true, connection: fixture.connection) else {
+            Issue.record("a certificate logs in for LOGIN@TARGET as its owner")
             return
         }
+        #expect(session.user.name.rawValue == "alice")
+        #expect(session.request == .target(login: "root", target: "web01"))
     }
 
     @Test("password and keyboard-interactive without a key are audited")

@@ -84,8 +84,18 @@ extension BastionConfiguration {
             )
         }
         if let recording = try root.table("recording") {
-            try recording.refuseUnknownKeys(allowed: ["dir"])
+            try recording.refuseUnknownKeys(allowed: ["dir", "capture_input", "on_failure"])
             configuration.recording.directory = try recording.nonEmptyString("dir", default: RecordingConfiguration.defaults.directory)
+            configuration.recording.captureInput = try recording.bool("capture_input", default: false)
+            let policy = try recording.string("on_failure", default: "reject")
+            guard let onFailure = SessionSettings.RecordingFailurePolicy(rawValue: policy) else {
+                throw recording.error("on_failure", "must be reject, terminate or continue, not \"\(policy)\"")
+            }
+            configuration.recording.onFailure = onFailure
+        }
+        if let sessions = try root.table("sessions") {
+            try sessions.refuseUnknownKeys(allowed: ["idle_timeout"])
+            configuration.sessions.idleTimeout = try sessions.duration("idle_timeout", default: SessionsConfiguration.defaults.idleTimeout)
         }
         if let log = try root.table("log") {
             try log.refuseUnknownKeys(allowed: ["level"])
@@ -111,7 +121,7 @@ extension BastionConfiguration {
 
     /// The top-level tables a file may have.
     private enum Sections {
-        static let all: Set<String> = ["server", "ssh", "http", "auth", "certificates", "recording", "log", "roles", "targets"]
+        static let all: Set<String> = ["server", "ssh", "http", "auth", "certificates", "recording", "sessions", "log", "roles", "targets"]
     }
 
     private enum Limits {

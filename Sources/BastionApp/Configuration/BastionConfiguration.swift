@@ -18,6 +18,7 @@ public struct BastionConfiguration: Sendable, Equatable {
     public var auth: AuthConfiguration
     public var certificates: CertificatesConfiguration
     public var recording: RecordingConfiguration
+    public var sessions: SessionsConfiguration
     public var log: LogConfiguration
     public var policy: Policy
 
@@ -28,6 +29,7 @@ public struct BastionConfiguration: Sendable, Equatable {
         auth: AuthConfiguration = .defaults,
         certificates: CertificatesConfiguration = .defaults,
         recording: RecordingConfiguration = .defaults,
+        sessions: SessionsConfiguration = .defaults,
         log: LogConfiguration = .defaults,
         policy: Policy = .empty
     ) {
@@ -37,6 +39,7 @@ public struct BastionConfiguration: Sendable, Equatable {
         self.auth = auth
         self.certificates = certificates
         self.recording = recording
+        self.sessions = sessions
         self.log = log
         self.policy = policy
     }
@@ -134,12 +137,30 @@ public struct BastionConfiguration: Sendable, Equatable {
     public struct RecordingConfiguration: Sendable, Equatable {
         /// `dir`: where session recordings (asciicast v2) are written.
         public var directory: String
+        /// `capture_input`: also record what users type (off: echo-off passwords would land in it).
+        public var captureInput: Bool
+        /// `on_failure`: `reject` | `terminate` | `continue` when a recording cannot be written.
+        public var onFailure: SessionSettings.RecordingFailurePolicy
 
-        public init(directory: String) {
+        public init(directory: String, captureInput: Bool = false, onFailure: SessionSettings.RecordingFailurePolicy = .reject) {
             self.directory = directory
+            self.captureInput = captureInput
+            self.onFailure = onFailure
         }
 
         public static let defaults = RecordingConfiguration(directory: "Recordings")
+    }
+
+    /// `[sessions]`
+    public struct SessionsConfiguration: Sendable, Equatable {
+        /// `idle_timeout`: a relayed session with no traffic either way for this long is closed.
+        public var idleTimeout: TimeInterval
+
+        public init(idleTimeout: TimeInterval) {
+            self.idleTimeout = idleTimeout
+        }
+
+        public static let defaults = SessionsConfiguration(idleTimeout: 30 * 60)
     }
 
     /// `[log]`

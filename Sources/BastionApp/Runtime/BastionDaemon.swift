@@ -49,9 +49,30 @@ public final class BastionDaemon: Sendable {
             settings: .init(defaultTTL: configuration.certificates.defaultTTL, bindSourceAddress: configuration.certificates.bindSourceAddress),
             clock: clock
         )
-        let services = FrontDoorServices(
-            authenticator: authenticator, commands: CommandRouter(issuer: issuer, audit: audit, clock: clock), audit: audit, clock: clock
+        let sessions = SessionServices(
+            authorizer: SessionAuthorizer(policy: configuration.policy),
+            upstreamAuthority: CertificateAuthority(privateKey: environment.keys.upstreamAuthority),
+            settings: SessionSettings(
+                recordingDirectory: configuration.recording.directory, captureInput: configuration.recording.captureInput,
+                onRecordingFailure: configuration.recording.onFailure, idleTimeout: configuration.sessions.idleTimeout
+            ),
+            users: environment.users
         )
+        let services = FrontDoorServices(
+            authenticator: authenticator, commands: CommandRouter(issuer: issuer, policy: configuration.policy, audit: audit, clock: clock),
+            audit: audit, clock: clock, sessions: sessions
+        )
+        for recovered in RecordingRecovery.recoverUnfinished(in: configuration.recording.directory) {
+            logger.warning("closed an unfinished recording", metadata: ["path": "\(recovered.path)"])
+            try audit.append(AuditEvent(
+                type: .recordingRecovered, time: clock.now(), outcome: .failure, actor: .init(user: nil, method: "daemon"),
+                reason: "the session was interrupted (bastiond stopped while it ran)",
+                details: [
+                    "session_id": recovered.sessionID, "recording": recovered.path, "recording_size": String(recovered.size),
+                    "recording_sha256": recovered.sha256,
+                ]
+            ))
+        }
         let sshServer = SSHServer(
             configuration: SSHServerConfiguration(
                 host: configuration.ssh.listen.host, port: configuration.ssh.listen.port,

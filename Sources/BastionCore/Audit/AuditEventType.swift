@@ -58,6 +58,14 @@ extension AuditEventType {
     public static let serverStop = AuditEventType("server.stop", code: "B1401I")
     public static let keyCreate = AuditEventType("server.key_create", code: "B1402I")
 
+    // Sessions and recordings (B20xx)
+    public static let sessionStart = AuditEventType("session.start", code: "B2000I")
+    public static let sessionEnd = AuditEventType("session.end", code: "B2001I")
+    public static let sessionDenied = AuditEventType("session.denied", code: "B2002W")
+    public static let hostKeyMismatch = AuditEventType("target.host_key_mismatch", code: "B2003C")
+    public static let recordingFailed = AuditEventType("recording.failed", code: "B2004E")
+    public static let recordingRecovered = AuditEventType("recording.recovered", code: "B2005W")
+
     /// Every type defined above, for the documentation and schema tests.
     public static let all: [AuditEventType] = [
         .authLogin, .authFailed, .authLockout, .authKeyAccepted,
@@ -65,5 +73,6 @@ extension AuditEventType {
         .userAdd, .userRemove, .userLock, .userUnlock, .userResetTOTP, .userAddKey,
         .commandRun, .commandDenied, .forwardRefused,
         .serverStart, .serverStop, .keyCreate,
+        .sessionStart, .sessionEnd, .sessionDenied, .hostKeyMismatch, .recordingFailed, .recordingRecovered,
     ]
 }

@@ -7,6 +7,8 @@ public import Foundation
 public struct AuthenticatedIdentity: Sendable {
     public var user: User
     public var method: Method
+    /// What the SSH username asked for: Bastion itself, or a session as LOGIN@TARGET.
+    public var request: SSHUsername
     public var authenticatedAt: Date
     public var connection: ConnectionContext
 
@@ -17,9 +19,10 @@ public struct AuthenticatedIdentity: Sendable {
         case certificate(SSHCertificate)
     }
 
-    public init(user: User, method: Method, authenticatedAt: Date, connection: ConnectionContext) {
+    public init(user: User, method: Method, request: SSHUsername, authenticatedAt: Date, connection: ConnectionContext) {
         self.user = user
         self.method = method
+        self.request = request
         self.authenticatedAt = authenticatedAt
         self.connection = connection
     }

@@ -14,7 +14,6 @@ public enum AuthenticationDenial: Sendable, Hashable, CustomStringConvertible {
     case wrongCode
     case replayedCode
     case methodNotAllowed(String)
-    case targetSessionsUnavailable
     /// A store, the audit log or the key material failed: fail closed.
     case internalFailure
 
@@ -33,7 +32,6 @@ public enum AuthenticationDenial: Sendable, Hashable, CustomStringConvertible {
         case .wrongCode: "wrong TOTP code"
         case .replayedCode: "TOTP code already used"
         case .methodNotAllowed(let method): "\(method) authentication without a prior accepted key"
-        case .targetSessionsUnavailable: "target sessions (LOGIN@TARGET) are not available in this version"
         case .internalFailure: "internal failure (store, audit log or key material; see the daemon log)"
         }
     }

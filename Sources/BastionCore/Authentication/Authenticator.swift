@@ -25,6 +25,7 @@ public struct Authenticator: Sendable {
     public struct PendingLogin: Sendable {
         public var user: UserName
         public var key: SSHPublicKey
+        public var request: SSHUsername
     }
 
     private let users: any UserStore
@@ -62,11 +63,8 @@ public struct Authenticator: Sendable {
             return .denied(reason)
         }
         guard let offered else { return deny(.unsupportedKey, fingerprint: nil) }
-        guard let sshUsername = SSHUsername(username) else {
+        guard let request = SSHUsername(username) else {
             return deny(.invalidUsername, fingerprint: offered.fingerprint)
-        }
-        guard case .bastion(let name) = sshUsername else {
-            return deny(.targetSessionsUnavailable, fingerprint: offered.fingerprint)
         }
         do {
             switch offered {
@@ -74,10 +72,18 @@ public struct Authenticator: Sendable {
                 if case .rsa(let bits) = key.kind, bits < 3072 {
                     return deny(.weakKey(bits: bits), fingerprint: key.fingerprint)
                 }
+                // `alice` names the user; `root@web01` does not, so the key's owner is the user.
+                let name: UserName
+                switch request {
+                case .bastion(let named): name = named
+                case .target:
+                    guard let owner = try users.owner(of: key) else { return deny(.keyNotEnrolled, fingerprint: key.fingerprint) }
+                    name = owner
+                }
                 guard let user = try users.user(named: name) else {
                     return deny(.unknownUser, fingerprint: key.fingerprint)
                 }
-                if let refusal = try accountRefusal(user, now: now) { return deny(refusal, fingerprint: key.fingerprint) }
+                if let refusal = try accountRefusal(user, now: now) { return deny(refusal, fingerprint: key.fingerprint, user: name.rawValue) }
                 guard try users.keys(of: name).contains(key) else {
                     if let owner = try users.owner(of: key) {
                         return deny(.keyOwnedByAnotherUser(owner: owner.rawValue), fingerprint: key.fingerprint)
@@ -90,10 +96,20 @@ public struct Authenticator: Sendable {
                     actor: .init(user: name.rawValue, method: "publickey", keyFingerprint: key.fingerprint),
                     connection: connection.auditConnection(sshUsername: username)
                 ))
-                return .needsTOTP(PendingLogin(user: name, key: key))
+                return .needsTOTP(PendingLogin(user: name, key: key, request: request))
 
             case .certificate(let certificate):
                 let fingerprint = certificate.publicKey.fingerprint
+                // For `root@web01` the user is whoever Bastion issued this certificate to.
+                let name: UserName
+                switch request {
+                case .bastion(let named): name = named
+                case .target:
+                    guard let issued = try ledger.certificate(serial: certificate.serial) else {
+                        return deny(.certificateNotIssuedByBastion, fingerprint: fingerprint)
+                    }
+                    name = issued.user
+                }
                 do {
                     try certificateVerifier.verify(
                         certificate, principal: name.rawValue, clientAddress: connection.remoteAddress, now: now
@@ -112,7 +128,7 @@ public struct Authenticator: Sendable {
                 }
                 guard signed else { return .acceptable }
                 let identity = AuthenticatedIdentity(
-                    user: user, method: .certificate(certificate), authenticatedAt: now, connection: connection
+                    user: user, method: .certificate(certificate), request: request, authenticatedAt: now, connection: connection
                 )
                 try audit.append(AuditEvent(
                     type: .authLogin, time: now, actor: identity.auditActor,
@@ -131,7 +147,7 @@ public struct Authenticator: Sendable {
         let now = clock.now()
         let actor = AuditEvent.Actor(user: pending.user.rawValue, method: "publickey+totp", keyFingerprint: pending.key.fingerprint)
         func deny(_ reason: AuthenticationDenial) -> CodeDecision {
-            recordDenial(reason, user: pending.user.rawValue, fingerprint: pending.key.fingerprint, connection: connection, sshUsername: pending.user.rawValue, now: now)
+            recordDenial(reason, user: pending.user.rawValue, fingerprint: pending.key.fingerprint, connection: connection, sshUsername: pending.request.text, now: now)
             return .denied(reason)
         }
         do {
@@ -152,7 +168,7 @@ public struct Authenticator: Sendable {
                 if let until = updated.lockedUntil, updated.consecutiveFailures >= settings.maxFailures, until > now {
                     try? audit.append(AuditEvent(
                         type: .authLockout, time: now, outcome: .failure, actor: actor,
-                        connection: connection.auditConnection(sshUsername: pending.user.rawValue),
+                        connection: connection.auditConnection(sshUsername: pending.request.text),
                         reason: "\(updated.consecutiveFailures) consecutive TOTP failures",
                         details: ["locked_until": String(Int(until.timeIntervalSince1970))]
                     ))
@@ -160,11 +176,11 @@ public struct Authenticator: Sendable {
                 return denial
             }
             let identity = AuthenticatedIdentity(
-                user: user, method: .keyAndTOTP(key: pending.key), authenticatedAt: now, connection: connection
+                user: user, method: .keyAndTOTP(key: pending.key), request: pending.request, authenticatedAt: now, connection: connection
             )
             try audit.append(AuditEvent(
                 type: .authLogin, time: now, actor: identity.auditActor,
-                connection: connection.auditConnection(sshUsername: pending.user.rawValue)
+                connection: connection.auditConnection(sshUsername: pending.request.text)
             ))
             return .authenticated(identity)
         } catch {

@@ -5,6 +5,7 @@ public enum BastionCommand: Sendable, Equatable {
     /// No command (`ssh -t alice@bastion`): the menu, for now the same as `whoami`.
     case menu
     case whoami
+    case targets
     case cert(ttl: TimeInterval?)
     case help
 
@@ -28,6 +29,9 @@ public enum BastionCommand: Sendable, Equatable {
             self = .whoami
         case "help":
             self = .help
+        case "targets":
+            try Self.expectNoArguments(arguments, command: name)
+            self = .targets
         case "cert":
             var ttl: TimeInterval?
             var rest = arguments[...]
@@ -60,6 +64,7 @@ public enum BastionCommand: Sendable, Equatable {
         switch self {
         case .menu: "menu"
         case .whoami: "whoami"
+        case .targets: "targets"
         case .cert: "cert"
         case .help: "help"
         }

@@ -4,11 +4,13 @@ import Foundation
 /// shell request (no sockets: input is an identity and a command line, output is bytes).
 public struct CommandRouter: Sendable {
     private let issuer: CertificateIssuer
+    private let policy: Policy
     private let audit: any AuditEmitter
     private let clock: any WallClock
 
-    public init(issuer: CertificateIssuer, audit: any AuditEmitter, clock: any WallClock) {
+    public init(issuer: CertificateIssuer, policy: Policy, audit: any AuditEmitter, clock: any WallClock) {
         self.issuer = issuer
+        self.policy = policy
         self.audit = audit
         self.clock = clock
     }
@@ -32,6 +34,8 @@ public struct CommandRouter: Sendable {
             return CommandOutput(stdout: WhoamiReport(identity: identity, now: now).text)
         case .help:
             return CommandOutput(stdout: Self.helpText)
+        case .targets:
+            return CommandOutput(stdout: TargetsReport(reachable: policy.reachableTargets(forRoles: identity.user.roles)).text)
         case .cert(let ttl):
             switch issuer.issue(for: identity, requestedTTL: ttl) {
             case .issued(let certificate, let note):
@@ -58,6 +62,8 @@ public struct CommandRouter: Sendable {
           cert [--ttl DURATION]   print a short-lived certificate for the key you logged in with
                                   (needs key + TOTP; save it as ~/.ssh/id_ed25519-cert.pub)
           whoami                  who you are, your roles, how you authenticated
+          targets                 the targets you may reach, with the logins allowed
+        To open a session on a target: ssh -p PORT LOGIN@TARGET@BASTION
           help                    this text
 
         """

@@ -21,6 +21,14 @@ public enum SSHUsername: Sendable, Hashable {
         }
     }
 
+    /// The username as the client sent it.
+    public var text: String {
+        switch self {
+        case .bastion(let name): name.rawValue
+        case .target(let login, let target): "\(login)@\(target)"
+        }
+    }
+
     static func isValidTargetName(_ text: String) -> Bool {
         !text.isEmpty && text.count <= 64
             && text.utf8.allSatisfy { byte in

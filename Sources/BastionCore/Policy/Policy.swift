@@ -39,6 +39,19 @@ public struct Policy: Sendable, Equatable {
     }
 
     /// The logins a user holding `roles` may use on `target`, sorted and without duplicates.
+    /// The logins the roles allow on `target`, matched by name or label.
+    public func logins(forRoles roleNames: [String], on target: TargetDefinition) -> [String] {
+        Set(known(roleNames).filter { $0.grants(target: target) }.flatMap(\.logins)).sorted()
+    }
+
+    /// Every declared target the roles reach, with the logins allowed there, by name.
+    public func reachableTargets(forRoles roleNames: [String]) -> [(target: TargetDefinition, logins: [String])] {
+        targets.values.sorted { $0.name < $1.name }.compactMap { target in
+            let logins = logins(forRoles: roleNames, on: target)
+            return logins.isEmpty ? nil : (target, logins)
+        }
+    }
+
     public func logins(forRoles roleNames: [String], on target: String) -> [String] {
         Set(known(roleNames).filter { $0.grants(target: target) }.flatMap(\.logins)).sorted()
     }

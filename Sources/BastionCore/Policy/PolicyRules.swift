@@ -37,7 +37,11 @@ public enum PolicyRules {
 
     /// Whether `pattern` is a valid target name or glob: a name that may also hold `*` and `?`.
     public static func isValidTargetPattern(_ pattern: String) -> Bool {
-        !pattern.isEmpty && pattern.utf8.allSatisfy { isNameByte($0) || $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "?") }
+        if let selector = LabelSelector(pattern) {
+            return isValidName(selector.key) && !selector.value.isEmpty
+                && selector.value.utf8.allSatisfy { isNameByte($0) || $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "?") }
+        }
+        return !pattern.isEmpty && pattern.utf8.allSatisfy { isNameByte($0) || $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "?") }
     }
 
     /// Whether `login` is a valid login on a target: `^[a-z_][a-z0-9_.-]{0,31}$`, the portable

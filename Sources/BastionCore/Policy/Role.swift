@@ -11,7 +11,7 @@ public import Foundation
 /// approving, replaying) but open no session.
 public struct Role: Sendable, Equatable {
     public var name: String
-    /// Target names or `Glob` patterns.
+    /// Target names, `Glob` patterns, or label selectors `label:KEY=VALUE` (value may be a glob).
     public var targets: [String]
     public var logins: [String]
     /// The longest certificate a member may be issued, in seconds.
@@ -36,6 +36,14 @@ public struct Role: Sendable, Equatable {
     /// Whether one of the role's target patterns matches `target`.
     public func grants(target: String) -> Bool {
         targets.contains { Glob($0).matches(target) }
+    }
+
+    /// Whether one of the role's patterns matches the target by name or by label.
+    public func grants(target: TargetDefinition) -> Bool {
+        targets.contains { pattern in
+            if let selector = LabelSelector(pattern) { return selector.matches(target.labels) }
+            return Glob(pattern).matches(target.name)
+        }
     }
 
     /// Whether the role lets its members log in as `login` on `target`.

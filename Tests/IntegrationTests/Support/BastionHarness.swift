@@ -18,8 +18,10 @@ final class BastionHarness: @unchecked Sendable {
     private let task: Task<Void, any Error>
 
     /// Starts a bastion whose config is the defaults plus `extraConfig` (TOML).
-    init(extraConfig: String = "", configure: (inout BastionConfiguration) -> Void = { _ in }) async throws {
-        let directory = try TemporaryDirectory(prefix: "bastion-it")
+    init(
+        extraConfig: String = "", directory existing: TemporaryDirectory? = nil, configure: (inout BastionConfiguration) -> Void = { _ in }
+    ) async throws {
+        let directory = try existing ?? TemporaryDirectory(prefix: "bastion-it")
         let text = Self.configText(in: directory, extra: extraConfig)
         var configuration = try BastionConfiguration.parse(text, file: directory.file("bastiond.toml"))
         configure(&configuration)
@@ -57,6 +59,8 @@ final class BastionHarness: @unchecked Sendable {
         listen = "127.0.0.1:0"
         [http]
         listen = "127.0.0.1:0"
+        [recording]
+        dir = "\(directory.file("recordings"))"
         [roles.engineer]
         targets = ["web*"]
         logins = ["deploy"]

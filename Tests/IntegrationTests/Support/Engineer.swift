@@ -46,12 +46,7 @@ struct Engineer {
         keyPath: String? = nil, options: [String] = [], tty: Bool = false
     ) async throws -> ProcessRunner.Result {
         let askpass = try writeAskpass(answer)
-        var arguments = [
-            "-F", "/dev/null", "-i", keyPath ?? self.keyPath, "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
-            "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "NumberOfPasswordPrompts=1",
-            "-o", "ConnectTimeout=10", "-p", String(harness.endpoints.sshPort),
-        ]
-        arguments += useCertificate ? ["-o", "CertificateFile=\(certificatePath)"] : ["-o", "CertificateFile=/dev/null"]
+        var arguments = clientOptions(keyPath: keyPath, useCertificate: useCertificate) + ["-p", String(harness.endpoints.sshPort)]
         if tty { arguments.append("-tt") }
         arguments += options
         arguments.append("\(user ?? name)@127.0.0.1")
@@ -59,6 +54,16 @@ struct Engineer {
         return try await ProcessRunner.run(
             "ssh", arguments, environment: ["SSH_ASKPASS": askpass, "SSH_ASKPASS_REQUIRE": "force", "DISPLAY": ":0"], timeout: 30
         )
+    }
+
+    /// The options every OpenSSH program (ssh, scp, sftp) gets: this engineer's key, no
+    /// machine config, no known_hosts, and the saved certificate if asked.
+    func clientOptions(keyPath: String? = nil, useCertificate: Bool) -> [String] {
+        [
+            "-F", "/dev/null", "-i", keyPath ?? self.keyPath, "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "NumberOfPasswordPrompts=1",
+            "-o", "ConnectTimeout=10", "-o", useCertificate ? "CertificateFile=\(certificatePath)" : "CertificateFile=/dev/null",
+        ]
     }
 
     /// `ssh … cert` with key + TOTP; saves the certificate next to the key, as the README tells engineers.

@@ -1,0 +1,168 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The file side of one recording: creates the `.cast` file and its `.cast.open` marker,
+/// encodes events into whole lines, and writes them.
+///
+/// Owned by exactly one thread at a time: `SessionRecorder.init` creates it and writes the
+/// header, then moves it into the writer thread, which alone touches it until it ends. It
+/// holds file descriptors, so copies must not outlive that hand-over.
+struct RecordingFileWriter: Sendable {
+    /// The `.cast` file.
+    let path: String
+    /// The sidecar whose presence means "not closed cleanly" (see `RecordingRecovery`).
+    let markerPath: String
+    private let folder: String
+    private let fd: Int32
+    /// Held open with an exclusive `flock` for the recording's lifetime, so recovery in
+    /// another process (or an HA peer on shared storage) never "repairs" a live recording;
+    /// the kernel drops the lock when the process dies.
+    private let markerFD: Int32
+    private var buffer: [UInt8] = []
+    private var bufferedEvents = 0
+    private var output = UTF8Chunker()
+    private var input = UTF8Chunker()
+    /// The current event's validated data, reused so the hot path allocates nothing per event.
+    private var scratch: [UInt8] = []
+    private var lastTime: TimeInterval = 0
+    /// Bytes handed to write(2) successfully: always whole lines.
+    private(set) var size: Int
+    /// Event lines written, header excluded.
+    private(set) var events = 0
+
+    /// Bytes encoded but not yet written.
+    var pendingBytes: Int { buffer.count }
+
+    /// Creates `<directory>/YYYY/MM/DD/<sessionID>.cast` with its marker and writes and
+    /// fsyncs the header, so a recording that could not start is an error here, before the
+    /// session is let through.
+    init(directory: String, metadata: RecordingMetadata) throws(RecordingError) {
+        guard RecordingFileSystem.isValidSessionID(metadata.sessionID) else {
+            throw RecordingError(.invalidSessionID, "session ID \(AsciicastLine.string(metadata.sessionID)) is not a safe file name")
+        }
+        let folder = directory + "/" + RecordingFileSystem.datePath(for: metadata.startedAt)
+        try RecordingFileSystem.makeDirectories(folder)
+        let path = folder + "/" + metadata.sessionID + ".cast"
+        let markerPath = path + ".open"
+
+        let markerFD = try RecordingFileSystem.createExclusive(markerPath)
+        _ = flock(markerFD, LOCK_EX | LOCK_NB)
+        let fd: Int32
+        do {
+            fd = try RecordingFileSystem.createExclusive(path)
+        } catch {
+            _ = close(markerFD)
+            _ = unlink(markerPath)
+            throw error
+        }
+        let header = Array((AsciicastLine.header(metadata) + "\n").utf8)
+        var failure = RecordingFileSystem.writeAll(fd, header)
+        if failure == nil, fsync(fd) != 0 { failure = errno }
+        if let failure {
+            _ = close(fd)
+            _ = unlink(path)
+            _ = close(markerFD)
+            _ = unlink(markerPath)
+            throw RecordingError(.cannotCreate, "writing header of \(path): \(RecordingFileSystem.errorText(failure))")
+        }
+        RecordingFileSystem.syncDirectory(folder)
+
+        self.path = path
+        self.markerPath = markerPath
+        self.folder = folder
+        self.fd = fd
+        self.markerFD = markerFD
+        self.size = header.count
+    }
+
+    /// Encodes one event into the buffer. Byte events that decode to nothing yet (only the
+    /// start of a multi-byte character) produce no line until the rest arrives.
+    mutating func append(_ entry: RecordingQueue.Entry) {
+        scratch.removeAll(keepingCapacity: true)
+        let code: AsciicastLine.Code
+        switch entry.event {
+        case .output(let bytes):
+            code = .output
+            output.append(bytes, validatedTo: &scratch)
+        case .input(let bytes):
+            code = .input
+            input.append(bytes, validatedTo: &scratch)
+        case .resize(let columns, let rows):
+            code = .resize
+            scratch.append(contentsOf: "\(columns)x\(rows)".utf8)
+        case .marker(let label):
+            appendLine(time: entry.time, code: .marker, utf8: Array(label.utf8), evenIfEmpty: true)
+            return
+        }
+        appendLine(time: entry.time, code: code, utf8: scratch)
+    }
+
+    /// Writes the buffered lines with write(2). On failure the file is cut back to the last
+    /// whole line, so it stays readable up to there.
+    mutating func flush() throws(RecordingError) {
+        guard !buffer.isEmpty else { return }
+        if let error = RecordingFileSystem.writeAll(fd, buffer) {
+            _ = ftruncate(fd, off_t(size))
+            buffer.removeAll()
+            bufferedEvents = 0
+            throw RecordingError(.writeFailed, "write \(path): \(RecordingFileSystem.errorText(error))")
+        }
+        size += buffer.count
+        events += bufferedEvents
+        buffer.removeAll(keepingCapacity: true)
+        bufferedEvents = 0
+    }
+
+    /// The clean end: flushes held-back partial characters as U+FFFD, writes, fsyncs, hashes
+    /// the file, and removes the marker. On failure the marker stays, so the next start's
+    /// recovery reports the file.
+    mutating func finish(duration: TimeInterval) -> Result<RecordingSummary, RecordingError> {
+        scratch.removeAll(keepingCapacity: true)
+        output.finish(validatedTo: &scratch)
+        appendLine(time: lastTime, code: .output, utf8: scratch)
+        scratch.removeAll(keepingCapacity: true)
+        input.finish(validatedTo: &scratch)
+        appendLine(time: lastTime, code: .input, utf8: scratch)
+        do throws(RecordingError) {
+            try flush()
+            guard fsync(fd) == 0 else {
+                throw RecordingError(.writeFailed, "fsync \(path): \(RecordingFileSystem.errorText(errno))")
+            }
+            let contents = try RecordingFileSystem.readAll(fd).get()
+            let summary = RecordingSummary(
+                path: path,
+                size: contents.count,
+                duration: max(duration, lastTime),
+                sha256: RecordingFileSystem.sha256Hex(contents),
+                events: events
+            )
+            _ = close(fd)
+            _ = unlink(markerPath)
+            _ = close(markerFD)
+            RecordingFileSystem.syncDirectory(folder)
+            return .success(summary)
+        } catch {
+            closeKeepingMarker()
+            return .failure(error)
+        }
+    }
+
+    /// Closes both descriptors and leaves the marker for recovery: after a write failure,
+    /// and in the test hook that imitates `kill -9` (buffered lines are lost, as they would be).
+    func closeKeepingMarker() {
+        _ = close(fd)
+        _ = close(markerFD)
+    }
+
+    private mutating func appendLine(time: TimeInterval, code: AsciicastLine.Code, utf8 data: [UInt8], evenIfEmpty: Bool = false) {
+        guard evenIfEmpty || !data.isEmpty else { return }
+        AsciicastLine.appendEvent(time: time, code: code, utf8: data, to: &buffer)
+        buffer.append(UInt8(ascii: "\n"))
+        bufferedEvents += 1
+        lastTime = time
+    }
+}

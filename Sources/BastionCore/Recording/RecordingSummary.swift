@@ -1,0 +1,24 @@
+public import Foundation
+
+/// What `SessionRecorder.close()` hands back for the audit record (`session.end`).
+public struct RecordingSummary: Sendable, Equatable {
+    /// The file's absolute path.
+    public var path: String
+    /// The final file size in bytes.
+    public var size: Int
+    /// Seconds from `RecordingMetadata.startedAt` to the close (never less than the last
+    /// event's time).
+    public var duration: TimeInterval
+    /// SHA-256 of the final file, lowercase hex: what `sha256sum` prints.
+    public var sha256: String
+    /// Event lines written after the header.
+    public var events: Int
+
+    public init(path: String, size: Int, duration: TimeInterval, sha256: String, events: Int) {
+        self.path = path
+        self.size = size
+        self.duration = duration
+        self.sha256 = sha256
+        self.events = events
+    }
+}

@@ -1,0 +1,32 @@
+/// Decides whether an authenticated user may open a session as `login` on `target`.
+///
+/// Pure policy: the roles in the reviewed config file say which targets (names, globs,
+/// labels) and which logins. The denial carries two texts: one line for the user (who
+/// already proved who they are, so naming the target is fine) and the reason for the audit.
+public struct SessionAuthorizer: Sendable {
+    public enum Decision: Sendable, Equatable {
+        case allow(TargetDefinition)
+        case deny(userMessage: String, reason: String)
+    }
+
+    private let policy: Policy
+
+    public init(policy: Policy) {
+        self.policy = policy
+    }
+
+    public func authorize(user: User, login: String, target name: String) -> Decision {
+        guard let target = policy.targets[name] else {
+            return .deny(userMessage: "unknown target \(name)", reason: "unknown target \(name)")
+        }
+        let logins = policy.logins(forRoles: user.roles, on: target)
+        guard !logins.isEmpty else {
+            // Same words as an unknown target: a user learns nothing about hosts they may not reach.
+            return .deny(userMessage: "unknown target \(name)", reason: "no role of \(user.name) grants target \(name)")
+        }
+        guard logins.contains(login) else {
+            return .deny(userMessage: "login \(login) not allowed on \(name)", reason: "no role of \(user.name) grants login \(login) on \(name)")
+        }
+        return .allow(target)
+    }
+}

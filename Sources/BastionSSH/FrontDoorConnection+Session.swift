@@ -1,0 +1,292 @@
+import BastionCore
+import BastionCrypto
+import CLibSSH
+import Foundation
+import Logging
+
+/// What the client asked the session channel to run on the target.
+enum SessionKind {
+    case shell
+    case exec(String)
+    case subsystem(String)
+
+    var name: String {
+        switch self {
+        case .shell: "shell"
+        case .exec: "exec"
+        case .subsystem: "subsystem"
+        }
+    }
+
+    var command: String? {
+        switch self {
+        case .shell: nil
+        case .exec(let command): command
+        case .subsystem(let name): "subsystem:\(name)"
+        }
+    }
+}
+
+/// The live relayed session of a connection (at most one: one session channel).
+struct LiveSession {
+    var id: String
+    var login: String
+    var target: String
+    var kind: SessionKind
+    var startedAt: Date
+    var relay: SessionRelay
+    var endReason = "closed"
+    var lastPolicyCheck: Date
+}
+
+extension FrontDoorConnection {
+    // MARK: - Opening
+
+    /// Opens a recorded session on the target named in `LOGIN@TARGET`. Refusals become one
+    /// line on stderr and exit status 1, and an audit record.
+    func startTargetSession(_ kind: SessionKind) -> Int32 {
+        guard let identity, case .target(let login, let targetName) = identity.request, live == nil, output == nil, let channel else {
+            return 1
+        }
+        let sessions = services.sessions
+        let now = services.clock.now()
+        func refuse(_ userMessage: String, reason: String, type: AuditEventType = .sessionDenied, details: [String: String] = [:]) -> Int32 {
+            audit(type, outcome: .failure, target: targetName, reason: reason, details: details.merging(["login": login, "kind": kind.name]) { a, _ in a })
+            logger.info("session refused", metadata: ["target": "\(targetName)", "reason": "\(reason)"])
+            output = PendingOutput(stdout: [], stderr: Array("bastion: \(userMessage)\n".utf8), exitStatus: 1)
+            return 0
+        }
+        let target: TargetDefinition
+        switch sessions.authorizer.authorize(user: identity.user, login: login, target: targetName) {
+        case .deny(let userMessage, let reason): return refuse(userMessage, reason: reason)
+        case .allow(let allowed): target = allowed
+        }
+        guard let pinned = try? SSHPublicKey(authorizedKeysLine: target.hostKey) else {
+            return refuse("target \(targetName) is misconfigured", reason: "pinned host key of \(targetName) is unreadable")
+        }
+        let sessionID = SecureRandom.bytes(8).map { String(format: "%02x", $0) }.joined()
+        let upstream: UpstreamSession
+        do {
+            upstream = try UpstreamConnector.connect(
+                UpstreamRequest(
+                    host: target.host, port: target.port, pinnedHostKey: pinned, login: login, user: identity.user.name.rawValue,
+                    sessionID: sessionID, connectTimeout: sessions.settings.connectTimeout
+                ),
+                authority: sessions.upstreamAuthority, now: now
+            )
+        } catch {
+            switch error.code {
+            case .hostKeyMismatch:
+                audit(
+                    .hostKeyMismatch, outcome: .failure, target: targetName, reason: "host key mismatch for \(targetName)",
+                    details: ["pinned": pinned.fingerprint, "presented": error.presentedHostKey?.fingerprint ?? "unknown"]
+                )
+                return refuse("host key mismatch for \(targetName)", reason: "host key mismatch for \(targetName)")
+            case .unreachable:
+                return refuse("target \(targetName) unreachable", reason: "target \(targetName) unreachable: \(error.detail)")
+            default:
+                return refuse("target \(targetName) refused the session", reason: "\(error)")
+            }
+        }
+        var recorder: SessionRecorder?
+        do {
+            recorder = try SessionRecorder(
+                directory: sessions.settings.recordingDirectory,
+                metadata: RecordingMetadata(
+                    sessionID: sessionID, user: identity.user.name.rawValue, login: login, target: targetName,
+                    sourceAddress: context.remoteAddress, width: Self.dimension(ptySize?.columns, default: 80),
+                    height: Self.dimension(ptySize?.rows, default: 24),
+                    term: ptySize?.term, command: kind.command, title: "\(login)@\(targetName) by \(identity.user.name)", startedAt: now
+                ),
+                clock: services.clock
+            )
+        } catch {
+            audit(.recordingFailed, outcome: .failure, target: targetName, reason: "\(error)", details: [
+                "session_id": sessionID, "policy": sessions.settings.onRecordingFailure.rawValue,
+            ])
+            if sessions.settings.onRecordingFailure.failsClosed {
+                upstream.close()
+                return refuse("session refused: recording unavailable", reason: "recording could not be created: \(error)")
+            }
+        }
+        guard let targetChannel = openTargetChannel(upstream, kind: kind) else {
+            _ = try? recorder?.close()
+            upstream.close()
+            return refuse("target \(targetName) refused the session", reason: "could not open a \(kind.name) channel on \(targetName)")
+        }
+        ssh_set_blocking(upstream.session, 0)
+        let relay = SessionRelay(
+            client: channel, upstream: upstream, target: targetChannel, recorder: recorder,
+            captureInput: sessions.settings.captureInput, now: now
+        )
+        live = LiveSession(id: sessionID, login: login, target: targetName, kind: kind, startedAt: now, relay: relay, lastPolicyCheck: now)
+        var details = [
+            "session_id": sessionID, "login": login, "kind": kind.name, "upstream_serial": String(upstream.certificate.serial),
+            "recording": recorder?.path ?? "none",
+        ]
+        if let command = kind.command { details["command"] = String(command.prefix(500)) }
+        do {
+            try services.audit.append(event(.sessionStart, outcome: .success, target: targetName, reason: nil, details: details))
+        } catch {
+            // No record, no session.
+            relay.terminate(message: "session refused: audit log unavailable", now: now)
+            live?.endReason = "audit log unavailable"
+        }
+        logger.info("session started", metadata: ["session": "\(sessionID)", "target": "\(targetName)", "login": "\(login)"])
+        return 0
+    }
+
+    private func openTargetChannel(_ upstream: UpstreamSession, kind: SessionKind) -> ssh_channel? {
+        guard let targetChannel = ssh_channel_new(upstream.session) else { return nil }
+        guard ssh_channel_open_session(targetChannel) == SSH_OK else {
+            ssh_channel_free(targetChannel)
+            return nil
+        }
+        if let pty = ptySize, ssh_channel_request_pty_size(targetChannel, pty.term, pty.columns, pty.rows) != SSH_OK {
+            ssh_channel_free(targetChannel)
+            return nil
+        }
+        let rc: Int32 = switch kind {
+        case .shell: ssh_channel_request_shell(targetChannel)
+        case .exec(let command): ssh_channel_request_exec(targetChannel, command)
+        case .subsystem(let name): ssh_channel_request_subsystem(targetChannel, name)
+        }
+        guard rc == SSH_OK else {
+            ssh_channel_free(targetChannel)
+            return nil
+        }
+        targetCallbacks.pointee.size = MemoryLayout<ssh_channel_callbacks_struct>.size
+        targetCallbacks.pointee.userdata = userdata
+        targetCallbacks.pointee.channel_exit_status_function = { _, _, status, userdata in
+            FrontDoorConnection.from(userdata).live?.relay.exitStatus = status
+        }
+        targetCallbacks.pointee.channel_exit_signal_function = { _, _, signal, core, message, _, userdata in
+            let name = signal.map { String(cString: $0) } ?? "KILL"
+            let text = message.map { String(cString: $0) } ?? ""
+            FrontDoorConnection.from(userdata).live?.relay.exitSignal = (name, core != 0, text)
+        }
+        ssh_set_channel_callbacks(targetChannel, targetCallbacks)
+        return targetChannel
+    }
+
+    // MARK: - Running
+
+    /// One turn of the event loop for a live session: move bytes, enforce limits, finish.
+    /// Returns false when the session is over and the connection should end.
+    func serviceLiveSession(event: ssh_event) -> Bool {
+        guard var session = live else { return true }
+        let now = services.clock.now()
+        if !upstreamInEvent {
+            ssh_event_add_session(event, session.relay.upstream.session)
+            upstreamInEvent = true
+        }
+        session.relay.pump(now: now)
+        if now.timeIntervalSince(session.lastPolicyCheck) >= 1 {
+            session.lastPolicyCheck = now
+            if let reason = endReason(for: session, now: now) {
+                session.endReason = reason.audit
+                session.relay.terminate(message: reason.user, now: now)
+            }
+        }
+        if !session.relay.upstream.isConnected, session.relay.closeSentAt == nil {
+            session.endReason = "target closed the connection"
+            session.relay.terminate(message: "connection to \(session.target) lost", now: now)
+        }
+        live = session
+        if session.relay.isFinished(now: now) {
+            finishSession(event: event)
+            return false
+        }
+        return true
+    }
+
+    /// Why Bastion must end the session now, if it must.
+    private func endReason(for session: LiveSession, now: Date) -> (user: String, audit: String)? {
+        let settings = services.sessions.settings
+        if closeRequestedFlag { return ("bastion is shutting down; session closed", "server shutdown") }
+        if case .certificate(let certificate)? = identity?.method, now.timeIntervalSince1970 >= TimeInterval(certificate.validBefore) {
+            return ("your certificate expired; session closed (get a new one with `cert`)", "certificate expired")
+        }
+        if let name = identity?.user.name {
+            let current = try? services.sessions.users.user(named: name)
+            if current == nil || current?.isLocked == true { return ("your account is locked; session closed", "user locked or removed") }
+        }
+        if now.timeIntervalSince(session.relay.lastActivity) >= settings.idleTimeout {
+            return ("session idle for \(DurationText.format(settings.idleTimeout)); closed", "idle timeout")
+        }
+        if let failure = session.relay.recorder?.failure {
+            audit(.recordingFailed, outcome: .failure, target: session.target, reason: "\(failure)", details: [
+                "session_id": session.id, "policy": settings.onRecordingFailure.rawValue,
+            ])
+            if settings.onRecordingFailure.failsClosed { return ("recording failed; session closed by policy", "recording failed") }
+            live?.relay.recorder = nil
+        }
+        return nil
+    }
+
+    /// Seals the recording and writes `session.end`.
+    private func finishSession(event: ssh_event) {
+        guard let session = live else { return }
+        let now = services.clock.now()
+        var details = [
+            "session_id": session.id, "login": session.login, "end_reason": session.endReason,
+            "duration": String(format: "%.3f", now.timeIntervalSince(session.startedAt)),
+            "bytes_up": String(session.relay.bytesUp), "bytes_down": String(session.relay.bytesDown),
+        ]
+        if let status = session.relay.exitStatus { details["exit_status"] = String(status) }
+        if let signal = session.relay.exitSignal { details["exit_signal"] = signal.name }
+        if let recorder = session.relay.recorder {
+            do {
+                let summary = try recorder.close()
+                details["recording"] = summary.path
+                details["recording_size"] = String(summary.size)
+                details["recording_sha256"] = summary.sha256
+            } catch {
+                details["recording_error"] = "\(error)"
+            }
+        }
+        audit(.sessionEnd, outcome: .success, target: session.target, reason: nil, details: details)
+        if upstreamInEvent {
+            ssh_event_remove_session(event, session.relay.upstream.session)
+            upstreamInEvent = false
+        }
+        ssh_channel_free(session.relay.target)
+        session.relay.upstream.close()
+        live = nil
+        logger.info("session ended", metadata: ["session": "\(session.id)", "reason": "\(session.endReason)"])
+    }
+
+    /// Ends a session abandoned by a vanished client (the event loop is ending).
+    func abandonSession(event: ssh_event?) {
+        guard live != nil else { return }
+        live?.endReason = "client disconnected"
+        if let event { finishSession(event: event) }
+    }
+
+    // MARK: - Helpers
+
+    /// A terminal dimension for the recording header; clients without a terminal send 0.
+    static func dimension(_ value: Int32?, default fallback: Int) -> Int {
+        guard let value, value > 0 else { return fallback }
+        return Int(value)
+    }
+
+    private func event(_ type: AuditEventType, outcome: AuditEvent.Outcome, target: String, reason: String?, details: [String: String]) -> AuditEvent {
+        AuditEvent(
+            type: type, time: services.clock.now(), outcome: outcome,
+            actor: identity.map { identity in
+                var actor = AuditEvent.Actor(user: identity.user.name.rawValue, method: identity.methodName)
+                if case .certificate(let certificate) = identity.method { actor.certificateSerial = String(certificate.serial) }
+                return actor
+            },
+            connection: .init(id: context.id, remoteAddress: context.remoteAddress, remotePort: context.remotePort, sshUsername: sshUsername),
+            target: target, reason: reason, details: details
+        )
+    }
+
+    func audit(_ type: AuditEventType, outcome: AuditEvent.Outcome, target: String, reason: String?, details: [String: String]) {
+        do { try services.audit.append(event(type, outcome: outcome, target: target, reason: reason, details: details)) } catch {
+            logger.error("audit append failed", metadata: ["type": "\(type.name)", "error": "\(error)"])
+        }
+    }
+}

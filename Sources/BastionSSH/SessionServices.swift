@@ -1,0 +1,18 @@
+public import BastionCore
+
+/// What the front door needs to open relayed sessions (`ssh LOGIN@TARGET@bastion`).
+public struct SessionServices: Sendable {
+    public var authorizer: SessionAuthorizer
+    /// Signs the per-session certificate Bastion presents to targets.
+    public var upstreamAuthority: CertificateAuthority
+    public var settings: SessionSettings
+    /// Re-read during a session so that `user lock` and `user remove` end it.
+    public var users: any UserStore
+
+    public init(authorizer: SessionAuthorizer, upstreamAuthority: CertificateAuthority, settings: SessionSettings, users: any UserStore) {
+        self.authorizer = authorizer
+        self.upstreamAuthority = upstreamAuthority
+        self.settings = settings
+        self.users = users
+    }
+}

@@ -1,0 +1,139 @@
+import ArgumentParser
+import BastionApp
+import BastionCore
+import BastionSSH
+import Foundation
+
+/// `bastiond target …`: the operator's tools for target hosts: check a pinned host key,
+/// scan a host for the key to pin, and print the sshd setup that makes a host trust Bastion.
+struct TargetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "target",
+        abstract: "Target hosts: check pinned host keys, scan keys to pin, print sshd setup.",
+        subcommands: [Check.self, Scan.self, Setup.self]
+    )
+
+    /// Path of the CA file and principals directory on a target, as `setup` prints them.
+    static let caFile = "/etc/ssh/bastion_upstream_ca.pub"
+    static let principalsDirectory = "/etc/ssh/auth_principals"
+
+    static func printError(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Connect to a configured target and compare its host key with the pinned one.",
+            discussion: "Exit status 0 when the key matches, 1 on a mismatch or when the target is unreachable."
+        )
+        @OptionGroup var options: ConfigOption
+        @Argument(help: "Target name, as in [targets.NAME].") var name: String
+        @Option(help: "Seconds allowed for connect and key exchange.") var timeout: Int = 10
+
+        func run() throws {
+            let configuration = try Startup.loadConfiguration(options.config)
+            guard let target = configuration.policy.targets[name] else {
+                let known = configuration.policy.targets.keys.sorted()
+                throw Refusal(message: "unknown target \"\(name)\"; configured targets: \(known.isEmpty ? "none" : known.joined(separator: ", "))")
+            }
+            let pinned: SSHPublicKey
+            do {
+                pinned = try SSHPublicKey(authorizedKeysLine: target.hostKey)
+            } catch {
+                throw Refusal(message: "target \(name): invalid host_key: \(error)")
+            }
+            let address = ListenAddress(host: target.host, port: target.port)
+            do throws(UpstreamError) {
+                try HostKeyScanner.check(host: target.host, port: target.port, pinned: pinned, timeout: TimeInterval(timeout))
+                print("\(name) (\(address)): pinned host key matches (\(pinned.displayType) \(pinned.fingerprint))")
+            } catch where error.code == .hostKeyMismatch {
+                let presented = error.presentedHostKey.map { "\($0.displayType) \($0.fingerprint)" } ?? error.detail
+                TargetCommand.printError("host key MISMATCH for \(name) (\(address)): pinned \(pinned.displayType) \(pinned.fingerprint), presented \(presented)")
+                TargetCommand.printError("Bastion refuses to relay to \(name). If the host was reinstalled, verify the new key out of band, then update host_key.")
+                throw ExitCode(1)
+            } catch {
+                TargetCommand.printError("\(name) unreachable (\(address)): \(error.detail)")
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    struct Scan: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a host's keys as host_key lines to pin (verify the fingerprint out of band first)."
+        )
+        @Argument(help: "HOST or HOST:PORT ([IPv6]:PORT); the port defaults to 22.") var address: String
+        @Option(help: "Seconds allowed for connect and key exchange.") var timeout: Int = 10
+
+        func run() throws {
+            let target = try Self.parse(address)
+            let keys: [SSHPublicKey]
+            do throws(UpstreamError) {
+                keys = try HostKeyScanner.scan(host: target.host, port: target.port, timeout: TimeInterval(timeout))
+            } catch {
+                TargetCommand.printError("\(target) unreachable: \(error.detail)")
+                throw ExitCode(1)
+            }
+            print("# Host keys presented by \(target). Before pinning, compare the fingerprint with the one")
+            print("# shown on the target itself (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), over a")
+            print("# channel you trust: this scan cannot tell the real host from an impostor.")
+            for (index, key) in keys.enumerated() {
+                print("# \(key.displayType) \(key.fingerprint)")
+                // Pin one key per target; the preferred one is first, the others are alternatives.
+                print("\(index == 0 ? "" : "# ")host_key = \"\(key.authorizedKeysLine)\"")
+            }
+        }
+
+        static func parse(_ text: String) throws -> ListenAddress {
+            if let address = ListenAddress(text), address.port != 0 { return address }
+            // No port: a host name, an IPv4 address, or an IPv6 address with or without brackets.
+            let bare = text.hasPrefix("[") && text.hasSuffix("]") ? String(text.dropFirst().dropLast()) : text
+            if let address = ListenAddress(bare.contains(":") ? "[\(bare)]:22" : "\(bare):22") { return address }
+            throw Refusal(message: "invalid address \"\(text)\": expected HOST or HOST:PORT, like 10.0.0.5:22 or [2001:db8::5]:22")
+        }
+    }
+
+    struct Setup: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the sshd_config lines and the CA key that make a target trust Bastion's sessions."
+        )
+        @OptionGroup var options: ConfigOption
+
+        func run() throws {
+            let environment = try Startup.open(options.config)
+            let ca = environment.keys.upstreamAuthorityPublicKey
+            print("""
+            # Target host setup for Bastion.
+            #
+            # Bastion reaches targets with a fresh key per session and a certificate from its
+            # upstream CA, valid for two minutes, whose only principal is the login and whose key ID
+            # names the Bastion user and session (sshd logs it as "Accepted certificate ID").
+            #
+            # 1. Install the upstream CA public key as \(TargetCommand.caFile):
+
+            \(ca.authorizedKeysLine) bastion-upstream-ca
+
+            # 2. For each login Bastion may use, list the accepted principal (the login itself), e.g.
+            #      mkdir -p \(TargetCommand.principalsDirectory)
+            #      echo deploy > \(TargetCommand.principalsDirectory)/deploy
+            #    Without a file for a login, sshd accepts no certificate for it.
+            #
+            # 3. Add to /etc/ssh/sshd_config, then check with `sshd -t` and reload sshd:
+
+            TrustedUserCAKeys \(TargetCommand.caFile)
+            AuthorizedPrincipalsFile \(TargetCommand.principalsDirectory)/%u
+            # Log the certificate ID and serial of every login (default INFO logs less).
+            LogLevel VERBOSE
+
+            # Optional hardening: only Bastion's certificates get in (no personal keys, no passwords).
+            # Keep another way in (console) before enabling these.
+            #AuthorizedKeysFile none
+            #PasswordAuthentication no
+            #KbdInteractiveAuthentication no
+
+            # 4. Pin the target's host key in bastiond's configuration: `bastiond target scan HOST`
+            #    prints the line, `bastiond target check NAME` verifies it.
+            """)
+        }
+    }
+}

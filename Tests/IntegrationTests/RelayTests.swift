@@ -1,0 +1,231 @@
+import BastionApp
+import BastionCore
+import BastionStore
+import BastionCrypto
+import BastionTesting
+import Foundation
+import Testing
+
+/// `ssh -p PORT root@web01@bastion`: relayed to a real sshd, recorded, audited.
+@Suite("Relay to targets")
+struct RelayTests {
+    /// An engineer with role `ops` and a fresh certificate.
+    static func operatorWithCertificate(_ bastion: BastionHarness) async throws -> Engineer {
+        let alice = try await bastion.enroll("alice", roles: ["ops"])
+        try await alice.fetchCertificate()
+        return alice
+    }
+
+    static func sha256(_ path: String) async throws -> String {
+        String(try await ProcessRunner.run("sha256sum", [path]).stdout.prefix(64))
+    }
+
+    @Test("exec relays output and exit status; the session is recorded and audited with the file's SHA-256")
+    func execAndExitStatus() async throws {
+        try await withRelay { bastion, sshd in
+            let alice = try await Self.operatorWithCertificate(bastion)
+            let result = try await alice.ssh(["echo out; echo err >&2; exit 3"], user: "root@web01", answer: .none, useCertificate: true)
+            #expect(result.status == 3, "\(result)")
+            #expect(result.stdout == "out\n")
+            #expect(result.stderr == "err\n")
+            // The target saw Bastion's per-session certificate, not alice's.
+            #expect(sshd.log.contains("Accepted certificate ID \"bastion session="))
+
+            let start = try #require(try bastion.auditDetails("session.start").first)
+            #expect(start["login"] == "root")
+            #expect(start["kind"] == "exec")
+            let end = try #require(try bastion.auditDetails("session.end").first)
+            #expect(end["exit_status"] == "3")
+            let path = try #require(end["recording"])
+            #expect(path.hasPrefix(bastion.directory.file("recordings") + "/"))
+            #expect(path.hasSuffix("/\(start["session_id"] ?? "?").cast"))
+            #expect(end["recording_sha256"] == (try await Self.sha256(path)))
+            let attributes = try FileManager.default.attributesOfItem(atPath: path)
+            #expect((attributes[.posixPermissions] as? Int) == 0o600)
+            let replay = try await ProcessRunner.run("script", ["-qec", "asciinema cat \(path)", "/dev/null"])
+            #expect(replay.status == 0, "\(replay)")
+            #expect(replay.stdout.contains("out"))
+            #expect(replay.stdout.contains("err"))
+        }
+    }
+
+    @Test("a PTY session's recording reproduces its output with asciinema cat")
+    func ptySession() async throws {
+        try await withRelay { bastion, _ in
+            let alice = try await Self.operatorWithCertificate(bastion)
+            let result = try await alice.ssh(["printf 'tty: '; tty; echo pty-ok"], user: "root@web01", answer: .none, useCertificate: true, tty: true)
+            #expect(result.status == 0, "\(result)")
+            #expect(result.stdout.contains("tty: /dev/pts/"))
+            let path = try #require(try bastion.auditDetails("session.end").first?["recording"])
+            let header = try #require(try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").first)
+            #expect(header.contains("\"version\": 2"))
+            #expect(header.contains("\"bastion\": {\"session_id\""))
+            let replay = try await ProcessRunner.run("script", ["-qec", "asciinema cat \(path)", "/dev/null"])
+            #expect(replay.status == 0, "\(replay)")
+            #expect(replay.stdout.contains("pty-ok"))
+        }
+    }
+
+    @Test("50 MB up and down through the relay arrive intact, with client re-keys every 4 MB")
+    func bulkWithClientRekey() async throws {
+        try await withRelay { bastion, _ in
+            let alice = try await Self.operatorWithCertificate(bastion)
+            try await Self.transferBothWays(alice, bastion, options: ["-o", "RekeyLimit=4M"])
+        }
+    }
+
+    @Test("50 MB up and down arrive intact with the target re-keying every 5 MB")
+    func bulkWithTargetRekey() async throws {
+        try await withRelay(sshdConfig: ["RekeyLimit 5M"]) { bastion, _ in
+            let alice = try await Self.operatorWithCertificate(bastion)
+            try await Self.transferBothWays(alice, bastion, options: [])
+        }
+    }
+
+    static func transferBothWays(_ alice: Engineer, _ bastion: BastionHarness, options: [String]) async throws {
+        let source = bastion.directory.file("payload")
+        let made = try await ProcessRunner.run("bash", ["-c", "head -c 50M /dev/urandom > \(source)"])
+        #expect(made.status == 0)
+        let expected = try await sha256(source)
+        let ssh = (["ssh"] + alice.clientOptions(useCertificate: true) + ["-p", String(bastion.endpoints.sshPort)] + options)
+            .map { "'\($0)'" }.joined(separator: " ")
+        // Up: stdin piped through Bastion into sha256sum on the target.
+        let up = try await ProcessRunner.run("bash", ["-c", "\(ssh) root@web01@127.0.0.1 sha256sum < \(source)"], timeout: 120)
+        #expect(up.status == 0, "\(up)")
+        #expect(up.stdout.hasPrefix(expected), "up: \(up.stdout)")
+        // Down: the target cats the file back.
+        let down = try await ProcessRunner.run("bash", ["-c", "\(ssh) root@web01@127.0.0.1 cat \(source) | sha256sum"], timeout: 120)
+        #expect(down.status == 0, "\(down)")
+        #expect(down.stdout.hasPrefix(expected), "down: \(down.stdout)")
+    }
+
+    @Test("scp and sftp (subsystem) work through the relay")
+    func scpAndSFTP() async throws {
+        try await withRelay { bastion, _ in
+            let alice = try await Self.operatorWithCertificate(bastion)
+            let source = bastion.directory.file("scp-source")
+            try Data((0..<100_000).map { UInt8($0 % 251) }).write(to: URL(fileURLWithPath: source))
+            let port = String(bastion.endpoints.sshPort)
+            let copied = bastion.directory.file("scp-copy")
+            let scp = try await ProcessRunner.run("scp", alice.clientOptions(useCertificate: true) + ["-P", port, source, "root@web01@127.0.0.1:\(copied)"])
+            #expect(scp.status == 0, "\(scp)")
+            #expect(try await Self.sha256(copied) == (try await Self.sha256(source)))
+
+            let batch = bastion.directory.file("sftp-batch")
+            let fetched = bastion.directory.file("sftp-fetched")
+            try "get \(copied) \(fetched)\n".write(toFile: batch, atomically: true, encoding: .utf8)
+            let sftp = try await ProcessRunner.run("sftp", alice.clientOptions(useCertificate: true) + ["-P", port, "-b", batch, "root@web01@127.0.0.1"])
+            #expect(sftp.status == 0, "\(sftp)")
+            #expect(try await Self.sha256(fetched) == (try await Self.sha256(source)))
+            let kinds = try bastion.auditDetails("session.start").compactMap { $0["kind"] }
+            #expect(kinds.contains("subsystem"))
+        }
+    }
+
+    @Test("a target whose host key is not the pinned one is refused, with an alert")
+    func hostKeyMismatch() async throws {
+        let other = SSHPublicKey(ed25519: try Ed25519PrivateKeyFactory.make()).authorizedKeysLine
+        try await withRelay(pinnedKey: { _ in other }) { bastion, _ in
+            let alice = try await Self.operatorWithCertificate(bastion)
+            let result = try await alice.ssh(["id"], user: "root@web01", answer: .none, useCertificate: true)
+            #expect(result.status == 1, "\(result)")
+            #expect(result.stderr == "bastion: host key mismatch for web01\n")
+            #expect(try bastion.auditRecords("target.host_key_mismatch").count == 1)
+            #expect(try bastion.auditRecords("session.start").isEmpty)
+        }
+    }
+
+    @Test("unknown targets and logins the roles do not grant are refused with one line")
+    func policyDenials() async throws {
+        try await withRelay { bastion, _ in
+            let alice = try await Self.operatorWithCertificate(bastion)
+            let unknown = try await alice.ssh(["id"], user: "root@nowhere", answer: .none, useCertificate: true)
+            #expect(unknown.status == 1)
+            #expect(unknown.stderr == "bastion: unknown target nowhere\n")
+            let login = try await alice.ssh(["id"], user: "deploy@web01", answer: .none, useCertificate: true)
+            #expect(login.status == 1)
+            #expect(login.stderr == "bastion: login deploy not allowed on web01\n")
+            // db01 is reached through its label? No: it has none, and its name is not web*.
+            let db = try await alice.ssh(["id"], user: "root@db01", answer: .none, useCertificate: true)
+            #expect(db.stderr == "bastion: unknown target db01\n")
+            let bob = try await bastion.enroll("bob", roles: ["engineer"])
+            try await bob.fetchCertificate()
+            let engineer = try await bob.ssh(["id"], user: "root@web01", answer: .none, useCertificate: true)
+            #expect(engineer.stderr == "bastion: login root not allowed on web01\n")
+            #expect(try bastion.auditRecords("session.denied").count == 4)
+        }
+    }
+
+    @Test("targets lists what the user may reach, with logins")
+    func targetsCommand() async throws {
+        try await withRelay { bastion, _ in
+            let alice = try await Self.operatorWithCertificate(bastion)
+            let result = try await alice.ssh(["targets"], answer: .none, useCertificate: true)
+            #expect(result.status == 0)
+            #expect(result.stdout.contains("web01"))
+            #expect(result.stdout.contains("root"))
+            #expect(!result.stdout.contains("db01"))
+        }
+    }
+
+    @Test("an idle session is closed with a message")
+    func idleTimeout() async throws {
+        try await withRelay(configure: { $0.sessions.idleTimeout = 2 }) { bastion, _ in
+            let alice = try await Self.operatorWithCertificate(bastion)
+            let started = Date()
+            let result = try await alice.ssh(["sleep 20"], user: "root@web01", answer: .none, useCertificate: true)
+            #expect(result.status == 255, "\(result)")
+            #expect(result.stderr.contains("bastion: session idle for 2s; closed"))
+            #expect(Date().timeIntervalSince(started) < 10)
+            #expect(try bastion.auditDetails("session.end").first?["end_reason"] == "idle timeout")
+        }
+    }
+
+    @Test("a live session ends when the user's certificate expires")
+    func certificateExpiryEndsSession() async throws {
+        try await withRelay { bastion, _ in
+            let alice = try await Self.operatorWithCertificate(bastion)
+            let clock = bastion.clock
+            Task {
+                try await Task.sleep(for: .seconds(1.5))
+                clock.advance(by: 5 * 3600)
+            }
+            let result = try await alice.ssh(["sleep 20"], user: "root@web01", answer: .none, useCertificate: true)
+            #expect(result.status == 255, "\(result)")
+            #expect(result.stderr.contains("your certificate expired"))
+            #expect(try bastion.auditDetails("session.end").first?["end_reason"] == "certificate expired")
+        }
+    }
+
+    @Test("a live session ends when the user is locked")
+    func lockEndsSession() async throws {
+        try await withRelay { bastion, _ in
+            let alice = try await Self.operatorWithCertificate(bastion)
+            let administration = bastion.administration
+            Task {
+                try await Task.sleep(for: .seconds(1.5))
+                try administration.lockUser(name: "alice")
+            }
+            let result = try await alice.ssh(["sleep 20"], user: "root@web01", answer: .none, useCertificate: true)
+            #expect(result.status == 255, "\(result)")
+            #expect(result.stderr.contains("your account is locked"))
+        }
+    }
+
+    @Test("no recording, no session: an unusable recording directory refuses the session")
+    func recordingUnavailable() async throws {
+        try await withRelay(configure: { $0.recording.directory = "/dev/null/recordings" }) { bastion, _ in
+            let alice = try await Self.operatorWithCertificate(bastion)
+            let result = try await alice.ssh(["id"], user: "root@web01", answer: .none, useCertificate: true)
+            #expect(result.status == 1, "\(result)")
+            #expect(result.stderr == "bastion: session refused: recording unavailable\n")
+            #expect(try bastion.auditRecords("recording.failed").count == 1)
+            #expect(try bastion.auditRecords("session.start").isEmpty)
+        }
+    }
+}
+
+/// A fresh Ed25519 public key, for pinning the wrong one.
+enum Ed25519PrivateKeyFactory {
+    static func make() throws -> BastionCrypto.Ed25519PublicKey { try BastionCrypto.Ed25519PrivateKey().publicKey }
+}
