@@ -71,7 +71,7 @@ let package = Package(
         .executableTarget(
             name: "bastiond",
             dependencies: [
-                "BastionApp", "BastionCore", "BastionSSH",
+                "BastionApp", "BastionCore", "BastionSSH", "BastionStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

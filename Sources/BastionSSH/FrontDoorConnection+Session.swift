@@ -35,6 +35,7 @@ struct LiveSession {
     var kind: SessionKind
     var startedAt: Date
     var relay: SessionRelay
+    var maxDuration: TimeInterval?
     var endReason = "closed"
     var lastPolicyCheck: Date
 }
@@ -57,9 +58,12 @@ extension FrontDoorConnection {
             return 0
         }
         let target: TargetDefinition
+        let maxDuration: TimeInterval?
         switch sessions.authorizer.authorize(user: identity.user, login: login, target: targetName) {
         case .deny(let userMessage, let reason): return refuse(userMessage, reason: reason)
-        case .allow(let allowed): target = allowed
+        case .allow(let allowed, let limit):
+            target = allowed
+            maxDuration = limit
         }
         guard let pinned = try? SSHPublicKey(authorizedKeysLine: target.hostKey) else {
             return refuse("target \(targetName) is misconfigured", reason: "pinned host key of \(targetName) is unreadable")
@@ -119,7 +123,10 @@ extension FrontDoorConnection {
             client: channel, upstream: upstream, target: targetChannel, recorder: recorder,
             captureInput: sessions.settings.captureInput, now: now
         )
-        live = LiveSession(id: sessionID, login: login, target: targetName, kind: kind, startedAt: now, relay: relay, lastPolicyCheck: now)
+        live = LiveSession(
+            id: sessionID, login: login, target: targetName, kind: kind, startedAt: now, relay: relay, maxDuration: maxDuration,
+            lastPolicyCheck: now
+        )
         var details = [
             "session_id": sessionID, "login": login, "kind": kind.name, "upstream_serial": String(upstream.certificate.serial),
             "recording": recorder?.path ?? "none",
@@ -127,6 +134,10 @@ extension FrontDoorConnection {
         if let command = kind.command { details["command"] = String(command.prefix(500)) }
         do {
             try services.audit.append(event(.sessionStart, outcome: .success, target: targetName, reason: nil, details: details))
+            try sessions.registry.register(SessionRecord(
+                id: sessionID, user: identity.user.name.rawValue, login: login, target: targetName, sourceAddress: context.remoteAddress,
+                kind: kind.name, startedAt: now, recording: recorder?.path
+            ))
         } catch {
             // No record, no session.
             relay.terminate(message: "session refused: audit log unavailable", now: now)
@@ -207,6 +218,12 @@ extension FrontDoorConnection {
         if case .certificate(let certificate)? = identity?.method, now.timeIntervalSince1970 >= TimeInterval(certificate.validBefore) {
             return ("your certificate expired; session closed (get a new one with `cert`)", "certificate expired")
         }
+        if (try? services.sessions.registry.isKillRequested(id: session.id)) == true {
+            return ("session terminated by an administrator", "killed by administrator")
+        }
+        if let limit = session.maxDuration, now.timeIntervalSince(session.startedAt) >= limit {
+            return ("maximum session length (\(DurationText.format(limit))) reached; session closed", "maximum session length")
+        }
         if let name = identity?.user.name {
             let current = try? services.sessions.users.user(named: name)
             if current == nil || current?.isLocked == true { return ("your account is locked; session closed", "user locked or removed") }
@@ -246,6 +263,7 @@ extension FrontDoorConnection {
             }
         }
         audit(.sessionEnd, outcome: .success, target: session.target, reason: nil, details: details)
+        try? services.sessions.registry.markEnded(id: session.id, at: now)
         if upstreamInEvent {
             ssh_event_remove_session(event, session.relay.upstream.session)
             upstreamInEvent = false
@@ -258,8 +276,9 @@ extension FrontDoorConnection {
 
     /// Ends a session abandoned by a vanished client (the event loop is ending).
     func abandonSession(event: ssh_event?) {
-        guard live != nil else { return }
-        live?.endReason = "client disconnected"
+        guard let session = live else { return }
+        // Keep the reason if Bastion was already ending the session (it may be why the client left).
+        if session.relay.closeSentAt == nil { live?.endReason = "client disconnected" }
         if let event { finishSession(event: event) }
     }
 

@@ -8,8 +8,14 @@ public struct SessionServices: Sendable {
     public var settings: SessionSettings
     /// Re-read during a session so that `user lock` and `user remove` end it.
     public var users: any UserStore
+    /// Where live sessions are listed and kill requests arrive (`bastiond session …`).
+    public var registry: any SessionStore
 
-    public init(authorizer: SessionAuthorizer, upstreamAuthority: CertificateAuthority, settings: SessionSettings, users: any UserStore) {
+    public init(
+        authorizer: SessionAuthorizer, upstreamAuthority: CertificateAuthority, settings: SessionSettings, users: any UserStore,
+        registry: any SessionStore
+    ) {
+        self.registry = registry
         self.authorizer = authorizer
         self.upstreamAuthority = upstreamAuthority
         self.settings = settings

@@ -80,6 +80,23 @@ public enum BastionDatabase {
                 CREATE INDEX audit_events_by_type ON audit_events(type);
                 """)
         }
+        migrator.registerMigration("0002_sessions") { db in
+            try db.execute(sql: """
+                CREATE TABLE sessions (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    user_name TEXT NOT NULL,
+                    login TEXT NOT NULL,
+                    target TEXT NOT NULL,
+                    source_address TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    started_at REAL NOT NULL,
+                    recording TEXT,
+                    kill_requested INTEGER NOT NULL DEFAULT 0,
+                    ended_at REAL
+                );
+                CREATE INDEX sessions_live ON sessions(ended_at);
+                """)
+        }
         return migrator
     }
 }

@@ -5,6 +5,7 @@ public struct DatabasePoolHandle: Sendable {
     public let users: SQLiteUserStore
     public let ledger: SQLiteCertificateLedger
     public let auditLog: SQLiteAuditLog
+    public let sessions: SQLiteSessionStore
     private let pool: DatabasePool
 
     public init(path: String) throws {
@@ -12,6 +13,7 @@ public struct DatabasePoolHandle: Sendable {
         users = SQLiteUserStore(database: pool)
         ledger = SQLiteCertificateLedger(database: pool)
         auditLog = SQLiteAuditLog(database: pool)
+        sessions = SQLiteSessionStore(database: pool)
     }
 
     /// An in-memory database with the real schema (tests, benchmarks).

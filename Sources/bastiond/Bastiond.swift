@@ -13,7 +13,7 @@ struct Bastiond: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bastiond",
         abstract: "Bastion: a hardened SSH bastion and privileged-access broker.",
-        subcommands: [Serve.self, UserCommand.self, CAShow.Group.self, TargetCommand.self]
+        subcommands: [Serve.self, UserCommand.self, CAShow.Group.self, TargetCommand.self, SessionCommand.self]
     )
 }
 

@@ -75,6 +75,9 @@ struct RefusalTests {
     func replayedCode() async throws {
         try await withBastion { bastion in
             let alice = try await bastion.enroll("alice")
+            // Stand still 1 s into a TOTP step, so the test never straddles a step boundary.
+            let now = bastion.clock.now().timeIntervalSince1970
+            bastion.clock.freeze(at: Date(timeIntervalSince1970: (now / 30).rounded(.down) * 30 + 1))
             let code = try await alice.currentCode()
             #expect(try await alice.ssh(["whoami"], answer: .fixed(code)).status == 0)
             try bastion.expectRefused(try await alice.ssh(["whoami"], answer: .fixed(code)), because: "TOTP code already used")

@@ -229,3 +229,49 @@ struct RelayTests {
 enum Ed25519PrivateKeyFactory {
     static func make() throws -> BastionCrypto.Ed25519PublicKey { try BastionCrypto.Ed25519PrivateKey().publicKey }
 }
+
+/// Sessions that end by rule: the role's maximum length, an administrator's kill.
+@Suite("Relay session limits")
+struct RelaySessionLimitTests {
+    @Test("a role's max_session ends the session with a message")
+    func maximumSessionLength() async throws {
+        try await withRelay(configure: { $0.policy.roles["ops"]?.maxSessionDuration = 2 }) { bastion, _ in
+            let alice = try await RelayTests.operatorWithCertificate(bastion)
+            let result = try await alice.ssh(["sleep 20"], user: "root@web01", answer: .none, useCertificate: true)
+            #expect(result.status == 255, "\(result)")
+            #expect(result.stderr.contains("maximum session length (2s) reached"))
+            #expect(try bastion.auditDetails("session.end").first?["end_reason"] == "maximum session length")
+        }
+    }
+
+    @Test("session list shows a live session and session kill ends it")
+    func listAndKill() async throws {
+        try await withRelay { bastion, _ in
+            let alice = try await RelayTests.operatorWithCertificate(bastion)
+            let sessions = bastion.environment.sessions
+            let killer = Task {
+                var live: [SessionRecord] = []
+                for _ in 0..<100 where live.isEmpty {
+                    try await Task.sleep(for: .milliseconds(100))
+                    live = try sessions.liveSessions()
+                }
+                #expect(live.count == 1)
+                #expect(live.first?.user == "alice")
+                #expect(live.first?.target == "web01")
+                #expect(try sessions.requestKill(id: live.first?.id ?? "none"))
+            }
+            let result = try await alice.ssh(["sleep 20"], user: "root@web01", answer: .none, useCertificate: true)
+            try await killer.value
+            #expect(result.status == 255, "\(result)")
+            #expect(result.stderr.contains("session terminated by an administrator"))
+            // The registry is updated just after the client sees the close.
+            var live = try sessions.liveSessions()
+            for _ in 0..<50 where !live.isEmpty {
+                try await Task.sleep(for: .milliseconds(100))
+                live = try sessions.liveSessions()
+            }
+            #expect(live.isEmpty)
+            #expect(try !sessions.requestKill(id: "unknown"))
+        }
+    }
+}

@@ -135,7 +135,7 @@ extension BastionConfiguration {
             throw roles.error(name, "invalid role name (use letters, digits, \"_\", \".\" and \"-\")")
         }
         guard let role = try roles.table(name) else { throw roles.error(name, "expected a table") }
-        try role.refuseUnknownKeys(allowed: ["targets", "logins", "max_cert_ttl", "extensions"])
+        try role.refuseUnknownKeys(allowed: ["targets", "logins", "max_cert_ttl", "extensions", "max_session"])
         return Role(
             name: name,
             targets: try role.strings(
@@ -158,7 +158,8 @@ extension BastionConfiguration {
                 default: PolicyRules.defaultExtensions,
                 isValid: PolicyRules.certificateExtensions.contains,
                 invalid: { "unknown extension \"\($0)\" (allowed: \(PolicyRules.certificateExtensions.joined(separator: ", ")))" }
-            )
+            ),
+            maxSessionDuration: role.has("max_session") ? try role.duration("max_session", default: 0) : nil
         )
     }
 

@@ -58,6 +58,8 @@ struct TOMLTableReader {
     }
 
     /// A duration string (`DurationText`) strictly above zero and at most `maximum`.
+    func has(_ key: String) -> Bool { table[key] != nil }
+
     func duration(_ key: String, default value: TimeInterval, maximum: TimeInterval? = nil) throws(ConfigurationError) -> TimeInterval {
         guard let node = table[key] else { return value }
         guard let text = node.string else { throw error(key, Self.expected("a duration string like \"15m\"", node)) }

@@ -1,4 +1,5 @@
 import BastionCore
+import BastionStore
 import BastionSSH
 import BastionHTTP
 import Foundation
@@ -56,12 +57,19 @@ public final class BastionDaemon: Sendable {
                 recordingDirectory: configuration.recording.directory, captureInput: configuration.recording.captureInput,
                 onRecordingFailure: configuration.recording.onFailure, idleTimeout: configuration.sessions.idleTimeout
             ),
-            users: environment.users
+            users: environment.users, registry: environment.sessions
         )
         let services = FrontDoorServices(
             authenticator: authenticator, commands: CommandRouter(issuer: issuer, policy: configuration.policy, audit: audit, clock: clock),
             audit: audit, clock: clock, sessions: sessions
         )
+        for abandoned in try environment.sessions.endAbandoned(at: clock.now()) {
+            try audit.append(AuditEvent(
+                type: .sessionEnd, time: clock.now(), outcome: .failure, actor: .init(user: abandoned.user, method: "daemon"),
+                target: abandoned.target, reason: "bastiond stopped while the session ran",
+                details: ["session_id": abandoned.id, "login": abandoned.login, "end_reason": "interrupted", "recording": abandoned.recording ?? "none"]
+            ))
+        }
         for recovered in RecordingRecovery.recoverUnfinished(in: configuration.recording.directory) {
             logger.warning("closed an unfinished recording", metadata: ["path": "\(recovered.path)"])
             try audit.append(AuditEvent(

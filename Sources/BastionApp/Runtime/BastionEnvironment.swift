@@ -13,6 +13,7 @@ public struct BastionEnvironment: Sendable {
     public let users: SQLiteUserStore
     public let ledger: SQLiteCertificateLedger
     public let auditLog: SQLiteAuditLog
+    public let sessions: SQLiteSessionStore
     public let clock: any WallClock
     /// Answers whether the database is reachable (for `/healthz`).
     public let databaseCheck: @Sendable () -> Bool
@@ -42,7 +43,7 @@ public struct BastionEnvironment: Sendable {
         }
         return BastionEnvironment(
             configuration: configuration, keys: keys, users: database.users, ledger: database.ledger,
-            auditLog: database.auditLog, clock: clock, databaseCheck: database.isReachable
+            auditLog: database.auditLog, sessions: database.sessions, clock: clock, databaseCheck: database.isReachable
         )
     }
 

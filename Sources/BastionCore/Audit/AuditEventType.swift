@@ -65,6 +65,7 @@ extension AuditEventType {
     public static let hostKeyMismatch = AuditEventType("target.host_key_mismatch", code: "B2003C")
     public static let recordingFailed = AuditEventType("recording.failed", code: "B2004E")
     public static let recordingRecovered = AuditEventType("recording.recovered", code: "B2005W")
+    public static let sessionKill = AuditEventType("session.kill", code: "B2006W")
 
     /// Every type defined above, for the documentation and schema tests.
     public static let all: [AuditEventType] = [
@@ -73,6 +74,6 @@ extension AuditEventType {
         .userAdd, .userRemove, .userLock, .userUnlock, .userResetTOTP, .userAddKey,
         .commandRun, .commandDenied, .forwardRefused,
         .serverStart, .serverStop, .keyCreate,
-        .sessionStart, .sessionEnd, .sessionDenied, .hostKeyMismatch, .recordingFailed, .recordingRecovered,
+        .sessionStart, .sessionEnd, .sessionDenied, .hostKeyMismatch, .recordingFailed, .recordingRecovered, .sessionKill,
     ]
 }

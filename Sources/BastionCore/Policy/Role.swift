@@ -18,14 +18,18 @@ public struct Role: Sendable, Equatable {
     public var maxCertificateTTL: TimeInterval
     /// OpenSSH certificate extensions members get (see `PolicyRules.certificateExtensions`).
     public var extensions: [String]
+    /// `max_session`: the longest a relayed session of a member may last; nil for no limit.
+    public var maxSessionDuration: TimeInterval?
 
     public init(
         name: String,
         targets: [String] = [],
         logins: [String] = [],
         maxCertificateTTL: TimeInterval,
-        extensions: [String] = PolicyRules.defaultExtensions
+        extensions: [String] = PolicyRules.defaultExtensions,
+        maxSessionDuration: TimeInterval? = nil
     ) {
+        self.maxSessionDuration = maxSessionDuration
         self.name = name
         self.targets = targets
         self.logins = logins

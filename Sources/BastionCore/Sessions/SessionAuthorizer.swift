@@ -1,3 +1,5 @@
+public import Foundation
+
 /// Decides whether an authenticated user may open a session as `login` on `target`.
 ///
 /// Pure policy: the roles in the reviewed config file say which targets (names, globs,
@@ -5,7 +7,8 @@
 /// already proved who they are, so naming the target is fine) and the reason for the audit.
 public struct SessionAuthorizer: Sendable {
     public enum Decision: Sendable, Equatable {
-        case allow(TargetDefinition)
+        /// `maxDuration`: the longest limit among the roles that grant this login here; nil if one has none.
+        case allow(TargetDefinition, maxDuration: TimeInterval?)
         case deny(userMessage: String, reason: String)
     }
 
@@ -27,6 +30,9 @@ public struct SessionAuthorizer: Sendable {
         guard logins.contains(login) else {
             return .deny(userMessage: "login \(login) not allowed on \(name)", reason: "no role of \(user.name) grants login \(login) on \(name)")
         }
-        return .allow(target)
+        let granting = user.roles.compactMap { policy.roles[$0] }.filter { $0.grants(target: target) && $0.logins.contains(login) }
+        let limits = granting.map(\.maxSessionDuration)
+        let maxDuration: TimeInterval? = limits.contains { $0 == nil } ? nil : limits.compactMap { $0 }.max()
+        return .allow(target, maxDuration: maxDuration)
     }
 }

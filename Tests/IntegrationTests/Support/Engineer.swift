@@ -3,6 +3,9 @@ import BastionCore
 import BastionStore
 import BastionTesting
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// An engineer at a terminal: a key pair made by ssh-keygen, a TOTP secret (answered by
 /// oathtool through SSH_ASKPASS) and the stock OpenSSH client.
@@ -75,6 +78,18 @@ struct Engineer {
         return try SSHCertificate(authorizedKeysLine: result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
+    /// Writes a script with O_CLOEXEC: a write descriptor inherited by a child started at the
+    /// same moment on another thread (sshd, ssh, which live long) would make exec fail with
+    /// ETXTBSY ("Text file busy").
+    static func writeExecutable(_ path: String, _ contents: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o700)
+        guard fd >= 0 else { throw HarnessError(message: "cannot create \(path)") }
+        let bytes = Array(contents.utf8)
+        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        guard written == bytes.count else { throw HarnessError(message: "cannot write \(path)") }
+    }
+
     /// The current code, from oathtool (an independent TOTP implementation).
     func currentCode() async throws -> String {
         try await ProcessRunner.run("oathtool", ["--totp", "-b", secret, "--now", "@\(Int(harness.clock.now().timeIntervalSince1970))"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -88,8 +103,7 @@ struct Engineer {
         case .none: script = "#!/bin/sh\nexit 1\n"
         }
         let path = harness.directory.file("askpass-\(UUID().uuidString)")
-        try script.write(toFile: path, atomically: true, encoding: .utf8)
-        chmod(path, 0o700)
+        try Self.writeExecutable(path, script)
         return path
     }
 }

@@ -43,8 +43,15 @@ func withRelay(
 }
 
 extension BastionHarness {
-    /// The `details` of the audit records of `type`.
+    /// The `details` of the audit records of `type`. `session.end` is written just after the
+    /// client sees the session close, so this waits (up to 5 s) for at least one record.
     func auditDetails(_ type: String) throws -> [[String: String]] {
-        try auditRecords(type).map { $0["details"] as? [String: String] ?? [:] }
+        let deadline = Date().addingTimeInterval(5)
+        var records = try auditRecords(type)
+        while records.isEmpty, Date() < deadline {
+            usleep(50_000)
+            records = try auditRecords(type)
+        }
+        return records.map { $0["details"] as? [String: String] ?? [:] }
     }
 }

@@ -1,0 +1,37 @@
+public import Foundation
+
+/// One relayed session, as the registry shows it (`bastiond session list`).
+public struct SessionRecord: Sendable, Hashable {
+    public var id: String
+    public var user: String
+    public var login: String
+    public var target: String
+    public var sourceAddress: String
+    public var kind: String
+    public var startedAt: Date
+    public var recording: String?
+
+    public init(id: String, user: String, login: String, target: String, sourceAddress: String, kind: String, startedAt: Date, recording: String?) {
+        self.id = id
+        self.user = user
+        self.login = login
+        self.target = target
+        self.sourceAddress = sourceAddress
+        self.kind = kind
+        self.startedAt = startedAt
+        self.recording = recording
+    }
+}
+
+/// Live sessions, shared between the daemon (which registers them and obeys kill requests)
+/// and the admin CLI (which lists them and asks for kills) through the database.
+public protocol SessionStore: Sendable {
+    func register(_ session: SessionRecord) throws
+    func markEnded(id: String, at date: Date) throws
+    func liveSessions() throws -> [SessionRecord]
+    /// Returns false if no live session has that id.
+    func requestKill(id: String) throws -> Bool
+    func isKillRequested(id: String) throws -> Bool
+    /// Ends the sessions a previous run left open (it stopped while they ran); returns them.
+    func endAbandoned(at date: Date) throws -> [SessionRecord]
+}

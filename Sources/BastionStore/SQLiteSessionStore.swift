@@ -1,0 +1,75 @@
+public import GRDB
+public import BastionCore
+public import Foundation
+
+/// ``SessionStore`` on SQLite: the daemon's live sessions, visible to the admin CLI.
+public final class SQLiteSessionStore: SessionStore {
+    private let database: any DatabaseWriter
+
+    public init(database: any DatabaseWriter) {
+        self.database = database
+    }
+
+    public func register(_ session: SessionRecord) throws {
+        try write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO sessions (id, user_name, login, target, source_address, kind, started_at, recording)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    session.id, session.user, session.login, session.target, session.sourceAddress, session.kind,
+                    session.startedAt.timeIntervalSince1970, session.recording,
+                ]
+            )
+        }
+    }
+
+    public func markEnded(id: String, at date: Date) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE sessions SET ended_at = ? WHERE id = ?", arguments: [date.timeIntervalSince1970, id])
+        }
+    }
+
+    public func liveSessions() throws -> [SessionRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM sessions WHERE ended_at IS NULL ORDER BY started_at").map(Self.record(from:))
+        }
+    }
+
+    public func requestKill(id: String) throws -> Bool {
+        try write { db in
+            try db.execute(sql: "UPDATE sessions SET kill_requested = 1 WHERE id = ? AND ended_at IS NULL", arguments: [id])
+            return db.changesCount > 0
+        }
+    }
+
+    public func isKillRequested(id: String) throws -> Bool {
+        try read { db in
+            try Bool.fetchOne(db, sql: "SELECT kill_requested FROM sessions WHERE id = ?", arguments: [id]) ?? false
+        }
+    }
+
+    public func endAbandoned(at date: Date) throws -> [SessionRecord] {
+        try write { db in
+            let abandoned = try Row.fetchAll(db, sql: "SELECT * FROM sessions WHERE ended_at IS NULL").map(Self.record(from:))
+            try db.execute(sql: "UPDATE sessions SET ended_at = ? WHERE ended_at IS NULL", arguments: [date.timeIntervalSince1970])
+            return abandoned
+        }
+    }
+
+    private static func record(from row: Row) -> SessionRecord {
+        SessionRecord(
+            id: row["id"], user: row["user_name"], login: row["login"], target: row["target"], sourceAddress: row["source_address"],
+            kind: row["kind"], startedAt: Date(timeIntervalSince1970: row["started_at"]), recording: row["recording"]
+        )
+    }
+
+    private func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try database.read(body) } catch { throw StoreError(.unavailable, "\(error)") }
+    }
+
+    private func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try database.write(body) } catch { throw StoreError(.unavailable, "\(error)") }
+    }
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import BastionApp
+import BastionCore
+import BastionStore
+import Foundation
+
+/// `bastiond session list|kill`: live relayed sessions, seen and ended through the database
+/// the daemon shares (it checks kill requests every second).
+struct SessionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "session", abstract: "Live relayed sessions.", subcommands: [List.self, Kill.self]
+    )
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List live sessions.")
+        @OptionGroup var options: ConfigOption
+
+        func run() throws {
+            let environment = try Startup.open(options.config)
+            let sessions = try environment.sessions.liveSessions()
+            let now = Date()
+            print("ID                USER          LOGIN@TARGET              FROM              AGE      KIND")
+            for session in sessions {
+                let age = DurationText.format(now.timeIntervalSince(session.startedAt).rounded(.down))
+                print(
+                    session.id.padding(toLength: 18, withPad: " ", startingAt: 0)
+                        + session.user.padding(toLength: 14, withPad: " ", startingAt: 0)
+                        + "\(session.login)@\(session.target)".padding(toLength: 26, withPad: " ", startingAt: 0)
+                        + session.sourceAddress.padding(toLength: 18, withPad: " ", startingAt: 0)
+                        + age.padding(toLength: 9, withPad: " ", startingAt: 0) + session.kind
+                )
+            }
+        }
+    }
+
+    struct Kill: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "End a live session (the user is told).")
+        @OptionGroup var options: ConfigOption
+        @Argument(help: "Session id, from `session list`.") var id: String
+
+        func run() throws {
+            let environment = try Startup.open(options.config)
+            guard try environment.sessions.requestKill(id: id) else { throw Refusal(message: "no live session \(id)") }
+            try environment.auditLog.append(AuditEvent(
+                type: .sessionKill, time: Date(), actor: .init(user: BastionEnvironment.operatingSystemUser, method: "admin-cli"),
+                details: ["session_id": id]
+            ))
+            print("Asked session \(id) to end; it closes within a second or two.")
+        }
+    }
+}
