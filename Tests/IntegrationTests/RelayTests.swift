@@ -275,3 +275,50 @@ struct RelaySessionLimitTests {
         }
     }
 }
+
+/// Targets that cannot be reached, and recordings that stop being writable mid-session.
+@Suite("Relay failures")
+struct RelayFailureTests {
+    @Test("a target nobody answers on is refused with one line")
+    func unreachableTarget() async throws {
+        let deadPort = try SSHDFixture.freePort()
+        try await withRelay(extraConfig: """
+            [targets.web99]
+            address = "127.0.0.1:\(deadPort)"
+            host_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJG0CHKyK+L6cqs4WBIdUgegtNkBJFdy+kOJwvZqiB/Y"
+            """) { bastion, _ in
+            let alice = try await RelayTests.operatorWithCertificate(bastion)
+            let result = try await alice.ssh(["id"], user: "root@web99", answer: .none, useCertificate: true)
+            #expect(result.status == 1, "\(result)")
+            #expect(result.stderr == "bastion: target web99 unreachable\n")
+            #expect(try bastion.denialReasonsOfSessions().contains { $0.hasPrefix("target web99 unreachable") })
+        }
+    }
+
+    @Test("a recording that can no longer be written ends the live session (fail closed)")
+    func recordingFailsMidSession() async throws {
+        let mountPoint = try TemporaryDirectory(prefix: "bastion-tinyfs")
+        let mount = try await ProcessRunner.run("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", mountPoint.path])
+        try #require(mount.status == 0, "tmpfs needs root and mount permission: \(mount)")
+        defer { _ = try? ProcessRunner.runBlocking("umount", ["-l", mountPoint.path]) }
+        try await withRelay(configure: { $0.recording.directory = mountPoint.path }) { bastion, _ in
+            let alice = try await RelayTests.operatorWithCertificate(bastion)
+            // 1 MB of output cannot fit a 64 KiB file system: the recorder fails, the session ends.
+            let result = try await alice.ssh(
+                ["for i in $(seq 1 200); do head -c 5000 /dev/zero | tr '\\\\0' x; echo; sleep 0.01; done; sleep 5"],
+                user: "root@web01", answer: .none, useCertificate: true
+            )
+            #expect(result.status == 255, "\(result.status) \(result.stderr)")
+            #expect(result.stderr.contains("recording failed; session closed by policy"))
+            #expect(try bastion.auditRecords("recording.failed").count == 1)
+            #expect(try bastion.auditDetails("session.end").first?["end_reason"] == "recording failed")
+        }
+    }
+}
+
+extension BastionHarness {
+    /// The reasons of the `session.denied` records so far.
+    func denialReasonsOfSessions() throws -> [String] {
+        try auditRecords("session.denied").compactMap { $0["reason"] as? String }
+    }
+}
