@@ -47,7 +47,7 @@ extension FrontDoorConnection {
             return handleAuthMessage(message, method: subtype)
         case Int32(SSH_REQUEST_CHANNEL_OPEN.rawValue):
             if subtype == Int32(SSH_CHANNEL_DIRECT_TCPIP.rawValue) {
-                refuseForwarding("local port forwarding (direct-tcpip)")
+                return openDirectTCPIP(message)
             } else if subtype == Int32(SSH_CHANNEL_X11.rawValue) {
                 refuseForwarding("X11 channel")
             }

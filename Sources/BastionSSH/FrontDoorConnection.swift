@@ -36,6 +36,8 @@ final class FrontDoorConnection: @unchecked Sendable {
     // A relayed session to a target, when the username was LOGIN@TARGET.
     var live: LiveSession?
     var upstreamInEvent = false
+    /// Open `direct-tcpip` forwards a role allowed.
+    var forwards: [DirectTCPIPForward] = []
 
     private let closeRequested = Atomic<Bool>(false)
 
@@ -90,6 +92,7 @@ final class FrontDoorConnection: @unchecked Sendable {
         defer {
             // Order matters: detach the sessions from the event before freeing any of them.
             abandonSession(event: event)
+            closeForwards()
             if let event {
                 ssh_event_remove_session(event, session)
                 ssh_event_free(event)
@@ -111,6 +114,7 @@ final class FrontDoorConnection: @unchecked Sendable {
         while !hangUp {
             let rc = ssh_event_dopoll(event, live == nil ? 100 : 10)
             if ssh_is_connected(session) == 0 { break }
+            serviceForwards()
             if live != nil {
                 // A relay ends through its own close sequence (also on shutdown or a lost target).
                 if !serviceLiveSession(event: event) { break }

@@ -3,6 +3,8 @@ public import BastionCore
 /// What the front door needs to open relayed sessions (`ssh LOGIN@TARGET@bastion`).
 public struct SessionServices: Sendable {
     public var authorizer: SessionAuthorizer
+    /// The roles' rules beyond sessions (direct-tcpip destinations).
+    public var policy: Policy
     /// Signs the per-session certificate Bastion presents to targets.
     public var upstreamAuthority: CertificateAuthority
     public var settings: SessionSettings
@@ -13,8 +15,9 @@ public struct SessionServices: Sendable {
 
     public init(
         authorizer: SessionAuthorizer, upstreamAuthority: CertificateAuthority, settings: SessionSettings, users: any UserStore,
-        registry: any SessionStore
+        registry: any SessionStore, policy: Policy
     ) {
+        self.policy = policy
         self.registry = registry
         self.authorizer = authorizer
         self.upstreamAuthority = upstreamAuthority

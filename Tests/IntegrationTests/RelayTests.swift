@@ -322,3 +322,43 @@ extension BastionHarness {
         try auditRecords("session.denied").compactMap { $0["reason"] as? String }
     }
 }
+
+/// `direct-tcpip` (`ssh -L`, `ssh -W`) only to destinations a role lists.
+@Suite("Relay port forwarding")
+struct RelayForwardingTests {
+    @Test("ssh -W reaches an allowed destination through Bastion, and is refused for any other")
+    func allowedDestination() async throws {
+        let port = try SSHDFixture.freePort()
+        let web = Process()
+        web.executableURL = URL(fileURLWithPath: try ProcessRunner.locate("python3"))
+        let root = try TemporaryDirectory(prefix: "bastion-web")
+        try "forwarded-ok\n".write(toFile: root.file("hello.txt"), atomically: true, encoding: .utf8)
+        web.arguments = ["-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", root.path]
+        web.standardOutput = FileHandle.nullDevice
+        web.standardError = FileHandle.nullDevice
+        try web.run()
+        defer { web.terminate() }
+        for _ in 0..<100 {
+            if (try? LoopbackSocket(port: port)) != nil { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try await withRelay(configure: { $0.policy.roles["ops"]?.directTCPIPDestinations = ["127.0.0.1:\(port)"] }) { bastion, _ in
+            let alice = try await RelayTests.operatorWithCertificate(bastion)
+            let request = Data("GET /hello.txt HTTP/1.0\r\n\r\n".utf8)
+            let ssh = try ProcessRunner.locate("ssh")
+            let arguments = alice.clientOptions(useCertificate: true) + ["-p", String(bastion.endpoints.sshPort), "-W", "127.0.0.1:\(port)", "alice@127.0.0.1"]
+            let allowed = try await ProcessRunner.run(ssh, arguments, input: request, timeout: 20)
+            #expect(allowed.stdout.contains("forwarded-ok"), "\(allowed)")
+            let opened = try bastion.auditDetails("forward.open")
+            #expect(opened.contains { $0["destination"] == "127.0.0.1:\(port)" })
+
+            let other = try SSHDFixture.freePort()
+            let refusedArguments = alice.clientOptions(useCertificate: true) + ["-p", String(bastion.endpoints.sshPort), "-W", "127.0.0.1:\(other)", "alice@127.0.0.1"]
+            let refused = try await ProcessRunner.run(ssh, refusedArguments, input: request, timeout: 20)
+            #expect(refused.status != 0)
+            #expect(refused.stderr.contains("stdio forwarding failed"))
+            let refusals = try bastion.auditRecords("forward.refused").compactMap { $0["reason"] as? String }
+            #expect(refusals.contains { $0.contains("127.0.0.1:\(other)") })
+        }
+    }
+}

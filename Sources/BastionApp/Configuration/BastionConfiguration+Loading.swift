@@ -135,8 +135,8 @@ extension BastionConfiguration {
             throw roles.error(name, "invalid role name (use letters, digits, \"_\", \".\" and \"-\")")
         }
         guard let role = try roles.table(name) else { throw roles.error(name, "expected a table") }
-        try role.refuseUnknownKeys(allowed: ["targets", "logins", "max_cert_ttl", "extensions", "max_session"])
-        return Role(
+        try role.refuseUnknownKeys(allowed: ["targets", "logins", "max_cert_ttl", "extensions", "max_session", "allow_direct_tcpip"])
+        var parsed = Role(
             name: name,
             targets: try role.strings(
                 "targets",
@@ -161,6 +161,13 @@ extension BastionConfiguration {
             ),
             maxSessionDuration: role.has("max_session") ? try role.duration("max_session", default: 0) : nil
         )
+        parsed.directTCPIPDestinations = try role.strings(
+            "allow_direct_tcpip",
+            default: [],
+            isValid: { ListenAddress($0).map { $0.port > 0 } ?? false },
+            invalid: { "invalid destination \"\($0)\" (expected HOST:PORT)" }
+        )
+        return parsed
     }
 
     private static func parseTarget(_ name: String, in targets: TOMLTableReader) throws(ConfigurationError) -> TargetDefinition {

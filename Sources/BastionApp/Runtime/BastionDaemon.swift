@@ -57,7 +57,7 @@ public final class BastionDaemon: Sendable {
                 recordingDirectory: configuration.recording.directory, captureInput: configuration.recording.captureInput,
                 onRecordingFailure: configuration.recording.onFailure, idleTimeout: configuration.sessions.idleTimeout
             ),
-            users: environment.users, registry: environment.sessions
+            users: environment.users, registry: environment.sessions, policy: configuration.policy
         )
         let services = FrontDoorServices(
             authenticator: authenticator, commands: CommandRouter(issuer: issuer, policy: configuration.policy, audit: audit, clock: clock),

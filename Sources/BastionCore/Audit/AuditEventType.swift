@@ -52,6 +52,7 @@ extension AuditEventType {
     public static let commandRun = AuditEventType("command.run", code: "B1300I")
     public static let commandDenied = AuditEventType("command.denied", code: "B1301W")
     public static let forwardRefused = AuditEventType("forward.refused", code: "B1302W")
+    public static let forwardOpen = AuditEventType("forward.open", code: "B1303I")
 
     // Daemon lifecycle and configuration (B14xx)
     public static let serverStart = AuditEventType("server.start", code: "B1400I")
@@ -72,7 +73,7 @@ extension AuditEventType {
         .authLogin, .authFailed, .authLockout, .authKeyAccepted,
         .certIssue, .certRefused,
         .userAdd, .userRemove, .userLock, .userUnlock, .userResetTOTP, .userAddKey,
-        .commandRun, .commandDenied, .forwardRefused,
+        .commandRun, .commandDenied, .forwardRefused, .forwardOpen,
         .serverStart, .serverStop, .keyCreate,
         .sessionStart, .sessionEnd, .sessionDenied, .hostKeyMismatch, .recordingFailed, .recordingRecovered, .sessionKill,
     ]

@@ -44,6 +44,12 @@ public struct Policy: Sendable, Equatable {
         Set(known(roleNames).filter { $0.grants(target: target) }.flatMap(\.logins)).sorted()
     }
 
+    /// Whether one of the roles lets its members open `direct-tcpip` to `host:port`.
+    public func allowsDirectTCPIP(forRoles roleNames: [String], host: String, port: Int) -> Bool {
+        let destination = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        return known(roleNames).contains { $0.directTCPIPDestinations.contains(destination) }
+    }
+
     /// Every declared target the roles reach, with the logins allowed there, by name.
     public func reachableTargets(forRoles roleNames: [String]) -> [(target: TargetDefinition, logins: [String])] {
         targets.values.sorted { $0.name < $1.name }.compactMap { target in

@@ -20,6 +20,9 @@ public struct Role: Sendable, Equatable {
     public var extensions: [String]
     /// `max_session`: the longest a relayed session of a member may last; nil for no limit.
     public var maxSessionDuration: TimeInterval?
+    /// `allow_direct_tcpip`: `HOST:PORT` destinations members may reach with `ssh -L`/`-W`
+    /// through Bastion (logged, not recorded). Empty: port forwarding refused.
+    public var directTCPIPDestinations: [String] = []
 
     public init(
         name: String,
