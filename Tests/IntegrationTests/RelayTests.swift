@@ -362,3 +362,34 @@ struct RelayForwardingTests {
         }
     }
 }
+
+/// Input capture is opt-in: off by default, "i" events when `recording.capture_input = true`.
+@Suite("Relay input capture")
+struct RelayInputCaptureTests {
+    static func recordingAfterPiping(_ text: String, captureInput: Bool) async throws -> String {
+        var recording = ""
+        try await withRelay(configure: { $0.recording.captureInput = captureInput }) { bastion, _ in
+            let alice = try await RelayTests.operatorWithCertificate(bastion)
+            let ssh = try ProcessRunner.locate("ssh")
+            let arguments = alice.clientOptions(useCertificate: true) + ["-p", String(bastion.endpoints.sshPort), "root@web01@127.0.0.1", "wc -c"]
+            let result = try await ProcessRunner.run(ssh, arguments, input: Data(text.utf8), timeout: 20)
+            #expect(result.status == 0, "\(result)")
+            let path = try #require(try bastion.auditDetails("session.end").first?["recording"])
+            recording = try String(contentsOfFile: path, encoding: .utf8)
+        }
+        return recording
+    }
+
+    @Test("what the user types is not recorded by default")
+    func offByDefault() async throws {
+        let recording = try await Self.recordingAfterPiping("typed-secret\n", captureInput: false)
+        #expect(!recording.contains("typed-secret"))
+        #expect(!recording.contains("\"i\""))
+    }
+
+    @Test("with capture_input, input is recorded as \"i\" events")
+    func captured() async throws {
+        let recording = try await Self.recordingAfterPiping("typed-secret\n", captureInput: true)
+        #expect(recording.contains(#""i", "typed-secret\n""#) || recording.contains(#""i","typed-secret\n""#), "\(recording)")
+    }
+}
