@@ -183,7 +183,7 @@ extension FrontDoorConnection {
     // MARK: - Running
 
     /// One turn of the event loop for a live session: move bytes, enforce limits, finish.
-    /// Returns false when the session is over and the connection should end.
+    /// Returns false when the connection should end at once.
     func serviceLiveSession(event: ssh_event) -> Bool {
         guard var session = live else { return true }
         let now = services.clock.now()
@@ -206,7 +206,9 @@ extension FrontDoorConnection {
         live = session
         if session.relay.isFinished(now: now) {
             finishSession(event: event)
-            return false
+            // Like after a command: let the client hang up first (up to 2 s), or it may see
+            // "connection closed by remote host" before it has read the exit status.
+            channelClosedAt = Date()
         }
         return true
     }

@@ -118,7 +118,7 @@ final class FrontDoorConnection: @unchecked Sendable {
             if live != nil {
                 // A relay ends through its own close sequence (also on shutdown or a lost target).
                 if !serviceLiveSession(event: event) { break }
-                continue
+                if live != nil { continue }
             }
             if rc == SSH_ERROR { break }
             if closeRequested.load(ordering: .relaxed) { break }

@@ -59,11 +59,10 @@ final class SessionRelay {
         return movedAny
     }
 
-    /// True once both channels are closed (or the client's close went unanswered for 2 s).
+    /// True once Bastion has sent the client its exit status (if any), EOF and CLOSE, or the
+    /// client closed first; the connection then waits for the client to hang up.
     func isFinished(now: Date) -> Bool {
-        if ssh_channel_is_closed(client) != 0 && (closeSentAt != nil || ssh_channel_is_closed(target) != 0) { return true }
-        if let sent = closeSentAt, now.timeIntervalSince(sent) > 2 { return true }
-        return false
+        closeSentAt != nil
     }
 
     /// Ends the session from Bastion's side (timeout, expiry, lock, recording failure):

@@ -393,3 +393,27 @@ struct RelayInputCaptureTests {
         #expect(recording.contains(#""i", "typed-secret\n""#) || recording.contains(#""i","typed-secret\n""#), "\(recording)")
     }
 }
+
+/// Short sessions end cleanly every time: the client reads exit status and CLOSE before
+/// Bastion hangs up (a regression seen by the benchmark as 1-5% "closed by remote host").
+@Suite("Relay short sessions")
+struct RelayShortSessionTests {
+    @Test("40 short sessions, 4 at a time, all exit 0")
+    func manyShortSessions() async throws {
+        try await withRelay { bastion, _ in
+            let alice = try await RelayTests.operatorWithCertificate(bastion)
+            var failures: [String] = []
+            for _ in 0..<10 {
+                try await withThrowingTaskGroup(of: ProcessRunner.Result.self) { group in
+                    for _ in 0..<4 {
+                        group.addTask { try await alice.ssh(["true"], user: "root@web01", answer: .none, useCertificate: true) }
+                    }
+                    for try await result in group where result.status != 0 {
+                        failures.append("\(result)")
+                    }
+                }
+            }
+            #expect(failures.isEmpty, "\(failures.count) failed: \(failures.first ?? "")")
+        }
+    }
+}
