@@ -4,8 +4,11 @@ import Foundation
 ///
 /// Prints certificates per second in-process, then logins per second and server CPU seconds
 /// per login through bastiond and through OpenSSH's sshd, driven by the same concurrent
-/// OpenSSH clients with the same certificate, and the ratio of the two. Exits 1 if any login
-/// failed, so a broken build cannot pass as a fast one.
+/// OpenSSH clients with the same certificate, and the ratio of the two. Then the relay
+/// benchmark (`RelayBenchmark`): throughput, keystroke latency, memory and CPU of sessions
+/// relayed to a loopback sshd, against the same sshd reached directly and through `ssh -J`.
+/// Exits 1 if any login or relayed session failed, so a broken build cannot pass as a fast
+/// one; a missed performance goal is printed, not an error.
 ///
 /// Everything it starts is stopped by PID and its scratch directory removed, on success and
 /// on failure alike (each `defer` sits right after the thing it undoes). It never calls
@@ -31,9 +34,6 @@ enum BastionBench {
         let bastiondPath = try executable(options.bastiond)
         try requireTools(["ssh", "ssh-keygen", "oathtool"])
 
-        note("in-process certificate issuance, \(options.certificates) per measure")
-        let certificates = try CertificateBenchmark.run(count: options.certificates)
-
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         let identity = scratch.file("alice")
@@ -42,6 +42,36 @@ enum BastionBench {
 
         let bastion = try BastiondTarget.configure(executable: bastiondPath, scratch: scratch)
         let secret = try bastion.enroll(user: "alice", publicKey: publicKey)
+        var status: Int32 = 0
+        var certificate: String?
+        if options.suites.contains("logins") {
+            let (loginStatus, fetched) = try runLogins(options: options, bastion: bastion, identity: identity, secret: secret, scratch: scratch)
+            status = max(status, loginStatus)
+            certificate = fetched
+        }
+        if options.suites.contains("relay") {
+            if options.suites.count > 1 { print("") }
+            let relay = try RelayBenchmark.run(
+                options: options, scratch: scratch, bastion: bastion, identity: identity, certificate: certificate, totpSecret: secret
+            )
+            print(RelayReport.render(relay, options: options))
+            if let cpu = relay.cpu, cpu.failures > 0 || cpu.recordings < cpu.sessions {
+                note("relay: \(cpu.failures) failed session(s), \(cpu.recordings) recording(s) for \(cpu.sessions) sessions"
+                    + (cpu.firstFailure.map { "; first failure: \($0)" } ?? ""))
+                status = 1
+            }
+        }
+        return status
+    }
+
+    /// Certificates/s in-process, then logins through bastiond and through sshd; the exit
+    /// status (1 if any login failed) and the certificate fetched on the way.
+    private static func runLogins(
+        options: BenchOptions, bastion: BastiondTarget, identity: String, secret: String, scratch: ScratchDirectory
+    ) throws -> (Int32, String) {
+        note("in-process certificate issuance, \(options.certificates) per measure")
+        let certificates = try CertificateBenchmark.run(count: options.certificates)
+
         let certificate: String
         let throughBastiond: LoginLoad.Measurement
         do {
@@ -79,7 +109,7 @@ enum BastionBench {
         for (name, measurement) in [("bastiond", throughBastiond), ("sshd", throughSSHD)] {
             if let failure = measurement.firstFailure { note("\(name): first failed login: \(failure)") }
         }
-        return throughBastiond.failures == 0 && throughSSHD.failures == 0 ? 0 : 1
+        return (throughBastiond.failures == 0 && throughSSHD.failures == 0 ? 0 : 1, certificate)
     }
 
     /// One probe login that must succeed, then the measured run.
@@ -100,7 +130,7 @@ enum BastionBench {
 
     /// Stops a daemon and reports what its log holds: at the levels configured, every line is
     /// a warning or an error worth a look.
-    private static func stop(_ daemon: Daemon) {
+    static func stop(_ daemon: Daemon) {
         if !daemon.stop() { note("\(daemon.name) ignored SIGTERM for 5 s and was killed") }
         let lines = daemon.logLines()
         guard !lines.isEmpty else { return }

@@ -7,26 +7,54 @@ import Foundation
 struct BastiondTarget {
     let executable: String
     let scratch: ScratchDirectory
+    /// Name in messages and prefix of its config and log files (`bastiond`, `bastiond-relay`).
+    let name: String
     let sshPort: Int
     let configPath: String
 
     var dataDirectory: String { scratch.file("bastion-data") }
     /// Written by bastiond on first start (see `KeyMaterial`); sshd trusts it for the comparison.
     var userCAPublicKeyPath: String { dataDirectory + "/" + KeyMaterial.FileName.userAuthority + ".pub" }
+    /// Signs the per-session certificates bastiond presents to targets; written with the other keys.
+    var upstreamCAPublicKeyPath: String { dataDirectory + "/" + KeyMaterial.FileName.upstreamAuthority + ".pub" }
 
     /// Writes the configuration. The log level is `warning` because sshd runs at `LogLevel
     /// ERROR`: neither side writes a log line per login, both still write what goes wrong.
+    /// Role `ops` (root on `web*`) is there for the relay benchmark; the login benchmark does
+    /// not use it.
     static func configure(executable: String, scratch: ScratchDirectory) throws(BenchError) -> BastiondTarget {
+        try configure(executable: executable, scratch: scratch, name: "bastiond", extra: "")
+    }
+
+    /// The same bastiond (same data directory, users and CAs) on new ports, relaying `web01`
+    /// to `target` with recordings in `recordings`. It allows 1000 connections per source
+    /// address, since every benchmark client comes from 127.0.0.1.
+    func relaying(to target: OpenSSHTarget, recordings: String) throws(BenchError) -> BastiondTarget {
+        try Self.configure(executable: executable, scratch: scratch, name: "bastiond-relay", extra: """
+            [recording]
+            dir = "\(recordings)"
+
+            [targets.web01]
+            address = "127.0.0.1:\(target.port)"
+            host_key = "\(try target.hostKeyLine())"
+
+            """, maxConnectionsPerSource: 1000)
+    }
+
+    private static func configure(
+        executable: String, scratch: ScratchDirectory, name: String, extra: String, maxConnectionsPerSource: Int? = nil
+    ) throws(BenchError) -> BastiondTarget {
         let sshPort = try LoopbackPort.free()
         var httpPort = try LoopbackPort.free()
         while httpPort == sshPort { httpPort = try LoopbackPort.free() }
-        let configPath = try scratch.write("bastiond.toml", """
+        let limit = maxConnectionsPerSource.map { "max_connections_per_source = \($0)\n" } ?? ""
+        let configPath = try scratch.write("\(name).toml", """
             [server]
             data_dir = "\(scratch.file("bastion-data"))"
 
             [ssh]
             listen = "127.0.0.1:\(sshPort)"
-
+            \(limit)
             [http]
             listen = "127.0.0.1:\(httpPort)"
             public_url = "http://127.0.0.1:\(httpPort)"
@@ -38,14 +66,19 @@ struct BastiondTarget {
             targets = ["web*"]
             logins = ["deploy"]
 
+            [roles.ops]
+            targets = ["web*"]
+            logins = ["root"]
+
+            \(extra)
             """)
-        return BastiondTarget(executable: executable, scratch: scratch, sshPort: sshPort, configPath: configPath)
+        return BastiondTarget(executable: executable, scratch: scratch, name: name, sshPort: sshPort, configPath: configPath)
     }
 
     /// `bastiond user add alice`; returns the Base32 TOTP secret from the otpauth URI it prints.
     func enroll(user: String, publicKey: String) throws(BenchError) -> String {
         let output = try ProcessLauncher.output(
-            [executable, "user", "add", user, "--key", publicKey, "--role", "engineer", "--config", configPath],
+            [executable, "user", "add", user, "--key", publicKey, "--role", "engineer", "--role", "ops", "--config", configPath],
             scratch: scratch.path
         )
         guard let uri = output.split(separator: "\n").first(where: { $0.hasPrefix("otpauth://") }),
@@ -61,7 +94,7 @@ struct BastiondTarget {
     /// `bastiond serve`, stderr to `bastiond.log`; returns once the SSH port accepts connections.
     func start() throws(BenchError) -> Daemon {
         let daemon = try Daemon.start(
-            name: "bastiond", [executable, "serve", "--config", configPath], logPath: scratch.file("bastiond.log")
+            name: name, [executable, "serve", "--config", configPath], logPath: scratch.file("\(name).log")
         )
         do {
             try daemon.waitUntilListening(on: sshPort)

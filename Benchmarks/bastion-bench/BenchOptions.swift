@@ -1,5 +1,5 @@
-/// The command line, parsed by hand: the target has no ArgumentParser dependency, and four
-/// options do not justify adding one.
+/// The command line, parsed by hand: the target has no ArgumentParser dependency, and a
+/// dozen flat options do not justify adding one.
 struct BenchOptions {
     /// Path of the `bastiond` executable to measure.
     var bastiond: String
@@ -18,14 +18,39 @@ struct BenchOptions {
     /// logins per second. `--kex default` measures the defaults instead.
     var kex: String? = "curve25519-sha256"
 
+    /// Which benchmarks to run: `logins` (certificates and logins, vs sshd), `relay`, or both.
+    var suites: Set<String> = ["logins", "relay"]
+    /// MiB per bulk transfer in the relay benchmark.
+    var bulkMiB = 500
+    /// Bulk transfers per route and direction; the fastest counts.
+    var rounds = 2
+    /// Keystroke round trips per path.
+    var latencySamples = 500
+    /// Idle recorded sessions held open at once for the memory measure.
+    var idleSessions = 200
+    /// Short recorded sessions (`true`) for bastiond's CPU per new session.
+    var newSessions = 100
+    /// The cipher every hop of the relay benchmark uses (clients and the target sshd are pinned to it).
+    var cipher = "aes128-gcm@openssh.com"
+
     static let usage = """
-        usage: bastion-bench --bastiond PATH [--logins N] [--concurrency C] [--certs N]
+        usage: bastion-bench --bastiond PATH [--only logins|relay] [--logins N] [--concurrency C] [--certs N]
+                             [--bulk-mb N] [--rounds N] [--latency-samples N] [--idle-sessions N] [--new-sessions N] [--cipher NAME]
+          --only SUITE       run only "logins" (certificates/s, logins/s vs sshd) or "relay"
+                             (throughput, latency, memory and CPU of relayed sessions); default both
           --bastiond PATH    bastiond executable to measure (required)
           --logins N         logins per side, through bastiond and through sshd (default 200)
           --concurrency C    concurrent ssh clients (default 8)
           --certs N          certificates per in-process measure (default 2000)
           --kex LIST|default key exchange the ssh clients offer (default curve25519-sha256, which
                              both servers support); "default" leaves the client's own list
+          --bulk-mb N        MiB per bulk transfer, direct / ssh -J / bastiond (default 500)
+          --rounds N         bulk transfers per route and direction, the fastest counts (default 2)
+          --latency-samples N keystroke round trips per path (default 500)
+          --idle-sessions N  idle recorded sessions held open through bastiond (default 200)
+          --new-sessions N   short recorded sessions for bastiond CPU per session (default 100)
+          --cipher NAME      cipher on every hop of the relay benchmark (default aes128-gcm@openssh.com;
+                             chacha20-poly1305@openssh.com is the other fast one both sides have)
         """
 
     /// Parses `arguments` (without the program name); `nil` means `--help` was asked for.
@@ -46,6 +71,16 @@ struct BenchOptions {
             case "--logins": options.logins = try positive(name, try value())
             case "--concurrency": options.concurrency = try positive(name, try value())
             case "--certs": options.certificates = try positive(name, try value())
+            case "--only":
+                let suite = try value()
+                guard ["logins", "relay"].contains(suite) else { throw BenchError("--only takes logins or relay, not '\(suite)'") }
+                options.suites = [suite]
+            case "--bulk-mb": options.bulkMiB = try positive(name, try value())
+            case "--rounds": options.rounds = try positive(name, try value())
+            case "--latency-samples": options.latencySamples = try positive(name, try value())
+            case "--idle-sessions": options.idleSessions = try positive(name, try value())
+            case "--new-sessions": options.newSessions = try positive(name, try value())
+            case "--cipher": options.cipher = try value()
             case "--kex":
                 let kex = try value()
                 options.kex = kex == "default" ? nil : kex

@@ -12,12 +12,27 @@ struct OpenSSHTarget {
     static let executable = "/usr/sbin/sshd"
 
     let scratch: ScratchDirectory
+    /// Prefix of its files in the scratch directory, and its name in messages.
+    let name: String
     let port: Int
     let configPath: String
+    let hostKeyPath: String
     /// The login's shell start-up file hidden from sshd, if any (see `start`).
     private(set) var hiddenStartupFile: String?
 
     static func configure(scratch: ScratchDirectory, trustedUserCA: String, principal: String) throws(BenchError) -> OpenSSHTarget {
+        try configure(
+            scratch: scratch, name: "sshd", trustedUserCAs: [trustedUserCA], principals: ["root": [principal]],
+            extraConfig: ["MaxStartups 100:30:200", "MaxSessions 100"]
+        )
+    }
+
+    /// An sshd whose files are named `NAME…` in `scratch`, trusting every CA in `trustedUserCAs`
+    /// (public key files, joined into one `TrustedUserCAKeys` file) for the logins in
+    /// `principals` (login → principals accepted for it), with `extraConfig` lines appended.
+    static func configure(
+        scratch: ScratchDirectory, name: String, trustedUserCAs: [String], principals: [String: [String]], extraConfig: [String]
+    ) throws(BenchError) -> OpenSSHTarget {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw BenchError("\(executable) not found (Debian package openssh-server)")
         }
@@ -27,32 +42,43 @@ struct OpenSSHTarget {
         } catch {
             throw BenchError("cannot create /run/sshd: \(error)")
         }
-        let hostKey = scratch.file("sshd_host_ed25519_key")
-        try ProcessLauncher.output(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bench-sshd", "-f", hostKey], scratch: scratch.path)
-        guard FileManager.default.isReadableFile(atPath: trustedUserCA) else {
-            throw BenchError("bastiond wrote no user CA public key at \(trustedUserCA)")
+        let hostKey = scratch.file("\(name)_host_ed25519_key")
+        try ProcessLauncher.output(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bench-\(name)", "-f", hostKey], scratch: scratch.path)
+        var authorities: [String] = []
+        for path in trustedUserCAs {
+            guard FileManager.default.isReadableFile(atPath: path), let line = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw BenchError("no user CA public key at \(path)")
+            }
+            authorities.append(line.trimmingCharacters(in: .whitespacesAndNewlines))
         }
-        try scratch.write("sshd_principals/root", principal + "\n", mode: 0o644)
+        let trusted = try scratch.write("\(name)_trusted_user_ca.pub", authorities.joined(separator: "\n") + "\n", mode: 0o644)
+        for (login, accepted) in principals {
+            try scratch.write("\(name)_principals/\(login)", accepted.joined(separator: "\n") + "\n", mode: 0o644)
+        }
         let port = try LoopbackPort.free()
-        let configPath = try scratch.write("sshd_config", """
-            Port \(port)
-            ListenAddress 127.0.0.1
-            HostKey \(hostKey)
-            TrustedUserCAKeys \(trustedUserCA)
-            AuthorizedPrincipalsFile \(scratch.file("sshd_principals"))/%u
-            AuthorizedKeysFile none
-            PasswordAuthentication no
-            KbdInteractiveAuthentication no
-            UsePAM no
-            StrictModes no
-            UseDNS no
-            PidFile \(scratch.file("sshd.pid"))
-            LogLevel ERROR
-            MaxStartups 100:30:200
-            MaxSessions 100
+        let configPath = try scratch.write("\(name)_config", ([
+            "Port \(port)",
+            "ListenAddress 127.0.0.1",
+            "HostKey \(hostKey)",
+            "TrustedUserCAKeys \(trusted)",
+            "AuthorizedPrincipalsFile \(scratch.file("\(name)_principals"))/%u",
+            "AuthorizedKeysFile none",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "UsePAM no",
+            "StrictModes no",
+            "UseDNS no",
+            "PidFile \(scratch.file("\(name).pid"))",
+            "LogLevel ERROR",
+        ] + extraConfig).joined(separator: "\n") + "\n")
+        return OpenSSHTarget(scratch: scratch, name: name, port: port, configPath: configPath, hostKeyPath: hostKey)
+    }
 
-            """)
-        return OpenSSHTarget(scratch: scratch, port: port, configPath: configPath)
+    /// The host key as `TYPE BASE64` (no comment): what bastiond's `[targets.X] host_key` pins.
+    func hostKeyLine() throws(BenchError) -> String {
+        let fields = try scratch.read((hostKeyPath as NSString).lastPathComponent + ".pub").split(separator: " ")
+        guard fields.count >= 2 else { throw BenchError("unreadable host key \(hostKeyPath).pub") }
+        return "\(fields[0]) \(fields[1])"
     }
 
     /// `sshd -D -e -f CONFIG` (foreground, log to stderr → `sshd.log`); returns once it listens.
@@ -66,14 +92,14 @@ struct OpenSSHTarget {
     mutating func start(login: String) throws(BenchError) -> Daemon {
         var arguments = [Self.executable, "-D", "-e", "-f", configPath]
         if let startupFile = Self.shellStartupFile(of: login), Self.canUnshareMounts() {
-            let empty = try scratch.write("empty-bashrc", "", mode: 0o644)
+            let empty = try scratch.write("\(name)-empty-bashrc", "", mode: 0o644)
             arguments = [
                 "unshare", "--mount", "--propagation", "private",
                 "/bin/sh", "-c", "mount --bind \"$1\" \"$2\" || exit 97; shift 2; exec \"$@\"", "sh", empty, startupFile,
             ] + arguments
             hiddenStartupFile = startupFile
         }
-        let daemon = try Daemon.start(name: "sshd", arguments, logPath: scratch.file("sshd.log"))
+        let daemon = try Daemon.start(name: name, arguments, logPath: scratch.file("\(name).log"))
         do {
             try daemon.waitUntilListening(on: port)
         } catch {

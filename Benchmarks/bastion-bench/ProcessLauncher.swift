@@ -14,23 +14,30 @@ enum ProcessLauncher {
     /// Where one of the child's standard streams goes.
     enum Stream {
         case null
-        /// Created or truncated, 0600.
+        /// For stdout/stderr created or truncated, 0600; for stdin read as it is.
         case file(String)
+        /// An open descriptor of this process (a pipe end), duplicated onto the child's stream.
+        case descriptor(Int32)
     }
 
     /// Starts `arguments[0]` (looked up in PATH when it has no slash) and returns its PID.
     static func spawn(
-        _ arguments: [String], environment: [String: String] = [:], stdout: Stream = .null, stderr: Stream = .null
+        _ arguments: [String], environment: [String: String] = [:], stdin: Stream = .null, stdout: Stream = .null,
+        stderr: Stream = .null
     ) throws(BenchError) -> pid_t {
         precondition(!arguments.isEmpty, "no program to run")
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        for (fd, stream) in [(Int32(1), stdout), (Int32(2), stderr)] {
+        for (fd, stream) in [(Int32(0), stdin), (Int32(1), stdout), (Int32(2), stderr)] {
+            let flags = fd == 0 ? O_RDONLY : O_WRONLY
             switch stream {
-            case .null: posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_WRONLY, 0)
-            case .file(let path): posix_spawn_file_actions_addopen(&actions, fd, path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            case .null: posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", flags, 0)
+            case .file(let path):
+                // Read as it is for stdin; created or truncated for stdout and stderr.
+                posix_spawn_file_actions_addopen(&actions, fd, path, fd == 0 ? flags : flags | O_CREAT | O_TRUNC, 0o600)
+            // dup2 clears close-on-exec on the copy, so pipes made with O_CLOEXEC reach only this child.
+            case .descriptor(let source): posix_spawn_file_actions_adddup2(&actions, source, fd)
             }
         }
 

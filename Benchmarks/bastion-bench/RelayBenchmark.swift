@@ -1,0 +1,454 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Relayed sessions, side by side against one loopback sshd (the "target"): bulk throughput
+/// direct / through OpenSSH as a jump host / through bastiond with recording; keystroke round
+/// trips; bastiond's resident memory per idle recorded session; bastiond's CPU per new
+/// recorded session.
+///
+/// The target sshd trusts two CAs: bastiond's upstream CA (for the per-session certificates
+/// bastiond presents) and a CA the benchmark makes, which signs alice's key for `root` so that
+/// the direct and jump routes log in with the same key. Every hop is pinned to one cipher and
+/// key exchange: the clients by their config files, bastiond's upstream hop by the target
+/// sshd's `Ciphers` and `KexAlgorithms` (bastiond offers several).
+enum RelayBenchmark {
+    struct Transfer {
+        var bytes: Int
+        var seconds: Double
+        var mebibytesPerSecond: Double { Double(bytes) / 1_048_576 / seconds }
+    }
+
+    struct Latency {
+        /// Round trips in milliseconds, in the order measured.
+        var milliseconds: [Double]
+
+        func percentile(_ fraction: Double) -> Double {
+            let sorted = milliseconds.sorted()
+            guard !sorted.isEmpty else { return .nan }
+            // Nearest rank.
+            let rank = Int((fraction * Double(sorted.count)).rounded(.up))
+            return sorted[min(max(rank, 1), sorted.count) - 1]
+        }
+    }
+
+    struct Memory {
+        var sessions: Int
+        var baselineKiB: Int
+        var loadedKiB: Int
+        /// After every idle session ended: what bastiond keeps (allocator caches, or leaks).
+        var afterKiB: Int
+        var baselineThreads: Int
+        var loadedThreads: Int
+        var perSessionKiB: Double { Double(loadedKiB - baselineKiB) / Double(sessions) }
+    }
+
+    struct SessionCPU {
+        var sessions: Int
+        var failures: Int
+        var cpuSeconds: Double
+        var wallSeconds: Double
+        var recordings: Int
+        var firstFailure: String?
+        var millisecondsPerSession: Double { cpuSeconds * 1000 / Double(sessions) }
+    }
+
+    struct Result {
+        var upload: [RelayClients.Route: Transfer] = [:]
+        var download: [RelayClients.Route: Transfer] = [:]
+        var latency: [RelayClients.Route: Latency] = [:]
+        var cpu: SessionCPU?
+        var memory: Memory?
+        var upstreamCipher = "?"
+        var hiddenStartupFile: String?
+        /// /proc/loadavg's 1-minute figure before and after: the machine may be shared.
+        var loadAverage = (start: "?", end: "?")
+    }
+
+    static func loadAverage() -> String {
+        ChildProcess.text("/proc/loadavg").split(separator: " ").first.map(String.init) ?? "?"
+    }
+
+    /// Round trips before the measured ones (first-use costs: page faults, the PTY's first writes).
+    static let latencyWarmUp = 20
+    /// Pause between keystrokes: far below a typist's, enough that each one is a lone packet.
+    static let keystrokeGap: useconds_t = 2_000
+    /// Idle sessions started at once; the next batch waits until these are all established.
+    static let idleBatch = 20
+    static let routes = RelayClients.Route.allCases
+
+    /// Sets up the target sshd and a relaying bastiond, runs every measure, stops both.
+    ///
+    /// - Parameter certificate: alice's bastiond certificate if one was fetched already (a
+    ///   second fetch within the same 30 s TOTP step would be refused as a replayed code).
+    static func run(
+        options: BenchOptions, scratch: ScratchDirectory, bastion: BastiondTarget, identity: String,
+        certificate existing: String?, totpSecret: String
+    ) throws -> Result {
+        // A write to a pipe whose reader died must fail with EPIPE, not kill the benchmark.
+        signal(SIGPIPE, SIG_IGN)
+        var result = Result()
+        result.loadAverage.start = loadAverage()
+
+        // The benchmark's own CA signs alice's key for root: the credential of the direct and jump routes.
+        let benchCA = scratch.file("bench_user_ca")
+        try ProcessLauncher.output(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bench-user-ca", "-f", benchCA], scratch: scratch.path)
+        let directKey = try scratch.write("direct-alice.pub", try scratch.read((identity as NSString).lastPathComponent + ".pub"))
+        try ProcessLauncher.output(
+            ["ssh-keygen", "-q", "-s", benchCA, "-I", "bench", "-n", "root", "-V", "-5m:+2h", directKey], scratch: scratch.path
+        )
+        let directCertificate = scratch.file("direct-alice-cert.pub")
+
+        var targetExtra = [
+            "Subsystem sftp internal-sftp",
+            "AllowTcpForwarding yes",
+            "PrintMotd no",
+            "PrintLastLog no",
+            // Every idle session is one authenticated connection; only unauthenticated ones count here.
+            "MaxStartups 200:30:1000",
+            "MaxSessions 100",
+            "Ciphers \(options.cipher)",
+        ]
+        if let kex = options.kex { targetExtra.append("KexAlgorithms \(kex)") }
+        var target = try OpenSSHTarget.configure(
+            scratch: scratch, name: "target-sshd", trustedUserCAs: [bastion.upstreamCAPublicKeyPath, benchCA + ".pub"],
+            principals: ["root": ["root"]], extraConfig: targetExtra
+        )
+        let targetDaemon = try target.start(login: "root")
+        defer { BastionBench.stop(targetDaemon) }
+        result.hiddenStartupFile = target.hiddenStartupFile
+
+        let recordings = scratch.file("recordings")
+        let relay = try bastion.relaying(to: target, recordings: recordings)
+        let daemon = try relay.start()
+        defer { BastionBench.stop(daemon) }
+
+        let certificate = try existing ?? relay.fetchCertificate(user: "alice", identity: identity, totpSecret: totpSecret)
+        let clients = RelayClients(
+            directConfig: try scratch.write("client-direct.conf", RelayClients.configText(
+                identity: identity, certificate: directCertificate, cipher: options.cipher, kex: options.kex
+            )),
+            bastiondConfig: try scratch.write("client-bastiond.conf", RelayClients.configText(
+                identity: identity, certificate: certificate, cipher: options.cipher, kex: options.kex
+            )),
+            targetPort: target.port, bastiondPort: relay.sshPort
+        )
+
+        // One session per route must work before anything is measured.
+        for route in routes {
+            let output: String
+            do {
+                output = try ProcessLauncher.output(clients.arguments(route, command: "echo relay-ok"), scratch: scratch.path)
+            } catch {
+                throw BenchError("probe session \(route.rawValue) failed: \(error)\n\(daemon.name) log:\n\(daemon.logTail())\n"
+                    + "\(targetDaemon.name) log:\n\(targetDaemon.logTail())")
+            }
+            guard output.trimmingCharacters(in: .whitespacesAndNewlines) == "relay-ok" else {
+                throw BenchError("probe session \(route.rawValue) printed \(output.debugDescription), not relay-ok")
+            }
+        }
+        result.upstreamCipher = options.cipher
+
+        // Routes in turn, each round: the best of the rounds counts (the machine is shared).
+        for round in 1...options.rounds {
+            for route in routes {
+                BastionBench.note("round \(round)/\(options.rounds): bulk upload \(options.bulkMiB) MiB \(route.rawValue)")
+                let transfer = try upload(clients.arguments(route, command: uploadCommand), mebibytes: options.bulkMiB, scratch: scratch)
+                result.upload[route] = faster(result.upload[route], transfer)
+            }
+            for route in routes {
+                BastionBench.note("round \(round)/\(options.rounds): bulk download \(options.bulkMiB) MiB \(route.rawValue)")
+                let transfer = try download(
+                    clients.arguments(route, command: downloadCommand(mebibytes: options.bulkMiB)), mebibytes: options.bulkMiB, scratch: scratch
+                )
+                result.download[route] = faster(result.download[route], transfer)
+                // The download's recording is as big as the download: do not keep it.
+                removeRecordings(in: recordings)
+            }
+        }
+        BastionBench.note("keystroke round trips: \(options.latencySamples) per route, routes in turn")
+        result.latency = try latencies(routes, clients: clients, samples: options.latencySamples, scratch: scratch)
+
+        BastionBench.note("new recorded sessions through bastiond: \(options.newSessions), \(min(options.concurrency, 4)) concurrent")
+        let recordingsBefore = countRecordings(in: recordings)
+        let load = try LoginLoad.run(
+            clients.arguments(.bastiond, command: "true"), count: options.newSessions, concurrency: min(options.concurrency, 4),
+            scratch: scratch,
+            serverCPU: { () throws(BenchError) in try ProcessCPU.seconds(of: daemon.pid, .selfOnly) },
+            // bastiond closes the recording (fsync) and writes session.end after the client has gone.
+            settle: { usleep(500_000) }
+        )
+        result.cpu = SessionCPU(
+            sessions: load.logins, failures: load.failures, cpuSeconds: load.serverCPUSeconds, wallSeconds: load.wallSeconds,
+            recordings: countRecordings(in: recordings) - recordingsBefore, firstFailure: load.firstFailure
+        )
+
+        BastionBench.note("idle recorded sessions through bastiond: \(options.idleSessions)")
+        result.memory = try idleMemory(clients: clients, count: options.idleSessions, daemon: daemon, scratch: scratch)
+        result.loadAverage.end = loadAverage()
+        return result
+    }
+
+    // MARK: - Bulk
+
+    /// Runs on the target: times its own read of stdin (so the two key exchanges and the
+    /// upstream connect are not in the number) and prints `BYTES NANOSECONDS`.
+    static let uploadCommand = "s=$(date +%s%N); n=$(wc -c); e=$(date +%s%N); echo \"$n $((e - s))\""
+
+    /// Printable bytes, so that the recording is of ordinary terminal output.
+    static func downloadCommand(mebibytes: Int) -> String {
+        "yes 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ | head -c \(mebibytes)M"
+    }
+
+    /// `head -c NM /dev/zero | ssh … uploadCommand`, timed by the target.
+    static func upload(_ arguments: [String], mebibytes: Int, scratch: ScratchDirectory) throws(BenchError) -> Transfer {
+        let pipe = try BenchPipe()
+        let outPath = scratch.file("upload.out")
+        let errPath = scratch.file("upload.err")
+        let head = try ProcessLauncher.spawn(["head", "-c", "\(mebibytes)M", "/dev/zero"], stdout: .descriptor(pipe.writeEnd))
+        let ssh: pid_t
+        do {
+            ssh = try ProcessLauncher.spawn(arguments, stdin: .descriptor(pipe.readEnd), stdout: .file(outPath), stderr: .file(errPath))
+        } catch {
+            ChildProcess.stopAll([head])
+            throw error
+        }
+        pipe.closeRead()
+        pipe.closeWrite()
+        let deadline = ContinuousClock.now + transferTimeout(mebibytes)
+        let sshStatus = ChildProcess.wait(ssh, until: deadline)
+        let headStatus = ChildProcess.wait(head, until: ContinuousClock.now + .seconds(5))
+        guard let sshStatus else { throw BenchError("upload did not finish within \(transferTimeout(mebibytes))") }
+        guard sshStatus == 0 else { throw BenchError("upload: ssh exited with \(sshStatus): \(ChildProcess.text(errPath))") }
+        guard headStatus == 0 else { throw BenchError("upload: head exited with \(headStatus.map(String.init) ?? "timeout")") }
+        let fields = ChildProcess.text(outPath).split(separator: " ")
+        guard fields.count == 2, let bytes = Int(fields[0]), let nanoseconds = Double(fields[1]), nanoseconds > 0 else {
+            throw BenchError("upload: the target printed \(ChildProcess.text(outPath).debugDescription), not BYTES NANOSECONDS")
+        }
+        guard bytes == mebibytes << 20 else { throw BenchError("upload: the target received \(bytes) bytes of \(mebibytes << 20)") }
+        return Transfer(bytes: bytes, seconds: nanoseconds / 1e9)
+    }
+
+    /// `ssh … downloadCommand > pipe`, timed here from the first byte to EOF, every byte counted.
+    static func download(_ arguments: [String], mebibytes: Int, scratch: ScratchDirectory) throws(BenchError) -> Transfer {
+        let pipe = try BenchPipe()
+        let errPath = scratch.file("download.err")
+        let ssh = try ProcessLauncher.spawn(arguments, stdout: .descriptor(pipe.writeEnd), stderr: .file(errPath))
+        pipe.closeWrite()
+        let deadline = ContinuousClock.now + transferTimeout(mebibytes)
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var bytes = 0
+        var first: ContinuousClock.Instant?
+        var last = ContinuousClock.now
+        while true {
+            guard pipe.waitReadable(timeout: deadline - ContinuousClock.now) else {
+                ChildProcess.stopAll([ssh])
+                throw BenchError("download did not finish within \(transferTimeout(mebibytes))")
+            }
+            let count = buffer.withUnsafeMutableBytes { read(pipe.readEnd, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { break }
+            last = ContinuousClock.now
+            if first == nil { first = last }
+            bytes += count
+        }
+        let status = ChildProcess.wait(ssh, until: ContinuousClock.now + .seconds(10))
+        guard status == 0 else { throw BenchError("download: ssh exited with \(status.map(String.init) ?? "timeout"): \(ChildProcess.text(errPath))") }
+        guard bytes == mebibytes << 20, let first else { throw BenchError("download: received \(bytes) bytes of \(mebibytes << 20)") }
+        return Transfer(bytes: bytes, seconds: (last - first).seconds)
+    }
+
+    private static func faster(_ best: Transfer?, _ new: Transfer) -> Transfer {
+        guard let best, best.mebibytesPerSecond >= new.mebibytesPerSecond else { return new }
+        return best
+    }
+
+    /// A minute plus 5 s per 25 MiB (a 5 MiB/s floor: far below anything working).
+    private static func transferTimeout(_ mebibytes: Int) -> Duration { .seconds(60 + mebibytes / 5) }
+
+    // MARK: - Latency
+
+    /// One PTY session per route, each running `stty raw -echo; echo READY; exec cat`, all
+    /// open at once; keystrokes go to them in turn (the first route rotating), so that a burst
+    /// of load from elsewhere on the machine falls on every route alike.
+    static func latencies(
+        _ routes: [RelayClients.Route], clients: RelayClients, samples: Int, scratch: ScratchDirectory
+    ) throws(BenchError) -> [RelayClients.Route: Latency] {
+        var sessions: [KeystrokeSession] = []
+        defer { sessions.forEach { $0.close() } }
+        for route in routes {
+            sessions.append(try KeystrokeSession(
+                clients.arguments(route, command: "stty raw -echo; echo READY; exec cat", tty: true),
+                name: route.rawValue, errorPath: scratch.file("latency-\(sessions.count).err")
+            ))
+        }
+        var milliseconds = [[Double]](repeating: [], count: routes.count)
+        for index in 0..<(latencyWarmUp + samples) {
+            let byte = UInt8(ascii: "a") + UInt8(index % 26)
+            for offset in 0..<routes.count {
+                let which = (index + offset) % routes.count
+                let roundTrip = try sessions[which].roundTrip(byte, index: index)
+                if index >= latencyWarmUp { milliseconds[which].append(roundTrip) }
+                usleep(keystrokeGap)
+            }
+        }
+        var result: [RelayClients.Route: Latency] = [:]
+        for (which, route) in routes.enumerated() { result[route] = Latency(milliseconds: milliseconds[which]) }
+        return result
+    }
+
+    /// `ssh -tt … 'stty raw -echo; echo READY; exec cat'` with pipes on both ends.
+    final class KeystrokeSession {
+        let name: String
+        let errorPath: String
+        private let input: BenchPipe
+        private let output: BenchPipe
+        private var pid: pid_t?
+
+        init(_ arguments: [String], name: String, errorPath: String) throws(BenchError) {
+            self.name = name
+            self.errorPath = errorPath
+            input = try BenchPipe()
+            output = try BenchPipe()
+            pid = try ProcessLauncher.spawn(
+                arguments, stdin: .descriptor(input.readEnd), stdout: .descriptor(output.writeEnd), stderr: .file(errorPath)
+            )
+            input.closeRead()
+            output.closeWrite()
+            do {
+                try waitUntilReady()
+            } catch {
+                close()
+                throw error
+            }
+        }
+
+        /// Reads up to READY: the terminal is raw from then on, so every later byte is cat's copy.
+        private func waitUntilReady() throws(BenchError) {
+            var seen: [UInt8] = []
+            let ready = Array("READY".utf8)
+            let deadline = ContinuousClock.now + .seconds(20)
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            while !seen.contains(ready) {
+                guard output.waitReadable(timeout: deadline - ContinuousClock.now) else { throw failure("no READY within 20 s") }
+                let count = chunk.withUnsafeMutableBytes { read(output.readEnd, $0.baseAddress, $0.count) }
+                guard count > 0 else { throw failure("ended before READY (got \(String(decoding: seen, as: UTF8.self).debugDescription))") }
+                seen += chunk[0..<count]
+            }
+            // The rest of that line.
+            usleep(200_000)
+            while output.waitReadable(timeout: .zero) {
+                guard chunk.withUnsafeMutableBytes({ read(output.readEnd, $0.baseAddress, $0.count) }) > 0 else {
+                    throw failure("ended after READY")
+                }
+            }
+        }
+
+        /// Writes `byte`, waits (at most 5 s) for it to come back; milliseconds.
+        func roundTrip(_ byte: UInt8, index: Int) throws(BenchError) -> Double {
+            var sent = byte
+            let start = ContinuousClock.now
+            guard write(input.writeEnd, &sent, 1) == 1 else { throw failure("write failed: \(String(cString: strerror(errno)))") }
+            var echoed: UInt8 = 0
+            guard output.waitReadable(timeout: .seconds(5)) else { throw failure("keystroke \(index) not echoed within 5 s") }
+            guard read(output.readEnd, &echoed, 1) == 1 else { throw failure("ended at keystroke \(index)") }
+            let elapsed = ContinuousClock.now - start
+            guard echoed == byte else { throw failure("sent \(byte), got \(echoed) back") }
+            return elapsed.seconds * 1000
+        }
+
+        func close() {
+            input.closeWrite()
+            if let pid { ChildProcess.stopAll([pid]) }
+            pid = nil
+        }
+
+        private func failure(_ what: String) -> BenchError {
+            BenchError("keystroke session \(name): \(what); ssh stderr: \(ChildProcess.text(errorPath))")
+        }
+    }
+
+    // MARK: - Memory
+
+    /// Holds `count` PTY sessions (`echo up; exec sleep`) open through bastiond, all reading
+    /// one pipe nobody writes to; bastiond's VmRSS once they are all up and it is stable,
+    /// minus its VmRSS before.
+    static func idleMemory(clients: RelayClients, count: Int, daemon: Daemon, scratch: ScratchDirectory) throws(BenchError) -> Memory {
+        usleep(1_000_000)
+        let baselineKiB = try stableResidentKiB(daemon.pid)
+        let baselineThreads = try ChildProcess.threads(daemon.pid)
+        let stdin = try BenchPipe()
+        var clientsStarted: [pid_t] = []
+        defer {
+            stdin.closeWrite()
+            ChildProcess.stopAll(clientsStarted, grace: .seconds(5))
+        }
+        let arguments = clients.arguments(.bastiond, command: "echo up; exec sleep 3600", tty: true)
+        var next = 0
+        while next < count {
+            let batch = next..<min(next + idleBatch, count)
+            for index in batch {
+                clientsStarted.append(try ProcessLauncher.spawn(
+                    arguments, stdin: .descriptor(stdin.readEnd),
+                    stdout: .file(scratch.file("idle-\(index).out")), stderr: .file(scratch.file("idle-\(index).err"))
+                ))
+            }
+            let deadline = ContinuousClock.now + .seconds(60)
+            var waiting = Array(batch)
+            while !waiting.isEmpty {
+                for index in waiting where ProcessLauncher.poll(clientsStarted[index]) != nil {
+                    throw BenchError("idle session \(index) ended: \(ChildProcess.text(scratch.file("idle-\(index).err")))\n"
+                        + "\(daemon.name) log:\n\(daemon.logTail())")
+                }
+                waiting.removeAll { ChildProcess.text(scratch.file("idle-\($0).out")).contains("up") }
+                guard ContinuousClock.now < deadline else {
+                    throw BenchError("\(waiting.count) idle sessions not up within 60 s (\(next) were)")
+                }
+                if !waiting.isEmpty { usleep(20_000) }
+            }
+            next = batch.upperBound
+        }
+        stdin.closeRead()
+        let loadedKiB = try stableResidentKiB(daemon.pid)
+        let loadedThreads = try ChildProcess.threads(daemon.pid)
+        let ended = clientsStarted.indices.filter { ProcessLauncher.poll(clientsStarted[$0]) != nil }
+        guard ended.isEmpty else { throw BenchError("\(ended.count) idle sessions ended while being measured") }
+
+        ChildProcess.stopAll(clientsStarted, grace: .seconds(5))
+        clientsStarted = []
+        // bastiond notices the closed connections, closes recordings and upstream sessions.
+        usleep(2_000_000)
+        let afterKiB = try stableResidentKiB(daemon.pid)
+        return Memory(
+            sessions: count, baselineKiB: baselineKiB, loadedKiB: loadedKiB, afterKiB: afterKiB,
+            baselineThreads: baselineThreads, loadedThreads: loadedThreads
+        )
+    }
+
+    /// VmRSS once two readings 500 ms apart differ by less than 64 KiB (at most 10 s).
+    private static func stableResidentKiB(_ pid: pid_t) throws(BenchError) -> Int {
+        var previous = try ChildProcess.residentKiB(pid)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            usleep(500_000)
+            let current = try ChildProcess.residentKiB(pid)
+            if abs(current - previous) < 64 { return current }
+            previous = current
+        }
+        return previous
+    }
+
+    // MARK: - Recordings
+
+    private static func recordingFiles(in directory: String) -> [String] {
+        guard let walker = FileManager.default.enumerator(atPath: directory) else { return [] }
+        return walker.compactMap { $0 as? String }.filter { $0.hasSuffix(".cast") }.map { directory + "/" + $0 }
+    }
+
+    static func countRecordings(in directory: String) -> Int { recordingFiles(in: directory).count }
+
+    private static func removeRecordings(in directory: String) {
+        for path in recordingFiles(in: directory) { unlink(path) }
+    }
+}

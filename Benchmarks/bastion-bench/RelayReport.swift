@@ -1,0 +1,97 @@
+import Foundation
+
+/// The relay benchmark's table: each measure on one line, bastiond next to direct (and to
+/// OpenSSH as a jump host where it applies), the ratio, the goal from the issue and whether
+/// this run met it. A missed goal is reported, not an error: the exit status is for
+/// functional failures only.
+enum RelayReport {
+    static let uploadGoal = 0.9
+    static let addedP99GoalMilliseconds = 0.5
+    static let perSessionGoalKiB = 256.0
+    static let cpuGoalMilliseconds = 3.0
+
+    static func render(_ result: RelayBenchmark.Result, options: BenchOptions) -> String {
+        var lines = [
+            "relay: one loopback sshd as target; \(options.cipher), \(options.kex ?? "client-default kex") on every hop; "
+                + "\(options.bulkMiB) MiB per transfer" + (options.bulkMiB == 500 ? "" : " (issue: 500)")
+                + ", best of \(options.rounds)",
+        ]
+        lines.append(transferRow("bulk upload (stdin → wc -c)", result.upload, goal: true))
+        lines.append(transferRow("bulk download (recorded)", result.download, goal: false))
+        if let direct = result.latency[.direct], let relayed = result.latency[.bastiond] {
+            let added = relayed.percentile(0.99) - direct.percentile(0.99)
+            let routes = RelayClients.Route.allCases.compactMap { route in
+                result.latency[route].map { "\(route.rawValue) \(ms($0.percentile(0.5))) / \(ms($0.percentile(0.99))) ms" }
+            }
+            lines.append(row(
+                "keystroke RTT p50 / p99 (\(direct.milliseconds.count))",
+                routes.joined(separator: "   ") + String(format: "   added p99 %+.3f ms", added)
+                    + verdict(added < addedP99GoalMilliseconds, "< \(addedP99GoalMilliseconds) ms")
+            ))
+        }
+        if let memory = result.memory {
+            lines.append(row(
+                "idle recorded sessions (\(memory.sessions))",
+                "bastiond RSS \(mib(memory.baselineKiB)) → \(mib(memory.loadedKiB)) MiB, "
+                    + String(format: "%.0f KiB/session", memory.perSessionKiB)
+                    + verdict(memory.perSessionKiB < perSessionGoalKiB, "< \(Int(perSessionGoalKiB)) KiB")
+            ))
+            lines.append(row(
+                "",
+                "threads \(memory.baselineThreads) → \(memory.loadedThreads); RSS after all closed \(mib(memory.afterKiB)) MiB"
+            ))
+        }
+        if let cpu = result.cpu {
+            lines.append(row(
+                "new recorded sessions (\(cpu.sessions))",
+                String(format: "%.2f ms bastiond CPU/session, %.1f sessions/s", cpu.millisecondsPerSession, Double(cpu.sessions) / cpu.wallSeconds)
+                    + verdict(cpu.millisecondsPerSession <= cpuGoalMilliseconds, "≤ \(Int(cpuGoalMilliseconds)) ms")
+            ))
+            lines.append(row("", "failed: \(cpu.failures); recordings written: \(cpu.recordings)"))
+        }
+        lines += [
+            "(throughput: MiB/s, upload timed by the target from its first read to EOF, download by the client from first byte to EOF;",
+            " neither includes key exchange or bastiond's upstream connect. Ratios are against direct.",
+            " Keystroke: one byte into `ssh -tt … 'stty raw -echo; exec cat'` and back, \(RelayBenchmark.keystrokeGap / 1000) ms apart.",
+            " CPU/session: bastiond's utime+stime for `ssh root@web01@bastion true`, all of it: client key exchange and",
+            " certificate auth, policy, upstream TCP connect + key exchange + per-session certificate, exec, recording",
+            " file (create, header fsync, close fsync), audit records; clients and target sshd not counted.",
+            " Idle sessions are PTY sessions (`sleep`) with their recordings open; the upload is not recorded (input capture off).)",
+        ]
+        lines.append("(load average, other work on this machine included: \(result.loadAverage.start) at start, \(result.loadAverage.end) at end)")
+        if let hidden = result.hiddenStartupFile {
+            lines.append("(the target sshd ran with \(hidden) hidden, as the login benchmark's sshd)")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private static func transferRow(_ label: String, _ transfers: [RelayClients.Route: RelayBenchmark.Transfer], goal: Bool) -> String {
+        guard let direct = transfers[.direct] else { return row(label, "n/a") }
+        var parts = ["direct " + rate(direct)]
+        for route in [RelayClients.Route.jump, .bastiond] {
+            guard let transfer = transfers[route] else { continue }
+            parts.append("\(route.rawValue) \(rate(transfer)) " + String(format: "%.2fx", transfer.mebibytesPerSecond / direct.mebibytesPerSecond))
+        }
+        var text = parts.joined(separator: "   ")
+        if goal, let relayed = transfers[.bastiond] {
+            text += verdict(relayed.mebibytesPerSecond / direct.mebibytesPerSecond >= uploadGoal, "≥ \(uploadGoal)x")
+        }
+        return row(label, text)
+    }
+
+    private static func verdict(_ met: Bool, _ goal: String) -> String {
+        "   [goal \(goal): \(met ? "met" : "MISSED")]"
+    }
+
+    private static func rate(_ transfer: RelayBenchmark.Transfer) -> String {
+        String(format: "%.0f MiB/s", transfer.mebibytesPerSecond)
+    }
+
+    private static func ms(_ value: Double) -> String { String(format: "%.3f", value) }
+
+    private static func mib(_ kib: Int) -> String { String(format: "%.1f", Double(kib) / 1024) }
+
+    private static func row(_ label: String, _ value: String) -> String {
+        label.padding(toLength: max(34, label.count + 2), withPad: " ", startingAt: 0) + value
+    }
+}
