@@ -5,6 +5,9 @@ import Foundation
 enum BastiondBinary {
     static var path: String {
         get throws {
+            // Next to the running test bundle first (any --scratch-path), then the default build folders.
+            let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("bastiond").path
+            if FileManager.default.isExecutableFile(atPath: beside) { return beside }
             let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
                 .deletingLastPathComponent().deletingLastPathComponent()
             for configuration in ["debug", "release"] {
