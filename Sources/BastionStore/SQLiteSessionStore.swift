@@ -11,7 +11,7 @@ public final class SQLiteSessionStore: SessionStore {
     }
 
     public func register(_ session: SessionRecord) throws {
-        try write { db in
+        try database.storeWrite { db in
             try db.execute(
                 sql: """
                     INSERT INTO sessions (id, user_name, login, target, source_address, kind, started_at, recording)
@@ -26,32 +26,32 @@ public final class SQLiteSessionStore: SessionStore {
     }
 
     public func markEnded(id: String, at date: Date) throws {
-        try write { db in
+        try database.storeWrite { db in
             try db.execute(sql: "UPDATE sessions SET ended_at = ? WHERE id = ?", arguments: [date.timeIntervalSince1970, id])
         }
     }
 
     public func liveSessions() throws -> [SessionRecord] {
-        try read { db in
+        try database.storeRead { db in
             try Row.fetchAll(db, sql: "SELECT * FROM sessions WHERE ended_at IS NULL ORDER BY started_at").map(Self.record(from:))
         }
     }
 
     public func requestKill(id: String) throws -> Bool {
-        try write { db in
+        try database.storeWrite { db in
             try db.execute(sql: "UPDATE sessions SET kill_requested = 1 WHERE id = ? AND ended_at IS NULL", arguments: [id])
             return db.changesCount > 0
         }
     }
 
     public func isKillRequested(id: String) throws -> Bool {
-        try read { db in
+        try database.storeRead { db in
             try Bool.fetchOne(db, sql: "SELECT kill_requested FROM sessions WHERE id = ?", arguments: [id]) ?? false
         }
     }
 
     public func endAbandoned(at date: Date) throws -> [SessionRecord] {
-        try write { db in
+        try database.storeWrite { db in
             let abandoned = try Row.fetchAll(db, sql: "SELECT * FROM sessions WHERE ended_at IS NULL").map(Self.record(from:))
             try db.execute(sql: "UPDATE sessions SET ended_at = ? WHERE ended_at IS NULL", arguments: [date.timeIntervalSince1970])
             return abandoned
@@ -63,13 +63,5 @@ public final class SQLiteSessionStore: SessionStore {
             id: row["id"], user: row["user_name"], login: row["login"], target: row["target"], sourceAddress: row["source_address"],
             kind: row["kind"], startedAt: Date(timeIntervalSince1970: row["started_at"]), recording: row["recording"]
         )
-    }
-
-    private func read<T>(_ body: (Database) throws -> T) throws -> T {
-        do { return try database.read(body) } catch { throw StoreError(.unavailable, "\(error)") }
-    }
-
-    private func write<T>(_ body: (Database) throws -> T) throws -> T {
-        do { return try database.write(body) } catch { throw StoreError(.unavailable, "\(error)") }
     }
 }

@@ -12,7 +12,7 @@ public final class SQLiteUserStore: UserStore {
     }
 
     public func createUser(_ user: User, key: SSHPublicKey, sealedTOTPSecret: [UInt8]) throws {
-        try write { db in
+        try database.storeWrite { db in
             if try Row.fetchOne(db, sql: "SELECT 1 FROM users WHERE name = ?", arguments: [user.name.rawValue]) != nil {
                 throw StoreError(.conflict, "user \(user.name) already exists")
             }
@@ -30,33 +30,33 @@ public final class SQLiteUserStore: UserStore {
     }
 
     public func user(named name: UserName) throws -> User? {
-        try read { db in
+        try database.storeRead { db in
             try Row.fetchOne(db, sql: "SELECT * FROM users WHERE name = ?", arguments: [name.rawValue]).flatMap(Self.user(from:))
         }
     }
 
     public func allUsers() throws -> [User] {
-        try read { db in
+        try database.storeRead { db in
             try Row.fetchAll(db, sql: "SELECT * FROM users ORDER BY name").compactMap(Self.user(from:))
         }
     }
 
     public func removeUser(named name: UserName) throws -> Bool {
-        try write { db in
+        try database.storeWrite { db in
             try db.execute(sql: "DELETE FROM users WHERE name = ?", arguments: [name.rawValue])
             return db.changesCount > 0
         }
     }
 
     public func setLocked(_ locked: Bool, for name: UserName) throws -> Bool {
-        try write { db in
+        try database.storeWrite { db in
             try db.execute(sql: "UPDATE users SET locked = ? WHERE name = ?", arguments: [locked, name.rawValue])
             return db.changesCount > 0
         }
     }
 
     public func addKey(_ key: SSHPublicKey, to name: UserName, at date: Date) throws {
-        try write { db in
+        try database.storeWrite { db in
             guard try Row.fetchOne(db, sql: "SELECT 1 FROM users WHERE name = ?", arguments: [name.rawValue]) != nil else {
                 throw StoreError(.notFound, "no user \(name)")
             }
@@ -66,7 +66,7 @@ public final class SQLiteUserStore: UserStore {
     }
 
     public func keys(of name: UserName) throws -> [SSHPublicKey] {
-        try read { db in
+        try database.storeRead { db in
             try String.fetchAll(db, sql: "SELECT key_line FROM user_keys WHERE user_name = ? ORDER BY added_at", arguments: [name.rawValue])
                 .map { line in
                     do { return try SSHPublicKey(authorizedKeysLine: line) } catch {
@@ -77,20 +77,20 @@ public final class SQLiteUserStore: UserStore {
     }
 
     public func owner(of key: SSHPublicKey) throws -> UserName? {
-        try read { db in
+        try database.storeRead { db in
             try String.fetchOne(db, sql: "SELECT user_name FROM user_keys WHERE fingerprint = ?", arguments: [key.fingerprint])
                 .flatMap(UserName.init)
         }
     }
 
     public func totpState(of name: UserName) throws -> TOTPState? {
-        try read { db in
+        try database.storeRead { db in
             try Row.fetchOne(db, sql: "SELECT * FROM totp_state WHERE user_name = ?", arguments: [name.rawValue]).map(Self.totpState(from:))
         }
     }
 
     public func replaceTOTPSecret(of name: UserName, sealedSecret: [UInt8]) throws {
-        try write { db in
+        try database.storeWrite { db in
             try db.execute(
                 sql: """
                     UPDATE totp_state SET sealed_secret = ?, last_used_step = NULL, consecutive_failures = 0, locked_until = NULL
@@ -103,7 +103,7 @@ public final class SQLiteUserStore: UserStore {
     }
 
     public func clearFailures(of name: UserName) throws {
-        try write { db in
+        try database.storeWrite { db in
             try db.execute(
                 sql: "UPDATE totp_state SET consecutive_failures = 0, locked_until = NULL WHERE user_name = ?",
                 arguments: [name.rawValue]
@@ -112,7 +112,7 @@ public final class SQLiteUserStore: UserStore {
     }
 
     public func consumeTOTPStep(_ step: Int64, for name: UserName) throws -> Bool {
-        try write { db in
+        try database.storeWrite { db in
             // One conditional UPDATE: the comparison and the write cannot be separated by
             // another process, so a code is accepted at most once.
             try db.execute(
@@ -127,7 +127,7 @@ public final class SQLiteUserStore: UserStore {
     }
 
     public func recordTOTPFailure(for name: UserName, now: Date, maxFailures: Int, lockout: TimeInterval) throws -> TOTPState {
-        try write { db in
+        try database.storeWrite { db in
             try db.execute(
                 sql: """
                     UPDATE totp_state SET consecutive_failures = consecutive_failures + 1,
@@ -174,17 +174,5 @@ public final class SQLiteUserStore: UserStore {
             sql: "INSERT INTO user_keys (fingerprint, user_name, key_line, added_at) VALUES (?, ?, ?, ?)",
             arguments: [key.fingerprint, user.rawValue, key.authorizedKeysLine, date.timeIntervalSince1970]
         )
-    }
-
-    private func read<T>(_ body: (Database) throws -> T) throws -> T {
-        do { return try database.read(body) } catch let error as StoreError { throw error } catch {
-            throw StoreError(.unavailable, "\(error)")
-        }
-    }
-
-    private func write<T>(_ body: (Database) throws -> T) throws -> T {
-        do { return try database.write(body) } catch let error as StoreError { throw error } catch {
-            throw StoreError(.unavailable, "\(error)")
-        }
     }
 }

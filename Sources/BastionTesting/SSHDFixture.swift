@@ -12,10 +12,7 @@ import Glibc
 /// in ``stop()`` or, at the latest, in `deinit`; the directory with its key, config and log
 /// goes with the fixture.
 ///
-/// sshd is started with `posix_spawn`, not `Foundation.Process`: sshd closes every inherited
-/// descriptor at start, which closes the socket Foundation watches to learn that a child
-/// exited; Foundation then blocks its one process-monitor thread in `waitpid` on sshd, and
-/// every other `Process` in the test run (ssh, ssh-keygen, bastiond) hangs.
+/// sshd is started with ``ChildSpawner`` (posix_spawn), not `Foundation.Process`: see there why.
 public final class SSHDFixture: Sendable {
     public let directory: TemporaryDirectory
     public let port: Int
@@ -57,7 +54,7 @@ public final class SSHDFixture: Sendable {
             let configPath = directory.file("sshd.conf")
             try Self.configuration(port: port, directory: directory, extra: extraConfig)
                 .write(toFile: configPath, atomically: true, encoding: .utf8)
-            let pid = try Self.spawn(["/usr/sbin/sshd", "-D", "-e", "-f", configPath], log: logPath)
+            let pid = try ChildSpawner.spawn(["/usr/sbin/sshd", "-D", "-e", "-f", configPath], output: logPath)
             switch Self.waitUntilReady(pid: pid, port: port, timeout: 10) {
             case .ready:
                 self.directory = directory
@@ -129,35 +126,6 @@ public final class SSHDFixture: Sendable {
             "PidFile \(directory.file("sshd.pid"))",
             "LogLevel VERBOSE",
         ] + extra).joined(separator: "\n") + "\n"
-    }
-
-    /// Starts `arguments[0]` with stdin from /dev/null and stdout and stderr appended to `log`.
-    private static func spawn(_ arguments: [String], log: String) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        // The spawning thread may block or ignore signals (dispatch threads do, libssh ignores
-        // SIGPIPE); sshd must start with defaults, or SIGTERM would not stop it.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for argument in argv { free(argument) } }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, environ)
-        guard result == 0 else { throw FixtureError("posix_spawn \(arguments[0]): \(String(cString: strerror(result)))") }
-        return pid
     }
 
     /// Whether `pid` has exited (and reaps it).

@@ -97,7 +97,7 @@ struct RelayTmux {
     /// exit-watching descriptor the server would inherit and keep open (the client would
     /// then never be seen to exit, and every later `Process` in the run would hang).
     func start(columns: Int, rows: Int, command: String) async throws {
-        let pid = try RelaySpawn.spawn([
+        let pid = try ChildSpawner.spawn([
             try ProcessRunner.locate("tmux"), "-L", socket, "new-session", "-d", "-s", session, "-x", String(columns), "-y", String(rows), command,
         ])
         var status: Int32 = 0
@@ -140,48 +140,6 @@ struct RelayTmux {
     func stop() async {
         _ = try? await run(["kill-session", "-t", session])
         _ = try? await run(["kill-server"])
-    }
-}
-
-// MARK: - posix_spawn
-
-enum RelaySpawn {
-    private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32
-
-    /// Starts `arguments[0]` (an absolute path) with stdin, stdout and stderr on /dev/null,
-    /// no other inherited descriptor, default signal dispositions and an empty signal mask
-    /// (the spawning thread may block SIGWINCH and friends, which tmux and ssh need).
-    static func spawn(_ arguments: [String]) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        // glibc's posix_spawn_file_actions_addclosefrom_np is behind _GNU_SOURCE, which the
-        // Swift Glibc module does not define: look it up at run time.
-        if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") {
-            _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
-        } else {
-            for fd in Int32(3)..<Int32(1024) { posix_spawn_file_actions_addclose(&actions, fd) }
-        }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGWINCH, SIGQUIT, SIGUSR1, SIGUSR2] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for argument in argv { free(argument) } }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, environ)
-        guard result == 0 else { throw HarnessError(message: "posix_spawn \(arguments[0]): \(String(cString: strerror(result)))") }
-        return pid
     }
 }
 
