@@ -20,6 +20,11 @@ struct BenchOptions {
 
     /// Which benchmarks to run: `logins` (certificates and logins, vs sshd), `relay`, or both.
     var suites: Set<String> = ["logins", "relay"]
+    /// Which measures the relay suite runs: `upload`, `download`, `latency`, `sessions`
+    /// (CPU per new session), `memory` (idle sessions). All by default; a subset makes a quick
+    /// profiling run (`--relay-parts upload` while `perf record -p` watches bastiond).
+    var relayParts: Set<String> = Self.allRelayParts
+    static let allRelayParts: Set<String> = ["upload", "download", "latency", "sessions", "memory"]
     /// MiB per bulk transfer in the relay benchmark.
     var bulkMiB = 500
     /// Bulk transfers per route and direction; the fastest counts.
@@ -35,7 +40,7 @@ struct BenchOptions {
 
     static let usage = """
         usage: bastion-bench --bastiond PATH [--only logins|relay] [--logins N] [--concurrency C] [--certs N]
-                             [--bulk-mb N] [--rounds N] [--latency-samples N] [--idle-sessions N] [--new-sessions N] [--cipher NAME]
+                             [--relay-parts LIST] [--bulk-mb N] [--rounds N] [--latency-samples N] [--idle-sessions N] [--new-sessions N] [--cipher NAME]
           --only SUITE       run only "logins" (certificates/s, logins/s vs sshd) or "relay"
                              (throughput, latency, memory and CPU of relayed sessions); default both
           --bastiond PATH    bastiond executable to measure (required)
@@ -44,6 +49,8 @@ struct BenchOptions {
           --certs N          certificates per in-process measure (default 2000)
           --kex LIST|default key exchange the ssh clients offer (default curve25519-sha256, which
                              both servers support); "default" leaves the client's own list
+          --relay-parts LIST comma-separated relay measures to run: upload, download, latency, sessions,
+                             memory (default all)
           --bulk-mb N        MiB per bulk transfer, direct / ssh -J / bastiond (default 500)
           --rounds N         bulk transfers per route and direction, the fastest counts (default 2)
           --latency-samples N keystroke round trips per path (default 500)
@@ -75,6 +82,12 @@ struct BenchOptions {
                 let suite = try value()
                 guard ["logins", "relay"].contains(suite) else { throw BenchError("--only takes logins or relay, not '\(suite)'") }
                 options.suites = [suite]
+            case "--relay-parts":
+                let parts = Set(try value().split(separator: ",").map(String.init))
+                guard !parts.isEmpty, parts.isSubset(of: allRelayParts) else {
+                    throw BenchError("--relay-parts takes a list of \(allRelayParts.sorted().joined(separator: ", "))")
+                }
+                options.relayParts = parts
             case "--bulk-mb": options.bulkMiB = try positive(name, try value())
             case "--rounds": options.rounds = try positive(name, try value())
             case "--latency-samples": options.latencySamples = try positive(name, try value())

@@ -17,7 +17,22 @@ enum RelayBenchmark {
     struct Transfer {
         var bytes: Int
         var seconds: Double
+        /// CPU seconds each party spent on the whole transfer (session set-up included).
+        var cpu: TransferCPU?
         var mebibytesPerSecond: Double { Double(bytes) / 1_048_576 / seconds }
+    }
+
+    /// Where a transfer's CPU went: on a 2-core machine the sum over the processes, not any
+    /// one of them, is what caps a relayed route (every byte is encrypted and decrypted twice
+    /// more than on the direct route).
+    struct TransferCPU {
+        /// The benchmark's children: `ssh` (and `ssh -J`'s second `ssh`) plus `head` on upload.
+        var client: Double
+        /// bastiond, on its route only.
+        var bastiond: Double?
+        /// The target sshd with its reaped children: session processes, shell and command.
+        var target: Double
+        var total: Double { client + (bastiond ?? 0) + target }
     }
 
     struct Latency {
@@ -151,25 +166,48 @@ enum RelayBenchmark {
         result.upstreamCipher = options.cipher
 
         // Routes in turn, each round: the best of the rounds counts (the machine is shared).
+        let parts = options.relayParts
+        let meter = CPUMeter(bastiond: daemon.pid, target: targetDaemon.pid)
         for round in 1...options.rounds {
-            for route in routes {
+            for route in routes where parts.contains("upload") {
                 BastionBench.note("round \(round)/\(options.rounds): bulk upload \(options.bulkMiB) MiB \(route.rawValue)")
-                let transfer = try upload(clients.arguments(route, command: uploadCommand), mebibytes: options.bulkMiB, scratch: scratch)
+                let transfer = try meter.measure(route) { () throws(BenchError) in
+                    try upload(clients.arguments(route, command: uploadCommand), mebibytes: options.bulkMiB, scratch: scratch)
+                }
                 result.upload[route] = faster(result.upload[route], transfer)
             }
-            for route in routes {
+            for route in routes where parts.contains("download") {
                 BastionBench.note("round \(round)/\(options.rounds): bulk download \(options.bulkMiB) MiB \(route.rawValue)")
-                let transfer = try download(
-                    clients.arguments(route, command: downloadCommand(mebibytes: options.bulkMiB)), mebibytes: options.bulkMiB, scratch: scratch
-                )
+                let transfer = try meter.measure(route) { () throws(BenchError) in
+                    try download(
+                        clients.arguments(route, command: downloadCommand(mebibytes: options.bulkMiB)), mebibytes: options.bulkMiB,
+                        scratch: scratch
+                    )
+                }
                 result.download[route] = faster(result.download[route], transfer)
                 // The download's recording is as big as the download: do not keep it.
                 removeRecordings(in: recordings)
             }
         }
-        BastionBench.note("keystroke round trips: \(options.latencySamples) per route, routes in turn")
-        result.latency = try latencies(routes, clients: clients, samples: options.latencySamples, scratch: scratch)
+        if parts.contains("latency") {
+            BastionBench.note("keystroke round trips: \(options.latencySamples) per route, routes in turn")
+            result.latency = try latencies(routes, clients: clients, samples: options.latencySamples, scratch: scratch)
+        }
+        if parts.contains("sessions") {
+            result.cpu = try newSessions(options: options, clients: clients, daemon: daemon, recordings: recordings, scratch: scratch)
+        }
+        if parts.contains("memory") {
+            BastionBench.note("idle recorded sessions through bastiond: \(options.idleSessions)")
+            result.memory = try idleMemory(clients: clients, count: options.idleSessions, daemon: daemon, scratch: scratch)
+        }
+        result.loadAverage.end = loadAverage()
+        return result
+    }
 
+    /// bastiond's CPU per new recorded session: `ssh … true` through bastiond, a few at a time.
+    private static func newSessions(
+        options: BenchOptions, clients: RelayClients, daemon: Daemon, recordings: String, scratch: ScratchDirectory
+    ) throws(BenchError) -> SessionCPU {
         BastionBench.note("new recorded sessions through bastiond: \(options.newSessions), \(min(options.concurrency, 4)) concurrent")
         let recordingsBefore = countRecordings(in: recordings)
         let load = try LoginLoad.run(
@@ -179,15 +217,40 @@ enum RelayBenchmark {
             // bastiond closes the recording (fsync) and writes session.end after the client has gone.
             settle: { usleep(500_000) }
         )
-        result.cpu = SessionCPU(
+        return SessionCPU(
             sessions: load.logins, failures: load.failures, cpuSeconds: load.serverCPUSeconds, wallSeconds: load.wallSeconds,
             recordings: countRecordings(in: recordings) - recordingsBefore, firstFailure: load.firstFailure
         )
+    }
 
-        BastionBench.note("idle recorded sessions through bastiond: \(options.idleSessions)")
-        result.memory = try idleMemory(clients: clients, count: options.idleSessions, daemon: daemon, scratch: scratch)
-        result.loadAverage.end = loadAverage()
-        return result
+    /// Reads each party's CPU time around one transfer.
+    struct CPUMeter {
+        let bastiond: pid_t
+        let target: pid_t
+
+        func measure(_ route: RelayClients.Route, _ transfer: () throws(BenchError) -> Transfer) throws(BenchError) -> Transfer {
+            let before = try readings()
+            var result = try transfer()
+            // sshd's session processes reach its cutime only once reaped.
+            ProcessCPU.settle(target)
+            let after = try readings()
+            result.cpu = TransferCPU(
+                client: after.client - before.client,
+                bastiond: route == .bastiond ? after.bastiond - before.bastiond : nil,
+                target: after.target - before.target
+            )
+            return result
+        }
+
+        private func readings() throws(BenchError) -> (client: Double, bastiond: Double, target: Double) {
+            var usage = rusage()
+            getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+            let client = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+                + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+            return (
+                client, try ProcessCPU.seconds(of: bastiond, .selfOnly), try ProcessCPU.seconds(of: target, .includingReapedChildren)
+            )
+        }
     }
 
     // MARK: - Bulk

@@ -16,8 +16,14 @@ enum RelayReport {
                 + "\(options.bulkMiB) MiB per transfer" + (options.bulkMiB == 500 ? "" : " (issue: 500)")
                 + ", best of \(options.rounds)",
         ]
-        lines.append(transferRow("bulk upload (stdin → wc -c)", result.upload, goal: true))
-        lines.append(transferRow("bulk download (recorded)", result.download, goal: false))
+        if !result.upload.isEmpty {
+            lines.append(transferRow("bulk upload (stdin → wc -c)", result.upload, goal: true))
+            lines.append(cpuRow(result.upload))
+        }
+        if !result.download.isEmpty {
+            lines.append(transferRow("bulk download (recorded)", result.download, goal: false))
+            lines.append(cpuRow(result.download))
+        }
         if let direct = result.latency[.direct], let relayed = result.latency[.bastiond] {
             let added = relayed.percentile(0.99) - direct.percentile(0.99)
             let routes = RelayClients.Route.allCases.compactMap { route in
@@ -77,6 +83,19 @@ enum RelayReport {
             text += verdict(relayed.mebibytesPerSecond / direct.mebibytesPerSecond >= uploadGoal, "≥ \(uploadGoal)x")
         }
         return row(label, text)
+    }
+
+    /// CPU seconds per GiB moved, per party, for each route: the budget a 2-core machine splits.
+    private static func cpuRow(_ transfers: [RelayClients.Route: RelayBenchmark.Transfer]) -> String {
+        let parts = RelayClients.Route.allCases.compactMap { route -> String? in
+            guard let transfer = transfers[route], let cpu = transfer.cpu else { return nil }
+            let perGiB = 1024 / (Double(transfer.bytes) / 1_048_576)
+            var text = "\(route.rawValue) " + String(format: "client %.2f", cpu.client * perGiB)
+            if let bastiond = cpu.bastiond { text += String(format: " + bastiond %.2f", bastiond * perGiB) }
+            text += String(format: " + target %.2f = %.2f", cpu.target * perGiB, cpu.total * perGiB)
+            return text
+        }
+        return row("  CPU s/GiB", parts.joined(separator: "   "))
     }
 
     private static func verdict(_ met: Bool, _ goal: String) -> String {
