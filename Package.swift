@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "BastionCore", dependencies: ["BastionCrypto"], swiftSettings: swiftSettings),
         .target(
             name: "BastionStore",
-            dependencies: ["BastionCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["BastionCore", "BastionCrypto", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -82,7 +82,7 @@ let package = Package(
         .target(name: "BastionTesting", dependencies: ["BastionCore"], swiftSettings: swiftSettings),
 
         .testTarget(name: "BastionCoreTests", dependencies: ["BastionCore", "BastionCrypto", "BastionTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "BastionStoreTests", dependencies: ["BastionStore", "BastionCore", "BastionTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "BastionStoreTests", dependencies: ["BastionStore", "BastionCore", "BastionCrypto", "BastionTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "BastionAppTests", dependencies: ["BastionApp", "BastionCore", "BastionTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "IntegrationTests",

@@ -15,6 +15,9 @@ public enum BastionDatabase {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.foreignKeysEnabled = true
+        // Durable commits: in WAL mode FULL syncs the log at every commit, so an audit record
+        // that was acknowledged survives a power cut (appends are group-committed).
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         // Create the file 0600 before SQLite does: SQLite gives the -wal and -shm files the
         // database file's mode, and they hold the same data.
         if !FileManager.default.fileExists(atPath: path) {
@@ -97,6 +100,7 @@ public enum BastionDatabase {
                 CREATE INDEX sessions_live ON sessions(ended_at);
                 """)
         }
+        migrator.registerMigration("0003_audit_chain", migrate: AuditSchema.migrateToChain)
         return migrator
     }
 }

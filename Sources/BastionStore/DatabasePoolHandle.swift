@@ -1,3 +1,4 @@
+public import BastionCore
 import GRDB
 
 /// The SQLite-backed stores over one database file, without exposing GRDB to callers.
@@ -8,18 +9,19 @@ public struct DatabasePoolHandle: Sendable {
     public let sessions: SQLiteSessionStore
     private let pool: DatabasePool
 
-    public init(path: String) throws {
+    /// - Parameter sealing: how audit checkpoints are signed (the audit key, every N records).
+    public init(path: String, sealing: SQLiteAuditLog.Sealing = .init(key: nil), clock: any WallClock = SystemWallClock()) throws {
         pool = try BastionDatabase.open(path: path)
         users = SQLiteUserStore(database: pool)
         ledger = SQLiteCertificateLedger(database: pool)
-        auditLog = SQLiteAuditLog(database: pool)
+        auditLog = SQLiteAuditLog(database: pool, sealing: sealing, clock: clock)
         sessions = SQLiteSessionStore(database: pool)
     }
 
     /// An in-memory database with the real schema (tests, benchmarks).
     public static func inMemory() throws -> (users: SQLiteUserStore, ledger: SQLiteCertificateLedger, auditLog: SQLiteAuditLog) {
         let queue = try BastionDatabase.inMemory()
-        return (SQLiteUserStore(database: queue), SQLiteCertificateLedger(database: queue), SQLiteAuditLog(database: queue))
+        return (SQLiteUserStore(database: queue), SQLiteCertificateLedger(database: queue), SQLiteAuditLog(database: queue, sealing: .init(key: nil)))
     }
 
     /// True when a trivial read succeeds.

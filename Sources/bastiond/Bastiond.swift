@@ -13,7 +13,10 @@ struct Bastiond: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bastiond",
         abstract: "Bastion: a hardened SSH bastion and privileged-access broker.",
-        subcommands: [Serve.self, UserCommand.self, CAShow.Group.self, TargetCommand.self, SessionCommand.self]
+        subcommands: [
+            Serve.self, UserCommand.self, CAShow.Group.self, TargetCommand.self, SessionCommand.self, AuditCommand.self,
+            RetentionCommand.self,
+        ]
     )
 }
 

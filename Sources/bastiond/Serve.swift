@@ -1,5 +1,7 @@
 import ArgumentParser
 import BastionApp
+import BastionCore
+import BastionCrypto
 import Foundation
 import Logging
 import Metrics
@@ -25,7 +27,8 @@ struct Serve: AsyncParsableCommand {
         let environment = try Startup.openEnvironment(configuration) { path in
             logger.notice("created key file", metadata: ["path": "\(path)"])
         }
-        let daemon = BastionDaemon(environment: environment, registry: registry, logger: logger)
+        let digest = FileManager.default.contents(atPath: options.config).map { AuditChain.hex(SHA256.hash(Array($0))) }
+        let daemon = BastionDaemon(environment: environment, registry: registry, logger: logger, configurationDigest: digest)
         try await daemon.run { endpoints in
             logger.notice(
                 "bastiond ready",

@@ -31,6 +31,19 @@ struct ConfigurationValidationTests {
         expectError("[auth\n", key: "(syntax)", line: 1, reason: "")
     }
 
+    @Test("retention below seven years is refused at start, naming the key and line")
+    func retentionFloor() throws {
+        expectError("[retention]\naudit = \"6y\"\n", key: "retention.audit", line: 2, reason: "shorter than the retention floor")
+        expectError("# r\n[retention]\naudit = \"7y\"\nrecordings = \"2000d\"\n", key: "retention.recordings", line: 4, reason: "seven years")
+        expectError("[retention]\naudit = 7\n", key: "retention.audit", line: 2, reason: "duration string")
+        expectError("[audit]\ncheckpoint_every = 0\n", key: "audit.checkpoint_every", line: 2, reason: "must be from 1")
+        let parsed = try BastionConfiguration.parse("[retention]\naudit = \"10y\"\n[audit]\ncheckpoint_interval = \"1m\"\n", file: "t.toml")
+        #expect(parsed.retention.audit.years == 10)
+        #expect(parsed.retention.recordings == .floor)
+        #expect(parsed.audit.checkpointInterval == 60)
+        #expect(BastionConfiguration.defaults.retention.audit.text == "7y")
+    }
+
     @Test func unknownKey() {
         expectError("# x\n[auth]\nmax_failures = 3\nmax_failure = 3\n", key: "auth.max_failure", line: 4, reason: "unknown key")
         expectError("# x\r\n[auth]\r\nmax_failure = 3\r\n", key: "auth.max_failure", line: 3, reason: "unknown key")

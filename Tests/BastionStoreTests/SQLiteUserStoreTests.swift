@@ -97,6 +97,6 @@ struct SQLiteUserStoreTests {
         let records = try handle.auditLog.records()
         #expect(records.map(\.type) == ["auth.failed", "auth.login"])
         #expect(records[0].json == String(decoding: event.canonicalJSON(), as: UTF8.self))
-        #expect(records[0].json.hasPrefix(#"{"actor":{"user":"alice"},"code":"B1001W","outcome":"failure","reason":"wrong TOTP code","severity":"warning","time":"2027-01-15T08:00:00.500Z","type":"auth.failed","v":1}"#))
+        #expect(records[0].json.hasPrefix(#"{"actor":{"user":"alice"},"code":"B1001W","outcome":"failure","reason":"wrong TOTP code","severity":"warning","time":"2027-01-15T08:00:00.500Z","type":"auth.failed","v":2}"#))
     }
 }

@@ -16,7 +16,7 @@ struct FailClosedTests {
         let database = try DatabaseQueue(path: bastion.directory.file("data/bastion.sqlite"))
         try database.write { db in
             try db.execute(sql: """
-                CREATE TRIGGER audit_full BEFORE INSERT ON audit_events
+                CREATE TRIGGER audit_full BEFORE INSERT ON audit_records
                 BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;
                 """)
         }

@@ -109,7 +109,7 @@ struct RelayCrashTests {
         readOnly.readonly = true
         let database = try DatabaseQueue(path: directory.file("data/bastion.sqlite"), configuration: readOnly)
         let rows = try await database.read { db in
-            try String.fetchAll(db, sql: "SELECT event_json FROM audit_events WHERE type = 'recording.recovered'")
+            try String.fetchAll(db, sql: "SELECT json_extract(record, '$.event') FROM audit_records WHERE type = 'recording.recovered'")
         }
         try #require(rows.count == 1, "\(rows)")
         let record = try #require(try JSONSerialization.jsonObject(with: Data(rows[0].utf8)) as? [String: Any])
@@ -118,7 +118,7 @@ struct RelayCrashTests {
         let sessionID = String(path.split(separator: "/").last?.dropLast(".cast".count) ?? "")
         #expect(details["session_id"] == sessionID)
         let starts = try await database.read { db in
-            try String.fetchAll(db, sql: "SELECT event_json FROM audit_events WHERE type = 'session.start'")
+            try String.fetchAll(db, sql: "SELECT json_extract(record, '$.event') FROM audit_records WHERE type = 'session.start'")
         }
         #expect(starts.contains { $0.contains(sessionID) }, "the recovered recording belongs to the audited session")
 

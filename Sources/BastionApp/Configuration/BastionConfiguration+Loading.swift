@@ -97,6 +97,20 @@ extension BastionConfiguration {
             try sessions.refuseUnknownKeys(allowed: ["idle_timeout"])
             configuration.sessions.idleTimeout = try sessions.duration("idle_timeout", default: SessionsConfiguration.defaults.idleTimeout)
         }
+        if let audit = try root.table("audit") {
+            try audit.refuseUnknownKeys(allowed: ["checkpoint_every", "checkpoint_interval"])
+            configuration.audit.checkpointEvery = try audit.int(
+                "checkpoint_every", default: AuditConfiguration.defaults.checkpointEvery, in: 1...1_000_000
+            )
+            configuration.audit.checkpointInterval = try audit.duration(
+                "checkpoint_interval", default: AuditConfiguration.defaults.checkpointInterval, maximum: 86_400
+            )
+        }
+        if let retention = try root.table("retention") {
+            try retention.refuseUnknownKeys(allowed: ["audit", "recordings"])
+            configuration.retention.audit = try retention.retentionPeriod("audit")
+            configuration.retention.recordings = try retention.retentionPeriod("recordings")
+        }
         if let log = try root.table("log") {
             try log.refuseUnknownKeys(allowed: ["level"])
             let level = try log.string("level", default: LogConfiguration.defaults.level)
@@ -121,7 +135,9 @@ extension BastionConfiguration {
 
     /// The top-level tables a file may have.
     private enum Sections {
-        static let all: Set<String> = ["server", "ssh", "http", "auth", "certificates", "recording", "sessions", "log", "roles", "targets"]
+        static let all: Set<String> = [
+            "server", "ssh", "http", "auth", "certificates", "recording", "sessions", "audit", "retention", "log", "roles", "targets",
+        ]
     }
 
     private enum Limits {

@@ -19,6 +19,8 @@ public struct BastionConfiguration: Sendable, Equatable {
     public var certificates: CertificatesConfiguration
     public var recording: RecordingConfiguration
     public var sessions: SessionsConfiguration
+    public var audit: AuditConfiguration
+    public var retention: RetentionConfiguration
     public var log: LogConfiguration
     public var policy: Policy
 
@@ -30,6 +32,8 @@ public struct BastionConfiguration: Sendable, Equatable {
         certificates: CertificatesConfiguration = .defaults,
         recording: RecordingConfiguration = .defaults,
         sessions: SessionsConfiguration = .defaults,
+        audit: AuditConfiguration = .defaults,
+        retention: RetentionConfiguration = .defaults,
         log: LogConfiguration = .defaults,
         policy: Policy = .empty
     ) {
@@ -40,6 +44,8 @@ public struct BastionConfiguration: Sendable, Equatable {
         self.certificates = certificates
         self.recording = recording
         self.sessions = sessions
+        self.audit = audit
+        self.retention = retention
         self.log = log
         self.policy = policy
     }
@@ -161,6 +167,36 @@ public struct BastionConfiguration: Sendable, Equatable {
         }
 
         public static let defaults = SessionsConfiguration(idleTimeout: 30 * 60)
+    }
+
+    /// `[audit]`
+    public struct AuditConfiguration: Sendable, Equatable {
+        /// `checkpoint_every`: sign a checkpoint after this many records.
+        public var checkpointEvery: Int
+        /// `checkpoint_interval`: and at least this often while records arrive.
+        public var checkpointInterval: TimeInterval
+
+        public init(checkpointEvery: Int, checkpointInterval: TimeInterval) {
+            self.checkpointEvery = checkpointEvery
+            self.checkpointInterval = checkpointInterval
+        }
+
+        public static let defaults = AuditConfiguration(checkpointEvery: 1_000, checkpointInterval: 5 * 60)
+    }
+
+    /// `[retention]`: never below seven years (``RetentionPeriod/floor``).
+    public struct RetentionConfiguration: Sendable, Equatable {
+        /// `audit`: how long audit records are kept.
+        public var audit: RetentionPeriod
+        /// `recordings`: how long session recordings are kept.
+        public var recordings: RetentionPeriod
+
+        public init(audit: RetentionPeriod = .floor, recordings: RetentionPeriod = .floor) {
+            self.audit = audit
+            self.recordings = recordings
+        }
+
+        public static let defaults = RetentionConfiguration()
     }
 
     /// `[log]`

@@ -60,6 +60,23 @@ struct TOMLTableReader {
     /// A duration string (`DurationText`) strictly above zero and at most `maximum`.
     func has(_ key: String) -> Bool { table[key] != nil }
 
+    /// A retention period (`"7y"`); shorter than the seven-year floor is refused: evidence
+    /// must outlive the policy that demands it, whatever a config file says.
+    func retentionPeriod(_ key: String) throws(ConfigurationError) -> RetentionPeriod {
+        guard let node = table[key] else { return .floor }
+        guard let text = node.string else { throw error(key, Self.expected("a duration string like \"7y\"", node)) }
+        let period: RetentionPeriod
+        do {
+            period = try RetentionPeriod(parsing: text)
+        } catch {
+            throw self.error(key, error.description)
+        }
+        guard !period.isBelowFloor else {
+            throw error(key, "\"\(text)\" is shorter than the retention floor of \(RetentionPeriod.floor) (seven years); records cannot be kept for less")
+        }
+        return period
+    }
+
     func duration(_ key: String, default value: TimeInterval, maximum: TimeInterval? = nil) throws(ConfigurationError) -> TimeInterval {
         guard let node = table[key] else { return value }
         guard let text = node.string else { throw error(key, Self.expected("a duration string like \"15m\"", node)) }

@@ -22,11 +22,15 @@ public final class BastionDaemon: Sendable {
     private let environment: BastionEnvironment
     private let registry: PrometheusCollectorRegistry
     private let logger: Logger
+    private let configurationDigest: String?
 
-    public init(environment: BastionEnvironment, registry: PrometheusCollectorRegistry, logger: Logger) {
+    /// - Parameter configurationDigest: SHA-256 of the configuration file; a change since the
+    ///   last start is audited as `config.changed`.
+    public init(environment: BastionEnvironment, registry: PrometheusCollectorRegistry, logger: Logger, configurationDigest: String? = nil) {
         self.environment = environment
         self.registry = registry
         self.logger = logger
+        self.configurationDigest = configurationDigest
     }
 
     /// Runs until SIGTERM/SIGINT (when `handleSignals`) or until the calling task is cancelled.
@@ -104,17 +108,38 @@ public final class BastionDaemon: Sendable {
             logger: logger
         )
         let ssh = SSHService(server: sshServer, onListening: { readiness.set(ssh: $0) })
-        try audit.append(AuditEvent(
-            type: .serverStart, time: clock.now(), actor: .init(user: nil, method: "daemon"),
-            details: ["ssh_listen": configuration.ssh.listen.description, "http_listen": configuration.http.listen.description]
-        ))
+        try auditConfigurationChange(audit)
+        var startDetails = ["ssh_listen": configuration.ssh.listen.description, "http_listen": configuration.http.listen.description]
+        startDetails["config_sha256"] = configurationDigest
+        try audit.append(AuditEvent(type: .serverStart, time: clock.now(), actor: .init(user: nil, method: "daemon"), details: startDetails))
+        let environment = self.environment
+        let maintenance = AuditMaintenanceService(
+            auditLog: environment.auditLog, checkpointInterval: configuration.audit.checkpointInterval,
+            retention: { try RetentionRun(environment: environment, actor: .init(user: nil, method: "daemon")).run() },
+            clock: clock, logger: logger
+        )
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: ssh), .init(service: http)],
+            services: [.init(service: ssh), .init(service: http), .init(service: maintenance)],
             gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
             logger: logger
         ))
         try await group.run()
         try? audit.append(AuditEvent(type: .serverStop, time: clock.now(), actor: .init(user: nil, method: "daemon")))
+        do { try environment.auditLog.checkpoint() } catch { logger.error("final audit checkpoint failed: \(error)") }
+    }
+
+    /// Audits a configuration file that differs from the one the previous start recorded.
+    private func auditConfigurationChange(_ audit: some AuditEmitter) throws {
+        guard let configurationDigest,
+            let previous = try environment.auditLog.latest(type: AuditEventType.serverStart.name),
+            let data = previous.json.data(using: .utf8),
+            let event = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+            let details = event["details"] as? [String: String], let before = details["config_sha256"], before != configurationDigest
+        else { return }
+        try audit.append(AuditEvent(
+            type: .configChanged, time: environment.clock.now(), actor: .init(user: nil, method: "daemon"),
+            details: ["previous_sha256": before, "config_sha256": configurationDigest]
+        ))
     }
 }
 

@@ -31,7 +31,10 @@ public struct BastionEnvironment: Sendable {
         }
         let database: DatabasePoolHandle
         do {
-            database = try DatabasePoolHandle(path: directory + "/" + databaseFileName)
+            database = try DatabasePoolHandle(
+                path: directory + "/" + databaseFileName,
+                sealing: .init(key: keys.auditKey, every: configuration.audit.checkpointEvery), clock: clock
+            )
         } catch {
             throw StartupError(message: "cannot open the database \(directory)/\(databaseFileName): \(error)")
         }

@@ -2,14 +2,15 @@ public import Foundation
 
 /// One security-relevant fact, as it will be appended to the audit log.
 ///
-/// Metadata blocks (actor, connection, target) have fixed shapes so that SIEM rules and
-/// the later hash chain see one canonical form; free-form facts go in `details`.
+/// Metadata blocks (actor, connection, session, target) have fixed shapes so that SIEM rules
+/// and the hash chain see one canonical form; free-form facts go in `details`.
 public struct AuditEvent: Sendable, Hashable {
     public var type: AuditEventType
     public var time: Date
     public var outcome: Outcome
     public var actor: Actor?
     public var connection: Connection?
+    public var session: Session?
     public var target: String?
     /// Why something was refused: for the audit log only, never for the peer.
     public var reason: String?
@@ -48,15 +49,28 @@ public struct AuditEvent: Sendable, Hashable {
         }
     }
 
+    /// Which relayed session: its id (the recording's file name) and the login on the target.
+    public struct Session: Sendable, Hashable, Codable {
+        public var id: String
+        public var login: String?
+
+        public init(id: String, login: String? = nil) {
+            self.id = id
+            self.login = login
+        }
+    }
+
     public init(
         type: AuditEventType, time: Date, outcome: Outcome = .success, actor: Actor? = nil,
-        connection: Connection? = nil, target: String? = nil, reason: String? = nil, details: [String: String] = [:]
+        connection: Connection? = nil, session: Session? = nil, target: String? = nil, reason: String? = nil,
+        details: [String: String] = [:]
     ) {
         self.type = type
         self.time = time
         self.outcome = outcome
         self.actor = actor
         self.connection = connection
+        self.session = session
         self.target = target
         self.reason = reason
         self.details = details
@@ -64,11 +78,13 @@ public struct AuditEvent: Sendable, Hashable {
 }
 
 extension AuditEvent {
-    /// Schema version of ``canonicalJSON()``; bump on any change (docs/audit-schema.json).
-    public static let schemaVersion = 1
+    /// Schema version of ``canonicalJSON()``; bump on any change (docs/audit-event.schema.json).
+    /// v2 added the `session` block (v1 carried `session_id` in `details`).
+    public static let schemaVersion = 2
 
     /// The canonical encoding: sorted keys, no insignificant whitespace, RFC 3339 UTC
-    /// time with milliseconds. The hash chain (a later issue) hashes exactly these bytes.
+    /// time with milliseconds. The hash chain hashes exactly these bytes, inside the
+    /// record envelope (``AuditRecord``).
     public func canonicalJSON() -> [UInt8] {
         struct Wire: Encodable {
             var v: Int
@@ -79,6 +95,7 @@ extension AuditEvent {
             var outcome: Outcome
             var actor: Actor?
             var connection: Connection?
+            var session: Session?
             var target: String?
             var reason: String?
             var details: [String: String]?
@@ -86,7 +103,7 @@ extension AuditEvent {
         let wire = Wire(
             v: Self.schemaVersion, type: type.name, code: type.code, severity: type.severity,
             time: Self.timestamp(time), outcome: outcome, actor: actor, connection: connection,
-            target: target, reason: reason, details: details.isEmpty ? nil : details
+            session: session, target: target, reason: reason, details: details.isEmpty ? nil : details
         )
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -94,7 +111,8 @@ extension AuditEvent {
         return Array((try? encoder.encode(wire)) ?? Data())
     }
 
-    static func timestamp(_ date: Date) -> String {
+    /// RFC 3339 UTC with milliseconds: the form of `time` in records, which sorts as text.
+    public static func timestamp(_ date: Date) -> String {
         var style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
         style.timeZone = TimeZone(identifier: "UTC")!
         return date.formatted(style)

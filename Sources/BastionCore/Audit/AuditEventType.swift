@@ -58,6 +58,15 @@ extension AuditEventType {
     public static let serverStart = AuditEventType("server.start", code: "B1400I")
     public static let serverStop = AuditEventType("server.stop", code: "B1401I")
     public static let keyCreate = AuditEventType("server.key_create", code: "B1402I")
+    public static let configChanged = AuditEventType("config.changed", code: "B1403W")
+
+    // The audit log itself, and auditors' actions (B15xx): auditing the auditors.
+    public static let auditVerify = AuditEventType("audit.verify", code: "B1500I")
+    public static let auditSearch = AuditEventType("audit.search", code: "B1501I")
+    public static let auditExport = AuditEventType("audit.export", code: "B1502I")
+    public static let auditPurge = AuditEventType("audit.purge", code: "B1503I")
+    public static let holdAdd = AuditEventType("audit.hold_add", code: "B1504W")
+    public static let holdRemove = AuditEventType("audit.hold_remove", code: "B1505W")
 
     // Sessions and recordings (B20xx)
     public static let sessionStart = AuditEventType("session.start", code: "B2000I")
@@ -67,6 +76,8 @@ extension AuditEventType {
     public static let recordingFailed = AuditEventType("recording.failed", code: "B2004E")
     public static let recordingRecovered = AuditEventType("recording.recovered", code: "B2005W")
     public static let sessionKill = AuditEventType("session.kill", code: "B2006W")
+    public static let recordingPurge = AuditEventType("recording.purge", code: "B2007I")
+    public static let sessionList = AuditEventType("session.list", code: "B2008I")
 
     /// Every type defined above, for the documentation and schema tests.
     public static let all: [AuditEventType] = [
@@ -74,7 +85,9 @@ extension AuditEventType {
         .certIssue, .certRefused,
         .userAdd, .userRemove, .userLock, .userUnlock, .userResetTOTP, .userAddKey,
         .commandRun, .commandDenied, .forwardRefused, .forwardOpen,
-        .serverStart, .serverStop, .keyCreate,
+        .serverStart, .serverStop, .keyCreate, .configChanged,
+        .auditVerify, .auditSearch, .auditExport, .auditPurge, .holdAdd, .holdRemove,
         .sessionStart, .sessionEnd, .sessionDenied, .hostKeyMismatch, .recordingFailed, .recordingRecovered, .sessionKill,
+        .recordingPurge, .sessionList,
     ]
 }

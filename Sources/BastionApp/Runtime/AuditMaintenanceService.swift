@@ -1,0 +1,47 @@
+import BastionCore
+import BastionStore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// The audit log's clockwork: a signed checkpoint every `checkpoint_interval` while records
+/// arrive, and the retention policy once a day (first run one interval after start).
+/// Failures are logged at error level and retried on the next tick; they never stop the
+/// daemon, and never delete anything they could not record.
+struct AuditMaintenanceService: Service {
+    let auditLog: SQLiteAuditLog
+    let checkpointInterval: TimeInterval
+    let retention: @Sendable () throws -> RetentionRun.Summary
+    let clock: any WallClock
+    let logger: Logger
+
+    static let retentionPeriod: TimeInterval = 86_400
+
+    func run() async throws {
+        var lastRetention: Date?
+        while true {
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(checkpointInterval)) }
+            } catch {
+                return
+            }
+            do {
+                if let checkpoint = try auditLog.checkpoint() {
+                    logger.debug("audit checkpoint signed", metadata: ["seq": "\(checkpoint.seq)"])
+                }
+            } catch {
+                logger.error("audit checkpoint failed: \(error)")
+            }
+            let now = clock.now()
+            if lastRetention.map({ now.timeIntervalSince($0) >= Self.retentionPeriod }) ?? true {
+                do {
+                    let summary = try retention()
+                    lastRetention = now
+                    logger.notice("retention ran", metadata: ["summary": "\(summary.text)"])
+                } catch {
+                    logger.error("retention run failed: \(error)")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,199 @@
+import BastionCore
+import BastionCrypto
+import BastionStore
+import BastionTesting
+import Foundation
+import Testing
+
+/// The audit chain on a real SQLite file, tampered with by the `sqlite3` shell as an
+/// administrator with file access would (dropping the append-only triggers first).
+@Suite("Audit chain")
+struct AuditChainTests {
+    /// A log with `count` records, a checkpoint every 10 (at 10, 20, 30…).
+    struct Fixture {
+        let directory: TemporaryDirectory
+        let path: String
+        let key: Ed25519PrivateKey
+        let clock: ManualClock
+        let handle: DatabasePoolHandle
+        var log: SQLiteAuditLog { handle.auditLog }
+
+        init(records count: Int, every: Int = 10) throws {
+            directory = try TemporaryDirectory()
+            path = directory.file("bastion.sqlite")
+            key = try Ed25519PrivateKey()
+            clock = ManualClock()
+            handle = try DatabasePoolHandle(path: path, sealing: .init(key: key, every: every), clock: clock)
+            for index in 1...count { try append(index) }
+        }
+
+        func append(_ index: Int) throws {
+            try log.append(AuditEvent(
+                type: index % 3 == 0 ? .authFailed : .authLogin, time: clock.now(),
+                actor: .init(user: index % 2 == 0 ? "alice" : "bob", method: "publickey+totp"), details: ["n": String(index)]
+            ))
+            clock.advance(by: 1)
+        }
+
+        func verify(from: Int64? = nil, to: Int64? = nil) throws -> AuditVerificationReport {
+            try log.verify(publicKey: key.publicKey, from: from, to: to, purgeableBefore: RetentionPeriod.floor.cutoff(at: clock.now()))
+        }
+
+        /// Runs SQL through the sqlite3 shell on the database file.
+        func sql(_ statements: String) async throws {
+            let result = try await ProcessRunner.run("sqlite3", [path], input: Data(statements.utf8))
+            #expect(result.status == 0, "\(result)")
+        }
+
+        static let dropGuards = """
+            DROP TRIGGER audit_records_append_only; DROP TRIGGER audit_records_retained;
+            DROP TRIGGER audit_checkpoints_append_only; DROP TRIGGER audit_checkpoints_kept;
+            """
+    }
+
+    @Test("a clean log verifies: every record chained, every checkpoint signed")
+    func clean() throws {
+        let fixture = try Fixture(records: 35)
+        let report = try fixture.verify()
+        #expect(report.isIntact, "\(report.problems)")
+        #expect(report.recordsChecked == 35)
+        #expect(report.checkpointsChecked == 3)
+        #expect(report.lastCheckpointSeq == 30)
+        #expect(report.unsealedRecords == 5)
+        #expect(try fixture.log.checkpoint()?.seq == 35)
+        #expect(try fixture.log.checkpoint() == nil, "nothing new to seal")
+        #expect(try fixture.verify(from: 12, to: 27).isIntact)
+        #expect(try fixture.verify(from: 12, to: 27).recordsChecked == 16)
+    }
+
+    @Test("the database refuses UPDATE and DELETE of records and checkpoints while its guards stand")
+    func guards() async throws {
+        let fixture = try Fixture(records: 12)
+        for statement in [
+            "UPDATE audit_records SET hash = x'00' WHERE seq = 3;", "DELETE FROM audit_records WHERE seq = 3;",
+            "DELETE FROM audit_checkpoints;", "UPDATE audit_checkpoints SET signature = x'00';",
+        ] {
+            let result = try await ProcessRunner.run("sqlite3", [fixture.path], input: Data(statement.utf8))
+            #expect(result.status != 0, "\(statement) was allowed")
+        }
+        #expect(try fixture.verify().isIntact)
+    }
+
+    @Test("a modified record is reported at its seq")
+    func modified() async throws {
+        let fixture = try Fixture(records: 35)
+        try await fixture.sql(Fixture.dropGuards + """
+            UPDATE audit_records SET record = replace(record, '"user":"bob"', '"user":"carol"') WHERE seq = 7;
+            """)
+        let report = try fixture.verify()
+        #expect(report.problems.map(\.seq) == [7], "\(report.problems)")
+        #expect(report.problems.first?.kind == .altered)
+    }
+
+    @Test("a chain rewritten from a record on, hashes recomputed, is caught by the signed checkpoint")
+    func rewrittenChain() async throws {
+        let fixture = try Fixture(records: 25)
+        let records = try fixture.log.search(AuditQuery(fromSeq: 14))
+        let hasher = SHA256Hasher()
+        var previous = records[0].previousHash
+        var statements = Fixture.dropGuards
+        for record in records {
+            let text = String(decoding: record.recordBytes, as: UTF8.self)
+            let forged = Array((record.seq == 14 ? text.replacingOccurrences(of: "alice", with: "carol") : text).utf8)
+            previous = hasher.hash(previous, forged)
+            statements += "UPDATE audit_records SET record = '\(String(decoding: forged, as: UTF8.self))', hash = x'\(AuditChain.hex(previous))' WHERE seq = \(record.seq);\n"
+        }
+        try await fixture.sql(statements)
+        let report = try fixture.verify()
+        #expect(report.problems.map(\.seq) == [20], "\(report.problems)")
+        #expect(report.problems.first?.kind == .checkpointMismatch)
+    }
+
+    @Test("a deleted record is reported as missing at its seq")
+    func deleted() async throws {
+        let fixture = try Fixture(records: 35)
+        try await fixture.sql(Fixture.dropGuards + "DELETE FROM audit_records WHERE seq = 12;")
+        let report = try fixture.verify()
+        #expect(report.problems.map(\.seq) == [12], "\(report.problems)")
+        #expect(report.problems.first?.kind == .missing)
+    }
+
+    @Test("an inserted record (later ones renumbered) is reported where it went in")
+    func inserted() async throws {
+        let fixture = try Fixture(records: 35)
+        let forged = AuditRecord.envelope(
+            event: AuditEvent(type: .authLogin, time: fixture.clock.now(), actor: .init(user: "mallory")).canonicalJSON(), seq: 16
+        )
+        try await fixture.sql(Fixture.dropGuards + """
+            UPDATE audit_records SET seq = seq + 1000 WHERE seq >= 16;
+            UPDATE audit_records SET seq = seq - 999 WHERE seq >= 1000;
+            INSERT INTO audit_records (seq, record, hash) VALUES (16, '\(String(decoding: forged, as: UTF8.self))', randomblob(32));
+            """)
+        let report = try fixture.verify()
+        #expect(report.problems.first?.seq == 16, "\(report.problems)")
+        #expect(report.problems.first?.kind == .altered)
+        #expect(report.problems.dropFirst().first?.seq == 17)
+        #expect(report.problems.dropFirst().first?.kind == .moved)
+    }
+
+    @Test("two swapped records are reported at the first of them")
+    func swapped() async throws {
+        let fixture = try Fixture(records: 35)
+        try await fixture.sql(Fixture.dropGuards + """
+            UPDATE audit_records SET seq = -22 WHERE seq = 22;
+            UPDATE audit_records SET seq = 22 WHERE seq = 23;
+            UPDATE audit_records SET seq = 23 WHERE seq = -22;
+            """)
+        let report = try fixture.verify()
+        #expect(report.problems.first?.seq == 22, "\(report.problems)")
+        #expect(report.problems.first?.kind == .moved)
+    }
+
+    @Test("a dropped tail is reported against the last checkpoint")
+    func truncated() async throws {
+        let fixture = try Fixture(records: 35)
+        try await fixture.sql(Fixture.dropGuards + "DELETE FROM audit_records WHERE seq >= 25;")
+        let report = try fixture.verify()
+        #expect(report.problems.map(\.seq) == [25], "\(report.problems)")
+        #expect(report.problems.first?.kind == .truncated)
+    }
+
+    @Test("a replaced checkpoint signature is reported at the checkpoint's seq")
+    func forgedSignature() async throws {
+        let fixture = try Fixture(records: 35)
+        try await fixture.sql(Fixture.dropGuards + "UPDATE audit_checkpoints SET signature = randomblob(64) WHERE seq = 20;")
+        let report = try fixture.verify()
+        #expect(report.problems.map(\.seq) == [20], "\(report.problems)")
+        #expect(report.problems.first?.kind == .checkpointSignature)
+    }
+
+    @Test("the next append after a truncated tail never reuses a seq")
+    func noSeqReuse() async throws {
+        let fixture = try Fixture(records: 12)
+        try await fixture.sql(Fixture.dropGuards + "DELETE FROM audit_records WHERE seq >= 11;")
+        try fixture.append(13)
+        #expect(try fixture.log.bounds()?.upperBound == 13)
+        #expect(try fixture.verify().problems.first?.seq == 11)
+    }
+
+    @Test("concurrent appenders share commits and still form one chain")
+    func groupCommit() async throws {
+        let fixture = try Fixture(records: 1, every: 50)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<8 {
+                group.addTask {
+                    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                        Thread {
+                            continuation.resume(with: Result { for index in 0..<50 { try fixture.append(worker * 100 + index) } })
+                        }.start()
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let report = try fixture.verify()
+        #expect(report.isIntact, "\(report.problems)")
+        #expect(report.recordsChecked == 401)
+        #expect(report.lastCheckpointSeq ?? 0 >= 400)
+    }
+}
