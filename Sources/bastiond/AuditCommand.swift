@@ -121,7 +121,9 @@ struct AuditCommand: ParsableCommand {
                 type: .auditSearch, time: now, actor: AuditCommand.auditor, details: ["query": selection.description]
             ))
             var count = 0
-            if !json { print("SEQ      TIME                      TYPE                      USER          TARGET        SESSION           OUTCOME") }
+            if !json {
+                print(Self.columns([("SEQ", 9), ("TIME", 26), ("TYPE", 26), ("USER", 14), ("TARGET", 14), ("SESSION", 18), ("OUTCOME", 0)]))
+            }
             try environment.auditLog.forEach(query) { record in
                 count += 1
                 if json {
@@ -129,16 +131,19 @@ struct AuditCommand: ParsableCommand {
                     return
                 }
                 let outcome = record.json.contains(#""outcome":"failure""#) ? "failure" : "success"
-                print(
-                    String(record.seq).padding(toLength: 9, withPad: " ", startingAt: 0)
-                        + record.time.padding(toLength: 26, withPad: " ", startingAt: 0)
-                        + record.type.padding(toLength: 26, withPad: " ", startingAt: 0)
-                        + (record.user ?? "-").padding(toLength: 14, withPad: " ", startingAt: 0)
-                        + (record.target ?? "-").padding(toLength: 14, withPad: " ", startingAt: 0)
-                        + (record.session ?? "-").padding(toLength: 18, withPad: " ", startingAt: 0) + outcome
-                )
+                print(Self.columns([
+                    (String(record.seq), 9), (record.time, 26), (record.type, 26), (record.user ?? "-", 14), (record.target ?? "-", 14),
+                    (record.session ?? "-", 18), (outcome, 0),
+                ]))
             }
             if count == limit { FileHandle.standardError.write(Data("bastiond: stopped at --limit \(limit)\n".utf8)) }
+        }
+
+        /// Left-aligned columns of at least `width`; a longer value pushes the rest right
+        /// instead of being cut (an auditor must see the whole value).
+        static func columns(_ fields: [(String, Int)]) -> String {
+            fields.map { text, width in text.count + 1 >= width ? text + " " : text.padding(toLength: width, withPad: " ", startingAt: 0) }
+                .joined().trimmingCharacters(in: .whitespaces)
         }
     }
 

@@ -17,8 +17,9 @@ struct SessionCommand: ParsableCommand {
 
         func run() throws {
             let environment = try Startup.open(options.config)
-            let sessions = try environment.sessions.liveSessions()
             let now = Date()
+            try environment.auditLog.append(AuditEvent(type: .sessionList, time: now, actor: AuditCommand.auditor))
+            let sessions = try environment.sessions.liveSessions()
             print("ID                USER          LOGIN@TARGET              FROM              AGE      KIND")
             for session in sessions {
                 let age = DurationText.format(now.timeIntervalSince(session.startedAt).rounded(.down))
