@@ -112,7 +112,7 @@ final class FrontDoorConnection: @unchecked Sendable {
         ssh_event_add_session(event, session)
         let deadline = Date().addingTimeInterval(configuration.loginGraceTime)
         while !hangUp {
-            let rc = ssh_event_dopoll(event, live == nil ? 100 : 10)
+            let rc = ssh_event_dopoll(event, pollTimeoutMilliseconds)
             if ssh_is_connected(session) == 0 { break }
             serviceForwards()
             if live != nil {
@@ -137,6 +137,14 @@ final class FrontDoorConnection: @unchecked Sendable {
             ssh_channel_free(channel)
             self.channel = nil
         }
+    }
+
+    /// How long the event loop may sleep: 100 ms without a session (only logins and
+    /// forwards), 10 ms with one (policy checks, endings), 1 ms while the relay holds a
+    /// partial packet of a bulk transfer back.
+    private var pollTimeoutMilliseconds: Int32 {
+        guard let live else { return 100 }
+        return live.relay.holdsPartialPacket ? 1 : 10
     }
 
     private func installCallbacks() {

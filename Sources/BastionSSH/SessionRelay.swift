@@ -18,13 +18,12 @@ final class SessionRelay {
     let captureInput: Bool
 
     // Bytes read but not yet written, per direction and stream.
-    private var pendingUp: [UInt8] = []
-    private var pendingDown: [UInt8] = []
-    private var pendingDownError: [UInt8] = []
+    private let up = RelayStream()
+    private let down = RelayStream()
+    private let downError = RelayStream()
     // Output read from the target that the recorder's queue has not accepted yet.
     private var unrecordedOutput: [UInt8] = []
     private var unrecordedInput: [UInt8] = []
-    private var buffer = [UInt8](repeating: 0, count: 32 * 1024)
 
     private(set) var bytesUp = 0
     private(set) var bytesDown = 0
@@ -50,7 +49,9 @@ final class SessionRelay {
     func pump(now: Date) -> Bool {
         var movedAny = false
         while true {
-            let moved = pumpUp() + pumpDown(stderr: false) + pumpDown(stderr: true)
+            let moved = move(up, from: client, to: target, stderr: false)
+                + move(down, from: target, to: client, stderr: false)
+                + move(downError, from: target, to: client, stderr: true)
             if moved == 0 { break }
             movedAny = true
         }
@@ -58,6 +59,10 @@ final class SessionRelay {
         forwardEndings(now: now)
         return movedAny
     }
+
+    /// True while a partial packet of a bulk transfer waits for the rest (at most
+    /// `RelayStream.holdLimit`): the event loop must come back by then even if nothing arrives.
+    var holdsPartialPacket: Bool { up.isHolding || down.isHolding || downError.isHolding }
 
     /// True once Bastion has sent the client its exit status (if any), EOF and CLOSE, or the
     /// client closed first; the connection then waits for the client to hang up.
@@ -84,95 +89,86 @@ final class SessionRelay {
 
     // MARK: - Directions
 
-    private func pumpUp() -> Int {
-        var moved = 0
-        if !pendingUp.isEmpty {
-            let written = write(pendingUp[...], to: target, stderr: false)
-            pendingUp.removeFirst(written)
-            moved += written
-            if !pendingUp.isEmpty { return account(up: moved) }
-        }
-        if !unrecordedInput.isEmpty {
-            guard recorder?.offerInput(unrecordedInput) ?? true else { return account(up: moved) }
-            unrecordedInput = []
-        }
+    /// Moves one stream from `source` to `destination` until nothing more moves now; returns
+    /// the bytes read plus the bytes written (progress, for the caller's loop).
+    ///
+    /// Reads only what the destination's window can take and only while the recorder keeps
+    /// up, so a slow client, target or disk stops the reading (backpressure). What
+    /// `ssh_channel_write` does not take (a closed window, a re-key in progress) stays in the
+    /// stream and is written first next time; EOF is forwarded only once the stream is empty.
+    private func move(_ stream: RelayStream, from source: ssh_channel, to destination: ssh_channel, stderr: Bool) -> Int {
+        let isInput = stream === up
+        var progress = 0
         while true {
-            let window = Int(ssh_channel_window_size(target))
-            guard window > 0 else { break }
-            let want = UInt32(min(buffer.count, window))
-            let count = buffer.withUnsafeMutableBytes { ssh_channel_read_nonblocking(client, $0.baseAddress, want, 0) }
-            guard count > 0 else { break }
-            let chunk = buffer[0..<Int(count)]
-            if captureInput, let recorder, !recorder.offerInput(Array(chunk)) { unrecordedInput = Array(chunk) }
-            let written = write(chunk, to: target, stderr: false)
-            moved += written
-            if written < chunk.count {
-                pendingUp = Array(chunk[(chunk.startIndex + written)...])
-                break
+            let window = Int(ssh_channel_window_size(destination))
+            var sourceIdle = false
+            if offerUnrecorded(input: isInput) {
+                let read = stream.fill(upTo: window - stream.count) { buffer, length in
+                    Int(ssh_channel_read_nonblocking(source, buffer, UInt32(length), stderr ? 1 : 0))
+                }
+                if read > 0 {
+                    progress += read
+                    record(stream.lastRead(read), input: isInput)
+                } else {
+                    sourceIdle = true
+                }
+            } else {
+                sourceIdle = true
             }
-            if !unrecordedInput.isEmpty { break }
+            let length = stream.writableCount(window: window, sourceIdle: sourceIdle, sourceEnded: sourceIdle && ssh_channel_is_eof(source) != 0)
+            let written = stream.drain(length) { bytes in
+                let result = stderr
+                    ? ssh_channel_write_stderr(destination, bytes.baseAddress, UInt32(bytes.count))
+                    : ssh_channel_write(destination, bytes.baseAddress, UInt32(bytes.count))
+                return Int(result)
+            }
+            progress += written
+            if isInput { bytesUp += written } else { bytesDown += written }
+            // Stop when the destination took less than offered, or when this turn moved nothing.
+            if written < length || (written == 0 && sourceIdle) || (written == 0 && stream.room == 0) { break }
+            if sourceIdle && stream.isEmpty { break }
         }
-        return account(up: moved)
+        return progress
     }
 
-    private func pumpDown(stderr: Bool) -> Int {
-        var moved = 0
-        if !(stderr ? pendingDownError : pendingDown).isEmpty {
-            let pending = stderr ? pendingDownError : pendingDown
-            let written = write(pending[...], to: client, stderr: stderr)
-            let rest = Array(pending.dropFirst(written))
-            if stderr { pendingDownError = rest } else { pendingDown = rest }
-            moved += written
-            if !rest.isEmpty { return account(down: moved) }
-        }
-        if !unrecordedOutput.isEmpty {
-            guard recorder?.offerOutput(unrecordedOutput) ?? true else { return account(down: moved) }
+    /// Retries a chunk the recorder refused earlier; false while it still refuses (then
+    /// nothing more is read from that side). Without a recorder everything is accepted.
+    private func offerUnrecorded(input: Bool) -> Bool {
+        guard let recorder else { return true }
+        if input {
+            guard !unrecordedInput.isEmpty else { return true }
+            guard recorder.offerInput(unrecordedInput) else { return false }
+            unrecordedInput = []
+        } else {
+            guard !unrecordedOutput.isEmpty else { return true }
+            guard recorder.offerOutput(unrecordedOutput) else { return false }
             unrecordedOutput = []
         }
-        while true {
-            let window = Int(ssh_channel_window_size(client))
-            guard window > 0 else { break }
-            let want = UInt32(min(buffer.count, window))
-            let count = buffer.withUnsafeMutableBytes { ssh_channel_read_nonblocking(target, $0.baseAddress, want, stderr ? 1 : 0) }
-            guard count > 0 else { break }
-            let chunk = buffer[0..<Int(count)]
-            if let recorder, !recorder.offerOutput(Array(chunk)) { unrecordedOutput = Array(chunk) }
-            let written = write(chunk, to: client, stderr: stderr)
-            moved += written
-            if written < chunk.count {
-                let rest = Array(chunk[(chunk.startIndex + written)...])
-                if stderr { pendingDownError = rest } else { pendingDown = rest }
-                break
-            }
-            if !unrecordedOutput.isEmpty { break }
-        }
-        return account(down: moved)
+        return true
     }
 
-    private func account(up: Int = 0, down: Int = 0) -> Int {
-        bytesUp += up
-        bytesDown += down
-        return up + down
-    }
-
-    private func write(_ bytes: ArraySlice<UInt8>, to channel: ssh_channel, stderr: Bool) -> Int {
-        guard !bytes.isEmpty else { return 0 }
-        let written = bytes.withUnsafeBytes { buffer in
-            stderr
-                ? ssh_channel_write_stderr(channel, buffer.baseAddress, UInt32(buffer.count))
-                : ssh_channel_write(channel, buffer.baseAddress, UInt32(buffer.count))
+    /// Hands a chunk just read to the recorder (its own copy: the relay buffer is reused);
+    /// a refused chunk is kept and retried before anything more is read from that side.
+    private func record(_ bytes: UnsafeRawBufferPointer, input: Bool) {
+        guard let recorder else { return }
+        if input {
+            guard captureInput else { return }
+            let chunk = [UInt8](bytes)
+            if !recorder.offerInput(chunk) { unrecordedInput = chunk }
+        } else {
+            let chunk = [UInt8](bytes)
+            if !recorder.offerOutput(chunk) { unrecordedOutput = chunk }
         }
-        return Int(max(written, 0))
     }
 
     // MARK: - EOF, exit status, close (order matters to OpenSSH)
 
     private func forwardEndings(now: Date) {
-        if !eofToTarget, pendingUp.isEmpty, ssh_channel_is_eof(client) != 0 {
+        if !eofToTarget, up.isEmpty, ssh_channel_is_eof(client) != 0 {
             ssh_channel_send_eof(target)
             eofToTarget = true
         }
-        if !eofToClient, pendingDown.isEmpty, pendingDownError.isEmpty, ssh_channel_is_eof(target) != 0,
+        if !eofToClient, down.isEmpty, downError.isEmpty, ssh_channel_is_eof(target) != 0,
             ssh_channel_poll(target, 0) <= 0, ssh_channel_poll(target, 1) <= 0
         {
             ssh_channel_send_eof(client)
