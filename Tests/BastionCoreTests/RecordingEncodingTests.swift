@@ -101,6 +101,53 @@ import Testing
         }
     }
 
+    /// The writer's one-pass escaper agrees with decoding the whole stream first and escaping
+    /// the text: for any bytes, cut anywhere, including cuts inside the eight-byte words and
+    /// across its 4096-byte blocks.
+    @Test func escaperMatchesDecodeThenEscapeForAnyChunking() throws {
+        var generator = RecordingSeededGenerator(seed: 0xE5CA9E)
+        let alphabet: [UInt8] = [
+            0x00, 0x07, 0x0A, 0x0D, 0x1B, 0x22, 0x5C, 0x41, 0x61, 0x20, 0x7E, 0x7F, 0x80, 0x85, 0x9F, 0xA0, 0xBF,
+            0xC0, 0xC2, 0xDF, 0xE0, 0xE2, 0xED, 0xEF, 0xF0, 0xF4, 0xF5, 0xFF,
+        ]
+        for round in 0..<300 {
+            let length = round % 10 == 0 ? Int.random(in: 4000...9000, using: &generator) : Int.random(in: 0...80, using: &generator)
+            // Half the rounds mostly printable ASCII, so the eight-byte fast path runs too.
+            let bytes = (0..<length).map { _ in
+                round % 2 == 0 && Int.random(in: 0..<8, using: &generator) > 0
+                    ? UInt8.random(in: 0x20...0x7E, using: &generator) : alphabet.randomElement(using: &generator)!
+            }
+            var escaper = AsciicastEscaper()
+            var encoded: [UInt8] = []
+            var rest = bytes[...]
+            while !rest.isEmpty {
+                let cut = Int.random(in: 1...rest.count, using: &generator)
+                escaper.append(Array(rest.prefix(cut)), to: &encoded)
+                #expect(escaper.pending.count <= 3)
+                rest = rest.dropFirst(cut)
+            }
+            escaper.finish(to: &encoded)
+            let text = String(decoding: bytes, as: UTF8.self)
+            #expect("\"" + String(decoding: encoded, as: UTF8.self) + "\"" == AsciicastLine.string(text), "\(bytes)")
+            let decoded = try JSONSerialization.jsonObject(with: Data("[\"".utf8 + encoded + "\"]".utf8)) as? [String]
+            #expect(decoded == [text])
+        }
+    }
+
+    @Test func escaperWritesSixBytesPerNulAndKeepsCharactersAcrossBlocks() {
+        var escaper = AsciicastEscaper()
+        var encoded: [UInt8] = []
+        escaper.append([UInt8](repeating: 0, count: 3), to: &encoded)
+        #expect(String(decoding: encoded, as: UTF8.self) == #"\u0000\u0000\u0000"#)
+        // A euro sign straddling the first block boundary, then printable text.
+        let euro: [UInt8] = [0xE2, 0x82, 0xAC]
+        let bytes = [UInt8](repeating: UInt8(ascii: "x"), count: AsciicastEscaper.blockSize - 1) + euro + Array("tail".utf8)
+        encoded = []
+        escaper.append(bytes, to: &encoded)
+        #expect(encoded == bytes)
+        #expect(escaper.pending.isEmpty)
+    }
+
     @Test func queueRefusesWhenFullAndGivesBackSpaceInOneStep() {
         var queue = RecordingQueue(capacity: 2)
         #expect(queue.take() == .wait)

@@ -48,15 +48,25 @@ public enum AsciicastLine {
         return String(decoding: line, as: UTF8.self)
     }
 
-    /// Appends an event line (without newline) whose data is already well-formed UTF-8: the
-    /// writer's path, which never builds a `String`.
+    /// Appends an event line (without newline) whose data is already well-formed UTF-8.
     static func appendEvent(time: TimeInterval, code: Code, utf8 data: [UInt8], to line: inout [UInt8]) {
+        appendEventPrefix(time: time, code: code, to: &line)
+        AsciicastEscaper.appendComplete(data, to: &line)
+        appendEventSuffix(to: &line)
+    }
+
+    /// `[1.234567, "o", "`: an event line up to the data's first byte.
+    static func appendEventPrefix(time: TimeInterval, code: Code, to line: inout [UInt8]) {
         line.append(UInt8(ascii: "["))
         line.append(contentsOf: seconds(time).utf8)
         line.append(contentsOf: ", \"".utf8)
         line.append(contentsOf: code.rawValue.utf8)
-        line.append(contentsOf: "\", ".utf8)
-        appendString(utf8: data, to: &line)
+        line.append(contentsOf: "\", \"".utf8)
+    }
+
+    /// `"]`: the end of an event line (without newline).
+    static func appendEventSuffix(to line: inout [UInt8]) {
+        line.append(UInt8(ascii: "\""))
         line.append(UInt8(ascii: "]"))
     }
 
@@ -81,45 +91,8 @@ public enum AsciicastLine {
 
     /// Appends `data` (well-formed UTF-8) as a JSON string literal.
     static func appendString(utf8 data: [UInt8], to out: inout [UInt8]) {
-        out.reserveCapacity(out.count + data.count + 2)
         out.append(UInt8(ascii: "\""))
-        data.withUnsafeBufferPointer { input in
-            var index = 0
-            while index < input.count {
-                let byte = input[index]
-                index += 1
-                switch byte {
-                case UInt8(ascii: "\""): escape(UInt8(ascii: "\""), to: &out)
-                case UInt8(ascii: "\\"): escape(UInt8(ascii: "\\"), to: &out)
-                case 0x0A: escape(UInt8(ascii: "n"), to: &out)
-                case 0x0D: escape(UInt8(ascii: "r"), to: &out)
-                case 0x09: escape(UInt8(ascii: "t"), to: &out)
-                case 0x08: escape(UInt8(ascii: "b"), to: &out)
-                case 0x0C: escape(UInt8(ascii: "f"), to: &out)
-                case 0x00..<0x20, 0x7F:
-                    appendUnicodeEscape(byte, to: &out)
-                case 0xC2 where index < input.count && input[index] >= 0x80 && input[index] <= 0x9F:
-                    appendUnicodeEscape(input[index], to: &out)  // U+0080...U+009F (C1)
-                    index += 1
-                default:
-                    out.append(byte)
-                }
-            }
-        }
+        AsciicastEscaper.appendComplete(data, to: &out)
         out.append(UInt8(ascii: "\""))
-    }
-
-    private static func escape(_ character: UInt8, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\\"))
-        out.append(character)
-    }
-
-    private static func appendUnicodeEscape(_ value: UInt8, to out: inout [UInt8]) {
-        func hex(_ nibble: UInt8) -> UInt8 { nibble < 10 ? 0x30 + nibble : 0x57 + nibble }
-        escape(UInt8(ascii: "u"), to: &out)
-        out.append(UInt8(ascii: "0"))
-        out.append(UInt8(ascii: "0"))
-        out.append(hex(value >> 4))
-        out.append(hex(value & 0xF))
     }
 }

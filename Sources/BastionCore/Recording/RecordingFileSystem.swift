@@ -106,10 +106,43 @@ enum RecordingFileSystem {
 
     /// Lowercase hex SHA-256, as `sha256sum` prints it.
     static func sha256Hex(_ bytes: [UInt8]) -> String {
+        hex(SHA256.hash(bytes))
+    }
+
+    /// Size and lowercase hex SHA-256 of the whole file behind `fd`.
+    ///
+    /// Hashes a read-only mapping of the file rather than a copy in memory: a recording of a
+    /// bulk transfer can be gigabytes (`/dev/zero` output is six bytes of JSON per byte), and
+    /// reading it into an array at the end of the session cost as much CPU as writing it,
+    /// plus that much memory.
+    static func sha256Hex(ofFile fd: Int32) -> Result<(size: Int, sha256: String), RecordingError> {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            return .failure(RecordingError(.writeFailed, "fstat: \(errorText(errno))"))
+        }
+        let size = Int(info.st_size)
+        let hasher = SHA256Hasher()
+        var digest = [UInt8](repeating: 0, count: SHA256.byteCount)
+        guard size > 0 else {
+            digest.withUnsafeMutableBytes { hasher.hash(UnsafeRawBufferPointer(start: nil, count: 0), UnsafeRawBufferPointer(start: nil, count: 0), into: $0) }
+            return .success((0, hex(digest)))
+        }
+        guard let mapping = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), mapping != MAP_FAILED else {
+            return .failure(RecordingError(.writeFailed, "mmap for hashing: \(errorText(errno))"))
+        }
+        defer { munmap(mapping, size) }
+        _ = madvise(mapping, size, MADV_SEQUENTIAL)
+        digest.withUnsafeMutableBytes { output in
+            hasher.hash(UnsafeRawBufferPointer(start: mapping, count: size), UnsafeRawBufferPointer(start: nil, count: 0), into: output)
+        }
+        return .success((size, hex(digest)))
+    }
+
+    private static func hex(_ digest: [UInt8]) -> String {
         let digits: [Character] = Array("0123456789abcdef")
         var text = ""
         text.reserveCapacity(64)
-        for byte in SHA256.hash(bytes) {
+        for byte in digest {
             text.append(digits[Int(byte >> 4)])
             text.append(digits[Int(byte & 0x0F)])
         }

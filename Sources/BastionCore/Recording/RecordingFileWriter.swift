@@ -24,10 +24,10 @@ struct RecordingFileWriter: Sendable {
     private let markerFD: Int32
     private var buffer: [UInt8] = []
     private var bufferedEvents = 0
-    private var output = UTF8Chunker()
-    private var input = UTF8Chunker()
-    /// The current event's validated data, reused so the hot path allocates nothing per event.
-    private var scratch: [UInt8] = []
+    /// Output and input are separate byte streams: a character may straddle two chunks of
+    /// one, never a chunk of each.
+    private var output = AsciicastEscaper()
+    private var input = AsciicastEscaper()
     private var lastTime: TimeInterval = 0
     /// Bytes handed to write(2) successfully: always whole lines.
     private(set) var size: Int
@@ -82,23 +82,24 @@ struct RecordingFileWriter: Sendable {
     /// Encodes one event into the buffer. Byte events that decode to nothing yet (only the
     /// start of a multi-byte character) produce no line until the rest arrives.
     mutating func append(_ entry: RecordingQueue.Entry) {
-        scratch.removeAll(keepingCapacity: true)
-        let code: AsciicastLine.Code
         switch entry.event {
         case .output(let bytes):
-            code = .output
-            output.append(bytes, validatedTo: &scratch)
+            let line = beginLine(time: entry.time, code: .output)
+            output.append(bytes, to: &buffer)
+            endLine(line)
         case .input(let bytes):
-            code = .input
-            input.append(bytes, validatedTo: &scratch)
+            let line = beginLine(time: entry.time, code: .input)
+            input.append(bytes, to: &buffer)
+            endLine(line)
         case .resize(let columns, let rows):
-            code = .resize
-            scratch.append(contentsOf: "\(columns)x\(rows)".utf8)
+            let line = beginLine(time: entry.time, code: .resize)
+            AsciicastEscaper.appendComplete(Array("\(columns)x\(rows)".utf8), to: &buffer)
+            endLine(line)
         case .marker(let label):
-            appendLine(time: entry.time, code: .marker, utf8: Array(label.utf8), evenIfEmpty: true)
-            return
+            let line = beginLine(time: entry.time, code: .marker)
+            AsciicastEscaper.appendComplete(Array(label.utf8), to: &buffer)
+            endLine(line, evenIfEmpty: true)
         }
-        appendLine(time: entry.time, code: code, utf8: scratch)
     }
 
     /// Writes the buffered lines with write(2). On failure the file is cut back to the last
@@ -121,23 +122,23 @@ struct RecordingFileWriter: Sendable {
     /// the file, and removes the marker. On failure the marker stays, so the next start's
     /// recovery reports the file.
     mutating func finish(duration: TimeInterval) -> Result<RecordingSummary, RecordingError> {
-        scratch.removeAll(keepingCapacity: true)
-        output.finish(validatedTo: &scratch)
-        appendLine(time: lastTime, code: .output, utf8: scratch)
-        scratch.removeAll(keepingCapacity: true)
-        input.finish(validatedTo: &scratch)
-        appendLine(time: lastTime, code: .input, utf8: scratch)
+        var line = beginLine(time: lastTime, code: .output)
+        output.finish(to: &buffer)
+        endLine(line)
+        line = beginLine(time: lastTime, code: .input)
+        input.finish(to: &buffer)
+        endLine(line)
         do throws(RecordingError) {
             try flush()
             guard fsync(fd) == 0 else {
                 throw RecordingError(.writeFailed, "fsync \(path): \(RecordingFileSystem.errorText(errno))")
             }
-            let contents = try RecordingFileSystem.readAll(fd).get()
+            let file = try RecordingFileSystem.sha256Hex(ofFile: fd).get()
             let summary = RecordingSummary(
                 path: path,
-                size: contents.count,
+                size: file.size,
                 duration: max(duration, lastTime),
-                sha256: RecordingFileSystem.sha256Hex(contents),
+                sha256: file.sha256,
                 events: events
             )
             _ = close(fd)
@@ -158,11 +159,30 @@ struct RecordingFileWriter: Sendable {
         _ = close(markerFD)
     }
 
-    private mutating func appendLine(time: TimeInterval, code: AsciicastLine.Code, utf8 data: [UInt8], evenIfEmpty: Bool = false) {
-        guard evenIfEmpty || !data.isEmpty else { return }
-        AsciicastLine.appendEvent(time: time, code: code, utf8: data, to: &buffer)
+    /// Where a line being built starts in the buffer, and where its data starts.
+    private struct OpenLine {
+        var start: Int
+        var dataStart: Int
+        var time: TimeInterval
+    }
+
+    /// Appends `[time, "code", "`; the caller appends the escaped data, then calls `endLine`.
+    private mutating func beginLine(time: TimeInterval, code: AsciicastLine.Code) -> OpenLine {
+        let start = buffer.count
+        AsciicastLine.appendEventPrefix(time: time, code: code, to: &buffer)
+        return OpenLine(start: start, dataStart: buffer.count, time: time)
+    }
+
+    /// Closes the line with `"]` and a newline, or takes it back out if no data was appended
+    /// (unless `evenIfEmpty`).
+    private mutating func endLine(_ line: OpenLine, evenIfEmpty: Bool = false) {
+        guard evenIfEmpty || buffer.count > line.dataStart else {
+            buffer.removeSubrange(line.start...)
+            return
+        }
+        AsciicastLine.appendEventSuffix(to: &buffer)
         buffer.append(UInt8(ascii: "\n"))
         bufferedEvents += 1
-        lastTime = time
+        lastTime = line.time
     }
 }
