@@ -123,6 +123,8 @@ extension FrontDoorConnection {
             client: channel, upstream: upstream, target: targetChannel, recorder: recorder,
             captureInput: sessions.settings.captureInput, now: now
         )
+        relay.exitStatus = earlyTargetExit.status
+        relay.exitSignal = earlyTargetExit.signal
         live = LiveSession(
             id: sessionID, login: login, target: targetName, kind: kind, startedAt: now, relay: relay, maxDuration: maxDuration,
             lastPolicyCheck: now
@@ -153,6 +155,27 @@ extension FrontDoorConnection {
             ssh_channel_free(targetChannel)
             return nil
         }
+        // Before the exec request: a short command's exit-status can arrive together with
+        // the request's reply, and libssh hands it to whatever callbacks are set by then
+        // (set afterwards, `ssh … true` sometimes ended with no exit status: `ssh` exit 255).
+        targetCallbacks.pointee.size = MemoryLayout<ssh_channel_callbacks_struct>.size
+        targetCallbacks.pointee.userdata = userdata
+        // Until the relay exists, the exit goes to `earlyTargetExit` and the relay picks it up.
+        targetCallbacks.pointee.channel_exit_status_function = { _, _, status, userdata in
+            let connection = FrontDoorConnection.from(userdata)
+            if let relay = connection.live?.relay { relay.exitStatus = status } else { connection.earlyTargetExit.status = status }
+        }
+        targetCallbacks.pointee.channel_exit_signal_function = { _, _, signal, core, message, _, userdata in
+            let name = signal.map { String(cString: $0) } ?? "KILL"
+            let text = message.map { String(cString: $0) } ?? ""
+            let connection = FrontDoorConnection.from(userdata)
+            if let relay = connection.live?.relay {
+                relay.exitSignal = (name, core != 0, text)
+            } else {
+                connection.earlyTargetExit.signal = (name, core != 0, text)
+            }
+        }
+        ssh_set_channel_callbacks(targetChannel, targetCallbacks)
         if let pty = ptySize, ssh_channel_request_pty_size(targetChannel, pty.term, pty.columns, pty.rows) != SSH_OK {
             ssh_channel_free(targetChannel)
             return nil
@@ -166,17 +189,6 @@ extension FrontDoorConnection {
             ssh_channel_free(targetChannel)
             return nil
         }
-        targetCallbacks.pointee.size = MemoryLayout<ssh_channel_callbacks_struct>.size
-        targetCallbacks.pointee.userdata = userdata
-        targetCallbacks.pointee.channel_exit_status_function = { _, _, status, userdata in
-            FrontDoorConnection.from(userdata).live?.relay.exitStatus = status
-        }
-        targetCallbacks.pointee.channel_exit_signal_function = { _, _, signal, core, message, _, userdata in
-            let name = signal.map { String(cString: $0) } ?? "KILL"
-            let text = message.map { String(cString: $0) } ?? ""
-            FrontDoorConnection.from(userdata).live?.relay.exitSignal = (name, core != 0, text)
-        }
-        ssh_set_channel_callbacks(targetChannel, targetCallbacks)
         return targetChannel
     }
 

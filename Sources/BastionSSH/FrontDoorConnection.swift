@@ -36,6 +36,8 @@ final class FrontDoorConnection: @unchecked Sendable {
     // A relayed session to a target, when the username was LOGIN@TARGET.
     var live: LiveSession?
     var upstreamInEvent = false
+    /// A target's exit reported while the relay was still being set up (`ssh … true`).
+    var earlyTargetExit: (status: Int32?, signal: (name: String, coreDumped: Bool, message: String)?) = (nil, nil)
     /// Open `direct-tcpip` forwards a role allowed.
     var forwards: [DirectTCPIPForward] = []
 
@@ -118,7 +120,11 @@ final class FrontDoorConnection: @unchecked Sendable {
             if live != nil {
                 // A relay ends through its own close sequence (also on shutdown or a lost target).
                 if !serviceLiveSession(event: event) { break }
-                if live != nil { continue }
+                // Even when the session just finished: an error from this turn's poll may be
+                // the target hanging up, which must not cut the client off before it has read
+                // its exit status. The target is out of the event now; the next turn polls
+                // the client alone.
+                continue
             }
             if rc == SSH_ERROR { break }
             if closeRequested.load(ordering: .relaxed) { break }

@@ -174,6 +174,11 @@ final class SessionRelay {
             ssh_channel_send_eof(client)
             eofToClient = true
         }
+        if !exitSent, eofToClient, exitStatus == nil, exitSignal == nil, ssh_channel_is_closed(target) != 0 {
+            // Belt and braces: libssh also keeps the status it received (does not block once closed).
+            let status = ssh_channel_get_exit_status(target)
+            if status >= 0 { exitStatus = status }
+        }
         if !exitSent, eofToClient, exitStatus != nil || exitSignal != nil || ssh_channel_is_closed(target) != 0 {
             if let signal = exitSignal {
                 ssh_channel_request_send_exit_signal(client, signal.name, signal.coreDumped ? 1 : 0, signal.message, "")
