@@ -61,6 +61,16 @@ enum BastionBench {
                 status = 1
             }
         }
+        if options.suites.contains("audit") {
+            if options.suites.count > 1 { print("") }
+            note("audit log: \(options.auditRecords) durable appends from \(options.auditWriters) threads, then a full verification")
+            let audit = try AuditBenchmark.run(records: options.auditRecords, writers: options.auditWriters, scratch: scratch)
+            print(AuditBenchmark.render(audit))
+            if !audit.intact {
+                note("audit: the chain did not verify after the benchmark's appends")
+                status = 1
+            }
+        }
         return status
     }
 

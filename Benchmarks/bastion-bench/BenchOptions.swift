@@ -19,7 +19,11 @@ struct BenchOptions {
     var kex: String? = "curve25519-sha256"
 
     /// Which benchmarks to run: `logins` (certificates and logins, vs sshd), `relay`, or both.
-    var suites: Set<String> = ["logins", "relay"]
+    var suites: Set<String> = ["logins", "relay", "audit"]
+    /// Records appended and then verified by the audit suite.
+    var auditRecords = 1_000_000
+    /// Concurrent appending threads in the audit suite (the daemon's connection threads).
+    var auditWriters = 64
     /// Which measures the relay suite runs: `upload`, `download`, `latency`, `sessions`
     /// (CPU per new session), `memory` (idle sessions). All by default; a subset makes a quick
     /// profiling run (`--relay-parts upload` while `perf record -p` watches bastiond).
@@ -39,9 +43,11 @@ struct BenchOptions {
     var cipher = "aes128-gcm@openssh.com"
 
     static let usage = """
-        usage: bastion-bench --bastiond PATH [--only logins|relay] [--logins N] [--concurrency C] [--certs N]
+        usage: bastion-bench --bastiond PATH [--only logins|relay|audit] [--logins N] [--concurrency C] [--certs N]
                              [--relay-parts LIST] [--bulk-mb N] [--rounds N] [--latency-samples N] [--idle-sessions N] [--new-sessions N] [--cipher NAME]
-          --only SUITE       run only "logins" (certificates/s, logins/s vs sshd) or "relay"
+          --only SUITE       run only "logins" (certificates/s, logins/s vs sshd), "relay" or "audit"
+          --audit-records N  records appended then verified by the audit suite (default 1000000)
+          --audit-writers N  concurrent appending threads in the audit suite (default 64)
                              (throughput, latency, memory and CPU of relayed sessions); default both
           --bastiond PATH    bastiond executable to measure (required)
           --logins N         logins per side, through bastiond and through sshd (default 200)
@@ -80,8 +86,12 @@ struct BenchOptions {
             case "--certs": options.certificates = try positive(name, try value())
             case "--only":
                 let suite = try value()
-                guard ["logins", "relay"].contains(suite) else { throw BenchError("--only takes logins or relay, not '\(suite)'") }
+                guard ["logins", "relay", "audit"].contains(suite) else {
+                    throw BenchError("--only takes logins, relay or audit, not '\(suite)'")
+                }
                 options.suites = [suite]
+            case "--audit-records": options.auditRecords = try positive(name, try value())
+            case "--audit-writers": options.auditWriters = try positive(name, try value())
             case "--relay-parts":
                 let parts = Set(try value().split(separator: ",").map(String.init))
                 guard !parts.isEmpty, parts.isSubset(of: allRelayParts) else {

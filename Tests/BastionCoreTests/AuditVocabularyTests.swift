@@ -53,3 +53,34 @@ struct AuditVocabularyTests {
         #expect(text.contains(#""details":{"b":"x","serial":"7"}"#))
     }
 }
+
+/// The hand-written canonical encoding is byte for byte what Foundation's encoder writes.
+@Suite("Canonical JSON")
+struct CanonicalJSONTests {
+    @Test("matches JSONEncoder (sorted keys, unescaped slashes) for awkward values")
+    func matchesReference() {
+        let awkward = ["plain", "quote\" back\\slash /slash", "tab\t nl\n cr\r bs\u{8} ff\u{C} nul\u{0} esc\u{1B} del\u{7F}", "ünïcødé ✓ 🔐", ""]
+        for (index, text) in awkward.enumerated() {
+            let event = AuditEvent(
+                type: .sessionEnd, time: Date(timeIntervalSince1970: 1_800_000_000.123 + Double(index) * 0.0004),
+                outcome: .failure, actor: .init(user: text, method: "m", keyFingerprint: "SHA256:x/y+z", certificateSerial: "18446744073709551615"),
+                connection: .init(id: text, remoteAddress: "::1", remotePort: 65_535, sshUsername: text), session: .init(id: "s1", login: text),
+                target: text, reason: text, details: [text: text, "b": "x", "a": "y", "Z": "z", "_": "u"]
+            )
+            #expect(event.canonicalJSON() == event.referenceJSON(), "\(String(decoding: event.canonicalJSON(), as: UTF8.self))")
+        }
+        let bare = AuditEvent(type: .serverStart, time: Date(timeIntervalSince1970: 0))
+        #expect(bare.canonicalJSON() == bare.referenceJSON())
+    }
+
+    @Test("timestamps are RFC 3339 UTC with milliseconds, truncated, matching ISO8601FormatStyle")
+    func timestamps() {
+        var style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        style.timeZone = TimeZone(identifier: "UTC")!
+        for seconds in [0, 1_800_000_000.5, 1_800_000_000.9999, 951_782_400.001, 4_102_444_799.999, 1_700_000_000.123456] {
+            let date = Date(timeIntervalSince1970: seconds)
+            #expect(AuditEvent.timestamp(date) == date.formatted(style), "\(seconds)")
+        }
+        #expect(AuditEvent.timestamp(Date(timeIntervalSince1970: 1_800_000_000.9999)) == "2027-01-15T08:00:00.999Z")
+    }
+}

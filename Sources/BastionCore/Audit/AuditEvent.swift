@@ -1,4 +1,7 @@
 public import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One security-relevant fact, as it will be appended to the audit log.
 ///
@@ -86,6 +89,54 @@ extension AuditEvent {
     /// time with milliseconds. The hash chain hashes exactly these bytes, inside the
     /// record envelope (``AuditRecord``).
     public func canonicalJSON() -> [UInt8] {
+        var json = CanonicalJSONWriter()
+        json.beginObject()
+        if let actor {
+            json.key("actor")
+            json.beginObject()
+            json.member("certificateSerial", actor.certificateSerial)
+            json.member("keyFingerprint", actor.keyFingerprint)
+            json.member("method", actor.method)
+            json.member("user", actor.user)
+            json.endObject()
+        }
+        json.member("code", type.code)
+        if let connection {
+            json.key("connection")
+            json.beginObject()
+            json.member("id", connection.id)
+            json.member("remoteAddress", connection.remoteAddress)
+            json.member("remotePort", connection.remotePort)
+            json.member("sshUsername", connection.sshUsername)
+            json.endObject()
+        }
+        if !details.isEmpty {
+            json.key("details")
+            json.beginObject()
+            for key in details.keys.sorted() { json.member(key, details[key]) }
+            json.endObject()
+        }
+        json.member("outcome", outcome.rawValue)
+        json.member("reason", reason)
+        if let session {
+            json.key("session")
+            json.beginObject()
+            json.member("id", session.id)
+            json.member("login", session.login)
+            json.endObject()
+        }
+        json.member("severity", type.severity.rawValue)
+        json.member("target", target)
+        json.member("time", Self.timestamp(time))
+        json.member("type", type.name)
+        json.member("v", Self.schemaVersion)
+        json.endObject()
+        return json.bytes
+    }
+
+    /// The same bytes through Foundation's `JSONEncoder` (sorted keys, unescaped slashes):
+    /// the reference ``canonicalJSON()`` is tested against.
+    public func referenceJSON() -> [UInt8] {
         struct Wire: Encodable {
             var v: Int
             var type: String
@@ -107,14 +158,23 @@ extension AuditEvent {
         )
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding plain strings and integers cannot fail.
         return Array((try? encoder.encode(wire)) ?? Data())
     }
 
     /// RFC 3339 UTC with milliseconds: the form of `time` in records, which sorts as text.
+    /// Milliseconds are truncated, never rounded up, so a record's time never runs ahead of
+    /// the moment it describes.
     public static func timestamp(_ date: Date) -> String {
-        var style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
-        style.timeZone = TimeZone(identifier: "UTC")!
-        return date.formatted(style)
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        var seconds = time_t(milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000)
+        let fraction = Int(milliseconds - Int64(seconds) * 1000)
+        var parts = tm()
+        guard gmtime_r(&seconds, &parts) != nil else { return "invalid-time" }
+        func pad(_ value: Int32, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(fraction), 3))Z"
     }
 }
