@@ -197,3 +197,35 @@ struct AuditChainTests {
         #expect(report.lastCheckpointSeq ?? 0 >= 400)
     }
 }
+
+/// A database written before the chain existed (schema 0002) is chained in place at upgrade.
+@Suite("Audit chain migration")
+struct AuditChainMigrationTests {
+    @Test("records of the foundation's audit_events table are chained in their order, and verify")
+    func upgradesFoundationRecords() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("bastion.sqlite")
+        let old = """
+            CREATE TABLE audit_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, type TEXT NOT NULL,
+                code TEXT NOT NULL, event_json BLOB NOT NULL);
+            CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY);
+            INSERT INTO grdb_migrations VALUES ('0001_identities'), ('0002_sessions');
+            CREATE TABLE users (name TEXT PRIMARY KEY NOT NULL, roles TEXT NOT NULL, locked INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL);
+            INSERT INTO audit_events (time, type, code, event_json) VALUES
+                (1, 'server.start', 'B1400I', CAST('{"code":"B1400I","outcome":"success","severity":"info","time":"2027-01-15T08:00:00.000Z","type":"server.start","v":1}' AS BLOB)),
+                (2, 'session.end', 'B2001I', CAST('{"code":"B2001I","details":{"session_id":"s-1"},"outcome":"success","severity":"info","time":"2027-01-15T08:00:01.000Z","type":"session.end","v":1}' AS BLOB));
+            """
+        let created = try await ProcessRunner.run("sqlite3", [path], input: Data(old.utf8))
+        try #require(created.status == 0, "\(created)")
+        let key = try Ed25519PrivateKey()
+        let handle = try DatabasePoolHandle(path: path, sealing: .init(key: key))
+        let records = try handle.auditLog.search(AuditQuery())
+        #expect(records.map(\.seq) == [1, 2])
+        #expect(records.map(\.type) == ["server.start", "session.end"])
+        #expect(records[1].session == "s-1", "v1 records' session id is searchable too")
+        try handle.auditLog.append(AuditEvent(type: .serverStart, time: Date()))
+        let report = try handle.auditLog.verify(publicKey: key.publicKey, purgeableBefore: .distantPast)
+        #expect(report.isIntact, "\(report.problems)")
+        #expect(report.recordsChecked == 3)
+    }
+}
