@@ -37,7 +37,8 @@ enum AuditBenchmark {
         let serialSeconds = Date().timeIntervalSince(serialStart)
 
         // Concurrent writers, as the daemon's connection threads are: group commit.
-        let perWriter = (records - serialCount) / writers
+        let concurrent = max(records - serialCount, writers)
+        func share(_ writer: Int) -> Int { concurrent / writers + (writer < concurrent % writers ? 1 : 0) }
         let failures = Failures()
         let start = Date()
         let group = DispatchGroup()
@@ -46,7 +47,7 @@ enum AuditBenchmark {
             Thread {
                 defer { group.leave() }
                 do {
-                    for index in 0..<perWriter { try log.append(event(index, writer: writer + 1)) }
+                    for index in 0..<share(writer) { try log.append(event(index, writer: writer + 1)) }
                 } catch {
                     failures.record(error)
                 }
@@ -58,14 +59,14 @@ enum AuditBenchmark {
         let commits = log.commitStatistics
         try log.checkpoint()
 
-        let total = serialCount + perWriter * writers
+        let total = serialCount + concurrent
         let verifyStart = Date()
         let report = try log.verify(publicKey: key.publicKey, purgeableBefore: RetentionPeriod.floor.cutoff(at: Date()))
         let verifySeconds = Date().timeIntervalSince(verifyStart)
         let size = ((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
             + ((try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int) ?? 0)
         return Result(
-            records: total, writers: writers, appendSeconds: appendSeconds * Double(total) / Double(perWriter * writers),
+            records: total, writers: writers, appendSeconds: appendSeconds * Double(total) / Double(concurrent),
             serialAppendsPerSecond: Double(serialCount) / serialSeconds, verifySeconds: verifySeconds,
             checkpoints: report.checkpointsChecked, intact: report.isIntact && report.recordsChecked == total, databaseBytes: size,
             recordsPerCommit: Double(commits.records - serialCount) / Double(max(commits.batches - serialCount, 1))
