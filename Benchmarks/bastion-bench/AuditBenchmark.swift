@@ -38,7 +38,7 @@ enum AuditBenchmark {
 
         // Concurrent writers, as the daemon's connection threads are: group commit.
         let concurrent = max(records - serialCount, writers)
-        func share(_ writer: Int) -> Int { concurrent / writers + (writer < concurrent % writers ? 1 : 0) }
+        let shares = (0..<writers).map { concurrent / writers + ($0 < concurrent % writers ? 1 : 0) }
         let failures = Failures()
         let start = Date()
         let group = DispatchGroup()
@@ -47,7 +47,7 @@ enum AuditBenchmark {
             Thread {
                 defer { group.leave() }
                 do {
-                    for index in 0..<share(writer) { try log.append(event(index, writer: writer + 1)) }
+                    for index in 0..<shares[writer] { try log.append(event(index, writer: writer + 1)) }
                 } catch {
                     failures.record(error)
                 }
