@@ -84,3 +84,20 @@ struct CanonicalJSONTests {
         #expect(AuditEvent.timestamp(Date(timeIntervalSince1970: 1_800_000_000.9999)) == "2027-01-15T08:00:00.999Z")
     }
 }
+
+@Suite("Audit event decoding")
+struct AuditEventDecodingTests {
+    @Test("an event read back from its canonical JSON re-encodes to the same bytes")
+    func roundTrip() throws {
+        let event = AuditEvent(
+            type: .sessionEnd, time: Date(timeIntervalSince1970: 1_800_000_000.123), outcome: .failure,
+            actor: .init(user: "alice", method: "certificate", certificateSerial: "9"),
+            connection: .init(id: "c1", remoteAddress: "::1", remotePort: 5, sshUsername: "root@web01"), session: .init(id: "s1", login: "root"),
+            target: "web01", reason: "idle \"timeout\"", details: ["exit_status": "0"]
+        )
+        let decoded = try AuditEvent(canonicalJSON: event.canonicalJSON())
+        #expect(decoded.canonicalJSON() == event.canonicalJSON())
+        #expect(decoded.type == .sessionEnd)
+        #expect(throws: (any Error).self) { try AuditEvent(canonicalJSON: Array("{}".utf8)) }
+    }
+}

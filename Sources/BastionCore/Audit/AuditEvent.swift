@@ -178,3 +178,37 @@ extension AuditEvent {
             + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(fraction), 3))Z"
     }
 }
+
+extension AuditEvent {
+    /// Reads an event back from its canonical JSON (a stored record's `event`), for sinks
+    /// that re-format it. Unknown types keep their name and code as written.
+    public init(canonicalJSON bytes: [UInt8]) throws {
+        struct Wire: Decodable {
+            var type: String
+            var code: String
+            var time: String
+            var outcome: Outcome
+            var actor: Actor?
+            var connection: Connection?
+            var session: Session?
+            var target: String?
+            var reason: String?
+            var details: [String: String]?
+        }
+        let wire = try JSONDecoder().decode(Wire.self, from: Data(bytes))
+        guard let time = Self.parseTimestamp(wire.time) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "time \(wire.time) is not RFC 3339 with milliseconds"))
+        }
+        self.init(
+            type: AuditEventType.all.first { $0.name == wire.type && $0.code == wire.code } ?? AuditEventType(wire.type, code: wire.code),
+            time: time, outcome: wire.outcome, actor: wire.actor, connection: wire.connection, session: wire.session,
+            target: wire.target, reason: wire.reason, details: wire.details ?? [:]
+        )
+    }
+
+    /// Parses ``timestamp(_:)``'s form back to the same millisecond.
+    public static func parseTimestamp(_ text: String) -> Date? {
+        guard let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) else { return nil }
+        return date
+    }
+}
