@@ -83,7 +83,7 @@ let package = Package(
 
         .testTarget(name: "BastionCoreTests", dependencies: ["BastionCore", "BastionCrypto", "BastionTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "BastionStoreTests", dependencies: ["BastionStore", "BastionCore", "BastionCrypto", "BastionTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "BastionAppTests", dependencies: ["BastionApp", "BastionCore", "BastionTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "BastionAppTests", dependencies: ["BastionApp", "BastionCore", "BastionCrypto", "BastionStore", "BastionTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [

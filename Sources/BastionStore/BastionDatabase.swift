@@ -101,6 +101,26 @@ public enum BastionDatabase {
                 """)
         }
         migrator.registerMigration("0003_audit_chain", migrate: AuditSchema.migrateToChain)
+        migrator.registerMigration("0004_siem_outbox") { db in
+            try db.execute(sql: """
+                CREATE TABLE siem_cursors (
+                    sink TEXT PRIMARY KEY NOT NULL,
+                    delivered_seq INTEGER NOT NULL,
+                    delivered_at TEXT,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    last_error TEXT,
+                    last_error_at TEXT
+                );
+                CREATE TABLE siem_dead_letters (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    sink TEXT NOT NULL,
+                    seq INTEGER NOT NULL,
+                    reason TEXT NOT NULL,
+                    time TEXT NOT NULL
+                );
+                CREATE INDEX siem_dead_letters_by_sink ON siem_dead_letters(sink, seq);
+                """)
+        }
         return migrator
     }
 }

@@ -7,6 +7,7 @@ public struct DatabasePoolHandle: Sendable {
     public let ledger: SQLiteCertificateLedger
     public let auditLog: SQLiteAuditLog
     public let sessions: SQLiteSessionStore
+    public let siemOutbox: SQLiteSIEMOutbox
     private let pool: DatabasePool
 
     /// - Parameter sealing: how audit checkpoints are signed (the audit key, every N records).
@@ -16,6 +17,7 @@ public struct DatabasePoolHandle: Sendable {
         ledger = SQLiteCertificateLedger(database: pool)
         auditLog = SQLiteAuditLog(database: pool, sealing: sealing, clock: clock)
         sessions = SQLiteSessionStore(database: pool)
+        siemOutbox = SQLiteSIEMOutbox(database: pool)
     }
 
     /// An in-memory database with the real schema (tests, benchmarks).

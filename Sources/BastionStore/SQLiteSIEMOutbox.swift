@@ -1,0 +1,124 @@
+public import BastionCore
+public import Foundation
+public import GRDB
+
+/// The durable SIEM outbox: the audit chain itself, read through one cursor per sink.
+///
+/// A record is queued for every sink by the very transaction that appends it (the cursor
+/// lags behind it), so the guarantee of a separate outbox table holds without writing each
+/// event twice: durable appends keep their throughput, and delivery resumes after a crash
+/// from the last cursor committed after a successful send (at least once, in order).
+/// A sink seen for the first time starts at the head: it receives what happens from then on.
+public final class SQLiteSIEMOutbox: Sendable {
+    /// A sink's bookkeeping, for `bastiond siem status` and the metrics.
+    public struct SinkState: Sendable {
+        public var sink: String
+        public var deliveredSeq: Int64
+        public var deliveredAt: Date?
+        /// Records after the cursor (whatever their type: the sink's filter applies at send).
+        public var depth: Int64
+        /// Time of the oldest undelivered record.
+        public var oldestPending: Date?
+        public var attempts: Int
+        public var lastError: String?
+        public var lastErrorAt: Date?
+        public var deadLetters: Int
+    }
+
+    public struct DeadLetter: Sendable {
+        public var sink: String
+        public var seq: Int64
+        public var reason: String
+        public var time: Date
+    }
+
+    private let database: any DatabaseWriter
+
+    public init(database: any DatabaseWriter) {
+        self.database = database
+    }
+
+    /// The last seq delivered to `sink`; a new sink is registered at the head.
+    public func cursor(of sink: String, now: Date) throws -> Int64 {
+        try database.storeWrite { db in
+            if let seq = try Int64.fetchOne(db, sql: "SELECT delivered_seq FROM siem_cursors WHERE sink = ?", arguments: [sink]) {
+                return seq
+            }
+            let head = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM audit_records") ?? 0
+            try db.execute(
+                sql: "INSERT INTO siem_cursors (sink, delivered_seq, delivered_at) VALUES (?, ?, ?)",
+                arguments: [sink, head, AuditEvent.timestamp(now)]
+            )
+            return head
+        }
+    }
+
+    /// Up to `limit` records after `seq`, oldest first, as (seq, event canonical JSON).
+    public func pending(after seq: Int64, limit: Int) throws -> [(seq: Int64, event: [UInt8])] {
+        try database.storeRead { db in
+            try Row.fetchAll(
+                db, sql: "SELECT seq, record FROM audit_records WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [seq, limit]
+            ).map { row in
+                let text: String = row["record"]
+                let bytes = Array(text.utf8)
+                return (row["seq"], AuditRecord.eventBytes(in: bytes).map(Array.init) ?? bytes)
+            }
+        }
+    }
+
+    /// Moves `sink`'s cursor to `seq` after a successful delivery, dead-lettering
+    /// `rejected` records (with the receiver's reason) in the same transaction.
+    public func advance(_ sink: String, to seq: Int64, rejected: [(seq: Int64, reason: String)] = [], now: Date) throws {
+        try database.storeWrite { db in
+            for letter in rejected {
+                try db.execute(
+                    sql: "INSERT INTO siem_dead_letters (sink, seq, reason, time) VALUES (?, ?, ?, ?)",
+                    arguments: [sink, letter.seq, letter.reason, AuditEvent.timestamp(now)]
+                )
+            }
+            try db.execute(
+                sql: "UPDATE siem_cursors SET delivered_seq = max(delivered_seq, ?), delivered_at = ?, attempts = 0 WHERE sink = ?",
+                arguments: [seq, AuditEvent.timestamp(now), sink]
+            )
+        }
+    }
+
+    /// Records a failed attempt (kept for `siem status`).
+    public func recordFailure(_ sink: String, reason: String, now: Date) throws {
+        try database.storeWrite { db in
+            try db.execute(
+                sql: "UPDATE siem_cursors SET attempts = attempts + 1, last_error = ?, last_error_at = ? WHERE sink = ?",
+                arguments: [reason, AuditEvent.timestamp(now), sink]
+            )
+        }
+    }
+
+    public func state(of sink: String) throws -> SinkState? {
+        try database.storeRead { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM siem_cursors WHERE sink = ?", arguments: [sink]) else { return nil }
+            let delivered: Int64 = row["delivered_seq"]
+            let depth = try Int64.fetchOne(db, sql: "SELECT count(*) FROM audit_records WHERE seq > ?", arguments: [delivered]) ?? 0
+            let oldest = try String.fetchOne(
+                db, sql: "SELECT time FROM audit_records WHERE seq > ? ORDER BY seq LIMIT 1", arguments: [delivered]
+            )
+            let letters = try Int.fetchOne(db, sql: "SELECT count(*) FROM siem_dead_letters WHERE sink = ?", arguments: [sink]) ?? 0
+            return SinkState(
+                sink: sink, deliveredSeq: delivered, deliveredAt: (row["delivered_at"] as String?).flatMap(AuditEvent.parseTimestamp),
+                depth: depth, oldestPending: oldest.flatMap(AuditEvent.parseTimestamp), attempts: row["attempts"],
+                lastError: row["last_error"], lastErrorAt: (row["last_error_at"] as String?).flatMap(AuditEvent.parseTimestamp),
+                deadLetters: letters
+            )
+        }
+    }
+
+    public func deadLetters(of sink: String? = nil) throws -> [DeadLetter] {
+        try database.storeRead { db in
+            try Row.fetchAll(
+                db, sql: "SELECT sink, seq, reason, time FROM siem_dead_letters WHERE ? IS NULL OR sink = ? ORDER BY id",
+                arguments: [sink, sink]
+            ).map { row in
+                DeadLetter(sink: row["sink"], seq: row["seq"], reason: row["reason"], time: AuditEvent.parseTimestamp(row["time"]) ?? .distantPast)
+            }
+        }
+    }
+}
