@@ -25,6 +25,8 @@ struct ConfigurationKeyLocatorTests {
         a.b.c = 'x = y'
         [[array]]
         item = 1
+        [[array]]
+        item = 2
         """
 
     @Test func findsKeysUnderHeaders() {
@@ -36,7 +38,10 @@ struct ConfigurationKeyLocatorTests {
         #expect(locator.line(of: ["roles"]) == 11)
         #expect(locator.line(of: ["roles", "engineer", "targets"]) == 12)
         #expect(locator.line(of: ["roles", "engineer", "logins"]) == 16)
-        #expect(locator.line(of: ["array", "item"]) == 21)
+        #expect(locator.line(of: ["array"]) == 20)
+        #expect(locator.line(of: ["array[0]", "item"]) == 21)
+        #expect(locator.line(of: ["array[1]"]) == 22, "each [[array]] element is its own table")
+        #expect(locator.line(of: ["array[1]", "item"]) == 23)
     }
 
     @Test func skipsStringsAndComments() {

@@ -111,6 +111,9 @@ extension BastionConfiguration {
             configuration.retention.audit = try retention.retentionPeriod("audit")
             configuration.retention.recordings = try retention.retentionPeriod("recordings")
         }
+        if let siem = try root.table("siem") {
+            configuration.siem = try parseSIEM(siem)
+        }
         if let log = try root.table("log") {
             try log.refuseUnknownKeys(allowed: ["level"])
             let level = try log.string("level", default: LogConfiguration.defaults.level)
@@ -136,7 +139,8 @@ extension BastionConfiguration {
     /// The top-level tables a file may have.
     private enum Sections {
         static let all: Set<String> = [
-            "server", "ssh", "http", "auth", "certificates", "recording", "sessions", "audit", "retention", "log", "roles", "targets",
+            "server", "ssh", "http", "auth", "certificates", "recording", "sessions", "audit", "retention", "siem", "log", "roles",
+            "targets",
         ]
     }
 

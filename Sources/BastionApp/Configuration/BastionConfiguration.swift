@@ -21,6 +21,7 @@ public struct BastionConfiguration: Sendable, Equatable {
     public var sessions: SessionsConfiguration
     public var audit: AuditConfiguration
     public var retention: RetentionConfiguration
+    public var siem: SIEMConfiguration
     public var log: LogConfiguration
     public var policy: Policy
 
@@ -34,6 +35,7 @@ public struct BastionConfiguration: Sendable, Equatable {
         sessions: SessionsConfiguration = .defaults,
         audit: AuditConfiguration = .defaults,
         retention: RetentionConfiguration = .defaults,
+        siem: SIEMConfiguration = .defaults,
         log: LogConfiguration = .defaults,
         policy: Policy = .empty
     ) {
@@ -46,6 +48,7 @@ public struct BastionConfiguration: Sendable, Equatable {
         self.sessions = sessions
         self.audit = audit
         self.retention = retention
+        self.siem = siem
         self.log = log
         self.policy = policy
     }

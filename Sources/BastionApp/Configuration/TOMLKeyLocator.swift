@@ -54,6 +54,7 @@ private struct Scanner {
 
     mutating func scanDocument() {
         var table: [String] = []
+        var arrayCounts: [[String]: Int] = [:]
         while true {
             skipTrivia(newlines: true)
             guard let byte = current else { return }
@@ -64,6 +65,13 @@ private struct Scanner {
                 if isArrayOfTables { advance() }
                 table = scanKey()
                 record(table)
+                if isArrayOfTables, let last = table.last {
+                    // Each `[[a.b]]` is element n of `a.b`: its keys live under `a`, `b[n]`.
+                    let count = arrayCounts[table, default: 0]
+                    arrayCounts[table] = count + 1
+                    table = table.dropLast() + ["\(last)[\(count)]"]
+                    record(table)
+                }
                 while let byte = current, byte != UInt8(ascii: "\n") {
                     advance()
                     if byte == UInt8(ascii: "]") { break }

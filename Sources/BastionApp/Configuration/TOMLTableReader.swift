@@ -131,6 +131,23 @@ struct TOMLTableReader {
         return TOMLTableReader(table: subtable, path: path + [key], file: file, locator: locator)
     }
 
+    /// The tables of the array `key` (`[[key]]` headers), each read under the path `key[n]`.
+    func arrayOfTables(_ key: String) throws(ConfigurationError) -> [TOMLTableReader] {
+        guard let node = table[key] else { return [] }
+        guard let array = node.array else { throw error(key, Self.expected("an array of tables ([[\((path + [key]).joined(separator: "."))]])", node)) }
+        var readers: [TOMLTableReader] = []
+        for (index, element) in array.enumerated() {
+            let elementPath = path + ["\(key)[\(index)]"]
+            guard let subtable = element.table else {
+                throw ConfigurationError(
+                    file: file, line: locator.line(of: path + [key]), key: elementPath.joined(separator: "."), reason: "expected a table"
+                )
+            }
+            readers.append(TOMLTableReader(table: subtable, path: elementPath, file: file, locator: locator))
+        }
+        return readers
+    }
+
     /// The table's keys in the order they are written (unlocatable ones last, by name), so the
     /// first problem reported is the first in the file.
     var keysInFileOrder: [String] {

@@ -14,6 +14,7 @@ public struct BastionEnvironment: Sendable {
     public let ledger: SQLiteCertificateLedger
     public let auditLog: SQLiteAuditLog
     public let sessions: SQLiteSessionStore
+    public let siemOutbox: SQLiteSIEMOutbox
     public let clock: any WallClock
     /// Answers whether the database is reachable (for `/healthz`).
     public let databaseCheck: @Sendable () -> Bool
@@ -46,7 +47,7 @@ public struct BastionEnvironment: Sendable {
         }
         return BastionEnvironment(
             configuration: configuration, keys: keys, users: database.users, ledger: database.ledger,
-            auditLog: database.auditLog, sessions: database.sessions, clock: clock, databaseCheck: database.isReachable
+            auditLog: database.auditLog, sessions: database.sessions, siemOutbox: database.siemOutbox, clock: clock, databaseCheck: database.isReachable
         )
     }
 
