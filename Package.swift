@@ -79,10 +79,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "BastionSIEM",
+            dependencies: ["BastionCore", "BastionCrypto", "COpenSSL"],
+            swiftSettings: swiftSettings
+        ),
         .target(name: "BastionTesting", dependencies: ["BastionCore"], swiftSettings: swiftSettings),
 
         .testTarget(name: "BastionCoreTests", dependencies: ["BastionCore", "BastionCrypto", "BastionTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "BastionStoreTests", dependencies: ["BastionStore", "BastionCore", "BastionCrypto", "BastionTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "BastionSIEMTests", dependencies: ["BastionSIEM", "BastionCore", "BastionTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "BastionAppTests", dependencies: ["BastionApp", "BastionCore", "BastionCrypto", "BastionStore", "BastionTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "IntegrationTests",

@@ -5,3 +5,5 @@
 #include <openssl/err.h>
 #include <openssl/core_names.h>
 #include <openssl/params.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
