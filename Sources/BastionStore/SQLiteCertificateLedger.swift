@@ -3,6 +3,9 @@ public import BastionCore
 import Foundation
 
 /// ``CertificateLedger`` on SQLite.
+///
+/// The lookup runs on every certificate login, so its statement is prepared once per
+/// database connection (`cachedStatement`) rather than parsed each time.
 public final class SQLiteCertificateLedger: CertificateLedger {
     private let database: any DatabaseWriter
 
@@ -35,7 +38,8 @@ public final class SQLiteCertificateLedger: CertificateLedger {
     public func certificate(serial: UInt64) throws -> IssuedCertificate? {
         do {
             return try database.read { db in
-                try Row.fetchOne(db, sql: "SELECT * FROM certificates WHERE serial = ?", arguments: [Int64(bitPattern: serial)]).flatMap { row in
+                let statement = try db.cachedStatement(sql: "SELECT * FROM certificates WHERE serial = ?")
+                return try Row.fetchOne(statement, arguments: [Int64(bitPattern: serial)]).flatMap { row in
                     guard let user = UserName(row["user_name"]) else { return nil }
                     return IssuedCertificate(
                         serial: serial, user: user, keyFingerprint: row["key_fingerprint"], keyID: row["key_id"],

@@ -3,6 +3,10 @@ public import BastionCore
 public import Foundation
 
 /// ``SessionStore`` on SQLite: the daemon's live sessions, visible to the admin CLI.
+///
+/// The statements on a session's path (register, the once-a-second kill check, mark ended)
+/// are prepared once per database connection (`cachedStatement`): parsing the SQL again each
+/// time cost more CPU than running it.
 public final class SQLiteSessionStore: SessionStore {
     private let database: any DatabaseWriter
 
@@ -12,22 +16,19 @@ public final class SQLiteSessionStore: SessionStore {
 
     public func register(_ session: SessionRecord) throws {
         try database.storeWrite { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO sessions (id, user_name, login, target, source_address, kind, started_at, recording)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    session.id, session.user, session.login, session.target, session.sourceAddress, session.kind,
-                    session.startedAt.timeIntervalSince1970, session.recording,
-                ]
-            )
+            try db.cachedStatement(sql: """
+                INSERT INTO sessions (id, user_name, login, target, source_address, kind, started_at, recording)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [
+                session.id, session.user, session.login, session.target, session.sourceAddress, session.kind,
+                session.startedAt.timeIntervalSince1970, session.recording,
+            ])
         }
     }
 
     public func markEnded(id: String, at date: Date) throws {
         try database.storeWrite { db in
-            try db.execute(sql: "UPDATE sessions SET ended_at = ? WHERE id = ?", arguments: [date.timeIntervalSince1970, id])
+            try db.cachedStatement(sql: "UPDATE sessions SET ended_at = ? WHERE id = ?").execute(arguments: [date.timeIntervalSince1970, id])
         }
     }
 
@@ -46,7 +47,7 @@ public final class SQLiteSessionStore: SessionStore {
 
     public func isKillRequested(id: String) throws -> Bool {
         try database.storeRead { db in
-            try Bool.fetchOne(db, sql: "SELECT kill_requested FROM sessions WHERE id = ?", arguments: [id]) ?? false
+            try Bool.fetchOne(db.cachedStatement(sql: "SELECT kill_requested FROM sessions WHERE id = ?"), arguments: [id]) ?? false
         }
     }
 

@@ -161,6 +161,17 @@ import Testing
         #expect(queue.take() == .write([.init(time: 3, event: .output([3])), .init(time: 3, event: .marker("m"))]))
     }
 
+    @Test func queueRefusesPastItsByteBoundButAlwaysTakesOneEvent() {
+        var queue = RecordingQueue(capacity: 100, byteCapacity: 10)
+        #expect(queue.offer(.output([UInt8](repeating: 1, count: 64)), at: 1) == .accepted(wakeWriter: false))
+        #expect(queue.offer(.output([2]), at: 2) == .rejected)
+        #expect(queue.take() == .write([.init(time: 1, event: .output([UInt8](repeating: 1, count: 64)))]))
+        #expect(queue.offer(.output([UInt8](repeating: 3, count: 6)), at: 3) == .accepted(wakeWriter: false))
+        #expect(queue.offer(.output([UInt8](repeating: 4, count: 4)), at: 4) == .accepted(wakeWriter: false))
+        #expect(queue.offer(.output([5]), at: 5) == .rejected)
+        #expect(queue.queuedBytes == 10)
+    }
+
     @Test func queueDrainsBeforeFinishingAndRefusesAfterClose() {
         var queue = RecordingQueue(capacity: 4)
         _ = queue.offer(.resize(columns: 80, rows: 24), at: 1)

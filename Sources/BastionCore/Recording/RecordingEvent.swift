@@ -12,3 +12,14 @@ public enum RecordingEvent: Sendable, Equatable {
     /// A labelled point in time (an elevation, a policy notice): asciicast `"m"`.
     case marker(String)
 }
+
+extension RecordingEvent {
+    /// The payload size, for the queue's byte bound.
+    var byteCount: Int {
+        switch self {
+        case .output(let bytes), .input(let bytes): bytes.count
+        case .resize: 16
+        case .marker(let label): label.utf8.count
+        }
+    }
+}

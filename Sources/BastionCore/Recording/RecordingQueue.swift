@@ -41,7 +41,14 @@ struct RecordingQueue: Sendable {
     }
 
     let capacity: Int
+    /// Bytes of event data the queue holds before offers are refused; one event is always
+    /// accepted into an empty queue, whatever its size. Bounds memory per session: a bulk
+    /// download offers chunks of up to 128 KiB, and `capacity` events of that size would
+    /// be 32 MiB.
+    let byteCapacity: Int
     private(set) var entries: [Entry] = []
+    /// Bytes of data in `entries`.
+    private(set) var queuedBytes = 0
     /// Set by the writer under the lock just before it sleeps, so producers signal only then.
     private(set) var writerWaiting = false
     /// The time of the newest accepted event; later events never go back before it, so a
@@ -51,9 +58,9 @@ struct RecordingQueue: Sendable {
     private(set) var closeDuration: TimeInterval?
     private(set) var abandoned = false
 
-    init(capacity: Int) {
+    init(capacity: Int, byteCapacity: Int = 2 << 20) {
         self.capacity = max(1, capacity)
-        entries.reserveCapacity(self.capacity)
+        self.byteCapacity = max(1, byteCapacity)
     }
 
     /// Whether producers are being turned away for good (closed, failed or abandoned), as
@@ -62,9 +69,11 @@ struct RecordingQueue: Sendable {
 
     /// Accepts `event` at `offset` seconds since the start, unless the queue is full or shut.
     mutating func offer(_ event: RecordingEvent, at offset: TimeInterval) -> OfferAction {
-        guard !isShut, entries.count < capacity else { return .rejected }
+        let size = event.byteCount
+        guard !isShut, entries.count < capacity, entries.isEmpty || queuedBytes + size <= byteCapacity else { return .rejected }
         lastTime = max(lastTime, offset.isFinite ? offset : 0)
         entries.append(Entry(time: lastTime, event: event))
+        queuedBytes += size
         return .accepted(wakeWriter: consumeWaiting())
     }
 
@@ -74,6 +83,7 @@ struct RecordingQueue: Sendable {
         if !entries.isEmpty {
             let batch = entries
             entries.removeAll(keepingCapacity: true)
+            queuedBytes = 0
             return .write(batch)
         }
         if let closeDuration { return .finish(duration: closeDuration) }
@@ -98,6 +108,7 @@ struct RecordingQueue: Sendable {
     mutating func fail(_ error: RecordingError) {
         if failure == nil { failure = error }
         entries.removeAll()
+        queuedBytes = 0
     }
 
     /// Test hook: imitate the process dying.
