@@ -133,7 +133,7 @@ public final class SSHServer: Sendable {
             }
             let thread = Thread { [connections] in
                 connection.run()
-                connections.remove(connection)
+                if connections.remove(connection) { _ = malloc_trim(0) }
             }
             thread.name = "ssh-conn"
             thread.stackSize = 1 << 20
@@ -141,3 +141,12 @@ public final class SSHServer: Sendable {
         }
     }
 }
+
+#if canImport(Glibc)
+/// glibc's `malloc_trim(3)` (from `<malloc.h>`, which the Glibc module does not export):
+/// returns free memory at the top of the heap and free pages inside every arena to the kernel.
+@_silgen_name("malloc_trim")
+private func malloc_trim(_ pad: Int) -> Int32
+#else
+private func malloc_trim(_ pad: Int) -> Int32 { 0 }
+#endif
