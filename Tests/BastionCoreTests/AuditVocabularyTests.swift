@@ -101,3 +101,25 @@ struct AuditEventDecodingTests {
         #expect(throws: (any Error).self) { try AuditEvent(canonicalJSON: Array("{}".utf8)) }
     }
 }
+
+@Suite("SIEM backlog alarm and backoff")
+struct BacklogAlarmTests {
+    @Test("raises once when depth or age crosses its limit, clears once when both are back")
+    func transitions() {
+        var alarm = BacklogAlarm(maximumDepth: 100, maximumAge: 60)
+        let now = Date(timeIntervalSince1970: 1_000)
+        #expect(alarm.observe(depth: 50, oldestPending: now.addingTimeInterval(-10), now: now) == nil)
+        #expect(alarm.observe(depth: 150, oldestPending: now.addingTimeInterval(-10), now: now) == .raised(reason: "150 records undelivered (limit 100)"))
+        #expect(alarm.observe(depth: 200, oldestPending: now.addingTimeInterval(-90), now: now) == nil, "still raised: no repeat")
+        #expect(alarm.observe(depth: 10, oldestPending: now.addingTimeInterval(-90), now: now) == nil, "age still over")
+        #expect(alarm.observe(depth: 0, oldestPending: nil, now: now) == .cleared)
+        #expect(alarm.observe(depth: 0, oldestPending: now.addingTimeInterval(-61), now: now) == .raised(reason: "oldest undelivered record is 1m1s old (limit 1m)"))
+    }
+
+    @Test("backoff doubles to its cap, half fixed and half jitter")
+    func backoff() {
+        let backoff = DeliveryBackoff(base: 1, cap: 8)
+        #expect((1...6).map { backoff.delay(attempt: $0, unit: 0) } == [0.5, 1, 2, 4, 4, 4])
+        #expect((1...6).map { backoff.delay(attempt: $0, unit: 1) } == [1, 2, 4, 8, 8, 8])
+    }
+}

@@ -96,11 +96,16 @@ public final class SinkRelay: Sendable {
 
     /// Runs steps until `shouldStop` says so: polls every `idlePoll` when idle, waits the
     /// backoff after a failure. Meant for a thread of its own (the sink may block).
-    public func run(idlePoll: TimeInterval = 0.2, shouldStop: @Sendable () -> Bool, onError: @Sendable (any Error) -> Void = { _ in }) {
+    public func run(
+        idlePoll: TimeInterval = 0.2, shouldStop: @Sendable () -> Bool, onStep: @Sendable (Step) -> Void = { _ in },
+        onError: @Sendable (any Error) -> Void = { _ in }
+    ) {
         while !shouldStop() {
             let pause: TimeInterval
             do {
-                switch try step() {
+                let step = try step()
+                onStep(step)
+                switch step {
                 case .idle: pause = idlePoll
                 case .delivered: pause = 0
                 case .retryLater(let delay, _): pause = delay

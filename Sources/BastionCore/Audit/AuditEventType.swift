@@ -68,6 +68,10 @@ extension AuditEventType {
     public static let holdAdd = AuditEventType("audit.hold_add", code: "B1504W")
     public static let holdRemove = AuditEventType("audit.hold_remove", code: "B1505W")
 
+    // SIEM delivery (B16xx)
+    public static let siemBacklog = AuditEventType("siem.backlog", code: "B1600W")
+    public static let siemRecovered = AuditEventType("siem.recovered", code: "B1601I")
+
     // Sessions and recordings (B20xx)
     public static let sessionStart = AuditEventType("session.start", code: "B2000I")
     public static let sessionEnd = AuditEventType("session.end", code: "B2001I")
@@ -86,7 +90,7 @@ extension AuditEventType {
         .userAdd, .userRemove, .userLock, .userUnlock, .userResetTOTP, .userAddKey,
         .commandRun, .commandDenied, .forwardRefused, .forwardOpen,
         .serverStart, .serverStop, .keyCreate, .configChanged,
-        .auditVerify, .auditSearch, .auditExport, .auditPurge, .holdAdd, .holdRemove,
+        .auditVerify, .auditSearch, .auditExport, .auditPurge, .holdAdd, .holdRemove, .siemBacklog, .siemRecovered,
         .sessionStart, .sessionEnd, .sessionDenied, .hostKeyMismatch, .recordingFailed, .recordingRecovered, .sessionKill,
         .recordingPurge, .sessionList,
     ]

@@ -1,0 +1,122 @@
+import BastionCore
+import BastionStore
+import Foundation
+import Logging
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+
+/// Runs one ``SinkRelay`` per configured sink, each on a thread of its own (a sink may block
+/// on a slow receiver; nothing else waits for it), and watches every sink's backlog:
+/// metrics each tick, an alert (log and `siem.backlog` audit record) when a backlog crosses
+/// `siem.alert_depth` or `siem.alert_age`, and `siem.recovered` when it is back.
+struct SIEMService: Service {
+    private let relays: [SinkRelay]
+    private let outbox: SQLiteSIEMOutbox
+    private let audit: any AuditEmitter
+    private let configuration: SIEMConfiguration
+    private let registry: PrometheusCollectorRegistry
+    private let clock: any WallClock
+    private let logger: Logger
+    private let checkInterval: TimeInterval
+
+    init(
+        relays: [SinkRelay], outbox: SQLiteSIEMOutbox, audit: any AuditEmitter, configuration: SIEMConfiguration,
+        registry: PrometheusCollectorRegistry, clock: any WallClock, logger: Logger, checkInterval: TimeInterval = 10
+    ) {
+        self.relays = relays
+        self.outbox = outbox
+        self.audit = audit
+        self.configuration = configuration
+        self.registry = registry
+        self.clock = clock
+        self.logger = logger
+        self.checkInterval = checkInterval
+    }
+
+    func run() async throws {
+        let stop = Stop()
+        var threads: [Thread] = []
+        for relay in relays {
+            let logger = self.logger
+            let registry = self.registry
+            let sink = relay.sink.name
+            let thread = Thread {
+                relay.run(shouldStop: { stop.isSet }, onStep: { step in Self.count(step, sink: sink, registry: registry, logger: logger) }) { error in
+                    logger.error("SIEM sink \(sink): \(error)")
+                }
+                stop.finished()
+            }
+            thread.name = "siem-\(sink)"
+            thread.start()
+            threads.append(thread)
+        }
+        var alarms = Dictionary(uniqueKeysWithValues: relays.map {
+            ($0.sink.name, BacklogAlarm(maximumDepth: Int64(configuration.alertDepth), maximumAge: configuration.alertAge))
+        })
+        while true {
+            check(&alarms)
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(checkInterval)) }
+            } catch {
+                break
+            }
+        }
+        stop.set()
+        // Each relay notices within a tenth of a second, or when its current send returns.
+        let deadline = Date().addingTimeInterval(10)
+        while stop.running(of: relays.count) > 0, Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+    }
+
+    /// Metrics and alerts for every sink's backlog.
+    private func check(_ alarms: inout [String: BacklogAlarm]) {
+        let now = clock.now()
+        for relay in relays {
+            let sink = relay.sink.name
+            guard let state = try? outbox.state(of: sink) else { continue }
+            let age = state.oldestPending.map { now.timeIntervalSince($0) } ?? 0
+            registry.makeGauge(descriptor: Self.depth, labels: [("sink", sink)]).set(Double(state.depth))
+            registry.makeGauge(descriptor: Self.age, labels: [("sink", sink)]).set(age)
+            switch alarms[sink]?.observe(depth: state.depth, oldestPending: state.oldestPending, now: now) {
+            case .raised(let reason):
+                logger.error("SIEM sink \(sink) is falling behind: \(reason)")
+                try? audit.append(AuditEvent(
+                    type: .siemBacklog, time: now, outcome: .failure, actor: .init(user: nil, method: "daemon"), reason: reason,
+                    details: ["sink": sink, "depth": String(state.depth), "last_error": state.lastError ?? ""]
+                ))
+            case .cleared:
+                logger.notice("SIEM sink \(sink) caught up")
+                try? audit.append(AuditEvent(type: .siemRecovered, time: now, actor: .init(user: nil, method: "daemon"), details: ["sink": sink]))
+            case nil:
+                break
+            }
+        }
+    }
+
+    private static func count(_ step: SinkRelay.Step, sink: String, registry: PrometheusCollectorRegistry, logger: Logger) {
+        switch step {
+        case .idle:
+            break
+        case .delivered(let count, _):
+            registry.makeCounter(descriptor: delivered, labels: [("sink", sink)]).increment(by: Int64(count))
+        case .retryLater(let delay, let reason):
+            registry.makeCounter(descriptor: retried, labels: [("sink", sink)]).increment()
+            logger.warning("SIEM sink \(sink) unavailable, retrying in \(String(format: "%.1f", delay)) s: \(reason)")
+        }
+    }
+
+    static var depth: MetricNameDescriptor { .init(namespace: "bastion", subsystem: "siem", metricName: "outbox_depth", unitName: "records", helpText: "Audit records not yet delivered to the sink.") }
+    static var age: MetricNameDescriptor { .init(namespace: "bastion", subsystem: "siem", metricName: "outbox_age", unitName: "seconds", helpText: "Age of the oldest record not yet delivered to the sink.") }
+    static var delivered: MetricNameDescriptor { .init(namespace: "bastion", subsystem: "siem", metricName: "delivered", unitName: "total", helpText: "Records delivered to the sink.") }
+    static var retried: MetricNameDescriptor { .init(namespace: "bastion", subsystem: "siem", metricName: "retries", unitName: "total", helpText: "Failed delivery attempts, retried with backoff.") }
+}
+
+/// The stop flag the relay threads poll, and how many of them have finished.
+private final class Stop: Sendable {
+    private let flag = Atomic<Bool>(false)
+    private let done = Atomic<Int>(0)
+    var isSet: Bool { flag.load(ordering: .acquiring) }
+    func set() { flag.store(true, ordering: .releasing) }
+    func finished() { done.add(1, ordering: .relaxed) }
+    func running(of total: Int) -> Int { total - done.load(ordering: .relaxed) }
+}
