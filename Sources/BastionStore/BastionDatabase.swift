@@ -106,6 +106,7 @@ public enum BastionDatabase {
                 CREATE TABLE siem_cursors (
                     sink TEXT PRIMARY KEY NOT NULL,
                     delivered_seq INTEGER NOT NULL,
+                    delivered_checkpoint INTEGER NOT NULL DEFAULT 0,
                     delivered_at TEXT,
                     attempts INTEGER NOT NULL DEFAULT 0,
                     last_error TEXT,

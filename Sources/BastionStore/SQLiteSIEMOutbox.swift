@@ -45,9 +45,10 @@ public final class SQLiteSIEMOutbox: Sendable {
                 return seq
             }
             let head = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM audit_records") ?? 0
+            let sealed = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM audit_checkpoints") ?? 0
             try db.execute(
-                sql: "INSERT INTO siem_cursors (sink, delivered_seq, delivered_at) VALUES (?, ?, ?)",
-                arguments: [sink, head, AuditEvent.timestamp(now)]
+                sql: "INSERT INTO siem_cursors (sink, delivered_seq, delivered_checkpoint, delivered_at) VALUES (?, ?, ?, ?)",
+                arguments: [sink, head, sealed, AuditEvent.timestamp(now)]
             )
             return head
         }
@@ -63,6 +64,27 @@ public final class SQLiteSIEMOutbox: Sendable {
                 let bytes = Array(text.utf8)
                 return (row["seq"], AuditRecord.eventBytes(in: bytes).map(Array.init) ?? bytes)
             }
+        }
+    }
+
+    /// Checkpoints not yet sent to `sink` that seal records it already has: a copy of each
+    /// signed checkpoint lives outside the host once the SIEM has it.
+    public func pendingCheckpoints(of sink: String) throws -> [AuditCheckpoint] {
+        try database.storeRead { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT delivered_seq, delivered_checkpoint FROM siem_cursors WHERE sink = ?", arguments: [sink])
+            else { return [] }
+            let delivered: Int64 = row["delivered_seq"]
+            let sent: Int64 = row["delivered_checkpoint"]
+            return try SQLiteAuditLog.checkpoints(db, in: (sent + 1)...max(delivered, sent + 1)).filter { $0.seq <= delivered }
+        }
+    }
+
+    /// Records that checkpoints up to `seq` reached `sink`.
+    public func advanceCheckpoints(_ sink: String, to seq: Int64) throws {
+        try database.storeWrite { db in
+            try db.execute(
+                sql: "UPDATE siem_cursors SET delivered_checkpoint = max(delivered_checkpoint, ?) WHERE sink = ?", arguments: [seq, sink]
+            )
         }
     }
 

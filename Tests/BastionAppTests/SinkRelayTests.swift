@@ -15,7 +15,7 @@ struct SinkRelayTests {
     final class ScriptedSink: SIEMSink {
         let name: String
         let filter: @Sendable (String) -> Bool
-        private let state = Mutex<(down: Bool, refuse: Set<Int64>, received: [Int64], calls: Int)>((false, [], [], 0))
+        private let state = Mutex<(down: Bool, refuse: Set<Int64>, received: [Int64], checkpoints: [Int64], calls: Int)>((false, [], [], [], 0))
 
         init(name: String = "soc", filter: @escaping @Sendable (String) -> Bool = { _ in true }) {
             self.name = name
@@ -31,7 +31,8 @@ struct SinkRelayTests {
                 if let bad = records.first(where: { state.refuse.contains($0.seq) }) {
                     return SIEMDeliveryError(.rejected, "400 invalid event \(bad.seq)")
                 }
-                state.received += records.map(\.seq)
+                state.received += records.filter { $0.event.type != .auditCheckpoint }.map(\.seq)
+                state.checkpoints += records.filter { $0.event.type == .auditCheckpoint }.map(\.seq)
                 return nil
             }
             if let outcome { throw outcome }
@@ -40,6 +41,7 @@ struct SinkRelayTests {
         func set(down: Bool) { state.withLock { $0.down = down } }
         func refuse(_ seqs: Set<Int64>) { state.withLock { $0.refuse = seqs } }
         var received: [Int64] { state.withLock { $0.received } }
+        var checkpoints: [Int64] { state.withLock { $0.checkpoints } }
     }
 
     struct Fixture {
@@ -116,6 +118,29 @@ struct SinkRelayTests {
         let letters = try fixture.handle.siemOutbox.deadLetters(of: "soc")
         #expect(letters.map(\.seq) == [2, 4])
         #expect(letters.first?.reason == "400 invalid event 2")
+    }
+
+    @Test("each signed checkpoint follows the records it seals, once, so a copy lives outside the host")
+    func checkpoints() throws {
+        let fixture = try Fixture()
+        let sink = ScriptedSink()
+        let relay = fixture.relay(sink)
+        #expect(try relay.step() == .idle)
+        try fixture.append(3)
+        try fixture.handle.auditLog.checkpoint()
+        #expect(try relay.step() == .delivered(count: 3, through: 3))
+        #expect(try relay.step() == .delivered(count: 1, through: 3), "then the checkpoint at 3")
+        #expect(try relay.step() == .idle)
+        #expect(sink.checkpoints == [3])
+        try fixture.append(2)
+        #expect(try relay.step() == .delivered(count: 2, through: 5))
+        #expect(try relay.step() == .idle, "no checkpoint yet for 4-5")
+        try fixture.handle.auditLog.checkpoint()
+        #expect(try relay.step() == .delivered(count: 1, through: 5))
+        #expect(sink.checkpoints == [3, 5])
+        let record = SinkRelay.checkpointRecord(try #require(fixture.handle.auditLog.checkpoints().last), installation: "x")
+        #expect(record.eventID == "bastion-x-checkpoint-5")
+        #expect(record.event.details["signature"]?.isEmpty == false)
     }
 
     @Test("a sink's event filter skips what it does not want, and its cursor still moves")

@@ -44,12 +44,27 @@ public final class SinkRelay: Sendable {
     /// The stable id of record `seq` at this installation.
     public static func eventID(installation: String, seq: Int64) -> String { "bastion-\(installation)-\(seq)" }
 
-    /// Delivers the next batch, if any.
+    /// The event a sink receives for a signed checkpoint (`audit.checkpoint`, not chained).
+    public static func checkpointRecord(_ checkpoint: AuditCheckpoint, installation: String) -> SIEMRecord {
+        let event = AuditEvent(
+            type: .auditCheckpoint, time: checkpoint.time, actor: .init(user: nil, method: "daemon"),
+            details: [
+                "seq": String(checkpoint.seq), "hash": AuditChain.hex(checkpoint.hash), "time_ms": String(checkpoint.timeMilliseconds),
+                "signature": Data(checkpoint.signature).base64EncodedString(),
+            ]
+        )
+        return SIEMRecord(
+            seq: checkpoint.seq, eventID: "bastion-\(installation)-checkpoint-\(checkpoint.seq)", event: event,
+            canonicalJSON: event.canonicalJSON()
+        )
+    }
+
+    /// Delivers the next batch, if any: records first, then the checkpoints sealing them.
     public func step() throws -> Step {
         let now = clock.now()
         let cursor = try outbox.cursor(of: sink.name, now: now)
         let batch = try outbox.pending(after: cursor, limit: batchLimit)
-        guard let last = batch.last?.seq else { return .idle }
+        guard let last = batch.last?.seq else { return try stepCheckpoints() }
         var unreadable: [(seq: Int64, reason: String)] = []
         var records: [SIEMRecord] = []
         for (seq, bytes) in batch {
@@ -71,6 +86,22 @@ public final class SinkRelay: Sendable {
         try outbox.advance(sink.name, to: last, rejected: unreadable + rejected, now: clock.now())
         failures.reset()
         return .delivered(count: records.count - rejected.count, through: last)
+    }
+
+    /// Sends the checkpoints sealing records the sink already has.
+    private func stepCheckpoints() throws -> Step {
+        let checkpoints = try outbox.pendingCheckpoints(of: sink.name)
+        guard let last = checkpoints.last else { return .idle }
+        let records = checkpoints.map { Self.checkpointRecord($0, installation: installation) }.filter { sink.accepts($0.event.type.name) }
+        do {
+            _ = try deliver(records)
+        } catch {
+            try outbox.recordFailure(sink.name, reason: error.reason, now: clock.now())
+            return .retryLater(delay: backoff.delay(attempt: failures.increment(), unit: random()), reason: error.reason)
+        }
+        try outbox.advanceCheckpoints(sink.name, to: last.seq)
+        failures.reset()
+        return .delivered(count: records.count, through: last.seq)
     }
 
     /// Sends `records`; a rejected batch is retried record by record so that only the

@@ -67,6 +67,8 @@ extension AuditEventType {
     public static let auditPurge = AuditEventType("audit.purge", code: "B1503I")
     public static let holdAdd = AuditEventType("audit.hold_add", code: "B1504W")
     public static let holdRemove = AuditEventType("audit.hold_remove", code: "B1505W")
+    /// Not a chained record: the copy of a signed checkpoint that SIEM sinks receive.
+    public static let auditCheckpoint = AuditEventType("audit.checkpoint", code: "B1506I")
 
     // SIEM delivery (B16xx)
     public static let siemBacklog = AuditEventType("siem.backlog", code: "B1600W")
@@ -90,7 +92,7 @@ extension AuditEventType {
         .userAdd, .userRemove, .userLock, .userUnlock, .userResetTOTP, .userAddKey,
         .commandRun, .commandDenied, .forwardRefused, .forwardOpen,
         .serverStart, .serverStop, .keyCreate, .configChanged,
-        .auditVerify, .auditSearch, .auditExport, .auditPurge, .holdAdd, .holdRemove, .siemBacklog, .siemRecovered,
+        .auditVerify, .auditSearch, .auditExport, .auditPurge, .holdAdd, .holdRemove, .auditCheckpoint, .siemBacklog, .siemRecovered,
         .sessionStart, .sessionEnd, .sessionDenied, .hostKeyMismatch, .recordingFailed, .recordingRecovered, .sessionKill,
         .recordingPurge, .sessionList,
     ]
