@@ -109,6 +109,9 @@ public final class RsyslogFixture: Sendable {
         return messages
     }
 
+    /// rsyslogd's PID while it runs.
+    public var processID: Int32? { pid.withLock { $0 } }
+
     /// rsyslogd's own output so far.
     public var log: String {
         (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""

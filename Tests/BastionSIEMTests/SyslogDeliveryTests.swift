@@ -49,6 +49,18 @@ struct SyslogDeliveryTests {
         #expect(received == messages.map(Self.text), "rsyslogd log: \(rsyslog.log)")
     }
 
+    @Test("as root, rsyslogd runs as nobody (CI runs as root)")
+    func unprivileged() async throws {
+        let rsyslog = try await RsyslogFixture.start()
+        defer { rsyslog.stop() }
+        let pid = try #require(rsyslog.processID)
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        #expect(status.contains("Name:\trsyslogd"), "\(status)")
+        if getuid() == 0, let nobody = getpwnam("nobody") {
+            #expect(status.contains("Uid:\t\(nobody.pointee.pw_uid)\t"), "\(status)")
+        }
+    }
+
     @Test("TLS with the test CA: by IP address and by host name")
     func tls() async throws {
         let rsyslog = try await RsyslogFixture.start()
