@@ -56,7 +56,7 @@ let package = Package(
         .target(
             name: "BastionApp",
             dependencies: [
-                "BastionCore", "BastionCrypto", "BastionStore", "BastionSSH", "BastionHTTP", "CQREncode",
+                "BastionCore", "BastionCrypto", "BastionStore", "BastionSSH", "BastionHTTP", "BastionSIEM", "CQREncode",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -49,7 +49,8 @@ public struct SIEMConfiguration: Sendable, Equatable {
             }
         }
 
-        /// TLS for a syslog sink: CA file (nil: the system's trust store), client certificate.
+        /// TLS for a syslog sink: the CA file that signs the receiver's certificate (required),
+        /// optional client certificate.
         public struct TLS: Sendable, Equatable {
             public var caFile: String?
             public var certificateFile: String?
@@ -123,6 +124,7 @@ extension BastionConfiguration {
             if !tls, files.ca != nil || files.cert != nil || files.key != nil {
                 throw table.error("tls", "ca_file, cert_file and key_file need tls = true")
             }
+            if tls, files.ca == nil { throw table.error("tls", "tls = true needs ca_file: the CA that signed the receiver's certificate") }
             if (files.cert == nil) != (files.key == nil) { throw table.error(files.cert == nil ? "key_file" : "cert_file", "cert_file and key_file go together") }
             kind = .syslog(host: address.host, port: address.port, tls: tls ? .init(caFile: files.ca, certificateFile: files.cert, keyFile: files.key) : nil)
         case "http":

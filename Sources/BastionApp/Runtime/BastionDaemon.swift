@@ -67,6 +67,16 @@ public final class BastionDaemon: Sendable {
             authenticator: authenticator, commands: CommandRouter(issuer: issuer, policy: configuration.policy, audit: audit, clock: clock),
             audit: audit, clock: clock, sessions: sessions
         )
+        // Sinks first: a sink seen for the first time starts at the head of the chain, and
+        // everything this start records (recoveries, server.start) should reach it.
+        var siemRelays: [SinkRelay] = []
+        for sink in configuration.siem.sinks {
+            let relay = SinkRelay(
+                sink: try SIEMSinkFactory.make(sink), outbox: environment.siemOutbox, installation: configuration.siem.installation, clock: clock
+            )
+            _ = try environment.siemOutbox.cursor(of: sink.name, now: clock.now())
+            siemRelays.append(relay)
+        }
         for abandoned in try environment.sessions.endAbandoned(at: clock.now()) {
             try audit.append(AuditEvent(
                 type: .sessionEnd, time: clock.now(), outcome: .failure, actor: .init(user: abandoned.user, method: "daemon"),
@@ -118,8 +128,12 @@ public final class BastionDaemon: Sendable {
             retention: { try RetentionRun(environment: environment, actor: .init(user: nil, method: "daemon")).run() },
             clock: clock, logger: logger
         )
+        let siem = SIEMService(
+            relays: siemRelays, outbox: environment.siemOutbox, audit: audit, configuration: configuration.siem, registry: registry,
+            clock: clock, logger: logger
+        )
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: ssh), .init(service: http), .init(service: maintenance)],
+            services: [.init(service: ssh), .init(service: http), .init(service: maintenance), .init(service: siem)],
             gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
             logger: logger
         ))
