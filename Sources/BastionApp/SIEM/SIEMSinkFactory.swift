@@ -5,6 +5,10 @@ import Foundation
 /// Builds the sinks `[[siem.sinks]]` describes.
 enum SIEMSinkFactory {
     static func make(_ sink: SIEMConfiguration.Sink) throws -> any SIEMSink {
+        // A setting that silently did nothing would be a promise nobody keeps.
+        if sink.streamSessions {
+            throw StartupError(message: "SIEM sink \(sink.name): stream_sessions is not available in this version yet (remove it or set it to false)")
+        }
         let format = EventFormat(rawValue: sink.format.rawValue) ?? .json
         let accepts: @Sendable (String) -> Bool = { [sink] in sink.accepts($0) }
         switch sink.kind {
@@ -19,8 +23,8 @@ enum SIEMSinkFactory {
             return FileSink(name: sink.name, path: path, rotateBytes: rotateBytes, keep: keep, accepts: accepts) { record in
                 String(decoding: formatter.format(record.event, id: EventID(seq: record.seq, text: record.eventID)), as: UTF8.self)
             }
-        case .http:
-            throw StartupError(message: "SIEM sink \(sink.name): http sinks are not available in this version yet (use syslog or file)")
+        case .http(let url, let token):
+            return HTTPSink(name: sink.name, url: url, token: token, format: format, accepts: accepts)
         }
     }
 }
