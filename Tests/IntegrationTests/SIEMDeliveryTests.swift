@@ -95,6 +95,44 @@ struct SIEMDeliveryTests {
         }
     }
 
+    @Test("over TLS with a client certificate (RFC 5425); a receiver signed by another CA gets nothing and the error says why")
+    func tls() async throws {
+        let rsyslog = try await RsyslogFixture.start()
+        defer { rsyslog.stop() }
+        let certificates = rsyslog.certificates
+        let config = { (ca: String) in
+            """
+            [siem]
+            installation = "test"
+            [[siem.sinks]]
+            name = "soc"
+            kind = "syslog"
+            address = "127.0.0.1:\(rsyslog.mutualTLSPort)"
+            tls = true
+            ca_file = "\(ca)"
+            cert_file = "\(certificates.clientCertificateFile)"
+            key_file = "\(certificates.clientKeyFile)"
+            format = "ocsf"
+            """
+        }
+        try await withBastion(extraConfig: config(certificates.caFile)) { bastion in
+            try bastion.environment.auditLog.append(AuditEvent(type: .authLogin, time: Date(), actor: .init(user: "alice")))
+            let seq = try #require(try bastion.environment.auditLog.bounds()?.upperBound)
+            let arrived = try await relayPoll(timeout: 15, interval: .milliseconds(100)) { Self.receivedIDs(rsyslog)["bastion-test-\(seq)"] != nil }
+            #expect(arrived, "\(rsyslog.log)")
+            let line = try #require(rsyslog.received().first { $0.contains("bastion-test-\(seq)") })
+            #expect(line.contains(#""class_uid":3002"#), "OCSF Authentication: \(line)")
+        }
+        try await withBastion(extraConfig: config(certificates.otherCAFile)) { bastion in
+            try bastion.environment.auditLog.append(AuditEvent(type: .authLogin, time: Date(), actor: .init(user: "bob")))
+            let failed = try await relayPoll(timeout: 15, interval: .milliseconds(100)) {
+                (try bastion.environment.siemOutbox.state(of: "soc")?.lastError ?? "").contains("certificate verify failed")
+            }
+            let state = try bastion.environment.siemOutbox.state(of: "soc")
+            #expect(failed, "\(String(describing: state))")
+        }
+    }
+
     @Test("bastiond killed with -9 while records wait for a down receiver delivers them after restart")
     func killedWithBacklog() async throws {
         let rsyslog = try await RsyslogFixture.start()
