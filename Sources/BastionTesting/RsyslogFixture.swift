@@ -89,6 +89,18 @@ public final class RsyslogFixture: Sendable {
         stop()
     }
 
+    /// How many messages have been written so far, counted without loading them (benchmarks
+    /// receive hundreds of thousands).
+    public func receivedCount() -> Int {
+        guard let handle = FileHandle(forReadingAtPath: receivedPath) else { return 0 }
+        defer { try? handle.close() }
+        var count = 0
+        while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+            count += chunk.reduce(0) { $1 == 0x0A ? $0 + 1 : $0 }
+        }
+        return count
+    }
+
     /// The messages received so far, in arrival order, as rsyslog wrote `%rawmsg%`.
     public func received() -> [String] {
         guard let data = FileManager.default.contents(atPath: receivedPath) else { return [] }
@@ -147,6 +159,8 @@ public final class RsyslogFixture: Sendable {
     }
 
     /// Spawns rsyslogd in the foreground and waits until all three ports accept connections.
+    static let startTimeout: TimeInterval = 30
+
     private static func launch(configPath: String, directory: TemporaryDirectory, logPath: String, ports: [Int]) throws -> pid_t {
         var arguments = ["/usr/sbin/rsyslogd", "-n", "-f", configPath, "-i", directory.file("rsyslogd.pid")]
         if getuid() == 0 {
@@ -158,7 +172,9 @@ public final class RsyslogFixture: Sendable {
         // A stale PID file from the previous run makes rsyslogd refuse to start.
         try? FileManager.default.removeItem(atPath: directory.file("rsyslogd.pid"))
         let child = try ChildSpawner.spawn(arguments, output: logPath)
-        let deadline = Date().addingTimeInterval(10)
+        // A maximum, not a wait: on a loaded 2-core machine (parallel suites, a build) rsyslogd
+        // has taken more than 10 s to listen.
+        let deadline = Date().addingTimeInterval(Self.startTimeout)
         while Date() < deadline {
             if hasExited(child) {
                 let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
@@ -169,7 +185,7 @@ public final class RsyslogFixture: Sendable {
         }
         terminate(child)
         let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-        throw SSHDFixture.FixtureError("rsyslogd did not listen on \(ports) within 10 s: \(text)")
+        throw SSHDFixture.FixtureError("rsyslogd did not listen on \(ports) within \(Int(Self.startTimeout)) s: \(text)")
     }
 
     /// Whether something listens on 127.0.0.1:port (read from /proc/net/tcp, not by connecting: a
