@@ -185,7 +185,11 @@ enum RelayBenchmark {
                     )
                 }
                 result.download[route] = faster(result.download[route], transfer)
-                // The download's recording is as big as the download: do not keep it.
+                // bastiond seals the recording (flush, fsync, SHA-256 of the whole file) after
+                // the client has gone; let it finish before the next measure, so that the
+                // next transfer or keystroke does not share the CPU with it. Then drop the
+                // file: it is as big as the download.
+                waitUntilRecordingsClosed(in: recordings)
                 removeRecordings(in: recordings)
             }
         }
@@ -510,6 +514,18 @@ enum RelayBenchmark {
     }
 
     static func countRecordings(in directory: String) -> Int { recordingFiles(in: directory).count }
+
+    /// Waits (at most a minute) until no recording in `directory` has its `.cast.open`
+    /// marker left, i.e. bastiond has closed them all.
+    private static func waitUntilRecordingsClosed(in directory: String) {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            let open = (FileManager.default.enumerator(atPath: directory)?.compactMap { $0 as? String } ?? [])
+                .contains { $0.hasSuffix(".cast.open") }
+            if !open { return }
+            usleep(50_000)
+        }
+    }
 
     private static func removeRecordings(in directory: String) {
         for path in recordingFiles(in: directory) { unlink(path) }
