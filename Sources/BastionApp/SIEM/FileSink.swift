@@ -75,8 +75,8 @@ public final class FileSink: SIEMSink, @unchecked Sendable {
         if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw failure("open") }
-        var status = stat()
-        size = fstat(descriptor, &status) == 0 ? Int(status.st_size) : 0
+        let end = lseek(descriptor, 0, SEEK_END)
+        size = end > 0 ? Int(end) : 0
     }
 
     private func rotate() throws(SIEMDeliveryError) {
