@@ -105,7 +105,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "bastion-bench",
-            dependencies: ["BastionApp", "BastionCore", "BastionCrypto", "BastionStore", "BastionTesting"],
+            dependencies: ["BastionApp", "BastionCore", "BastionCrypto", "BastionSIEM", "BastionStore", "BastionTesting"],
             path: "Benchmarks/bastion-bench",
             swiftSettings: swiftSettings
         ),

@@ -19,7 +19,7 @@ struct BenchOptions {
     var kex: String? = "curve25519-sha256"
 
     /// Which benchmarks to run: `logins` (certificates and logins, vs sshd), `relay`, or both.
-    var suites: Set<String> = ["logins", "relay", "audit"]
+    var suites: Set<String> = ["logins", "relay", "audit", "siem"]
     /// Records appended and then verified by the audit suite.
     var auditRecords = 1_000_000
     /// Concurrent appending threads in the audit suite (the daemon's connection threads).
@@ -43,12 +43,11 @@ struct BenchOptions {
     var cipher = "aes128-gcm@openssh.com"
 
     static let usage = """
-        usage: bastion-bench --bastiond PATH [--only logins|relay|audit] [--logins N] [--concurrency C] [--certs N]
+        usage: bastion-bench --bastiond PATH [--only logins|relay|audit|siem] [--logins N] [--concurrency C] [--certs N]
                              [--relay-parts LIST] [--bulk-mb N] [--rounds N] [--latency-samples N] [--idle-sessions N] [--new-sessions N] [--cipher NAME]
-          --only SUITE       run only "logins" (certificates/s, logins/s vs sshd), "relay" or "audit"
-          --audit-records N  records appended then verified by the audit suite (default 1000000)
-          --audit-writers N  concurrent appending threads in the audit suite (default 64)
-                             (throughput, latency, memory and CPU of relayed sessions); default both
+                             [--audit-records N] [--audit-writers N]
+          --only SUITE       run only "logins" (certificates/s, logins/s vs sshd), "relay", "audit" or "siem"
+                             (throughput, latency, memory and CPU of relayed sessions); default all
           --bastiond PATH    bastiond executable to measure (required)
           --logins N         logins per side, through bastiond and through sshd (default 200)
           --concurrency C    concurrent ssh clients (default 8)
@@ -64,6 +63,8 @@ struct BenchOptions {
           --new-sessions N   short recorded sessions for bastiond CPU per session (default 100)
           --cipher NAME      cipher on every hop of the relay benchmark (default aes128-gcm@openssh.com;
                              chacha20-poly1305@openssh.com is the other fast one both sides have)
+          --audit-records N  records appended then verified by the audit suite (default 1000000)
+          --audit-writers N  concurrent appending threads in the audit suite (default 64)
         """
 
     /// Parses `arguments` (without the program name); `nil` means `--help` was asked for.
@@ -86,8 +87,8 @@ struct BenchOptions {
             case "--certs": options.certificates = try positive(name, try value())
             case "--only":
                 let suite = try value()
-                guard ["logins", "relay", "audit"].contains(suite) else {
-                    throw BenchError("--only takes logins, relay or audit, not '\(suite)'")
+                guard ["logins", "relay", "audit", "siem"].contains(suite) else {
+                    throw BenchError("--only takes logins, relay, audit or siem, not '\(suite)'")
                 }
                 options.suites = [suite]
             case "--audit-records": options.auditRecords = try positive(name, try value())
