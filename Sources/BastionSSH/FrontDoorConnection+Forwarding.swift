@@ -21,12 +21,16 @@ extension FrontDoorConnection {
             refuseForwarding("direct-tcpip to \(destination): destination unreachable")
             return 1
         }
+        // No record, no forward: the open is audited before the channel is accepted.
+        guard auditOrRefuse(.forwardOpen, outcome: .success, target: destination, reason: nil, details: ["destination": destination]) else {
+            Glibc.close(socket)
+            return 1
+        }
         guard let channel = ssh_message_channel_request_open_reply_accept(message) else {
             Glibc.close(socket)
             return 1
         }
         forwards.append(DirectTCPIPForward(channel: channel, socket: socket, destination: destination))
-        audit(.forwardOpen, outcome: .success, target: destination, reason: nil, details: ["destination": destination])
         return 0
     }
 

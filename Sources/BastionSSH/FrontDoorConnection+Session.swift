@@ -313,8 +313,23 @@ extension FrontDoorConnection {
                 return actor
             },
             connection: .init(id: context.id, remoteAddress: context.remoteAddress, remotePort: context.remotePort, sshUsername: sshUsername),
+            // The session block (schema v2); `details.session_id` stays for rules written against v1.
+            session: details["session_id"].map { AuditEvent.Session(id: $0, login: details["login"]) },
             target: target, reason: reason, details: details
         )
+    }
+
+    /// Appends an event; false (and a loud log line) when the audit log refused it, so that
+    /// the caller does not perform the action it records.
+    @discardableResult
+    func auditOrRefuse(_ type: AuditEventType, outcome: AuditEvent.Outcome, target: String, reason: String?, details: [String: String]) -> Bool {
+        do {
+            try services.audit.append(event(type, outcome: outcome, target: target, reason: reason, details: details))
+            return true
+        } catch {
+            logger.error("audit append failed: refusing the action it records", metadata: ["type": "\(type.name)", "error": "\(error)"])
+            return false
+        }
     }
 
     func audit(_ type: AuditEventType, outcome: AuditEvent.Outcome, target: String, reason: String?, details: [String: String]) {

@@ -53,3 +53,53 @@ struct FailClosedTests {
         }
     }
 }
+
+/// No record, no session and no forward: with only `session.start` and `forward.open` refused
+/// by the audit table, the login works but what it asks for does not happen.
+@Suite("Fail closed: relayed sessions and forwards")
+struct FailClosedRelayTests {
+    static func refuse(types: [String], in bastion: BastionHarness) throws {
+        let database = try DatabaseQueue(path: bastion.directory.file("data/bastion.sqlite"))
+        try database.write { db in
+            try db.execute(sql: """
+                CREATE TRIGGER audit_refuses BEFORE INSERT ON audit_records
+                WHEN json_extract(NEW.record, '$.event.type') IN (\(types.map { "'\($0)'" }.joined(separator: ",")))
+                BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;
+                """)
+        }
+    }
+
+    static func repair(_ bastion: BastionHarness) throws {
+        let database = try DatabaseQueue(path: bastion.directory.file("data/bastion.sqlite"))
+        try database.write { db in try db.execute(sql: "DROP TRIGGER audit_refuses") }
+    }
+
+    @Test("a session whose session.start cannot be recorded does not run; a forward whose forward.open cannot be recorded does not open")
+    func sessionAndForwardRefused() async throws {
+        try await withRelay(configure: { configuration in
+            // The target's own sshd is the forward's destination: any listener will do.
+            let port = configuration.policy.targets["web01"]?.port ?? 0
+            configuration.policy.roles["ops"]?.directTCPIPDestinations = ["127.0.0.1:\(port)"]
+        }) { bastion, sshd in
+            let alice = try await RelayTests.operatorWithCertificate(bastion)
+            let ssh = try ProcessRunner.locate("ssh")
+            let session = alice.clientOptions(useCertificate: true) + ["-p", String(bastion.endpoints.sshPort), "root@web01@127.0.0.1", "echo relayed-ok"]
+            let forward = alice.clientOptions(useCertificate: true) + ["-p", String(bastion.endpoints.sshPort), "-W", "127.0.0.1:\(sshd.port)", "alice@127.0.0.1"]
+
+            try Self.refuse(types: ["session.start", "forward.open"], in: bastion)
+            let refusedSession = try await ProcessRunner.run(ssh, session, timeout: 20)
+            #expect(!refusedSession.stdout.contains("relayed-ok"), "\(refusedSession)")
+            #expect(refusedSession.status != 0)
+            #expect(refusedSession.stderr.contains("audit log unavailable"), "\(refusedSession)")
+            let refusedForward = try await ProcessRunner.run(ssh, forward, input: Data(), timeout: 20)
+            #expect(!refusedForward.stdout.contains("SSH-2.0"), "\(refusedForward)")
+            #expect(refusedForward.status != 0)
+
+            try Self.repair(bastion)
+            let session2 = try await ProcessRunner.run(ssh, session, timeout: 20)
+            #expect(session2.stdout.contains("relayed-ok"), "\(session2)")
+            let forward2 = try await ProcessRunner.run(ssh, forward, input: Data(), timeout: 20)
+            #expect(forward2.stdout.contains("SSH-2.0"), "\(forward2)")
+        }
+    }
+}

@@ -80,7 +80,7 @@ public final class BastionDaemon: Sendable {
         for abandoned in try environment.sessions.endAbandoned(at: clock.now()) {
             try audit.append(AuditEvent(
                 type: .sessionEnd, time: clock.now(), outcome: .failure, actor: .init(user: abandoned.user, method: "daemon"),
-                target: abandoned.target, reason: "bastiond stopped while the session ran",
+                session: .init(id: abandoned.id, login: abandoned.login), target: abandoned.target, reason: "bastiond stopped while the session ran",
                 details: ["session_id": abandoned.id, "login": abandoned.login, "end_reason": "interrupted", "recording": abandoned.recording ?? "none"]
             ))
         }
@@ -88,7 +88,7 @@ public final class BastionDaemon: Sendable {
             logger.warning("closed an unfinished recording", metadata: ["path": "\(recovered.path)"])
             try audit.append(AuditEvent(
                 type: .recordingRecovered, time: clock.now(), outcome: .failure, actor: .init(user: nil, method: "daemon"),
-                reason: "the session was interrupted (bastiond stopped while it ran)",
+                session: .init(id: recovered.sessionID), reason: "the session was interrupted (bastiond stopped while it ran)",
                 details: [
                     "session_id": recovered.sessionID, "recording": recovered.path, "recording_size": String(recovered.size),
                     "recording_sha256": recovered.sha256,
