@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// One audit record on its way to a SIEM: the event, its canonical bytes, and an id that
 /// stays the same across redeliveries so a receiver can drop duplicates.
