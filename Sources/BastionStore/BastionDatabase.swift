@@ -122,6 +122,19 @@ public enum BastionDatabase {
                 CREATE INDEX siem_dead_letters_by_sink ON siem_dead_letters(sink, seq);
                 """)
         }
+        migrator.registerMigration("0005_siem_streams") { db in
+            // One row per recording being streamed to a sink: how far it has been sent.
+            try db.execute(sql: """
+                CREATE TABLE siem_streams (
+                    sink TEXT NOT NULL,
+                    session_id TEXT NOT NULL,
+                    path TEXT NOT NULL,
+                    delivered_bytes INTEGER NOT NULL DEFAULT 0,
+                    next_chunk INTEGER NOT NULL DEFAULT 1,
+                    PRIMARY KEY (sink, session_id)
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -25,6 +25,45 @@ public final class SQLiteSIEMOutbox: Sendable {
         public var deadLetters: Int
     }
 
+    /// A recording being streamed to a sink.
+    public struct Stream: Sendable, Equatable {
+        public var sessionID: String
+        public var path: String
+        public var deliveredBytes: Int64
+        public var nextChunk: Int64
+    }
+
+    public func openStream(_ sink: String, sessionID: String, path: String) throws {
+        try database.storeWrite { db in
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO siem_streams (sink, session_id, path) VALUES (?, ?, ?)", arguments: [sink, sessionID, path]
+            )
+        }
+    }
+
+    public func streams(of sink: String) throws -> [Stream] {
+        try database.storeRead { db in
+            try Row.fetchAll(
+                db, sql: "SELECT session_id, path, delivered_bytes, next_chunk FROM siem_streams WHERE sink = ? ORDER BY rowid", arguments: [sink]
+            ).map { Stream(sessionID: $0["session_id"], path: $0["path"], deliveredBytes: $0["delivered_bytes"], nextChunk: $0["next_chunk"]) }
+        }
+    }
+
+    public func advanceStream(_ sink: String, sessionID: String, deliveredBytes: Int64, nextChunk: Int64) throws {
+        try database.storeWrite { db in
+            try db.execute(
+                sql: "UPDATE siem_streams SET delivered_bytes = ?, next_chunk = ? WHERE sink = ? AND session_id = ?",
+                arguments: [deliveredBytes, nextChunk, sink, sessionID]
+            )
+        }
+    }
+
+    public func closeStream(_ sink: String, sessionID: String) throws {
+        try database.storeWrite { db in
+            try db.execute(sql: "DELETE FROM siem_streams WHERE sink = ? AND session_id = ?", arguments: [sink, sessionID])
+        }
+    }
+
     public struct DeadLetter: Sendable {
         public var sink: String
         public var seq: Int64

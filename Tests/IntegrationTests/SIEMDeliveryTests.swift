@@ -164,3 +164,60 @@ struct SIEMDeliveryTests {
         #expect(try await second.signal(SIGTERM))
     }
 }
+
+/// Live session streaming: a relayed session's recording reaches rsyslog as `session.data`
+/// pieces between `session.start` and `session.end`, and reassembles byte for byte.
+@Suite("SIEM live session streaming")
+struct SIEMStreamingTests {
+    @Test("streamed pieces reassemble into the recording on disk, bracketed by session.start and session.end")
+    func reassembles() async throws {
+        let rsyslog = try await RsyslogFixture.start()
+        defer { rsyslog.stop() }
+        let config = """
+            [siem]
+            installation = "test"
+            [[siem.sinks]]
+            name = "soc"
+            kind = "syslog"
+            address = "127.0.0.1:\(rsyslog.plainPort)"
+            events = ["session.*"]
+            stream_sessions = true
+            """
+        try await withRelay(extraConfig: config) { bastion, _ in
+            let alice = try await RelayTests.operatorWithCertificate(bastion)
+            let ssh = try ProcessRunner.locate("ssh")
+            let command = "for i in $(seq 1 3000); do echo \"line $i ünïcødé ✓ \\\"quoted\\\"\"; done"
+            let arguments = alice.clientOptions(useCertificate: true) + ["-p", String(bastion.endpoints.sshPort), "root@web01@127.0.0.1", command]
+            let result = try await ProcessRunner.run(ssh, arguments, timeout: 30)
+            #expect(result.status == 0, "\(result)")
+            let ended = try await relayPoll(timeout: 10, interval: .milliseconds(100)) { try !bastion.auditDetails("session.end").isEmpty }
+            try #require(ended)
+            let end = try #require(try bastion.auditDetails("session.end").first)
+            let session = try #require(end["session_id"])
+            let path = try #require(end["recording"])
+
+            // Everything of this session, as rsyslog received it, in arrival order.
+            var events: [(type: String, details: [String: String])] = []
+            let complete = try await relayPoll(timeout: 30, interval: .milliseconds(200)) {
+                events = rsyslog.received().compactMap { line -> (String, [String: String])? in
+                    guard let start = line.firstIndex(of: "{"),
+                        let object = try? JSONSerialization.jsonObject(with: Data(line[start...].utf8)) as? [String: Any],
+                        let event = object["event"] as? [String: Any], let type = event["type"] as? String,
+                        (event["session"] as? [String: Any])?["id"] as? String == session
+                    else { return nil }
+                    return (type, event["details"] as? [String: String] ?? [:])
+                }
+                return events.last?.type == "session.end"
+            }
+            #expect(complete, "\(events.map(\.type)); rsyslog: \(rsyslog.log)")
+            #expect(events.first?.type == "session.start", "\(events.map(\.type).prefix(3))")
+            let pieces = events.filter { $0.type == "session.data" }
+            #expect(pieces.count > 1, "a 3000-line session spans several pieces")
+            let ordered = pieces.sorted { Int($0.details["chunk"] ?? "") ?? 0 < Int($1.details["chunk"] ?? "") ?? 0 }
+            #expect(ordered.map { Int($0.details["chunk"] ?? "") ?? 0 } == Array(1...ordered.count), "numbered without gaps")
+            let reassembled = Data(ordered.map { $0.details["data"] ?? "" }.joined().utf8)
+            let onDisk = try Data(contentsOf: URL(fileURLWithPath: path))
+            #expect(reassembled == onDisk, "\(reassembled.count) bytes streamed, \(onDisk.count) on disk")
+        }
+    }
+}

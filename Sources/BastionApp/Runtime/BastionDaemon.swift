@@ -72,7 +72,8 @@ public final class BastionDaemon: Sendable {
         var siemRelays: [SinkRelay] = []
         for sink in configuration.siem.sinks {
             let relay = SinkRelay(
-                sink: try SIEMSinkFactory.make(sink), outbox: environment.siemOutbox, installation: configuration.siem.installation, clock: clock
+                sink: try SIEMSinkFactory.make(sink), outbox: environment.siemOutbox, installation: configuration.siem.installation, clock: clock,
+                streamSessions: sink.streamSessions
             )
             _ = try environment.siemOutbox.cursor(of: sink.name, now: clock.now())
             siemRelays.append(relay)

@@ -5,10 +5,6 @@ import Foundation
 /// Builds the sinks `[[siem.sinks]]` describes.
 enum SIEMSinkFactory {
     static func make(_ sink: SIEMConfiguration.Sink) throws -> any SIEMSink {
-        // A setting that silently did nothing would be a promise nobody keeps.
-        if sink.streamSessions {
-            throw StartupError(message: "SIEM sink \(sink.name): stream_sessions is not available in this version yet (remove it or set it to false)")
-        }
         let format = EventFormat(rawValue: sink.format.rawValue) ?? .json
         let accepts: @Sendable (String) -> Bool = { [sink] in sink.accepts($0) }
         switch sink.kind {

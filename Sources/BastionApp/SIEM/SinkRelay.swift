@@ -1,6 +1,7 @@
 public import BastionCore
 public import BastionStore
 public import Foundation
+import Synchronization
 
 /// Delivers one sink's share of the audit chain, in order and at least once.
 ///
@@ -27,11 +28,16 @@ public final class SinkRelay: Sendable {
     private let batchLimit: Int
     private let random: @Sendable () -> Double
     private let failures = AttemptCounter()
+    /// Set for a sink with `stream_sessions = true`.
+    private let streamer: SessionStreamer?
+    private let streamTurn = Atomic<Bool>(false)
 
     public init(
         sink: any SIEMSink, outbox: SQLiteSIEMOutbox, installation: String, backoff: DeliveryBackoff = .init(),
-        clock: any WallClock = SystemWallClock(), batchLimit: Int = 500, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
+        clock: any WallClock = SystemWallClock(), batchLimit: Int = 500, streamSessions: Bool = false,
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
     ) {
+        self.streamer = streamSessions ? SessionStreamer(sink: sink.name, outbox: outbox, installation: installation) : nil
         self.sink = sink
         self.outbox = outbox
         self.installation = installation
@@ -59,22 +65,49 @@ public final class SinkRelay: Sendable {
         )
     }
 
-    /// Delivers the next batch, if any: records first, then the checkpoints sealing them.
+    /// Delivers the next batch, if any: pieces of live recordings (for a sink that streams
+    /// sessions), then records, then the checkpoints sealing them. A `session.end` waits
+    /// until its recording has been streamed to the end, so start and end bracket the data.
     public func step() throws -> Step {
         let now = clock.now()
         let cursor = try outbox.cursor(of: sink.name, now: now)
-        let batch = try outbox.pending(after: cursor, limit: batchLimit)
+        // Alternate with records, so neither a busy log nor a chatty session starves the other.
+        if let streamer, !streamTurn.exchange(true, ordering: .relaxed) {
+            let live = try streamer.pending(now: now)
+            if !live.isEmpty { return try deliver(live) }
+        }
+        streamTurn.store(false, ordering: .relaxed)
+        var batch: [(seq: Int64, event: AuditEvent?, bytes: [UInt8], error: String?)] = try outbox.pending(after: cursor, limit: batchLimit).map { seq, bytes in
+            do { return (seq, try AuditEvent(canonicalJSON: bytes), bytes, nil) } catch { return (seq, nil, bytes, "unreadable record: \(error)") }
+        }
+        if let streamer {
+            let open = Set(try outbox.streams(of: sink.name).map(\.sessionID))
+            if let end = batch.firstIndex(where: { $0.event?.type == .sessionEnd && open.contains(Self.sessionID(of: $0.event) ?? "") }) {
+                if end == 0, let session = Self.sessionID(of: batch[0].event) {
+                    let rest = try streamer.pending(finishing: session, now: now)
+                    if !rest.isEmpty { return try deliver(rest) }
+                    try outbox.closeStream(sink.name, sessionID: session)
+                } else {
+                    batch = Array(batch[..<end])
+                }
+            }
+        }
         guard let last = batch.last?.seq else { return try stepCheckpoints() }
         var unreadable: [(seq: Int64, reason: String)] = []
         var records: [SIEMRecord] = []
-        for (seq, bytes) in batch {
-            do {
-                let event = try AuditEvent(canonicalJSON: bytes)
-                guard sink.accepts(event.type.name) else { continue }
-                records.append(SIEMRecord(seq: seq, eventID: Self.eventID(installation: installation, seq: seq), event: event, canonicalJSON: bytes))
-            } catch {
-                unreadable.append((seq, "unreadable record: \(error)"))
+        var starts: [(session: String, path: String)] = []
+        for (seq, event, bytes, error) in batch {
+            guard let event else {
+                unreadable.append((seq, error ?? "unreadable record"))
+                continue
             }
+            if streamer != nil, event.type == .sessionStart, let session = Self.sessionID(of: event),
+                let path = event.details["recording"], path != "none"
+            {
+                starts.append((session, path))
+            }
+            guard sink.accepts(event.type.name) else { continue }
+            records.append(SIEMRecord(seq: seq, eventID: Self.eventID(installation: installation, seq: seq), event: event, canonicalJSON: bytes))
         }
         let rejected: [(seq: Int64, reason: String)]
         do {
@@ -83,9 +116,38 @@ public final class SinkRelay: Sendable {
             try outbox.recordFailure(sink.name, reason: error.reason, now: clock.now())
             return .retryLater(delay: backoff.delay(attempt: failures.increment(), unit: random()), reason: error.reason)
         }
+        // Streams open before the cursor moves past their session.start (idempotent on retry).
+        for start in starts { try outbox.openStream(sink.name, sessionID: start.session, path: start.path) }
         try outbox.advance(sink.name, to: last, rejected: unreadable + rejected, now: clock.now())
         failures.reset()
         return .delivered(count: records.count - rejected.count, through: last)
+    }
+
+    /// Sends pieces of recordings and moves each stream's cursor past what was delivered.
+    private func deliver(_ chunks: [SessionStreamer.Chunk]) throws -> Step {
+        let rejected: [(seq: Int64, reason: String)]
+        do {
+            rejected = try deliver(chunks.map(\.record))
+        } catch {
+            try outbox.recordFailure(sink.name, reason: error.reason, now: clock.now())
+            return .retryLater(delay: backoff.delay(attempt: failures.increment(), unit: random()), reason: error.reason)
+        }
+        var latest: [String: SessionStreamer.Chunk] = [:]
+        for chunk in chunks { latest[chunk.sessionID] = chunk }
+        for chunk in latest.values {
+            try outbox.advanceStream(sink.name, sessionID: chunk.sessionID, deliveredBytes: chunk.deliveredBytes, nextChunk: chunk.nextChunk)
+        }
+        if !rejected.isEmpty {
+            // A refused piece is kept on record; the stream goes on (seq 0: not a chain record).
+            try outbox.advance(sink.name, to: 0, rejected: rejected.map { (0, "session.data refused: \($0.reason)") }, now: clock.now())
+        }
+        failures.reset()
+        return .delivered(count: chunks.count - rejected.count, through: try outbox.cursor(of: sink.name, now: clock.now()))
+    }
+
+    /// The session an event is about (v2 block, or v1 `details.session_id`).
+    static func sessionID(of event: AuditEvent?) -> String? {
+        event?.session?.id ?? event?.details["session_id"]
     }
 
     /// Sends the checkpoints sealing records the sink already has.

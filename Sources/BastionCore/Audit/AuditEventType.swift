@@ -84,6 +84,8 @@ extension AuditEventType {
     public static let sessionKill = AuditEventType("session.kill", code: "B2006W")
     public static let recordingPurge = AuditEventType("recording.purge", code: "B2007I")
     public static let sessionList = AuditEventType("session.list", code: "B2008I")
+    /// Not a chained record: a piece of a live recording streamed to SIEM sinks.
+    public static let sessionData = AuditEventType("session.data", code: "B2009I")
 
     /// Every type defined above, for the documentation and schema tests.
     public static let all: [AuditEventType] = [
@@ -94,6 +96,6 @@ extension AuditEventType {
         .serverStart, .serverStop, .keyCreate, .configChanged,
         .auditVerify, .auditSearch, .auditExport, .auditPurge, .holdAdd, .holdRemove, .auditCheckpoint, .siemBacklog, .siemRecovered,
         .sessionStart, .sessionEnd, .sessionDenied, .hostKeyMismatch, .recordingFailed, .recordingRecovered, .sessionKill,
-        .recordingPurge, .sessionList,
+        .recordingPurge, .sessionList, .sessionData,
     ]
 }
