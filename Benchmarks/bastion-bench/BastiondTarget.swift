@@ -29,8 +29,8 @@ struct BastiondTarget {
     /// The same bastiond (same data directory, users and CAs) on new ports, relaying `web01`
     /// to `target` with recordings in `recordings`. It allows 1000 connections per source
     /// address, since every benchmark client comes from 127.0.0.1.
-    func relaying(to target: OpenSSHTarget, recordings: String) throws(BenchError) -> BastiondTarget {
-        try Self.configure(executable: executable, scratch: scratch, name: "bastiond-relay", extra: """
+    func relaying(to target: OpenSSHTarget, recordings: String, name: String = "bastiond-relay", extra: String = "") throws(BenchError) -> BastiondTarget {
+        try Self.configure(executable: executable, scratch: scratch, name: name, extra: extra + """
             [recording]
             dir = "\(recordings)"
 

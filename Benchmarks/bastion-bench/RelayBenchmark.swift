@@ -1,3 +1,4 @@
+import BastionTesting
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -75,6 +76,8 @@ enum RelayBenchmark {
         var latency: [RelayClients.Route: Latency] = [:]
         var cpu: SessionCPU?
         var memory: Memory?
+        /// Recorded downloads through bastiond without and with a sink streaming the session live.
+        var streaming: (plain: Transfer, streamed: Transfer, messages: Int)?
         var upstreamCipher = "?"
         var hiddenStartupFile: String?
         /// /proc/loadavg's 1-minute figure before and after: the machine may be shared.
@@ -193,6 +196,11 @@ enum RelayBenchmark {
                 removeRecordings(in: recordings)
             }
         }
+        if parts.contains("streaming") {
+            result.streaming = try streamingComparison(
+                options: options, bastion: bastion, target: target, clients: clients, recordings: recordings, scratch: scratch
+            )
+        }
         if parts.contains("latency") {
             BastionBench.note("keystroke round trips: \(options.latencySamples) per route, routes in turn")
             result.latency = try latencies(routes, clients: clients, samples: options.latencySamples, scratch: scratch)
@@ -264,6 +272,51 @@ enum RelayBenchmark {
     static let uploadCommand = "s=$(date +%s%N); n=$(wc -c); e=$(date +%s%N); echo \"$n $((e - s))\""
 
     /// Printable bytes, so that the recording is of ordinary terminal output.
+    /// The same recorded download through bastiond with no sink, then through a second
+    /// bastiond (same data, same target) whose sink streams sessions live to a local rsyslog.
+    static func streamingComparison(
+        options: BenchOptions, bastion: BastiondTarget, target: OpenSSHTarget, clients: RelayClients, recordings: String, scratch: ScratchDirectory
+    ) throws -> (plain: Transfer, streamed: Transfer, messages: Int) {
+        let rsyslog = try RsyslogFixture()
+        defer { rsyslog.stop() }
+        let streamedRecordings = scratch.file("recordings-streamed")
+        let streamed = try bastion.relaying(to: target, recordings: streamedRecordings, name: "bastiond-streaming", extra: """
+            [[siem.sinks]]
+            name = "soc"
+            kind = "syslog"
+            address = "127.0.0.1:\(rsyslog.plainPort)"
+            events = ["session.*"]
+            stream_sessions = true
+
+            """)
+        let daemon = try streamed.start()
+        defer { BastionBench.stop(daemon) }
+        let streamedClients = RelayClients(
+            directConfig: clients.directConfig, bastiondConfig: clients.bastiondConfig, targetPort: clients.targetPort,
+            bastiondPort: streamed.sshPort
+        )
+        var plain: Transfer?
+        var live: Transfer?
+        let command = downloadCommand(mebibytes: options.bulkMiB)
+        for round in 1...options.rounds {
+            BastionBench.note("round \(round)/\(options.rounds): recorded download \(options.bulkMiB) MiB, streaming off then on")
+            plain = faster(plain, try download(clients.arguments(.bastiond, command: command), mebibytes: options.bulkMiB, scratch: scratch))
+            waitUntilRecordingsClosed(in: recordings)
+            removeRecordings(in: recordings)
+            live = faster(live, try download(streamedClients.arguments(.bastiond, command: command), mebibytes: options.bulkMiB, scratch: scratch))
+            waitUntilRecordingsClosed(in: streamedRecordings)
+        }
+        guard let plain, let live else { throw BenchError("no streaming measure") }
+        // Proof that the sessions were streamed (the sink catches up after the transfers).
+        var messages = 0
+        for _ in 0..<100 {
+            messages = rsyslog.receivedCount()
+            if messages > 0 { break }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return (plain, live, messages)
+    }
+
     static func downloadCommand(mebibytes: Int) -> String {
         "yes 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ | head -c \(mebibytes)M"
     }

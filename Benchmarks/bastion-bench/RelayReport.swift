@@ -24,6 +24,14 @@ enum RelayReport {
             lines.append(transferRow("bulk download (recorded)", result.download, goal: false))
             lines.append(cpuRow(result.download))
         }
+        if let streaming = result.streaming {
+            let ratio = streaming.streamed.mebibytesPerSecond / streaming.plain.mebibytesPerSecond
+            lines.append(row(
+                "recorded download, live streaming off / on",
+                String(format: "%.0f / %.0f MiB/s = %.0f%%", streaming.plain.mebibytesPerSecond, streaming.streamed.mebibytesPerSecond, ratio * 100)
+                    + verdict(ratio >= 0.9, ">= 90%") + "; rsyslog had \(streaming.messages) messages right after"
+            ))
+        }
         if let direct = result.latency[.direct], let relayed = result.latency[.bastiond] {
             let added = relayed.percentile(0.99) - direct.percentile(0.99)
             let routes = RelayClients.Route.allCases.compactMap { route in

@@ -63,8 +63,10 @@ struct SIEMService: Service {
             }
         }
         stop.set()
-        // Each relay notices within a tenth of a second, or when its current send returns.
-        let deadline = Date().addingTimeInterval(10)
+        // Each relay notices within a tenth of a second, or when its current send returns;
+        // a send stuck on a slow receiver does not hold the stop up for long (the cursor
+        // only moves after a send, so nothing is lost).
+        let deadline = Date().addingTimeInterval(3)
         while stop.running(of: relays.count) > 0, Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
     }
 
