@@ -79,6 +79,7 @@ struct SIEMService: Service {
             let age = state.oldestPending.map { now.timeIntervalSince($0) } ?? 0
             registry.makeGauge(descriptor: Self.depth, labels: [("sink", sink)]).set(Double(state.depth))
             registry.makeGauge(descriptor: Self.age, labels: [("sink", sink)]).set(age)
+            registry.makeGauge(descriptor: Self.failed, labels: [("sink", sink)]).set(Double(state.deadLetters))
             switch alarms[sink]?.observe(depth: state.depth, oldestPending: state.oldestPending, now: now) {
             case .raised(let reason):
                 logger.error("SIEM sink \(sink) is falling behind: \(reason)")
@@ -110,6 +111,7 @@ struct SIEMService: Service {
     static var depth: MetricNameDescriptor { .init(namespace: "bastion", subsystem: "siem", metricName: "outbox_depth", unitName: "records", helpText: "Audit records not yet delivered to the sink.") }
     static var age: MetricNameDescriptor { .init(namespace: "bastion", subsystem: "siem", metricName: "outbox_age", unitName: "seconds", helpText: "Age of the oldest record not yet delivered to the sink.") }
     static var delivered: MetricNameDescriptor { .init(namespace: "bastion", subsystem: "siem", metricName: "delivered", unitName: "total", helpText: "Records delivered to the sink.") }
+    static var failed: MetricNameDescriptor { .init(namespace: "bastion", subsystem: "siem", metricName: "dead_letters", unitName: "records", helpText: "Records the receiver refused (4xx), kept in the dead-letter table.") }
     static var retried: MetricNameDescriptor { .init(namespace: "bastion", subsystem: "siem", metricName: "retries", unitName: "total", helpText: "Failed delivery attempts, retried with backoff.") }
 }
 
