@@ -15,7 +15,7 @@ struct SinkRelayTests {
     final class ScriptedSink: SIEMSink {
         let name: String
         let filter: @Sendable (String) -> Bool
-        private let state = Mutex<(down: Bool, refuse: Set<Int64>, received: [Int64], checkpoints: [Int64], calls: Int)>((false, [], [], [], 0))
+        private let state = Mutex<(down: Bool, refuse: Set<Int64>, received: [Int64], checkpoints: [Int64], calls: Int, types: [String])>((false, [], [], [], 0, []))
 
         init(name: String = "soc", filter: @escaping @Sendable (String) -> Bool = { _ in true }) {
             self.name = name
@@ -31,7 +31,8 @@ struct SinkRelayTests {
                 if let bad = records.first(where: { state.refuse.contains($0.seq) }) {
                     return SIEMDeliveryError(.rejected, "400 invalid event \(bad.seq)")
                 }
-                state.received += records.filter { $0.event.type != .auditCheckpoint }.map(\.seq)
+                state.types += records.map(\.event.type.name)
+                state.received += records.filter { $0.event.type != .auditCheckpoint && $0.event.type != .sessionData }.map(\.seq)
                 state.checkpoints += records.filter { $0.event.type == .auditCheckpoint }.map(\.seq)
                 return nil
             }
@@ -42,6 +43,7 @@ struct SinkRelayTests {
         func refuse(_ seqs: Set<Int64>) { state.withLock { $0.refuse = seqs } }
         var received: [Int64] { state.withLock { $0.received } }
         var checkpoints: [Int64] { state.withLock { $0.checkpoints } }
+        var types: [String] { state.withLock { $0.types } }
     }
 
     struct Fixture {
@@ -58,8 +60,11 @@ struct SinkRelayTests {
             for _ in 0..<count { try handle.auditLog.append(AuditEvent(type: type, time: clock.now(), actor: .init(user: "alice"))) }
         }
 
-        func relay(_ sink: ScriptedSink, batch: Int = 500) -> SinkRelay {
-            SinkRelay(sink: sink, outbox: handle.siemOutbox, installation: "test", clock: clock, batchLimit: batch, random: { 0.5 })
+        func relay(_ sink: ScriptedSink, batch: Int = 500, streamSessions: Bool = false) -> SinkRelay {
+            SinkRelay(
+                sink: sink, outbox: handle.siemOutbox, installation: "test", clock: clock, batchLimit: batch, streamSessions: streamSessions,
+                random: { 0.5 }
+            )
         }
     }
 
@@ -141,6 +146,26 @@ struct SinkRelayTests {
         let record = SinkRelay.checkpointRecord(try #require(fixture.handle.auditLog.checkpoints().last), installation: "x")
         #expect(record.eventID == "bastion-x-checkpoint-5")
         #expect(record.event.details["signature"]?.isEmpty == false)
+    }
+
+    @Test("a relay that is behind still streams a whole session between its start and its end")
+    func streamingWhenBehind() throws {
+        let fixture = try Fixture()
+        let sink = ScriptedSink()
+        let relay = fixture.relay(sink, streamSessions: true)
+        #expect(try relay.step() == .idle)
+        let path = fixture.directory.file("s-1.cast")
+        let cast = (0..<3_000).map { "[\($0).0, \"o\", \"line \($0) ✓\"]\n" }.joined()
+        try cast.write(toFile: path, atomically: true, encoding: .utf8)
+        let now = fixture.clock.now()
+        try fixture.handle.auditLog.append(AuditEvent(type: .sessionStart, time: now, session: .init(id: "s-1"), details: ["session_id": "s-1", "recording": path]))
+        try fixture.handle.auditLog.append(AuditEvent(type: .sessionEnd, time: now, session: .init(id: "s-1"), details: ["session_id": "s-1", "recording": path]))
+        for _ in 0..<50 where try relay.step() != .idle {}
+        let types = sink.types
+        #expect(types.first == "session.start", "\(types)")
+        #expect(types.last == "session.end", "\(types)")
+        #expect(types.filter { $0 == "session.data" }.count >= 3, "\(types)")
+        #expect(try fixture.handle.siemOutbox.streams(of: "soc").isEmpty, "the stream is closed after its end")
     }
 
     @Test("a sink's event filter skips what it does not want, and its cursor still moves")

@@ -198,7 +198,8 @@ struct SIEMStreamingTests {
 
             // Everything of this session, as rsyslog received it, in arrival order.
             var events: [(type: String, details: [String: String])] = []
-            let complete = try await relayPoll(timeout: 30, interval: .milliseconds(200)) {
+            // Generous: on a loaded machine a refused first connect puts the relay in backoff.
+            let complete = try await relayPoll(timeout: 60, interval: .milliseconds(200)) {
                 events = rsyslog.received().compactMap { line -> (String, [String: String])? in
                     guard let start = line.firstIndex(of: "{"),
                         let object = try? JSONSerialization.jsonObject(with: Data(line[start...].utf8)) as? [String: Any],
@@ -209,7 +210,8 @@ struct SIEMStreamingTests {
                 }
                 return events.last?.type == "session.end"
             }
-            #expect(complete, "\(events.map(\.type)); rsyslog: \(rsyslog.log)")
+            let state = try bastion.environment.siemOutbox.state(of: "soc")
+            #expect(complete, "\(events.map(\.type)); outbox: \(String(describing: state)); rsyslog: \(rsyslog.log)")
             #expect(events.first?.type == "session.start", "\(events.map(\.type).prefix(3))")
             let pieces = events.filter { $0.type == "session.data" }
             #expect(pieces.count > 1, "a 3000-line session spans several pieces")

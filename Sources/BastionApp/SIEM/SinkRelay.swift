@@ -81,8 +81,15 @@ public final class SinkRelay: Sendable {
             do { return (seq, try AuditEvent(canonicalJSON: bytes), bytes, nil) } catch { return (seq, nil, bytes, "unreadable record: \(error)") }
         }
         if let streamer {
-            let open = Set(try outbox.streams(of: sink.name).map(\.sessionID))
-            if let end = batch.firstIndex(where: { $0.event?.type == .sessionEnd && open.contains(Self.sessionID(of: $0.event) ?? "") }) {
+            // A session.end waits for its stream: one already open, or one this batch opens
+            // (its session.start came earlier in the batch, when the relay was behind).
+            var streamed = Set(try outbox.streams(of: sink.name).map(\.sessionID))
+            let end = batch.firstIndex { item in
+                guard let event = item.event, let session = Self.sessionID(of: event) else { return false }
+                if event.type == .sessionStart, let path = event.details["recording"], path != "none" { streamed.insert(session) }
+                return event.type == .sessionEnd && streamed.contains(session)
+            }
+            if let end {
                 if end == 0, let session = Self.sessionID(of: batch[0].event) {
                     let rest = try streamer.pending(finishing: session, now: now)
                     if !rest.isEmpty { return try deliver(rest) }
