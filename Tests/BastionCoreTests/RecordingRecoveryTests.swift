@@ -4,6 +4,19 @@ import Testing
 
 /// Unfinished recordings found at start-up are repaired, closed and reported.
 @Suite struct RecordingRecoveryTests {
+    /// Recovery after an imitated crash. The recording's lock lives on an open file
+    /// description; a child that another test spawns at that moment holds a copy until its
+    /// exec closes it (O_CLOEXEC), so on a loaded machine the lock can outlive the "crash"
+    /// by a little while: try again briefly, as a restarted daemon would find it free.
+    static func recoverAfterCrash(in directory: String) -> [RecoveredRecording] {
+        for _ in 0..<250 {
+            let reports = RecordingRecovery.recoverUnfinished(in: directory)
+            if !reports.isEmpty { return reports }
+            usleep(20_000)
+        }
+        return []
+    }
+
     @Test func crashedRecordingIsRepairedAndReported() throws {
         let store = try RecordingTempDirectory()
         let clock = RecordingTestClock()
@@ -21,7 +34,7 @@ import Testing
         try handle.close()
         #expect(try RecordingTools.asciinemaCat(recorder.path).status != 0)
 
-        let reports = RecordingRecovery.recoverUnfinished(in: store.path)
+        let reports = Self.recoverAfterCrash(in: store.path)
         #expect(reports.count == 1)
         let report = try #require(reports.first)
         #expect(report.error == nil)
@@ -47,7 +60,7 @@ import Testing
         let clock = RecordingTestClock()
         let recorder = try SessionRecorder(directory: store.path, metadata: RecordingTools.metadata(startedAt: clock.now()), clock: clock)
         recorder.stopWriterAsIfCrashed()
-        let reports = RecordingRecovery.recoverUnfinished(in: store.path)
+        let reports = Self.recoverAfterCrash(in: store.path)
         #expect(reports.map(\.path) == [recorder.path])
         #expect(try RecordingTools.events(recorder.path).map(\.time) == [0])
         #expect(try RecordingTools.asciinemaCat(recorder.path).status == 0)

@@ -281,7 +281,9 @@ struct RelaySessionLimitTests {
 struct RelayFailureTests {
     @Test("a target nobody answers on is refused with one line")
     func unreachableTarget() async throws {
-        let deadPort = try SSHDFixture.freePort()
+        let refusing = try RefusingPort()
+        defer { withExtendedLifetime(refusing) {} }
+        let deadPort = refusing.port
         try await withRelay(extraConfig: """
             [targets.web99]
             address = "127.0.0.1:\(deadPort)"

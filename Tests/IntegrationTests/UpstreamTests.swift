@@ -86,7 +86,9 @@ struct UpstreamTests {
 
     @Test("nothing listening: unreachable")
     func unreachable() async throws {
-        let port = try SSHDFixture.freePort()
+        let refusing = try RefusingPort()
+        defer { withExtendedLifetime(refusing) {} }
+        let port = refusing.port
         let pin = CertificateAuthority(privateKey: try Ed25519PrivateKey()).publicKey
         let request = UpstreamRequest(
             host: "127.0.0.1", port: port, pinnedHostKey: pin, login: "root", user: "alice", sessionID: "s1", connectTimeout: 5
@@ -166,7 +168,9 @@ struct UpstreamTests {
         let sshd = try await SSHDFixture.start(trustedCA: authority.publicKey)
         defer { sshd.stop() }
         let directory = try TemporaryDirectory()
-        let deadPort = try SSHDFixture.freePort()
+        let refusing = try RefusingPort()
+        defer { withExtendedLifetime(refusing) {} }
+        let deadPort = refusing.port
         let other = CertificateAuthority(privateKey: try Ed25519PrivateKey()).publicKey
         let config = directory.file("bastiond.toml")
         try BastionHarness.configText(in: directory, extra: """
