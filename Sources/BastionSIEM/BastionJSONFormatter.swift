@@ -11,7 +11,7 @@ public struct BastionJSONFormatter: EventFormatter {
     public init() {}
 
     public func format(_ event: AuditEvent, id: EventID) -> [UInt8] {
-        var json = JSONText()
+        var json = CanonicalJSONWriter()
         json.beginObject()
         json.member("event", json: event.canonicalJSON())
         json.member("id", id.text)

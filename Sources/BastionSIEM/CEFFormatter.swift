@@ -113,7 +113,7 @@ public struct CEFFormatter: EventFormatter {
         addCustom("cs4", label: "keyFingerprint", event.actor?.keyFingerprint)
         addCustom("cs5", label: "target", targetMapped ? nil : event.target)
         if !event.details.isEmpty {
-            var json = JSONText()
+            var json = CanonicalJSONWriter()
             json.beginObject()
             for key in event.details.keys.sorted() { json.member(key, event.details[key]) }
             json.endObject()

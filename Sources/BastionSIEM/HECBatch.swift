@@ -51,7 +51,7 @@ public struct HECBatch: Sendable {
     /// One event's envelope.
     public func envelope(_ event: AuditEvent, id: EventID) -> [UInt8] {
         let formatted = formatter.format(event, id: id)
-        var json = JSONText(capacity: formatted.count + 256)
+        var json = CanonicalJSONWriter(capacity: formatted.count + 256)
         json.beginObject()
         json.member("time", number: Self.epochSeconds(milliseconds: event.unixMilliseconds))
         json.member("host", host)

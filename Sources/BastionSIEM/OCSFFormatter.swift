@@ -66,7 +66,7 @@ public struct OCSFFormatter: EventFormatter {
     public func format(_ event: AuditEvent, id: EventID) -> [UInt8] {
         let classification = Self.classify(event.type)
         let severity = Self.severityID(event.type.severity)
-        var json = JSONText(capacity: 1024)
+        var json = CanonicalJSONWriter(capacity: 1024)
         json.beginObject()
         json.member("activity_id", classification.activityID)
         json.member("activity_name", classification.activityName)
@@ -107,7 +107,7 @@ public struct OCSFFormatter: EventFormatter {
 
     /// Authentication 3002: `user` (required), `service` (one of service/dst_endpoint is
     /// required: Bastion itself is the service logged into), `src_endpoint`, MFA, session.
-    private func writeAuthentication(_ event: AuditEvent, into json: inout JSONText) {
+    private func writeAuthentication(_ event: AuditEvent, into json: inout CanonicalJSONWriter) {
         json.object("user") { user in
             user.member("name", event.actor?.user ?? event.connection?.sshUsername ?? "unknown")
         }
@@ -126,7 +126,7 @@ public struct OCSFFormatter: EventFormatter {
 
     /// SSH Activity 4007: the target host as `dst_endpoint`, the client as `src_endpoint`,
     /// the Bastion user and session in `actor`.
-    private func writeSSHActivity(_ event: AuditEvent, into json: inout JSONText) {
+    private func writeSSHActivity(_ event: AuditEvent, into json: inout CanonicalJSONWriter) {
         writeActor(event, into: &json)
         writeSourceEndpoint(event, into: &json)
         if let target = event.target {
@@ -134,7 +134,7 @@ public struct OCSFFormatter: EventFormatter {
         }
     }
 
-    private func writeActor(_ event: AuditEvent, into json: inout JSONText) {
+    private func writeActor(_ event: AuditEvent, into json: inout CanonicalJSONWriter) {
         guard event.actor?.user != nil || event.session != nil else { return }
         json.object("actor") { actor in
             if let name = event.actor?.user {
@@ -146,7 +146,7 @@ public struct OCSFFormatter: EventFormatter {
         }
     }
 
-    private func writeSourceEndpoint(_ event: AuditEvent, into json: inout JSONText) {
+    private func writeSourceEndpoint(_ event: AuditEvent, into json: inout CanonicalJSONWriter) {
         guard let connection = event.connection else { return }
         json.object("src_endpoint") { endpoint in
             endpoint.member(CEFFormatter.isIPAddress(connection.remoteAddress) ? "ip" : "hostname", connection.remoteAddress)
@@ -155,7 +155,7 @@ public struct OCSFFormatter: EventFormatter {
     }
 
     /// Bastion facts without an OCSF attribute in the chosen class.
-    private func writeUnmapped(_ event: AuditEvent, classUID: Int, into json: inout JSONText) {
+    private func writeUnmapped(_ event: AuditEvent, classUID: Int, into json: inout CanonicalJSONWriter) {
         var fields: [(String, String)] = []
         if let connection = event.connection {
             fields.append(("connection_id", connection.id))

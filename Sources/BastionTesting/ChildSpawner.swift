@@ -55,4 +55,25 @@ public enum ChildSpawner {
         guard result == 0 else { throw SpawnError(description: "posix_spawn \(arguments[0]): \(String(cString: strerror(result)))") }
         return pid
     }
+
+    /// Whether `pid` has exited (and reaps it).
+    public static func hasExited(_ pid: pid_t) -> Bool {
+        var status: Int32 = 0
+        let result = waitpid(pid, &status, WNOHANG)
+        return result == pid || (result < 0 && errno == ECHILD)
+    }
+
+    /// SIGTERM, then SIGKILL after 3 s; reaps the child either way.
+    public static func terminate(_ pid: pid_t) {
+        guard !hasExited(pid) else { return }
+        kill(pid, SIGTERM)
+        let deadline = Date().addingTimeInterval(3)
+        while Date() < deadline {
+            if hasExited(pid) { return }
+            usleep(10_000)
+        }
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        _ = waitpid(pid, &status, 0)
+    }
 }

@@ -82,7 +82,7 @@ public final class RsyslogFixture: Sendable {
             defer { current = nil }
             return current
         }) else { return }
-        Self.terminate(child)
+        ChildSpawner.terminate(child)
     }
 
     deinit {
@@ -176,14 +176,14 @@ public final class RsyslogFixture: Sendable {
         // has taken more than 10 s to listen.
         let deadline = Date().addingTimeInterval(Self.startTimeout)
         while Date() < deadline {
-            if hasExited(child) {
+            if ChildSpawner.hasExited(child) {
                 let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
                 throw SSHDFixture.FixtureError("rsyslogd exited: \(text)")
             }
             if ports.allSatisfy(isListening) { return child }
             usleep(20_000)
         }
-        terminate(child)
+        ChildSpawner.terminate(child)
         let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
         throw SSHDFixture.FixtureError("rsyslogd did not listen on \(ports) within \(Int(Self.startTimeout)) s: \(text)")
     }
@@ -200,22 +200,4 @@ public final class RsyslogFixture: Sendable {
         }
     }
 
-    private static func hasExited(_ pid: pid_t) -> Bool {
-        var status: Int32 = 0
-        let result = waitpid(pid, &status, WNOHANG)
-        return result == pid || (result < 0 && errno == ECHILD)
-    }
-
-    private static func terminate(_ pid: pid_t) {
-        guard !hasExited(pid) else { return }
-        kill(pid, SIGTERM)
-        let deadline = Date().addingTimeInterval(3)
-        while Date() < deadline {
-            if hasExited(pid) { return }
-            usleep(10_000)
-        }
-        kill(pid, SIGKILL)
-        var status: Int32 = 0
-        _ = waitpid(pid, &status, 0)
-    }
 }

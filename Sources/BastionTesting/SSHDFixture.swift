@@ -70,7 +70,7 @@ public final class SSHDFixture: Sendable {
                 if text.contains("Address already in use") || text.contains("Cannot bind any address") { continue }
                 throw FixtureError(lastFailure)
             case .timedOut:
-                Self.terminate(pid)
+                ChildSpawner.terminate(pid)
                 throw FixtureError("sshd on port \(port) did not answer within 10 s")
             }
         }
@@ -99,7 +99,7 @@ public final class SSHDFixture: Sendable {
             defer { stopped = true }
             return !stopped
         }
-        if first { Self.terminate(pid) }
+        if first { ChildSpawner.terminate(pid) }
     }
 
     deinit {
@@ -128,36 +128,17 @@ public final class SSHDFixture: Sendable {
         ] + extra).joined(separator: "\n") + "\n"
     }
 
-    /// Whether `pid` has exited (and reaps it).
-    private static func hasExited(_ pid: pid_t) -> Bool {
-        var status: Int32 = 0
-        let result = waitpid(pid, &status, WNOHANG)
-        return result == pid || (result < 0 && errno == ECHILD)
-    }
-
-    private static func terminate(_ pid: pid_t) {
-        guard !hasExited(pid) else { return }
-        kill(pid, SIGTERM)
-        let deadline = Date().addingTimeInterval(3)
-        while Date() < deadline {
-            if hasExited(pid) { return }
-            usleep(10_000)
-        }
-        kill(pid, SIGKILL)
-        var status: Int32 = 0
-        _ = waitpid(pid, &status, 0)
-    }
 
     private enum Readiness { case ready, exited, timedOut }
 
     private static func waitUntilReady(pid: pid_t, port: Int, timeout: TimeInterval) -> Readiness {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if hasExited(pid) { return .exited }
+            if ChildSpawner.hasExited(pid) { return .exited }
             if identificationLine(port: port)?.hasPrefix("SSH-") == true { return .ready }
             usleep(20_000)
         }
-        return hasExited(pid) ? .exited : .timedOut
+        return ChildSpawner.hasExited(pid) ? .exited : .timedOut
     }
 
     /// Connects to 127.0.0.1:port and reads the server's first line, or nil.

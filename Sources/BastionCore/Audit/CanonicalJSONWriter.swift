@@ -5,44 +5,82 @@
 ///
 /// Audit appends are on every login's path and the chain hashes these bytes, so the
 /// encoding is both hot and frozen: a generic encoder cost five times more per record.
-struct CanonicalJSONWriter {
-    private(set) var bytes: [UInt8] = []
+/// The SIEM formats (CEF envelopes, OCSF, HEC) are written with it too: one escaping rule.
+public struct CanonicalJSONWriter {
+    public private(set) var bytes: [UInt8] = []
     private var needsComma = [false]
 
-    init(capacity: Int = 512) {
+    public init(capacity: Int = 512) {
         bytes.reserveCapacity(capacity)
     }
 
-    mutating func beginObject() {
+    public mutating func beginObject() {
         bytes.append(UInt8(ascii: "{"))
         needsComma.append(false)
     }
 
-    mutating func endObject() {
+    public mutating func endObject() {
         bytes.append(UInt8(ascii: "}"))
         needsComma.removeLast()
     }
 
     /// Starts the member `key` (keys must come in sorted order; the caller guarantees it).
-    mutating func key(_ key: String) {
+    public mutating func key(_ key: String) {
         if needsComma[needsComma.count - 1] { bytes.append(UInt8(ascii: ",")) }
         needsComma[needsComma.count - 1] = true
         string(key)
         bytes.append(UInt8(ascii: ":"))
     }
 
-    mutating func member(_ key: String, _ value: String?) {
+    public mutating func member(_ key: String, _ value: String?) {
         guard let value else { return }
         self.key(key)
         string(value)
     }
 
-    mutating func member(_ key: String, _ value: Int) {
+    public mutating func member(_ key: String, _ value: Int) {
+        member(key, Int64(value))
+    }
+
+    public mutating func member(_ key: String, _ value: Int64) {
         self.key(key)
         bytes.append(contentsOf: String(value).utf8)
     }
 
-    mutating func string(_ value: String) {
+    public mutating func member(_ key: String, _ value: Bool) {
+        self.key(key)
+        bytes.append(contentsOf: (value ? "true" : "false").utf8)
+    }
+
+    /// A member whose value is already JSON (a formatted event inside an envelope).
+    public mutating func member(_ key: String, json: some Sequence<UInt8>) {
+        self.key(key)
+        bytes.append(contentsOf: json)
+    }
+
+    /// A member of decimal text written without quotes: a number already formatted
+    /// (`1795390000.123`), so no binary floating point rounds it.
+    public mutating func member(_ key: String, number: String) {
+        self.key(key)
+        bytes.append(contentsOf: number.utf8)
+    }
+
+    /// An object member built by `body`.
+    public mutating func object(_ key: String, _ body: (inout CanonicalJSONWriter) -> Void) {
+        self.key(key)
+        beginObject()
+        body(&self)
+        endObject()
+    }
+
+    /// `value` as a standalone JSON string literal.
+    public static func quoted(_ value: String) -> [UInt8] {
+        var text = CanonicalJSONWriter(capacity: value.utf8.count + 2)
+        text.string(value)
+        return text.bytes
+    }
+
+    public mutating func string(_ value: String) {
         bytes.append(UInt8(ascii: "\""))
         var value = value
         value.withUTF8 { utf8 in
