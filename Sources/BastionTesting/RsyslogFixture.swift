@@ -70,10 +70,22 @@ public final class RsyslogFixture: Sendable {
     /// Starts rsyslogd again after ``stop()``, on the same ports, appending to the same file.
     public func start() throws {
         guard pid.withLock({ $0 }) == nil else { return }
-        let child = try Self.launch(
-            configPath: configPath, directory: directory, logPath: logPath, ports: [plainPort, tlsPort, mutualTLSPort]
-        )
-        pid.withLock { $0 = child }
+        // A restarted rsyslogd has now and then sat silent without listening (seen once in
+        // CI, empty log); a fresh process has not. Try a few, each stopped by PID on failure.
+        var lastError: (any Error)?
+        for _ in 0..<3 {
+            do {
+                let child = try Self.launch(
+                    configPath: configPath, directory: directory, logPath: logPath, ports: [plainPort, tlsPort, mutualTLSPort],
+                    timeout: Self.restartTimeout
+                )
+                pid.withLock { $0 = child }
+                return
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError ?? SSHDFixture.FixtureError("rsyslogd did not restart")
     }
 
     /// Stops rsyslogd: SIGTERM (it flushes its files), SIGKILL after 3 s. Idempotent.
@@ -160,8 +172,11 @@ public final class RsyslogFixture: Sendable {
 
     /// Spawns rsyslogd in the foreground and waits until all three ports accept connections.
     static let startTimeout: TimeInterval = 30
+    static let restartTimeout: TimeInterval = 15
 
-    private static func launch(configPath: String, directory: TemporaryDirectory, logPath: String, ports: [Int]) throws -> pid_t {
+    private static func launch(
+        configPath: String, directory: TemporaryDirectory, logPath: String, ports: [Int], timeout: TimeInterval = startTimeout
+    ) throws -> pid_t {
         var arguments = ["/usr/sbin/rsyslogd", "-n", "-f", configPath, "-i", directory.file("rsyslogd.pid")]
         if getuid() == 0 {
             guard let nobody = getpwnam("nobody") else { throw SSHDFixture.FixtureError("no user nobody to run rsyslogd as") }
@@ -174,7 +189,7 @@ public final class RsyslogFixture: Sendable {
         let child = try ChildSpawner.spawn(arguments, output: logPath)
         // A maximum, not a wait: on a loaded 2-core machine (parallel suites, a build) rsyslogd
         // has taken more than 10 s to listen.
-        let deadline = Date().addingTimeInterval(Self.startTimeout)
+        let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if ChildSpawner.hasExited(child) {
                 let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
@@ -185,7 +200,7 @@ public final class RsyslogFixture: Sendable {
         }
         ChildSpawner.terminate(child)
         let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-        throw SSHDFixture.FixtureError("rsyslogd did not listen on \(ports) within \(Int(Self.startTimeout)) s: \(text)")
+        throw SSHDFixture.FixtureError("rsyslogd did not listen on \(ports) within \(Int(timeout)) s: \(text)")
     }
 
     /// Whether something listens on 127.0.0.1:port (read from /proc/net/tcp, not by connecting: a
