@@ -135,6 +135,32 @@ public enum BastionDatabase {
                 );
                 """)
         }
+        migrator.registerMigration("0006_elevation") { db in
+            try db.execute(sql: """
+                CREATE TABLE elevation_requests (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    requester TEXT NOT NULL,
+                    target TEXT NOT NULL,
+                    login TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    duration REAL NOT NULL,
+                    origin TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    expires_at REAL NOT NULL,
+                    approvals_required INTEGER NOT NULL,
+                    decisions TEXT NOT NULL,
+                    grant_started_at REAL,
+                    grant_ends_at REAL,
+                    closed_at REAL,
+                    close_reason TEXT,
+                    link_used INTEGER NOT NULL DEFAULT 0,
+                    version INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE INDEX elevation_requests_by_state ON elevation_requests(state);
+                CREATE INDEX elevation_requests_by_requester ON elevation_requests(requester, created_at);
+                """)
+        }
         return migrator
     }
 }

@@ -8,6 +8,7 @@ public struct DatabasePoolHandle: Sendable {
     public let auditLog: SQLiteAuditLog
     public let sessions: SQLiteSessionStore
     public let siemOutbox: SQLiteSIEMOutbox
+    public let elevations: SQLiteElevationStore
     private let pool: DatabasePool
 
     /// - Parameter sealing: how audit checkpoints are signed (the audit key, every N records).
@@ -18,6 +19,7 @@ public struct DatabasePoolHandle: Sendable {
         auditLog = SQLiteAuditLog(database: pool, sealing: sealing, clock: clock)
         sessions = SQLiteSessionStore(database: pool)
         siemOutbox = SQLiteSIEMOutbox(database: pool)
+        elevations = SQLiteElevationStore(database: pool)
     }
 
     /// An in-memory database with the real schema (tests, benchmarks).

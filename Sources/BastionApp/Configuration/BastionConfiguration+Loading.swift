@@ -114,6 +114,14 @@ extension BastionConfiguration {
         if let siem = try root.table("siem") {
             configuration.siem = try parseSIEM(siem)
         }
+        if let elevation = try root.table("elevation") {
+            try elevation.refuseUnknownKeys(allowed: ["request_ttl", "approvals_required", "end_with_session", "sudo_wait"])
+            let defaults = ElevationSettings.defaults
+            configuration.elevation.requestTTL = try elevation.duration("request_ttl", default: defaults.requestTTL, maximum: 24 * 3_600)
+            configuration.elevation.approvalsRequired = try elevation.int("approvals_required", default: defaults.approvalsRequired, in: 1...10)
+            configuration.elevation.endWithSession = try elevation.bool("end_with_session", default: defaults.endWithSession)
+            configuration.elevation.sudoWait = try elevation.duration("sudo_wait", default: defaults.sudoWait, maximum: 3_600)
+        }
         if let log = try root.table("log") {
             try log.refuseUnknownKeys(allowed: ["level"])
             let level = try log.string("level", default: LogConfiguration.defaults.level)
@@ -139,8 +147,8 @@ extension BastionConfiguration {
     /// The top-level tables a file may have.
     private enum Sections {
         static let all: Set<String> = [
-            "server", "ssh", "http", "auth", "certificates", "recording", "sessions", "audit", "retention", "siem", "log", "roles",
-            "targets",
+            "server", "ssh", "http", "auth", "certificates", "recording", "sessions", "audit", "retention", "siem", "elevation", "chatops", "log",
+            "roles", "targets",
         ]
     }
 
@@ -155,7 +163,10 @@ extension BastionConfiguration {
             throw roles.error(name, "invalid role name (use letters, digits, \"_\", \".\" and \"-\")")
         }
         guard let role = try roles.table(name) else { throw roles.error(name, "expected a table") }
-        try role.refuseUnknownKeys(allowed: ["targets", "logins", "max_cert_ttl", "extensions", "max_session", "allow_direct_tcpip"])
+        try role.refuseUnknownKeys(allowed: [
+            "targets", "logins", "max_cert_ttl", "extensions", "max_session", "allow_direct_tcpip", "elevated_logins", "max_elevation",
+            "approve_targets", "approve_logins",
+        ])
         var parsed = Role(
             name: name,
             targets: try role.strings(
@@ -186,6 +197,19 @@ extension BastionConfiguration {
             default: [],
             isValid: { ListenAddress($0).map { $0.port > 0 } ?? false },
             invalid: { "invalid destination \"\($0)\" (expected HOST:PORT)" }
+        )
+        parsed.elevatedLogins = try role.strings(
+            "elevated_logins", default: [], isValid: PolicyRules.isValidLogin,
+            invalid: { "invalid login \"\($0)\" (must match ^[a-z_][a-z0-9_.-]{0,31}$)" }
+        )
+        parsed.maxElevation = try role.duration("max_elevation", default: ElevationSettings.defaultMaxElevation, maximum: 24 * 3_600)
+        parsed.approveTargets = try role.strings(
+            "approve_targets", default: [], isValid: PolicyRules.isValidTargetPattern,
+            invalid: { "invalid target name or pattern \"\($0)\" (use letters, digits, \"_\", \".\", \"-\", \"*\" and \"?\")" }
+        )
+        parsed.approveLogins = try role.strings(
+            "approve_logins", default: [], isValid: PolicyRules.isValidLogin,
+            invalid: { "invalid login \"\($0)\" (must match ^[a-z_][a-z0-9_.-]{0,31}$)" }
         )
         return parsed
     }

@@ -22,6 +22,8 @@ public struct BastionConfiguration: Sendable, Equatable {
     public var audit: AuditConfiguration
     public var retention: RetentionConfiguration
     public var siem: SIEMConfiguration
+    /// `[elevation]`: request TTL, approvals required, sudo wait.
+    public var elevation: ElevationSettings
     public var log: LogConfiguration
     public var policy: Policy
 
@@ -36,6 +38,7 @@ public struct BastionConfiguration: Sendable, Equatable {
         audit: AuditConfiguration = .defaults,
         retention: RetentionConfiguration = .defaults,
         siem: SIEMConfiguration = .defaults,
+        elevation: ElevationSettings = .defaults,
         log: LogConfiguration = .defaults,
         policy: Policy = .empty
     ) {
@@ -49,6 +52,7 @@ public struct BastionConfiguration: Sendable, Equatable {
         self.audit = audit
         self.retention = retention
         self.siem = siem
+        self.elevation = elevation
         self.log = log
         self.policy = policy
     }

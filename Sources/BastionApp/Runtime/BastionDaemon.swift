@@ -112,6 +112,8 @@ public final class BastionDaemon: Sendable {
             connectionsGauge.set(Double(sshServer.openConnections))
             return environment.databaseCheck()
         })
+        let elevation = environment.elevation(audit: audit)
+        HTTPRoutes.register(on: router, context: HTTPRouteContext(environment: environment, elevation: elevation, audit: audit, logger: logger))
         let http = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.http.listen.host, port: configuration.http.listen.port), serverName: "bastiond"),

@@ -15,6 +15,7 @@ public struct BastionEnvironment: Sendable {
     public let auditLog: SQLiteAuditLog
     public let sessions: SQLiteSessionStore
     public let siemOutbox: SQLiteSIEMOutbox
+    public let elevations: SQLiteElevationStore
     public let clock: any WallClock
     /// Answers whether the database is reachable (for `/healthz`).
     public let databaseCheck: @Sendable () -> Bool
@@ -47,11 +48,26 @@ public struct BastionEnvironment: Sendable {
         }
         return BastionEnvironment(
             configuration: configuration, keys: keys, users: database.users, ledger: database.ledger,
-            auditLog: database.auditLog, sessions: database.sessions, siemOutbox: database.siemOutbox, clock: clock, databaseCheck: database.isReachable
+            auditLog: database.auditLog, sessions: database.sessions, siemOutbox: database.siemOutbox,
+            elevations: database.elevations, clock: clock, databaseCheck: database.isReachable
         )
     }
 
     public var sealer: SecretSealer { SecretSealer(masterKey: keys.masterKey) }
+
+    /// The elevation service over this environment's stores, auditing through `audit`.
+    public func elevation(audit: any AuditEmitter) -> ElevationService {
+        ElevationService(
+            store: elevations, users: users, policy: configuration.policy, settings: configuration.elevation,
+            stepUp: StepUpVerifier(
+                users: users, sealer: sealer,
+                settings: AuthenticationSettings(
+                    totpSkewSteps: configuration.auth.totpSkewSteps, maxFailures: configuration.auth.maxFailures, lockout: configuration.auth.lockout
+                )
+            ),
+            audit: audit, clock: clock, links: ApprovalLink(key: sealer.derivedKey(purpose: "approval-links"), publicURL: configuration.http.publicURL)
+        )
+    }
 
     /// The admin operations, audited as done by `administrator`.
     public func administration(administrator: String) -> UserAdministration {

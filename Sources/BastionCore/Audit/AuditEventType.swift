@@ -74,6 +74,19 @@ extension AuditEventType {
     public static let siemBacklog = AuditEventType("siem.backlog", code: "B1600W")
     public static let siemRecovered = AuditEventType("siem.recovered", code: "B1601I")
 
+    // Elevation: requests, decisions, grants (B17xx)
+    public static let elevationRequested = AuditEventType("elevation.requested", code: "B1700I")
+    public static let elevationApproval = AuditEventType("elevation.approval", code: "B1701I")
+    public static let elevationApproved = AuditEventType("elevation.approved", code: "B1702W")
+    public static let elevationDenied = AuditEventType("elevation.denied", code: "B1703I")
+    public static let elevationExpired = AuditEventType("elevation.expired", code: "B1704I")
+    public static let elevationWithdrawn = AuditEventType("elevation.withdrawn", code: "B1705I")
+    public static let elevationActive = AuditEventType("elevation.active", code: "B1706W")
+    public static let elevationEnded = AuditEventType("elevation.ended", code: "B1707I")
+    public static let elevationRevoked = AuditEventType("elevation.revoked", code: "B1708W")
+    public static let elevationRefused = AuditEventType("elevation.refused", code: "B1709W")
+    public static let elevationSudo = AuditEventType("elevation.sudo", code: "B1710I")
+
     // Sessions and recordings (B20xx)
     public static let sessionStart = AuditEventType("session.start", code: "B2000I")
     public static let sessionEnd = AuditEventType("session.end", code: "B2001I")
@@ -95,6 +108,8 @@ extension AuditEventType {
         .commandRun, .commandDenied, .forwardRefused, .forwardOpen,
         .serverStart, .serverStop, .keyCreate, .configChanged,
         .auditVerify, .auditSearch, .auditExport, .auditPurge, .holdAdd, .holdRemove, .auditCheckpoint, .siemBacklog, .siemRecovered,
+        .elevationRequested, .elevationApproval, .elevationApproved, .elevationDenied, .elevationExpired, .elevationWithdrawn,
+        .elevationActive, .elevationEnded, .elevationRevoked, .elevationRefused, .elevationSudo,
         .sessionStart, .sessionEnd, .sessionDenied, .hostKeyMismatch, .recordingFailed, .recordingRecovered, .sessionKill,
         .recordingPurge, .sessionList, .sessionData,
     ]

@@ -62,6 +62,25 @@ public struct Policy: Sendable, Equatable {
         Set(known(roleNames).filter { $0.grants(target: target) }.flatMap(\.logins)).sorted()
     }
 
+    /// Whether `login` on `target` needs an elevation grant for a user holding `roles`: one
+    /// of the roles lists it in `elevated_logins` and none grants it plainly in `logins`.
+    public func requiresElevation(forRoles roleNames: [String], login: String, on target: TargetDefinition) -> Bool {
+        let roles = known(roleNames)
+        return roles.contains { $0.elevates(login: login, on: target) }
+            && !roles.contains { $0.grants(target: target) && $0.logins.contains(login) }
+    }
+
+    /// The longest grant a user holding `roles` may get for `login` on `target`, or nil when
+    /// no role lets them request it.
+    public func maxElevation(forRoles roleNames: [String], login: String, on target: TargetDefinition) -> TimeInterval? {
+        known(roleNames).filter { $0.elevates(login: login, on: target) }.map(\.maxElevation).max()
+    }
+
+    /// Whether a user holding `roles` may decide requests for `login` on `target`.
+    public func mayApprove(forRoles roleNames: [String], login: String, on target: TargetDefinition) -> Bool {
+        known(roleNames).contains { $0.mayApprove(login: login, on: target) }
+    }
+
     /// The names in `roleNames` that the policy does not define, in the order given, once each.
     public func unknownRoles(in roleNames: [String]) -> [String] {
         var seen: Set<String> = []

@@ -23,6 +23,15 @@ public struct Role: Sendable, Equatable {
     /// `allow_direct_tcpip`: `HOST:PORT` destinations members may reach with `ssh -L`/`-W`
     /// through Bastion (logged, not recorded). Empty: port forwarding refused.
     public var directTCPIPDestinations: [String] = []
+    /// `elevated_logins`: logins members may use only while they hold an active elevation
+    /// grant for that target and login (and may request one for).
+    public var elevatedLogins: [String] = []
+    /// `max_elevation`: the longest grant a member may receive.
+    public var maxElevation: TimeInterval = ElevationSettings.defaultMaxElevation
+    /// `approve_targets`: targets (names, globs, `label:K=V`) whose requests members may decide.
+    public var approveTargets: [String] = []
+    /// `approve_logins`: the logins those decisions may cover.
+    public var approveLogins: [String] = []
 
     public init(
         name: String,
@@ -48,6 +57,23 @@ public struct Role: Sendable, Equatable {
     /// Whether one of the role's patterns matches the target by name or by label.
     public func grants(target: TargetDefinition) -> Bool {
         targets.contains { pattern in
+            if let selector = LabelSelector(pattern) { return selector.matches(target.labels) }
+            return Glob(pattern).matches(target.name)
+        }
+    }
+
+    /// Whether the role lets its members decide requests for `login` on `target`.
+    public func mayApprove(login: String, on target: TargetDefinition) -> Bool {
+        approveLogins.contains(login) && Self.matches(approveTargets, target)
+    }
+
+    /// Whether `login` on `target` is one of the role's elevated logins.
+    public func elevates(login: String, on target: TargetDefinition) -> Bool {
+        elevatedLogins.contains(login) && grants(target: target)
+    }
+
+    private static func matches(_ patterns: [String], _ target: TargetDefinition) -> Bool {
+        patterns.contains { pattern in
             if let selector = LabelSelector(pattern) { return selector.matches(target.labels) }
             return Glob(pattern).matches(target.name)
         }

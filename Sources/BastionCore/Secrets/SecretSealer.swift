@@ -21,6 +21,12 @@ public struct SecretSealer: Sendable {
         TOTPSecret(bytes: try AESGCM.open(sealed, using: key, authenticating: Self.totpContext(user)))
     }
 
+    /// A 32-byte key for one `purpose` (approval links, target tokens), derived from the
+    /// master key with HMAC-SHA256, so no further secret needs a file or a backup of its own.
+    public func derivedKey(purpose: String) -> [UInt8] {
+        HMAC.sha256(key: key.bytes, message: Array("bastion/derive/v1/\(purpose)".utf8))
+    }
+
     private static func totpContext(_ user: UserName) -> [UInt8] {
         Array("bastion/totp/v1/\(user.rawValue)".utf8)
     }
