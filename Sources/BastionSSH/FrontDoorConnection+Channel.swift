@@ -27,7 +27,12 @@ extension FrontDoorConnection {
             return 0
         }
         channelCallbacks.pointee.channel_signal_function = { _, _, signal, userdata in
-            guard let signal, let relay = FrontDoorConnection.from(userdata).live?.relay else { return }
+            let connection = FrontDoorConnection.from(userdata)
+            if connection.conversation != nil {
+                connection.interruptConversation()
+                return
+            }
+            guard let signal, let relay = connection.live?.relay else { return }
             ssh_channel_request_send_signal(relay.target, signal)
         }
         channelCallbacks.pointee.channel_subsystem_request_function = { _, _, subsystem, userdata in
@@ -76,7 +81,16 @@ extension FrontDoorConnection {
     /// Runs a Bastion command (shell = nil); the output is written from the event loop.
     func runCommand(_ commandLine: String?) -> Int32 {
         guard let identity, output == nil, channelClosedAt == nil else { return 1 }
-        let result = services.commands.run(commandLine: commandLine, as: identity)
+        let result: CommandOutput
+        switch services.commands.start(commandLine: commandLine, as: identity) {
+        case .output(let output):
+            result = output
+        case .conversation(let conversation):
+            self.conversation = conversation
+            conversationInputEnded = false
+            apply(conversation.start(now: services.clock.now()))
+            return 0
+        }
         // With a PTY the client's terminal is raw: lines need CR LF.
         if ptySize != nil {
             output = PendingOutput(stdout: Self.crlf(result.stdout), stderr: Self.crlf(result.stderr), exitStatus: result.exitStatus)
@@ -97,6 +111,47 @@ extension FrontDoorConnection {
         ssh_channel_send_eof(channel)
         ssh_channel_close(channel)
         channelClosedAt = Date()
+    }
+
+    /// One turn of a running conversation: what the user typed, end of input, the clock.
+    func serviceConversation() {
+        guard let conversation, let channel, channelClosedAt == nil else { return }
+        let now = services.clock.now()
+        if ssh_channel_is_closed(channel) != 0 {
+            interruptConversation()
+            return
+        }
+        var buffer = [UInt8](repeating: 0, count: 256)
+        while self.conversation != nil {
+            let count = buffer.withUnsafeMutableBytes { ssh_channel_read_nonblocking(channel, $0.baseAddress, UInt32($0.count), 0) }
+            guard count > 0 else { break }
+            apply(conversation.receive(Array(buffer[0..<Int(count)]), now: now))
+        }
+        guard self.conversation != nil else { return }
+        if !conversationInputEnded, ssh_channel_is_eof(channel) != 0 {
+            conversationInputEnded = true
+            apply(conversation.endOfInput(now: now))
+        }
+        if self.conversation != nil { apply(conversation.tick(now: now)) }
+    }
+
+    /// Ctrl-C as a signal, a closed channel, or the connection ending.
+    func interruptConversation() {
+        guard let conversation else { return }
+        apply(conversation.interrupt(now: services.clock.now()))
+        self.conversation = nil
+    }
+
+    /// Writes what a conversation said; when it is over, queues the exit like a command's.
+    private func apply(_ step: CommandStep) {
+        guard let channel, channelClosedAt == nil else { return }
+        let terminal = ptySize != nil
+        if !step.stdout.isEmpty { write(terminal ? Self.crlf(step.stdout) : step.stdout, to: channel, stderr: false) }
+        if !step.stderr.isEmpty { write(terminal ? Self.crlf(step.stderr) : step.stderr, to: channel, stderr: true) }
+        if let status = step.exitStatus {
+            conversation = nil
+            output = PendingOutput(stdout: [], stderr: [], exitStatus: status)
+        }
     }
 
     /// Blocking write of the whole buffer (the session is in blocking mode; libssh waits

@@ -38,6 +38,8 @@ struct LiveSession {
     var maxDuration: TimeInterval?
     var endReason = "closed"
     var lastPolicyCheck: Date
+    /// The elevation grant this privileged login runs under: the session ends with it.
+    var grantID: String?
 }
 
 extension FrontDoorConnection {
@@ -59,11 +61,22 @@ extension FrontDoorConnection {
         }
         let target: TargetDefinition
         let maxDuration: TimeInterval?
+        var grantID: String?
         switch sessions.authorizer.authorize(user: identity.user, login: login, target: targetName) {
         case .deny(let userMessage, let reason): return refuse(userMessage, reason: reason)
         case .allow(let allowed, let limit):
             target = allowed
             maxDuration = limit
+        case .needsGrant(let allowed):
+            guard let grant = try? sessions.elevation?.activeGrant(user: identity.user.name.rawValue, target: targetName, login: login) else {
+                return refuse(
+                    "\(login) on \(targetName) needs an approved elevation: ssh -t -p PORT \(identity.user.name)@bastion elevate \(targetName) --login \(login) --reason \"…\"",
+                    reason: "no active elevation grant for \(login) on \(targetName)"
+                )
+            }
+            target = allowed
+            maxDuration = nil
+            grantID = grant.id
         }
         guard let pinned = try? SSHPublicKey(authorizedKeysLine: target.hostKey) else {
             return refuse("target \(targetName) is misconfigured", reason: "pinned host key of \(targetName) is unreadable")
@@ -127,13 +140,14 @@ extension FrontDoorConnection {
         relay.exitSignal = earlyTargetExit.signal
         live = LiveSession(
             id: sessionID, login: login, target: targetName, kind: kind, startedAt: now, relay: relay, maxDuration: maxDuration,
-            lastPolicyCheck: now
+            lastPolicyCheck: now, grantID: grantID
         )
         var details = [
             "session_id": sessionID, "login": login, "kind": kind.name, "upstream_serial": String(upstream.certificate.serial),
             "recording": recorder?.path ?? "none",
         ]
         if let command = kind.command { details["command"] = String(command.prefix(500)) }
+        details["elevation_request"] = grantID
         do {
             try services.audit.append(event(.sessionStart, outcome: .success, target: targetName, reason: nil, details: details))
             try sessions.registry.register(SessionRecord(
@@ -242,6 +256,12 @@ extension FrontDoorConnection {
             let current = try? services.sessions.users.user(named: name)
             if current == nil || current?.isLocked == true { return ("your account is locked; session closed", "user locked or removed") }
         }
+        if let grantID = session.grantID, let elevation = services.sessions.elevation {
+            let grant = try? elevation.request(id: grantID)
+            if grant?.isActive(at: now) != true {
+                return ("your elevation grant \(grantID) ended; session closed", "elevation grant ended")
+            }
+        }
         if now.timeIntervalSince(session.relay.lastActivity) >= settings.idleTimeout {
             return ("session idle for \(DurationText.format(settings.idleTimeout)); closed", "idle timeout")
         }
@@ -276,8 +296,13 @@ extension FrontDoorConnection {
                 details["recording_error"] = "\(error)"
             }
         }
+        details["elevation_request"] = session.grantID
         audit(.sessionEnd, outcome: .success, target: session.target, reason: nil, details: details)
         try? services.sessions.registry.markEnded(id: session.id, at: now)
+        if let elevation = services.sessions.elevation, let user = identity?.user.name.rawValue {
+            let others = (try? services.sessions.registry.liveSessions())?.contains { $0.user == user && $0.target == session.target } ?? true
+            elevation.sessionEnded(user: user, target: session.target, otherLiveSessions: others)
+        }
         if upstreamInEvent {
             ssh_event_remove_session(event, session.relay.upstream.session)
             upstreamInEvent = false

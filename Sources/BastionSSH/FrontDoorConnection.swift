@@ -31,6 +31,9 @@ final class FrontDoorConnection: @unchecked Sendable {
     var channel: ssh_channel?
     var ptySize: (term: String, columns: Int32, rows: Int32)?
     var output: PendingOutput?
+    /// A Bastion command still talking with the user (`elevate`, `approve`).
+    var conversation: (any CommandConversation)?
+    var conversationInputEnded = false
     var channelClosedAt: Date?
 
     // A relayed session to a target, when the username was LOGIN@TARGET.
@@ -94,6 +97,7 @@ final class FrontDoorConnection: @unchecked Sendable {
         defer {
             // Order matters: detach the sessions from the event before freeing any of them.
             abandonSession(event: event)
+            interruptConversation()
             closeForwards()
             if let event {
                 ssh_event_remove_session(event, session)
@@ -132,6 +136,7 @@ final class FrontDoorConnection: @unchecked Sendable {
                 logger.info("authentication not finished within the login grace time")
                 break
             }
+            serviceConversation()
             deliverOutputIfReady()
             if let closedAt = channelClosedAt, Date().timeIntervalSince(closedAt) > 2 {
                 // We sent CLOSE; the client normally hangs up first (then it prints no

@@ -12,11 +12,14 @@ public struct SessionServices: Sendable {
     public var users: any UserStore
     /// Where live sessions are listed and kill requests arrive (`bastiond session …`).
     public var registry: any SessionStore
+    /// Grants for `elevated_logins`; nil: such logins are refused.
+    public var elevation: ElevationService?
 
     public init(
         authorizer: SessionAuthorizer, upstreamAuthority: CertificateAuthority, settings: SessionSettings, users: any UserStore,
-        registry: any SessionStore, policy: Policy
+        registry: any SessionStore, policy: Policy, elevation: ElevationService? = nil
     ) {
+        self.elevation = elevation
         self.policy = policy
         self.registry = registry
         self.authorizer = authorizer

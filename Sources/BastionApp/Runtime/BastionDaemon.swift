@@ -54,6 +54,7 @@ public final class BastionDaemon: Sendable {
             settings: .init(defaultTTL: configuration.certificates.defaultTTL, bindSourceAddress: configuration.certificates.bindSourceAddress),
             clock: clock
         )
+        let elevation = environment.elevation(audit: audit)
         let sessions = SessionServices(
             authorizer: SessionAuthorizer(policy: configuration.policy),
             upstreamAuthority: CertificateAuthority(privateKey: environment.keys.upstreamAuthority),
@@ -61,10 +62,10 @@ public final class BastionDaemon: Sendable {
                 recordingDirectory: configuration.recording.directory, captureInput: configuration.recording.captureInput,
                 onRecordingFailure: configuration.recording.onFailure, idleTimeout: configuration.sessions.idleTimeout
             ),
-            users: environment.users, registry: environment.sessions, policy: configuration.policy
+            users: environment.users, registry: environment.sessions, policy: configuration.policy, elevation: elevation
         )
         let services = FrontDoorServices(
-            authenticator: authenticator, commands: CommandRouter(issuer: issuer, policy: configuration.policy, audit: audit, clock: clock),
+            authenticator: authenticator, commands: CommandRouter(issuer: issuer, policy: configuration.policy, audit: audit, clock: clock, elevation: elevation),
             audit: audit, clock: clock, sessions: sessions
         )
         // Sinks first: a sink seen for the first time starts at the head of the chain, and
@@ -112,7 +113,6 @@ public final class BastionDaemon: Sendable {
             connectionsGauge.set(Double(sshServer.openConnections))
             return environment.databaseCheck()
         })
-        let elevation = environment.elevation(audit: audit)
         HTTPRoutes.register(on: router, context: HTTPRouteContext(environment: environment, elevation: elevation, audit: audit, logger: logger))
         let http = Application(
             router: router,
@@ -136,7 +136,10 @@ public final class BastionDaemon: Sendable {
             clock: clock, logger: logger
         )
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: ssh), .init(service: http), .init(service: maintenance), .init(service: siem)],
+            services: [
+                .init(service: ssh), .init(service: http), .init(service: maintenance), .init(service: siem),
+                .init(service: ElevationSweepService(elevation: elevation, logger: logger)),
+            ],
             gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
             logger: logger
         ))

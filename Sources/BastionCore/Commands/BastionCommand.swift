@@ -8,16 +8,35 @@ public enum BastionCommand: Sendable, Equatable {
     case targets
     case cert(ttl: TimeInterval?)
     case help
+    /// `elevate TARGET --reason TEXT [--login L] [--for DURATION] [--no-wait]`
+    case elevate(ElevationAsk)
+    /// `elevate --drop ID`
+    case drop(id: String)
+    /// `requests [--pending]`
+    case requests(pending: Bool)
+    /// `approve ID [--comment TEXT]` / `deny ID --reason TEXT`
+    case decide(id: String, approve: Bool, comment: String)
+
+    /// What `elevate` asks for.
+    public struct ElevationAsk: Sendable, Equatable {
+        public var target: String
+        public var reason: String
+        public var login: String?
+        public var duration: TimeInterval?
+        public var wait: Bool
+    }
 
     public struct ParseError: Error, Equatable, CustomStringConvertible {
         public var message: String
         public var description: String { message }
     }
 
-    /// Parses an exec request's command line. Arguments are split on whitespace; Bastion's
-    /// commands take no quoted values yet.
+    /// Parses an exec request's command line: shell-like words (see ``CommandWords``).
     public init(commandLine: String?) throws(ParseError) {
-        let words = (commandLine ?? "").split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init)
+        let words: [String]
+        do { words = try CommandWords.split(commandLine ?? "") } catch {
+            throw ParseError(message: "unbalanced quote in the command line")
+        }
         guard let name = words.first else {
             self = .menu
             return
@@ -50,8 +69,91 @@ public enum BastionCommand: Sendable, Equatable {
                 }
             }
             self = .cert(ttl: ttl)
+        case "elevate":
+            self = try Self.parseElevate(arguments)
+        case "requests":
+            guard arguments.isEmpty || arguments == ["--pending"] else {
+                throw ParseError(message: "requests: unknown argument (usage: requests [--pending])")
+            }
+            self = .requests(pending: arguments == ["--pending"])
+        case "approve", "deny":
+            self = try Self.parseDecision(name, arguments)
         default:
             throw ParseError(message: "unknown command '\(name)'; try 'help'")
+        }
+    }
+
+    private static func parseElevate(_ arguments: [String]) throws(ParseError) -> BastionCommand {
+        let usage = "usage: elevate TARGET --reason TEXT [--login LOGIN] [--for DURATION] [--no-wait] | elevate --drop ID"
+        var options = try Options(arguments, command: "elevate", flags: ["--no-wait"], values: ["--login", "--for", "--drop"], text: ["--reason"], usage: usage)
+        if let id = options.values["--drop"] {
+            guard options.positional.isEmpty, options.values.count == 1, options.text.isEmpty, options.flags.isEmpty else {
+                throw ParseError(message: "elevate: --drop takes only a request id (\(usage))")
+            }
+            return .drop(id: id)
+        }
+        guard options.positional.count == 1, let target = options.positional.first else {
+            throw ParseError(message: "elevate: name one target (\(usage))")
+        }
+        guard let reason = options.text["--reason"], !reason.isEmpty else {
+            throw ParseError(message: "elevate: a reason is required: --reason \"why you need it\"")
+        }
+        var duration: TimeInterval?
+        if let text = options.values.removeValue(forKey: "--for") {
+            do { duration = try DurationText.parse(text) } catch { throw ParseError(message: "elevate: invalid --for '\(text)': \(error)") }
+        }
+        return .elevate(ElevationAsk(
+            target: target, reason: reason, login: options.values["--login"], duration: duration, wait: !options.flags.contains("--no-wait")
+        ))
+    }
+
+    private static func parseDecision(_ name: String, _ arguments: [String]) throws(ParseError) -> BastionCommand {
+        let approve = name == "approve"
+        let usage = approve ? "usage: approve ID [--comment TEXT]" : "usage: deny ID --reason TEXT"
+        let options = try Options(arguments, command: name, flags: [], values: [], text: ["--comment", "--reason"], usage: usage)
+        guard options.positional.count == 1, let id = options.positional.first else { throw ParseError(message: "\(name): name one request id (\(usage))") }
+        let comment = options.text["--reason"] ?? options.text["--comment"] ?? ""
+        if !approve, comment.isEmpty { throw ParseError(message: "deny: a reason is required: --reason \"why not\"") }
+        return .decide(id: id, approve: approve, comment: comment)
+    }
+
+    /// Options of the elevation commands: flags, `--name VALUE` (or `--name=VALUE`), and
+    /// free-text options that take every word up to the next `--option`.
+    private struct Options {
+        var positional: [String] = []
+        var flags: Set<String> = []
+        var values: [String: String] = [:]
+        var text: [String: String] = [:]
+
+        init(_ arguments: [String], command: String, flags: Set<String>, values: Set<String>, text: Set<String>, usage: String) throws(ParseError) {
+            var rest = arguments[...]
+            while let word = rest.popFirst() {
+                var name = word
+                var inline: String?
+                if word.hasPrefix("--"), let equals = word.firstIndex(of: "=") {
+                    name = String(word[..<equals])
+                    inline = String(word[word.index(after: equals)...])
+                }
+                if flags.contains(name), inline == nil {
+                    self.flags.insert(name)
+                } else if values.contains(name) {
+                    guard let value = inline ?? rest.popFirst(), !value.hasPrefix("--") else {
+                        throw ParseError(message: "\(command): \(name) needs a value (\(usage))")
+                    }
+                    self.values[name] = value
+                } else if text.contains(name) {
+                    var words = inline.map { [$0] } ?? []
+                    while let next = rest.first, !next.hasPrefix("--") {
+                        words.append(next)
+                        rest = rest.dropFirst()
+                    }
+                    self.text[name] = words.joined(separator: " ").trimmingCharacters(in: .whitespaces)
+                } else if word.hasPrefix("-") {
+                    throw ParseError(message: "\(command): unknown option '\(word)' (\(usage))")
+                } else {
+                    positional.append(word)
+                }
+            }
         }
     }
 
@@ -67,6 +169,10 @@ public enum BastionCommand: Sendable, Equatable {
         case .targets: "targets"
         case .cert: "cert"
         case .help: "help"
+        case .elevate: "elevate"
+        case .drop: "elevate --drop"
+        case .requests: "requests"
+        case .decide(_, let approve, _): approve ? "approve" : "deny"
         }
     }
 }

@@ -7,45 +7,85 @@ public struct CommandRouter: Sendable {
     private let policy: Policy
     private let audit: any AuditEmitter
     private let clock: any WallClock
+    private let elevation: ElevationService?
 
-    public init(issuer: CertificateIssuer, policy: Policy, audit: any AuditEmitter, clock: any WallClock) {
+    public init(issuer: CertificateIssuer, policy: Policy, audit: any AuditEmitter, clock: any WallClock, elevation: ElevationService? = nil) {
         self.issuer = issuer
         self.policy = policy
         self.audit = audit
         self.clock = clock
+        self.elevation = elevation
     }
 
+    /// Runs a command that answers at once; conversations (`elevate`, `approve`) are refused.
     public func run(commandLine: String?, as identity: AuthenticatedIdentity) -> CommandOutput {
+        switch start(commandLine: commandLine, as: identity) {
+        case .output(let output): output
+        case .conversation: .failure("this command needs a conversation")
+        }
+    }
+
+    /// Runs a command: its output, or a conversation for the connection to carry on.
+    public func start(commandLine: String?, as identity: AuthenticatedIdentity) -> CommandResult {
         let now = clock.now()
         let command: BastionCommand
         do {
             command = try BastionCommand(commandLine: commandLine)
         } catch {
             try? audit.append(commandEvent(.commandDenied, name: commandLine ?? "", identity: identity, now: now, reason: error.message))
-            return .failure(error.message, exitStatus: 2)
+            return .output(.failure(error.message, exitStatus: 2))
         }
         do {
             try audit.append(commandEvent(.commandRun, name: command.auditName, identity: identity, now: now, reason: nil))
         } catch {
-            return .failure("internal failure; try again later")
+            return .output(.failure("internal failure; try again later"))
         }
         switch command {
         case .menu, .whoami:
-            return CommandOutput(stdout: WhoamiReport(identity: identity, now: now).text)
+            return .output(CommandOutput(stdout: WhoamiReport(identity: identity, now: now).text))
         case .help:
-            return CommandOutput(stdout: Self.helpText)
+            return .output(CommandOutput(stdout: Self.helpText))
         case .targets:
-            return CommandOutput(stdout: TargetsReport(reachable: policy.reachableTargets(forRoles: identity.user.roles)).text)
+            return .output(CommandOutput(stdout: TargetsReport(reachable: policy.reachableTargets(forRoles: identity.user.roles)).text))
         case .cert(let ttl):
             switch issuer.issue(for: identity, requestedTTL: ttl) {
             case .issued(let certificate, let note):
-                return CommandOutput(
+                return .output(CommandOutput(
                     stdout: certificate.authorizedKeysLine + " " + identity.user.name.rawValue + "@bastion\n",
                     stderr: note.map { "bastion: \($0)\n" } ?? ""
-                )
+                ))
             case .refused(let message):
-                return .failure(message)
+                return .output(.failure(message))
             }
+        case .elevate, .drop, .requests, .decide:
+            guard let elevation else { return .output(.failure("elevation is not available")) }
+            return runElevation(command, service: elevation, identity: identity, now: now)
+        }
+    }
+
+    private func runElevation(_ command: BastionCommand, service: ElevationService, identity: AuthenticatedIdentity, now: Date) -> CommandResult {
+        let caller = ElevationService.Caller(
+            actor: identity.auditActor, connection: identity.connection.auditConnection(sshUsername: identity.user.name.rawValue), via: "ssh"
+        )
+        switch command {
+        case .elevate(let ask):
+            return .conversation(ElevateConversation(ask: ask, identity: identity, service: service, caller: caller))
+        case .decide(let id, let approve, let comment):
+            return .conversation(DecisionConversation(id: id, approve: approve, comment: comment, identity: identity, service: service, caller: caller))
+        case .drop(let id):
+            switch service.drop(id: id, by: identity.user.name, caller: caller) {
+            case .success(let request): return .output(CommandOutput(stdout: "grant \(request.id) ended (\(request.login) on \(request.target))\n"))
+            case .failure(let refusal): return .output(.failure(refusal.description))
+            }
+        case .requests(let pending):
+            do {
+                let requests = pending ? try service.pending(decidableBy: identity.user) : try service.requests(of: identity.user.name)
+                return .output(CommandOutput(stdout: ElevationReport(requests: requests, pending: pending, now: now).text))
+            } catch {
+                return .output(.failure("internal failure; try again later"))
+            }
+        default:
+            return .output(.failure("internal failure; try again later"))
         }
     }
 
@@ -63,6 +103,13 @@ public struct CommandRouter: Sendable {
                                   (needs key + TOTP; save it as ~/.ssh/id_ed25519-cert.pub)
           whoami                  who you are, your roles, how you authenticated
           targets                 the targets you may reach, with the logins allowed
+          elevate TARGET --reason TEXT [--login LOGIN] [--for DURATION] [--no-wait]
+                                  ask a second engineer for a privileged login (default root)
+                                  or sudo on TARGET; waits for the decision (Ctrl-C withdraws)
+          elevate --drop ID       end your grant early
+          requests [--pending]    your requests, or (--pending) those you may decide
+          approve ID [--comment TEXT]
+          deny ID --reason TEXT   decide someone else's request (asks for a fresh TOTP code)
         To open a session on a target: ssh -p PORT LOGIN@TARGET@BASTION
           help                    this text
 

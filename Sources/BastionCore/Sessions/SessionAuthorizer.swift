@@ -10,6 +10,8 @@ public struct SessionAuthorizer: Sendable {
         /// `maxDuration`: the longest limit among the roles that grant this login here; nil if one has none.
         case allow(TargetDefinition, maxDuration: TimeInterval?)
         case deny(userMessage: String, reason: String)
+        /// `login` is one of the user's `elevated_logins` here: allowed only with an active grant.
+        case needsGrant(TargetDefinition)
     }
 
     private let policy: Policy
@@ -23,6 +25,9 @@ public struct SessionAuthorizer: Sendable {
             return .deny(userMessage: "unknown target \(name)", reason: "unknown target \(name)")
         }
         let logins = policy.logins(forRoles: user.roles, on: target)
+        if !logins.contains(login), policy.requiresElevation(forRoles: user.roles, login: login, on: target) {
+            return .needsGrant(target)
+        }
         guard !logins.isEmpty else {
             // Same words as an unknown target: a user learns nothing about hosts they may not reach.
             return .deny(userMessage: "unknown target \(name)", reason: "no role of \(user.name) grants target \(name)")
