@@ -82,7 +82,7 @@ public final class ElevateConversation: CommandConversation {
         }
     }
 
-    static func clock(_ date: Date) -> String {
+    public static func clock(_ date: Date) -> String {
         var style = Date.ISO8601FormatStyle()
         style.timeZone = TimeZone(identifier: "UTC")!
         return date.formatted(style)
