@@ -24,6 +24,14 @@ public enum BastionCommand: Sendable, Equatable {
         public var login: String?
         public var duration: TimeInterval?
         public var wait: Bool
+
+        public init(target: String, reason: String, login: String?, duration: TimeInterval?, wait: Bool) {
+            self.target = target
+            self.reason = reason
+            self.login = login
+            self.duration = duration
+            self.wait = wait
+        }
     }
 
     public struct ParseError: Error, Equatable, CustomStringConvertible {
