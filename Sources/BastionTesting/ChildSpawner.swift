@@ -63,6 +63,15 @@ public enum ChildSpawner {
         return result == pid || (result < 0 && errno == ECHILD)
     }
 
+    /// The exit status of `pid` once it has exited (and reaps it), else nil; a child killed
+    /// by a signal reports 128 + the signal, as a shell would.
+    public static func exitStatus(_ pid: pid_t) -> Int32? {
+        var status: Int32 = 0
+        guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
+        let signal = status & 0x7F
+        return signal == 0 ? (status >> 8) & 0xFF : 128 + signal
+    }
+
     /// SIGTERM, then SIGKILL after 3 s; reaps the child either way.
     public static func terminate(_ pid: pid_t) {
         guard !hasExited(pid) else { return }
