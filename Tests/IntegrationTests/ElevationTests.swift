@@ -58,6 +58,9 @@ struct ElevationTests {
             #expect(before.stderr.contains("root on web01 needs an approved elevation"), "\(before)")
             #expect(try harness.auditDetails("session.denied").last?["login"] == "root")
 
+            let targets = try await alice.ssh(["targets"], useCertificate: true)
+            #expect(targets.stdout.contains("deploy,root*") && targets.stdout.contains("* needs a grant"), "\(targets)")
+
             let id = try await file(alice)
             let pending = try await bob.ssh(["requests --pending"], useCertificate: true)
             #expect(pending.stdout.contains(id) && pending.stdout.contains("alice"), "\(pending)")

@@ -19,6 +19,9 @@ public struct TargetsReport: Sendable {
                     + logins.joined(separator: ",").padding(toLength: 24, withPad: " ", startingAt: 0) + labels
             )
         }
+        if reachable.contains(where: { $0.logins.contains { $0.hasSuffix("*") } }) {
+            lines.append("* needs a grant a second engineer approves: elevate TARGET --login LOGIN --reason TEXT")
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 }

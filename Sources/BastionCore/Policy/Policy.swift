@@ -50,10 +50,13 @@ public struct Policy: Sendable, Equatable {
         return known(roleNames).contains { $0.directTCPIPDestinations.contains(destination) }
     }
 
-    /// Every declared target the roles reach, with the logins allowed there, by name.
+    /// Every declared target the roles reach, with the logins allowed there, by name; logins
+    /// that need an elevation grant are marked with a trailing `*`.
     public func reachableTargets(forRoles roleNames: [String]) -> [(target: TargetDefinition, logins: [String])] {
         targets.values.sorted { $0.name < $1.name }.compactMap { target in
-            let logins = logins(forRoles: roleNames, on: target)
+            let plain = logins(forRoles: roleNames, on: target)
+            let elevated = Set(known(roleNames).filter { $0.grants(target: target) }.flatMap(\.elevatedLogins)).subtracting(plain).sorted()
+            let logins = plain + elevated.map { $0 + "*" }
             return logins.isEmpty ? nil : (target, logins)
         }
     }
