@@ -5,17 +5,20 @@ import BastionSSH
 import Foundation
 
 /// `bastiond target …`: the operator's tools for target hosts: check a pinned host key,
-/// scan a host for the key to pin, and print the sshd setup that makes a host trust Bastion.
+/// scan a host for the key to pin, print the sshd setup that makes a host trust Bastion, and
+/// print the token its sudo check presents.
 struct TargetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "target",
-        abstract: "Target hosts: check pinned host keys, scan keys to pin, print sshd setup.",
-        subcommands: [Check.self, Scan.self, Setup.self]
+        abstract: "Target hosts: check pinned host keys, scan keys to pin, print sshd setup and sudo-check tokens.",
+        subcommands: [Check.self, Scan.self, Setup.self, Token.self]
     )
 
     /// Path of the CA file and principals directory on a target, as `setup` prints them.
     static let caFile = "/etc/ssh/bastion_upstream_ca.pub"
     static let principalsDirectory = "/etc/ssh/auth_principals"
+    /// Where the sudo check reads its settings on a target (Config/target/README.md).
+    static let sudoCheckConfFile = "/etc/bastion/sudo-check.conf"
 
     static func printError(_ line: String) {
         FileHandle.standardError.write(Data((line + "\n").utf8))
@@ -133,6 +136,49 @@ struct TargetCommand: ParsableCommand {
 
             # 4. Pin the target's host key in bastiond's configuration: `bastiond target scan HOST`
             #    prints the line, `bastiond target check NAME` verifies it.
+            #
+            # 5. Optional: sudo only with a second engineer's approval. Install the files of
+            #    Config/target/ (bastion-sudo-check, pam.d/bastion-sudo, sudoers.d/bastion; see its
+            #    README.md), then write \(TargetCommand.sudoCheckConfFile) (0600 root) with what
+            #    `bastiond target token NAME` prints: the target's own token.
+            """)
+        }
+    }
+
+    struct Token: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the sudo-check settings (with the target's token) to install on a target.",
+            discussion: """
+            The token is derived from the master key, the target's name and its token_epoch: \
+            bump token_epoch in [targets.NAME] to rotate it. Install the output as \(TargetCommand.sudoCheckConfFile), \
+            owned by root, mode 0600.
+            """
+        )
+        @OptionGroup var options: ConfigOption
+        @Argument(help: "Target name, as in [targets.NAME].") var name: String
+        @Flag(help: "Print only the token.") var tokenOnly = false
+
+        func run() throws {
+            let environment = try Startup.open(options.config)
+            let configuration = environment.configuration
+            guard let target = configuration.policy.targets[name] else {
+                let known = configuration.policy.targets.keys.sorted()
+                throw Refusal(message: "unknown target \"\(name)\"; configured targets: \(known.isEmpty ? "none" : known.joined(separator: ", "))")
+            }
+            let token = environment.targetTokens.token(for: target)
+            if tokenOnly {
+                print(token)
+                return
+            }
+            print("""
+            # \(TargetCommand.sudoCheckConfFile) on \(name) (token_epoch \(target.tokenEpoch)); root:root, mode 0600:
+            #   install -d -m 0755 /etc/bastion && install -m 0600 /dev/stdin \(TargetCommand.sudoCheckConfFile)
+            BASTION_URL=\(configuration.http.publicURL)
+            TARGET=\(name)
+            TOKEN=\(token)
+            # Seconds sudo waits for a second engineer's approval (elevation.sudo_wait).
+            WAIT=\(Int(configuration.elevation.sudoWait))
+            # CA_FILE=/etc/bastion/ca.pem
             """)
         }
     }

@@ -219,7 +219,7 @@ extension BastionConfiguration {
             throw targets.error(name, "invalid target name (use letters, digits, \"_\", \".\" and \"-\")")
         }
         guard let target = try targets.table(name) else { throw targets.error(name, "expected a table") }
-        try target.refuseUnknownKeys(allowed: ["address", "host_key", "labels"])
+        try target.refuseUnknownKeys(allowed: ["address", "host_key", "labels", "token_epoch"])
 
         // No defaults here: a target without an address cannot be reached, and one without a
         // pinned key could not be told from an impostor.
@@ -238,7 +238,8 @@ extension BastionConfiguration {
                 labels[key] = try table.string(key, default: "")
             }
         }
-        return TargetDefinition(name: name, host: address.host, port: address.port, hostKey: hostKey, labels: labels)
+        let tokenEpoch = try target.int("token_epoch", default: 1, in: 1...Int(Int32.max))
+        return TargetDefinition(name: name, host: address.host, port: address.port, hostKey: hostKey, labels: labels, tokenEpoch: tokenEpoch)
     }
 
     /// Why `text` cannot be the public URL, or nil. Only http(s): it is put into links in chat.

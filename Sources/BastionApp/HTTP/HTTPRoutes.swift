@@ -14,5 +14,6 @@ struct HTTPRouteContext: Sendable {
 enum HTTPRoutes {
     static func register(on router: Router<BasicRequestContext>, context: HTTPRouteContext) {
         ApprovalRoutes.register(on: router, context: context)
+        TargetAPIRoutes.register(on: router, context: context)
     }
 }

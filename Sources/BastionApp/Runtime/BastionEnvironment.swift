@@ -69,6 +69,9 @@ public struct BastionEnvironment: Sendable {
         )
     }
 
+    /// The targets' sudo-check tokens (`bastiond target token`, the target API).
+    public var targetTokens: TargetToken { TargetToken(key: sealer.derivedKey(purpose: TargetToken.purpose)) }
+
     /// The admin operations, audited as done by `administrator`.
     public func administration(administrator: String) -> UserAdministration {
         UserAdministration(

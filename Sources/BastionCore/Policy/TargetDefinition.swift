@@ -11,12 +11,16 @@ public struct TargetDefinition: Sendable, Equatable {
     public var hostKey: String
     /// Free-form labels (`env = "prod"`) for listing and, later, for matching.
     public var labels: [String: String]
+    /// `token_epoch`: part of the target's sudo-check token (`TargetToken`); bumping it
+    /// rotates the token without touching the master key or any other target.
+    public var tokenEpoch: Int
 
-    public init(name: String, host: String, port: Int = 22, hostKey: String, labels: [String: String] = [:]) {
+    public init(name: String, host: String, port: Int = 22, hostKey: String, labels: [String: String] = [:], tokenEpoch: Int = 1) {
         self.name = name
         self.host = host
         self.port = port
         self.hostKey = hostKey
         self.labels = labels
+        self.tokenEpoch = tokenEpoch
     }
 }

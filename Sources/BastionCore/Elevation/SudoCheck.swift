@@ -1,0 +1,220 @@
+import Foundation
+
+/// What a target's sudo check (pam_exec in sudo's account stage) asks, and the answer:
+/// allow while the user holds an active grant on that target, otherwise file a request and
+/// let the check poll it until a second engineer decides.
+///
+/// Socket-free: the HTTP route only parses and prints. Every answer, allow or not, is
+/// audited as `elevation.sudo`; a wrong token is audited as `elevation.refused` and answers
+/// nothing at all (the caller returns 401 whatever was wrong, so target names stay private).
+///
+/// Which Bastion user is asking: the unix login that ran sudo names a Bastion user of the
+/// same name; otherwise the one Bastion user with a live relayed session as that login on
+/// that target (shared logins such as `deploy`). Several such users is ambiguous and
+/// refused: guessing could spend someone else's grant.
+public struct SudoCheck: Sendable {
+    public struct Query: Sendable, Equatable {
+        /// `PAM_USER`: the unix login that invoked sudo.
+        public var login: String
+        /// The sudo invocation, for the approver and the audit record.
+        public var command: String
+        /// The request the check is polling, from an earlier `pending` answer.
+        public var requestID: String?
+
+        public init(login: String, command: String, requestID: String? = nil) {
+            self.login = login
+            self.command = command
+            self.requestID = requestID
+        }
+    }
+
+    public enum Decision: String, Sendable {
+        case allow, pending, deny
+    }
+
+    public struct Answer: Sendable, Equatable {
+        public var decision: Decision
+        public var requestID: String?
+        /// One line for the user's terminal.
+        public var message: String
+        /// The approval page of a pending request, for the requester to pass on.
+        public var approveURL: String?
+
+        public init(decision: Decision, requestID: String? = nil, message: String, approveURL: String? = nil) {
+            self.decision = decision
+            self.requestID = requestID
+            self.message = message
+            self.approveURL = approveURL
+        }
+    }
+
+    /// Denials are values; `unauthorized` carries no reason on purpose (rule 9).
+    public enum Outcome: Sendable, Equatable {
+        case unauthorized
+        case answered(Answer)
+    }
+
+    /// Longest command kept (audit record, request reason).
+    static let commandLimit = 400
+
+    private let elevation: ElevationService
+    private let users: any UserStore
+    private let sessions: any SessionStore
+    private let policy: Policy
+    private let tokens: TargetToken
+    private let audit: any AuditEmitter
+    private let clock: any WallClock
+
+    public init(
+        elevation: ElevationService, users: any UserStore, sessions: any SessionStore, policy: Policy, tokens: TargetToken,
+        audit: any AuditEmitter, clock: any WallClock
+    ) {
+        self.elevation = elevation
+        self.users = users
+        self.sessions = sessions
+        self.policy = policy
+        self.tokens = tokens
+        self.audit = audit
+        self.clock = clock
+    }
+
+    /// Answers the check of `targetName` that presented `bearer`; `query` is nil when the
+    /// body could not be read (told only to a caller holding the right token).
+    public func check(target targetName: String, bearer: String?, query: Query?) -> Outcome {
+        let target = policy.targets[targetName]
+        guard let bearer, tokens.verify(bearer, for: target, name: targetName), let target else {
+            refuseToken(claimedTarget: targetName)
+            return .unauthorized
+        }
+        guard let query, !query.login.isEmpty else {
+            let answer = Answer(decision: .deny, message: "malformed check request (expected JSON with user and command)")
+            _ = record(answer, user: nil, target: target.name, login: query?.login ?? "", command: query?.command ?? "")
+            return .answered(answer)
+        }
+        let command = String(query.command.prefix(Self.commandLimit))
+        var subject: User?
+        var answer: Answer
+        switch resolveUser(login: query.login, target: target.name) {
+        case .refused(let refusal):
+            answer = refusal
+        case .user(let user):
+            subject = user
+            answer = decide(for: user, target: target.name, command: command, requestID: query.requestID)
+        }
+        if !record(answer, user: subject, target: target.name, login: query.login, command: command), answer.decision == .allow {
+            // No record, no root: an allow the audit log cannot hold is a deny.
+            answer = Answer(decision: .deny, requestID: answer.requestID, message: "Bastion cannot record this sudo right now; try again later")
+        }
+        return .answered(answer)
+    }
+
+    // MARK: - Steps
+
+    private func decide(for user: User, target: String, command: String, requestID: String?) -> Answer {
+        let caller = ElevationService.Caller(actor: .init(user: user.name.rawValue, method: "sudo-check"), via: "sudo")
+        do {
+            if let grant = try elevation.activeGrant(user: user.name.rawValue, target: target, login: nil) {
+                return Answer(decision: .allow, requestID: grant.id, message: "elevation \(grant.id) is active\(Self.until(grant))")
+            }
+            if let requestID {
+                return try poll(requestID, user: user, target: target)
+            }
+            if let open = try elevation.requests(of: user.name).first(where: {
+                $0.state == .requested && $0.target == target && $0.origin == "sudo"
+            }) {
+                // A second sudo while the first request is still undecided waits on that one:
+                // approvers see one request, not one per attempt.
+                return pending(open)
+            }
+        } catch {
+            return Answer(decision: .deny, message: "Bastion cannot check elevations right now; try again later")
+        }
+        switch elevation.request(by: user, target: target, login: nil, reason: "sudo: \(command)", duration: nil, origin: "sudo", caller: caller) {
+        case .success(let (request, _)):
+            return pending(request)
+        case .failure(let refusal):
+            return Answer(decision: .deny, message: refusal.description)
+        }
+    }
+
+    private func poll(_ id: String, user: User, target: String) throws -> Answer {
+        // Someone else's request, or one for another target, is "no such request": a target
+        // must not learn about requests it did not file.
+        guard ElevationService.isValidRequestID(id), let request = try elevation.request(id: id),
+              request.requester == user.name.rawValue, request.target == target
+        else {
+            return Answer(decision: .deny, message: "no request \(ElevationService.isValidRequestID(id) ? id : "with that id") on this target")
+        }
+        switch request.state {
+        case .requested:
+            return pending(request)
+        case .approved, .active:
+            // Not caught by activeGrant above: it ended between the two reads.
+            return Answer(decision: .deny, requestID: id, message: "request \(id) is no longer active")
+        case .denied, .expired, .withdrawn, .ended, .revoked:
+            let why = request.closeReason.map { ": \($0)" } ?? ""
+            return Answer(decision: .deny, requestID: id, message: "request \(id) was \(request.state.rawValue)\(why)")
+        }
+    }
+
+    private func pending(_ request: ElevationRequest) -> Answer {
+        Answer(
+            decision: .pending, requestID: request.id,
+            message: "request \(request.id) for \(request.login) on \(request.target) waits for a second engineer's approval",
+            approveURL: elevation.links.url(for: request.id)
+        )
+    }
+
+    private enum Resolution {
+        case user(User)
+        case refused(Answer)
+    }
+
+    /// The Bastion user behind `login` on `target` (see the type's summary).
+    private func resolveUser(login: String, target: String) -> Resolution {
+        func deny(_ message: String) -> Resolution { .refused(Answer(decision: .deny, message: message)) }
+        do {
+            var candidate: User?
+            if let name = UserName(login), let user = try users.user(named: name) {
+                candidate = user
+            } else {
+                let names = Set(try sessions.liveSessions().filter { $0.target == target && $0.login == login }.map(\.user))
+                guard names.count <= 1 else { return deny("several Bastion users are logged in as \(login) here (ambiguous); use your own login") }
+                guard let only = names.first, let name = UserName(only), let user = try users.user(named: name) else {
+                    return deny("no Bastion user for \(login) on this host")
+                }
+                candidate = user
+            }
+            guard let user = candidate, !user.isLocked else { return deny("the Bastion account for \(login) is locked") }
+            return .user(user)
+        } catch {
+            return deny("Bastion cannot check elevations right now; try again later")
+        }
+    }
+
+    // MARK: - Audit
+
+    /// Returns false when the audit log refused the record.
+    private func record(_ answer: Answer, user: User?, target: String, login: String, command: String) -> Bool {
+        var details = ["login": login, "command": command, "decision": answer.decision.rawValue]
+        details["request_id"] = answer.requestID
+        return (try? audit.append(AuditEvent(
+            type: .elevationSudo, time: clock.now(), outcome: answer.decision == .deny ? .failure : .success,
+            actor: .init(user: user?.name.rawValue, method: "sudo-check"), target: target,
+            reason: answer.decision == .deny ? answer.message : nil, details: details
+        ))) != nil
+    }
+
+    private func refuseToken(claimedTarget: String) {
+        try? audit.append(AuditEvent(
+            type: .elevationRefused, time: clock.now(), outcome: .failure, actor: .init(user: nil, method: "sudo-check"),
+            target: PolicyRules.isValidName(claimedTarget) ? claimedTarget : nil, reason: "wrong target token",
+            details: ["action": "sudo", "via": "sudo"]
+        ))
+    }
+
+    private static func until(_ grant: ElevationRequest) -> String {
+        guard let end = grant.grantEndsAt else { return "" }
+        return " until " + ISO8601DateFormatter().string(from: end)
+    }
+}

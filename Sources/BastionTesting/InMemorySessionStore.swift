@@ -1,0 +1,46 @@
+public import BastionCore
+public import Foundation
+import Synchronization
+
+/// ``SessionStore`` in memory, for unit tests that need live sessions.
+public final class InMemorySessionStore: SessionStore {
+    private struct Entry {
+        var record: SessionRecord
+        var endedAt: Date?
+        var killRequested = false
+    }
+
+    private let entries = Mutex<[String: Entry]>([:])
+
+    public init() {}
+
+    public func register(_ session: SessionRecord) throws {
+        entries.withLock { $0[session.id] = Entry(record: session) }
+    }
+
+    public func markEnded(id: String, at date: Date) throws {
+        entries.withLock { $0[id]?.endedAt = date }
+    }
+
+    public func liveSessions() throws -> [SessionRecord] {
+        entries.withLock { $0.values.filter { $0.endedAt == nil }.map(\.record).sorted { $0.startedAt < $1.startedAt } }
+    }
+
+    public func requestKill(id: String) throws -> Bool {
+        entries.withLock { entries in
+            guard entries[id]?.endedAt == nil, entries[id] != nil else { return false }
+            entries[id]?.killRequested = true
+            return true
+        }
+    }
+
+    public func isKillRequested(id: String) throws -> Bool { entries.withLock { $0[id]?.killRequested ?? false } }
+
+    public func endAbandoned(at date: Date) throws -> [SessionRecord] {
+        entries.withLock { entries in
+            let open = entries.values.filter { $0.endedAt == nil }.map(\.record)
+            for record in open { entries[record.id]?.endedAt = date }
+            return open
+        }
+    }
+}
