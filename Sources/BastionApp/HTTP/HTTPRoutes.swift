@@ -13,7 +13,6 @@ struct HTTPRouteContext: Sendable {
 /// Adds every feature's routes to the operations router (one line per feature).
 enum HTTPRoutes {
     static func register(on router: Router<BasicRequestContext>, context: HTTPRouteContext) {
-        _ = router
-        _ = context
+        SlackActionsRoute.register(on: router, context: context)
     }
 }
