@@ -24,8 +24,17 @@ struct ChatOpsTests {
 
     final class Receiver: Sendable {
         let posts = Mutex<[Post]>([])
+        /// Statuses to answer on a path before answering 200, one per post.
+        let script = Mutex<[String: [Int]]>([:])
+        /// Posts whose body contains this text are refused with 400, every time.
+        let refuseMarker = Mutex<String?>(nil)
 
         func on(_ path: String) -> [Post] { posts.withLock { $0.filter { $0.path == path } } }
+
+        func status(for path: String, body: String) -> Int {
+            if let marker = refuseMarker.withLock({ $0 }), body.contains(marker) { return 400 }
+            return script.withLock { script in script[path]?.isEmpty == false ? script[path]!.removeFirst() : 200 }
+        }
     }
 
     /// Runs a webhook receiver (any path under `/hook/`) on `port` (0: a free one) for the
@@ -36,8 +45,10 @@ struct ChatOpsTests {
             let bytes = try await request.body.collect(upTo: 1_048_576)
             var headers: [String: String] = [:]
             for field in request.headers { headers[field.name.canonicalName] = field.value }
-            receiver.posts.withLock { $0.append(Post(path: context.parameters.get("kind") ?? "", headers: headers, body: String(buffer: bytes))) }
-            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok")))
+            let kind = context.parameters.get("kind") ?? ""
+            let text = String(buffer: bytes)
+            receiver.posts.withLock { $0.append(Post(path: kind, headers: headers, body: text)) }
+            return Response(status: .init(code: receiver.status(for: kind, body: text)), body: .init(byteBuffer: ByteBuffer(string: "ok")))
         }
         let port = Mutex<Int?>(nil)
         let app = Application(
@@ -185,6 +196,36 @@ struct ChatOpsTests {
             }
         }
         _ = refusing
+    }
+
+    @Test("a 429 or 503 is retried; a 400 dead-letters that message (reason without the URL) and the next one still goes")
+    func retryAndDeadLetter() async throws {
+        let receiver = Receiver()
+        receiver.script.withLock { $0 = ["busy": [429, 503]] }
+        // The request's Mattermost message is refused whenever it comes (batched or alone).
+        receiver.refuseMarker.withLock { $0 = "requests root" }
+        try await Self.withReceiver(receiver) { port in
+            let config = "[chatops]\nmax_retry_delay = \"1s\"\n" + Self.webhook("busy", port: port).replacingOccurrences(of: "kind = \"busy\"", with: "kind = \"teams\"")
+                + "\n" + Self.webhook("refuse", port: port).replacingOccurrences(of: "kind = \"refuse\"", with: "kind = \"mattermost\"") + "\n" + Self.policy
+            try await withBastion(extraConfig: config) { bastion in
+                _ = try await bastion.enroll("alice", roles: ["sre"])
+                let bob = try await bastion.enroll("bob", roles: ["approver"])
+                let request = try Self.file(bastion)
+                _ = try await Self.approve(bastion, request.id, by: bob)
+                let settled = try await relayPoll(timeout: 60) {
+                    try receiver.on("busy").count >= 4 && receiver.on("refuse").contains { $0.body.contains("approved by bob") }
+                        && bastion.environment.siemOutbox.deadLetters(of: "chatops:refuse").count == 1
+                }
+                #expect(settled, "\(receiver.posts.withLock { $0.map(\.path) })")
+                // busy: 429, 503, then the request and the approval.
+                #expect(receiver.on("busy").suffix(2).map { $0.body.contains("approved by bob") } == [false, true])
+                let letters = try bastion.environment.siemOutbox.deadLetters(of: "chatops:refuse")
+                #expect(letters.count == 1, "\(letters)")
+                #expect(letters.first?.reason.contains("HTTP 400") == true && letters.first?.reason.contains("127.0.0.1") == false, "\(letters)")
+                #expect(receiver.on("refuse").last?.body.contains("approved by bob") == true)
+                #expect(try bastion.environment.siemOutbox.deadLetters(of: "chatops:busy").isEmpty)
+            }
+        }
     }
 
     // MARK: - Slack actions

@@ -12,8 +12,7 @@ import NIOHTTP1
 /// the decision, and the message still arrives once it is back. 2xx delivers; connection
 /// errors, 5xx, 408 and 429 are retried with backoff; other 4xx are dead-lettered (the
 /// receiver refuses that message; retrying cannot help).
-public final class ChatOpsSink: SIEMSink, @unchecked Sendable {
-    // Immutable after init; the formatter and clock are Sendable.
+public final class ChatOpsSink: SIEMSink, Sendable {
     public let name: String
     private let url: String
     private let formatter: ChatOpsFormatter
