@@ -26,13 +26,13 @@ struct ChatOpsTests {
         let posts = Mutex<[Post]>([])
         /// Statuses to answer on a path before answering 200, one per post.
         let script = Mutex<[String: [Int]]>([:])
-        /// Posts whose body contains this text are refused with 400, every time.
+        /// Posts to `/hook/refuse` whose body contains this text are refused with 400, every time.
         let refuseMarker = Mutex<String?>(nil)
 
         func on(_ path: String) -> [Post] { posts.withLock { $0.filter { $0.path == path } } }
 
         func status(for path: String, body: String) -> Int {
-            if let marker = refuseMarker.withLock({ $0 }), body.contains(marker) { return 400 }
+            if path == "refuse", let marker = refuseMarker.withLock({ $0 }), body.contains(marker) { return 400 }
             return script.withLock { script in script[path]?.isEmpty == false ? script[path]!.removeFirst() : 200 }
         }
     }
@@ -217,8 +217,9 @@ struct ChatOpsTests {
                         && bastion.environment.siemOutbox.deadLetters(of: "chatops:refuse").count == 1
                 }
                 #expect(settled, "\(receiver.posts.withLock { $0.map(\.path) })")
-                // busy: 429, 503, then the request and the approval.
-                #expect(receiver.on("busy").suffix(2).map { $0.body.contains("approved by bob") } == [false, true])
+                // busy: the request refused with 429, then 503, then delivered; then the approval,
+                // once (one record per step: a failure never re-sends a message already delivered).
+                #expect(receiver.on("busy").map { $0.body.contains("approved by bob") } == [false, false, false, true])
                 let letters = try bastion.environment.siemOutbox.deadLetters(of: "chatops:refuse")
                 #expect(letters.count == 1, "\(letters)")
                 #expect(letters.first?.reason.contains("HTTP 400") == true && letters.first?.reason.contains("127.0.0.1") == false, "\(letters)")

@@ -17,8 +17,11 @@ enum ChatOpsRelays {
             )
             // A webhook seen for the first time starts at the head: no backlog of old requests in chat.
             _ = try outbox.cursor(of: sink.name, now: clock.now())
+            // One record per step: the cursor moves after each message, so a failure never
+            // re-posts messages already in the channel (a batch would be retried whole).
             return SinkRelay(
-                sink: sink, outbox: outbox, installation: installation, backoff: DeliveryBackoff(base: 0.5, cap: configuration.maxRetryDelay), clock: clock
+                sink: sink, outbox: outbox, installation: installation, backoff: DeliveryBackoff(base: 0.5, cap: configuration.maxRetryDelay),
+                clock: clock, batchLimit: 1
             )
         }
     }
