@@ -1,5 +1,6 @@
 import BastionApp
 import BastionCore
+import Foundation
 import Testing
 
 /// `[[chatops.webhooks]]` and `[chatops.slack]`: the documented keys parse with their
@@ -85,5 +86,20 @@ struct ChatOpsConfigurationTests {
         expectError("[chatops.slack]\nusers = { bob = \"bob\" }\n", key: "chatops.slack.users.bob", line: 2, reason: "not a Slack user id")
         expectError("[chatops.slack]\nusers = { U1 = \"Not A Name\" }\n", key: "chatops.slack.users.U1", line: 2, reason: "not a valid Bastion user name")
         expectError("[chatops.slack]\ninteractive = \"yes\"\n", key: "chatops.slack.interactive", line: 2, reason: "true or false")
+    }
+
+    /// The commented-out `[chatops]` sample in the shipped file is valid once uncommented.
+    @Test("the shipped sample parses once uncommented")
+    func shippedSample() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Config/bastiond.toml").path
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let sample = try #require(text.components(separatedBy: "# [chatops]\n").last?.components(separatedBy: "\n[log]").first)
+        let uncommented = ("# [chatops]\n" + sample).split(separator: "\n").filter { $0.hasPrefix("# [") || $0.hasPrefix("#   ") }
+            .map { $0.dropFirst(2) }.joined(separator: "\n")
+        let chatops = try BastionConfiguration.parse(uncommented, file: "sample.toml").chatops
+        #expect(chatops.webhooks.map(\.name) == ["ops-slack", "pager"])
+        #expect(chatops.webhooks.map(\.kind) == [.slack, .generic])
+        #expect(!chatops.slack.interactive && chatops.slack.users == ["U0123ABC": "bob"])
     }
 }
