@@ -114,6 +114,9 @@ extension BastionConfiguration {
         if let siem = try root.table("siem") {
             configuration.siem = try parseSIEM(siem)
         }
+        if let chatops = try root.table("chatops") {
+            configuration.chatops = try parseChatOps(chatops)
+        }
         if let elevation = try root.table("elevation") {
             try elevation.refuseUnknownKeys(allowed: ["request_ttl", "approvals_required", "end_with_session", "sudo_wait"])
             let defaults = ElevationSettings.defaults

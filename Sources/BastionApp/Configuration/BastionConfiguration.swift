@@ -22,6 +22,8 @@ public struct BastionConfiguration: Sendable, Equatable {
     public var audit: AuditConfiguration
     public var retention: RetentionConfiguration
     public var siem: SIEMConfiguration
+    /// `[chatops]`: webhooks for elevation requests, Slack buttons.
+    public var chatops: ChatOpsConfiguration
     /// `[elevation]`: request TTL, approvals required, sudo wait.
     public var elevation: ElevationSettings
     public var log: LogConfiguration
@@ -38,6 +40,7 @@ public struct BastionConfiguration: Sendable, Equatable {
         audit: AuditConfiguration = .defaults,
         retention: RetentionConfiguration = .defaults,
         siem: SIEMConfiguration = .defaults,
+        chatops: ChatOpsConfiguration = .defaults,
         elevation: ElevationSettings = .defaults,
         log: LogConfiguration = .defaults,
         policy: Policy = .empty
@@ -52,6 +55,7 @@ public struct BastionConfiguration: Sendable, Equatable {
         self.audit = audit
         self.retention = retention
         self.siem = siem
+        self.chatops = chatops
         self.elevation = elevation
         self.log = log
         self.policy = policy

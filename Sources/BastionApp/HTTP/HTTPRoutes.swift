@@ -15,5 +15,6 @@ enum HTTPRoutes {
     static func register(on router: Router<BasicRequestContext>, context: HTTPRouteContext) {
         ApprovalRoutes.register(on: router, context: context)
         TargetAPIRoutes.register(on: router, context: context)
+        SlackActionsRoute.register(on: router, context: context)
     }
 }

@@ -79,6 +79,10 @@ public final class BastionDaemon: Sendable {
             _ = try environment.siemOutbox.cursor(of: sink.name, now: clock.now())
             siemRelays.append(relay)
         }
+        siemRelays += try ChatOpsRelays.make(
+            configuration.chatops, links: environment.elevation(audit: audit).links, outbox: environment.siemOutbox,
+            installation: configuration.siem.installation, clock: clock
+        )
         for abandoned in try environment.sessions.endAbandoned(at: clock.now()) {
             try audit.append(AuditEvent(
                 type: .sessionEnd, time: clock.now(), outcome: .failure, actor: .init(user: abandoned.user, method: "daemon"),

@@ -66,7 +66,8 @@ public final class HTTPSink: SIEMSink, @unchecked Sendable {
     }
 
     /// Runs `work` and waits for it on the calling thread (the relay's own, never the pool).
-    private static func blocking<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) -> Result<T, any Error> {
+    /// Shared with ``ChatOpsSink``.
+    static func blocking<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) -> Result<T, any Error> {
         let box = ResultBox<T>()
         let done = DispatchSemaphore(value: 0)
         Task {

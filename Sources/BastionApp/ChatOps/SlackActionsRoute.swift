@@ -1,0 +1,37 @@
+import BastionCore
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// `POST /chatops/slack/actions`, Slack's interactivity request URL. Registered only with
+/// `[chatops.slack] interactive = true`; otherwise the path does not exist (404).
+enum SlackActionsRoute {
+    static let path = "/chatops/slack/actions"
+    /// Slack's payloads are small; anything bigger is not Slack.
+    static let maximumBody = 64 * 1_024
+
+    static func register(on router: Router<BasicRequestContext>, context: HTTPRouteContext) {
+        let slack = context.environment.configuration.chatops.slack
+        guard slack.interactive, let secret = slack.signingSecret else { return }
+        let handler = SlackActionHandler(
+            users: slack.users, signature: SlackRequestSignature(signingSecret: secret), elevation: context.elevation,
+            audit: context.audit, clock: context.environment.clock
+        )
+        router.post(RouterPath(path)) { request, _ -> Response in
+            let body = try await request.body.collect(upTo: maximumBody)
+            let answer = handler.handle(
+                body: Array(buffer: body), signature: request.headers[.init("X-Slack-Signature")!],
+                timestamp: request.headers[.init("X-Slack-Request-Timestamp")!]
+            )
+            var json = CanonicalJSONWriter()
+            json.beginObject()
+            json.member("response_type", "ephemeral")
+            json.member("text", answer.text)
+            json.endObject()
+            return Response(
+                status: .init(code: answer.status), headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(bytes: json.bytes))
+            )
+        }
+    }
+}
