@@ -41,15 +41,12 @@ struct ForwardingTests {
         try await withBastion { bastion in
             let alice = try await bastion.enroll("alice")
             try await alice.fetchCertificate()
-            // A throwaway agent in the foreground (-D), stopped by PID.
+            // A throwaway agent in the foreground (-D), stopped by PID. Spawned, not run with
+            // Foundation's Process: ssh-agent closes inherited descriptors, which stalls every
+            // other Process of the test run until it exits (see ChildSpawner).
             let agentSocket = bastion.directory.file("agent.sock")
-            let agent = Process()
-            agent.executableURL = URL(fileURLWithPath: try ProcessRunner.locate("ssh-agent"))
-            agent.arguments = ["-D", "-a", agentSocket]
-            agent.standardOutput = FileHandle.nullDevice
-            agent.standardError = FileHandle.nullDevice
-            try agent.run()
-            defer { agent.terminate() }
+            let agent = try ChildSpawner.spawn([try ProcessRunner.locate("ssh-agent"), "-D", "-a", agentSocket])
+            defer { ChildSpawner.terminate(agent) }
             while !FileManager.default.fileExists(atPath: agentSocket) { try await Task.sleep(for: .milliseconds(20)) }
             let result = try await alice.ssh(
                 ["whoami"], answer: .none, useCertificate: true, options: ["-A", "-o", "IdentityAgent=\(agentSocket)"]
