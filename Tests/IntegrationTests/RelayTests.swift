@@ -331,15 +331,14 @@ struct RelayForwardingTests {
     @Test("ssh -W reaches an allowed destination through Bastion, and is refused for any other")
     func allowedDestination() async throws {
         let port = try SSHDFixture.freePort()
-        let web = Process()
-        web.executableURL = URL(fileURLWithPath: try ProcessRunner.locate("python3"))
         let root = try TemporaryDirectory(prefix: "bastion-web")
         try "forwarded-ok\n".write(toFile: root.file("hello.txt"), atomically: true, encoding: .utf8)
-        web.arguments = ["-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", root.path]
-        web.standardOutput = FileHandle.nullDevice
-        web.standardError = FileHandle.nullDevice
-        try web.run()
-        defer { web.terminate() }
+        // Spawned with default signal dispositions (ChildSpawner): started through Foundation's
+        // Process from a thread that blocks SIGTERM, it ignored the stop and outlived the test.
+        let web = try ChildSpawner.spawn([
+            try ProcessRunner.locate("python3"), "-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", root.path,
+        ])
+        defer { ChildSpawner.terminate(web) }
         for _ in 0..<100 {
             if (try? LoopbackSocket(port: port)) != nil { break }
             try await Task.sleep(for: .milliseconds(50))
