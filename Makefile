@@ -6,7 +6,7 @@ SWIFT ?= swift
 CONFIG ?= Config/bastiond.toml
 
 BUILD_PACKAGES := pkg-config libssh-dev libssl-dev libsqlite3-dev libqrencode-dev
-TEST_PACKAGES := openssh-client openssh-server oathtool asciinema expect curl tmux python3 sqlite3 rsyslog rsyslog-openssl openssl pamtester sudo
+TEST_PACKAGES := openssh-client openssh-server oathtool asciinema expect curl tmux python3 sqlite3 rsyslog rsyslog-openssl openssl pamtester sudo chromium
 BENCH_PACKAGES := $(TEST_PACKAGES)
 
 .PHONY: run build test bench deps-build deps-test clean

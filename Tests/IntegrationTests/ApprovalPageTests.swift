@@ -47,6 +47,11 @@ struct ApprovalPageTests {
             #expect(headers.contains("cache-control: no-store") && headers.contains("referrer-policy: no-referrer"))
             #expect(headers.contains("content-security-policy: default-src 'none'"))
 
+            // Rendered by a real browser: a non-blank page with the form's colours (green and red buttons).
+            let shot = try await HeadlessBrowser.screenshot(url, to: harness.directory.file("approval.png"))
+            #expect(shot.width == 1000 && shot.colours > 20 && shot.ink > 0.01, "\(shot)")
+            #expect(try elevation.request(id: id)?.state == .requested, "looking at the page decides nothing")
+
             harness.clock.advance(by: 30)
             let own = try await fetch(url, form: ["username": "alice", "code": try await alice.currentCode(), "decision": "approve"], in: harness.directory)
             #expect(own.status == 403 && own.body.contains("You cannot decide your own request"), "\(own.body)")
