@@ -145,7 +145,7 @@ extension FrontDoorConnection {
     /// Writes what a conversation said; when it is over, queues the exit like a command's.
     private func apply(_ step: CommandStep) {
         guard let channel, channelClosedAt == nil else { return }
-        let terminal = ptySize != nil
+        let terminal = ptySize != nil && !step.verbatim
         if !step.stdout.isEmpty { write(terminal ? Self.crlf(step.stdout) : step.stdout, to: channel, stderr: false) }
         if !step.stderr.isEmpty { write(terminal ? Self.crlf(step.stderr) : step.stderr, to: channel, stderr: true) }
         if let status = step.exitStatus {

@@ -9,6 +9,7 @@ public struct DatabasePoolHandle: Sendable {
     public let sessions: SQLiteSessionStore
     public let siemOutbox: SQLiteSIEMOutbox
     public let elevations: SQLiteElevationStore
+    public let sessionCatalog: SQLiteSessionCatalog
     private let pool: DatabasePool
 
     /// - Parameter sealing: how audit checkpoints are signed (the audit key, every N records).
@@ -20,6 +21,7 @@ public struct DatabasePoolHandle: Sendable {
         sessions = SQLiteSessionStore(database: pool)
         siemOutbox = SQLiteSIEMOutbox(database: pool)
         elevations = SQLiteElevationStore(database: pool)
+        sessionCatalog = SQLiteSessionCatalog(database: pool)
     }
 
     /// An in-memory database with the real schema (tests, benchmarks).

@@ -168,7 +168,7 @@ extension BastionConfiguration {
         guard let role = try roles.table(name) else { throw roles.error(name, "expected a table") }
         try role.refuseUnknownKeys(allowed: [
             "targets", "logins", "max_cert_ttl", "extensions", "max_session", "allow_direct_tcpip", "elevated_logins", "max_elevation",
-            "approve_targets", "approve_logins",
+            "approve_targets", "approve_logins", "audit",
         ])
         var parsed = Role(
             name: name,
@@ -214,6 +214,7 @@ extension BastionConfiguration {
             "approve_logins", default: [], isValid: PolicyRules.isValidLogin,
             invalid: { "invalid login \"\($0)\" (must match ^[a-z_][a-z0-9_.-]{0,31}$)" }
         )
+        parsed.audit = try role.bool("audit", default: false)
         return parsed
     }
 

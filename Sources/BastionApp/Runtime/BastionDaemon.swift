@@ -55,6 +55,7 @@ public final class BastionDaemon: Sendable {
             clock: clock
         )
         let elevation = environment.elevation(audit: audit)
+        let archive = SessionArchiveService(environment: environment)
         let sessions = SessionServices(
             authorizer: SessionAuthorizer(policy: configuration.policy),
             upstreamAuthority: CertificateAuthority(privateKey: environment.keys.upstreamAuthority),
@@ -65,7 +66,9 @@ public final class BastionDaemon: Sendable {
             users: environment.users, registry: environment.sessions, policy: configuration.policy, elevation: elevation
         )
         let services = FrontDoorServices(
-            authenticator: authenticator, commands: CommandRouter(issuer: issuer, policy: configuration.policy, audit: audit, clock: clock, elevation: elevation),
+            authenticator: authenticator, commands: CommandRouter(
+                issuer: issuer, policy: configuration.policy, audit: audit, clock: clock, elevation: elevation, archive: archive
+            ),
             audit: audit, clock: clock, sessions: sessions
         )
         // Sinks first: a sink seen for the first time starts at the head of the chain, and
@@ -143,6 +146,7 @@ public final class BastionDaemon: Sendable {
             services: [
                 .init(service: ssh), .init(service: http), .init(service: maintenance), .init(service: siem),
                 .init(service: ElevationSweepService(elevation: elevation, logger: logger)),
+                .init(service: SessionIndexService(archive: archive, logger: logger)),
             ],
             gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
             logger: logger

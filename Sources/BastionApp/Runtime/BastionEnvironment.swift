@@ -16,6 +16,7 @@ public struct BastionEnvironment: Sendable {
     public let sessions: SQLiteSessionStore
     public let siemOutbox: SQLiteSIEMOutbox
     public let elevations: SQLiteElevationStore
+    public let sessionCatalog: SQLiteSessionCatalog
     public let clock: any WallClock
     /// Answers whether the database is reachable (for `/healthz`).
     public let databaseCheck: @Sendable () -> Bool
@@ -49,7 +50,7 @@ public struct BastionEnvironment: Sendable {
         return BastionEnvironment(
             configuration: configuration, keys: keys, users: database.users, ledger: database.ledger,
             auditLog: database.auditLog, sessions: database.sessions, siemOutbox: database.siemOutbox,
-            elevations: database.elevations, clock: clock, databaseCheck: database.isReachable
+            elevations: database.elevations, sessionCatalog: database.sessionCatalog, clock: clock, databaseCheck: database.isReachable
         )
     }
 

@@ -99,6 +99,16 @@ extension AuditEventType {
     public static let sessionList = AuditEventType("session.list", code: "B2008I")
     /// Not a chained record: a piece of a live recording streamed to SIEM sinks.
     public static let sessionData = AuditEventType("session.data", code: "B2009I")
+    public static let sessionSearch = AuditEventType("session.search", code: "B2010I")
+    public static let sessionReplay = AuditEventType("session.replay", code: "B2011I")
+    public static let sessionExport = AuditEventType("session.export", code: "B2012I")
+    public static let recordingIntegrity = AuditEventType("recording.integrity", code: "B2013E")
+
+    // The auditors' web view (B21xx)
+    public static let webSignInLink = AuditEventType("web.signin_link", code: "B2100I")
+    public static let webSignIn = AuditEventType("web.signin", code: "B2101I")
+    public static let webSignOut = AuditEventType("web.signout", code: "B2102I")
+    public static let webRefused = AuditEventType("web.refused", code: "B2103W")
 
     /// Every type defined above, for the documentation and schema tests.
     public static let all: [AuditEventType] = [
@@ -111,6 +121,7 @@ extension AuditEventType {
         .elevationRequested, .elevationApproval, .elevationApproved, .elevationDenied, .elevationExpired, .elevationWithdrawn,
         .elevationActive, .elevationEnded, .elevationRevoked, .elevationRefused, .elevationSudo,
         .sessionStart, .sessionEnd, .sessionDenied, .hostKeyMismatch, .recordingFailed, .recordingRecovered, .sessionKill,
-        .recordingPurge, .sessionList, .sessionData,
+        .recordingPurge, .sessionList, .sessionData, .sessionSearch, .sessionReplay, .sessionExport, .recordingIntegrity,
+        .webSignInLink, .webSignIn, .webSignOut, .webRefused,
     ]
 }

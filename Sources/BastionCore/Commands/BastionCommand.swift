@@ -16,6 +16,12 @@ public enum BastionCommand: Sendable, Equatable {
     case requests(pending: Bool)
     /// `approve ID [--comment TEXT]` / `deny ID --reason TEXT`
     case decide(id: String, approve: Bool, comment: String)
+    /// `sessions …` (auditors)
+    case sessions(SessionsAsk)
+    /// `replay ID …` (auditors)
+    case replay(ReplayAsk)
+    /// `web` (auditors): a single-use sign-in link for the web view
+    case web
 
     /// What `elevate` asks for.
     public struct ElevationAsk: Sendable, Equatable {
@@ -86,6 +92,13 @@ public enum BastionCommand: Sendable, Equatable {
             self = .requests(pending: arguments == ["--pending"])
         case "approve", "deny":
             self = try Self.parseDecision(name, arguments)
+        case "sessions":
+            self = try Self.parseSessions(arguments)
+        case "replay":
+            self = try Self.parseReplay(arguments)
+        case "web":
+            try Self.expectNoArguments(arguments, command: name)
+            self = .web
         default:
             throw ParseError(message: "unknown command '\(name)'; try 'help'")
         }
@@ -127,7 +140,7 @@ public enum BastionCommand: Sendable, Equatable {
 
     /// Options of the elevation commands: flags, `--name VALUE` (or `--name=VALUE`), and
     /// free-text options that take every word up to the next `--option`.
-    private struct Options {
+    struct Options {
         var positional: [String] = []
         var flags: Set<String> = []
         var values: [String: String] = [:]
@@ -181,6 +194,9 @@ public enum BastionCommand: Sendable, Equatable {
         case .drop: "elevate --drop"
         case .requests: "requests"
         case .decide(_, let approve, _): approve ? "approve" : "deny"
+        case .sessions: "sessions"
+        case .replay(let ask): ask.raw ? "replay --raw" : "replay"
+        case .web: "web"
         }
     }
 }

@@ -24,11 +24,22 @@ public struct CommandStep: Sendable, Equatable {
     public var stdout: [UInt8]
     public var stderr: [UInt8]
     public var exitStatus: Int32?
+    /// Write the bytes as they are: no LF → CR LF for a terminal (a replayed recording already
+    /// holds what the terminal got; `--raw` must be the file byte for byte).
+    public var verbatim = false
 
     public init(stdout: String = "", stderr: String = "", exitStatus: Int32? = nil) {
         self.stdout = Array(stdout.utf8)
         self.stderr = Array(stderr.utf8)
         self.exitStatus = exitStatus
+    }
+
+    /// Bytes to write as they are (see ``verbatim``).
+    public static func verbatim(_ bytes: [UInt8], exitStatus: Int32? = nil) -> CommandStep {
+        var step = CommandStep(exitStatus: exitStatus)
+        step.stdout = bytes
+        step.verbatim = true
+        return step
     }
 
     public static let nothing = CommandStep()

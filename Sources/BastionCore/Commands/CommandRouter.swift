@@ -8,13 +8,22 @@ public struct CommandRouter: Sendable {
     private let audit: any AuditEmitter
     private let clock: any WallClock
     private let elevation: ElevationService?
+    let archive: (any SessionArchive)?
+    let webSignIn: (any WebSignInIssuer)?
+    let auditLog: any AuditEmitter
 
-    public init(issuer: CertificateIssuer, policy: Policy, audit: any AuditEmitter, clock: any WallClock, elevation: ElevationService? = nil) {
+    public init(
+        issuer: CertificateIssuer, policy: Policy, audit: any AuditEmitter, clock: any WallClock, elevation: ElevationService? = nil,
+        archive: (any SessionArchive)? = nil, webSignIn: (any WebSignInIssuer)? = nil
+    ) {
         self.issuer = issuer
         self.policy = policy
         self.audit = audit
+        self.auditLog = audit
         self.clock = clock
         self.elevation = elevation
+        self.archive = archive
+        self.webSignIn = webSignIn
     }
 
     /// Runs a command that answers at once; conversations (`elevate`, `approve`) are refused.
@@ -60,7 +69,44 @@ public struct CommandRouter: Sendable {
         case .elevate, .drop, .requests, .decide:
             guard let elevation else { return .output(.failure("elevation is not available")) }
             return runElevation(command, service: elevation, identity: identity, now: now)
+        case .sessions, .replay, .web:
+            guard policy.isAuditor(roles: identity.user.roles) else {
+                try? audit.append(commandEvent(.commandDenied, name: command.auditName, identity: identity, now: now, reason: "not an auditor"))
+                return .output(.failure("\(command.auditName): for auditors only (a role with audit = true)"))
+            }
+            guard let archive else { return .output(.failure("\(command.auditName): recordings are not available")) }
+            switch command {
+            case .sessions(let ask): return runSessions(ask, identity: identity, archive: archive, now: now)
+            case .replay(let ask): return runReplay(ask, identity: identity, archive: archive, now: now)
+            default: return runWeb(identity: identity, now: now)
+            }
         }
+    }
+
+    /// `sessions …`: the catalog, filtered; audited with the query and the number of results.
+    private func runSessions(_ ask: BastionCommand.SessionsAsk, identity: AuthenticatedIdentity, archive: any SessionArchive, now: Date) -> CommandResult {
+        var query = SessionQuery(user: ask.user, target: ask.target, grep: ask.grep)
+        for (text, name) in [(ask.since, "--since"), (ask.until, "--until")] {
+            guard let text else { continue }
+            guard let date = TimeBound.parse(text, now: now) else {
+                return .output(.failure("sessions: invalid \(name) '\(text)' (use 7d, 2026-11-01 or 2026-11-01T09:00:00Z)", exitStatus: 2))
+            }
+            if name == "--since" { query.since = date } else { query.until = date }
+        }
+        let found: [IndexedSession]
+        do { found = try archive.search(query) } catch { return .output(.failure("internal failure; try again later")) }
+        var details = ["via": "ssh", "results": String(found.count)]
+        details["query"] = [ask.user.map { "user=\($0)" }, ask.target.map { "target=\($0)" }, ask.since.map { "since=\($0)" },
+            ask.until.map { "until=\($0)" }, ask.grep.map { "grep=\($0)" }].compactMap { $0 }.joined(separator: " ")
+        do {
+            try audit.append(AuditEvent(
+                type: .sessionSearch, time: now, actor: identity.auditActor,
+                connection: identity.connection.auditConnection(sshUsername: identity.user.name.rawValue), details: details
+            ))
+        } catch {
+            return .output(.failure("internal failure; try again later"))
+        }
+        return .output(CommandOutput(stdout: SessionListReport(sessions: found, grep: ask.grep).text))
     }
 
     private func runElevation(_ command: BastionCommand, service: ElevationService, identity: AuthenticatedIdentity, now: Date) -> CommandResult {
@@ -110,6 +156,13 @@ public struct CommandRouter: Sendable {
           requests [--pending]    your requests, or (--pending) those you may decide
           approve ID [--comment TEXT]
           deny ID --reason TEXT   decide someone else's request (asks for a fresh TOTP code)
+        Auditors (a role with audit = true):
+          sessions [--user U] [--target T] [--since 7d] [--until TIME] [--grep TEXT]
+                                  ended sessions, newest first; --grep searches what they printed
+          replay ID [--speed 2] [--idle-limit 1] [--from 00:03:10] [--raw] [--force]
+                                  play a recording (space pause, +/- speed, ] next marker, q quit);
+                                  --raw streams the .cast file for asciinema play
+          web                     a one-minute sign-in link for the web view
         To open a session on a target: ssh -p PORT LOGIN@TARGET@BASTION
           help                    this text
 

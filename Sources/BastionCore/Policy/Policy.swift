@@ -79,6 +79,11 @@ public struct Policy: Sendable, Equatable {
         known(roleNames).filter { $0.elevates(login: login, on: target) }.map(\.maxElevation).max()
     }
 
+    /// Whether a user holding `roles` is an auditor (a role with `audit = true`).
+    public func isAuditor(roles roleNames: [String]) -> Bool {
+        known(roleNames).contains(where: \.audit)
+    }
+
     /// Whether a user holding `roles` may decide requests for `login` on `target`.
     public func mayApprove(forRoles roleNames: [String], login: String, on target: TargetDefinition) -> Bool {
         known(roleNames).contains { $0.mayApprove(login: login, on: target) }

@@ -32,6 +32,8 @@ public struct Role: Sendable, Equatable {
     public var approveTargets: [String] = []
     /// `approve_logins`: the logins those decisions may cover.
     public var approveLogins: [String] = []
+    /// `audit`: members are auditors (list, search and replay sessions, the web view).
+    public var audit = false
 
     public init(
         name: String,

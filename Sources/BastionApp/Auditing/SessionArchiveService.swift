@@ -1,0 +1,53 @@
+public import BastionCore
+public import BastionStore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// The ``SessionArchive`` of a running bastion: the SQLite catalog, brought up to date with
+/// the audit log before each search, and recordings checked by ``RecordingVerifier``.
+public struct SessionArchiveService: SessionArchive {
+    private let environment: BastionEnvironment
+    private let indexer: SessionIndexer
+
+    public init(environment: BastionEnvironment) {
+        self.environment = environment
+        self.indexer = SessionIndexer(auditLog: environment.auditLog, catalog: environment.sessionCatalog)
+    }
+
+    public func search(_ query: SessionQuery) throws -> [IndexedSession] {
+        try catchUp()
+        return try environment.sessionCatalog.search(query)
+    }
+
+    public func session(id: String) throws -> IndexedSession? {
+        try catchUp()
+        return try environment.sessionCatalog.session(id: id)
+    }
+
+    public func verify(_ session: IndexedSession) -> RecordingVerdict {
+        RecordingVerifier(environment: environment).check(session)
+    }
+
+    /// Indexes every session that ended since the last call.
+    public func catchUp() throws {
+        while try indexer.catchUp() > 0 {}
+    }
+}
+
+/// Indexes ended sessions every couple of seconds, so searches rarely have work to do.
+struct SessionIndexService: Service {
+    let archive: SessionArchiveService
+    let logger: Logger
+
+    func run() async throws {
+        while true {
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(2)) }
+            } catch {
+                return
+            }
+            do { try archive.catchUp() } catch { logger.error("session index: \(error)") }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+public import BastionCore
+public import BastionStore
+import Foundation
+
+/// Keeps the session catalog up to date with the audit log: every `session.end` record
+/// becomes a catalog entry with the text its recording printed. The audit log is the record;
+/// the catalog can always be rebuilt from it, and it never holds anything the log does not.
+///
+/// Runs every couple of seconds in the daemon, and before each search (so a session that just
+/// ended is found at once). Safe to run from several threads: adding an entry twice keeps one.
+public struct SessionIndexer: Sendable {
+    private let auditLog: SQLiteAuditLog
+    private let catalog: any SessionCatalog
+
+    public init(auditLog: SQLiteAuditLog, catalog: any SessionCatalog) {
+        self.auditLog = auditLog
+        self.catalog = catalog
+    }
+
+    /// Indexes the sessions that ended since the last run; returns how many.
+    @discardableResult
+    public func catchUp() throws -> Int {
+        let from = try catalog.indexedThrough()
+        let records = try auditLog.search(AuditQuery(type: AuditEventType.sessionEnd.name, fromSeq: from + 1, limit: 500))
+        var added = 0
+        for record in records {
+            guard let session = Self.session(from: record) else {
+                try catalog.markIndexed(through: record.seq)
+                continue
+            }
+            // A missing or unreadable recording still gets its entry (found by user, target,
+            // time); its text is simply not searchable.
+            let text = session.recording.flatMap { try? CastText.extract(from: $0) } ?? ""
+            try catalog.add(session, text: text)
+            added += 1
+        }
+        return added
+    }
+
+    static func session(from record: SQLiteAuditLog.Record) -> IndexedSession? {
+        guard let event = try? AuditEvent(canonicalJSON: Array(record.json.utf8)), let id = event.details["session_id"] else { return nil }
+        let details = event.details
+        let duration = Double(details["duration"] ?? "") ?? 0
+        let exit = details["exit_status"] ?? details["exit_signal"].map { "signal \($0)" }
+        let recording = details["recording"].flatMap { $0 == "none" ? nil : $0 }
+        return IndexedSession(
+            id: id, user: event.actor?.user ?? "", login: details["login"] ?? event.session?.login ?? "", target: event.target ?? "",
+            sourceAddress: event.connection?.remoteAddress ?? "", startedAt: event.time.addingTimeInterval(-duration), duration: duration,
+            exitStatus: exit, endReason: details["end_reason"] ?? "", recording: recording,
+            recordingSize: Int(details["recording_size"] ?? "") ?? 0, recordingSHA256: details["recording_sha256"],
+            elevationRequest: details["elevation_request"], auditSeq: record.seq
+        )
+    }
+}

@@ -1,0 +1,22 @@
+/// What auditors' commands need from the recordings side, without knowing about SQLite or
+/// the audit chain's storage: find sessions, and decide whether a recording is intact.
+public protocol SessionArchive: Sendable {
+    /// Sessions matching `query`, newest first, including any that ended a moment ago.
+    func search(_ query: SessionQuery) throws -> [IndexedSession]
+    func session(id: String) throws -> IndexedSession?
+    /// Whether `session`'s recording is the one its audit record describes.
+    func verify(_ session: IndexedSession) -> RecordingVerdict
+}
+
+/// The outcome of checking a recording before replay or export.
+public enum RecordingVerdict: Sendable, Equatable {
+    case intact(path: String)
+    /// Why not, in words for the auditor; the session is named.
+    case refused(String)
+}
+
+/// Issues single-use links that sign an auditor in to the web view (`ssh … web`).
+public protocol WebSignInIssuer: Sendable {
+    /// A link valid for a minute, for `user`; the issue is audited by the implementation.
+    func signInLink(for user: User, connection: AuditEvent.Connection?) throws -> String
+}
