@@ -159,6 +159,10 @@ extension FrontDoorConnection {
             relay.terminate(message: "session refused: audit log unavailable", now: now)
             live?.endReason = "audit log unavailable"
         }
+        if let recorder, live != nil {
+            sessions.markers?.register(sessionID: sessionID, user: identity.user.name.rawValue, target: targetName, recorder: recorder)
+            if let grantID { _ = recorder.offerMarker("elevation \(grantID): \(login) under an approved grant") }
+        }
         logger.info("session started", metadata: ["session": "\(sessionID)", "target": "\(targetName)", "login": "\(login)"])
         return 0
     }
@@ -286,6 +290,7 @@ extension FrontDoorConnection {
         ]
         if let status = session.relay.exitStatus { details["exit_status"] = String(status) }
         if let signal = session.relay.exitSignal { details["exit_signal"] = signal.name }
+        services.sessions.markers?.unregister(sessionID: session.id)
         if let recorder = session.relay.recorder {
             do {
                 let summary = try recorder.close()

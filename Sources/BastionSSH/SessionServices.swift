@@ -14,12 +14,15 @@ public struct SessionServices: Sendable {
     public var registry: any SessionStore
     /// Grants for `elevated_logins`; nil: such logins are refused.
     public var elevation: ElevationService?
+    /// Where live recordings are found to receive markers from elsewhere (elevation, sudo).
+    public var markers: LiveSessionMarkers?
 
     public init(
         authorizer: SessionAuthorizer, upstreamAuthority: CertificateAuthority, settings: SessionSettings, users: any UserStore,
-        registry: any SessionStore, policy: Policy, elevation: ElevationService? = nil
+        registry: any SessionStore, policy: Policy, elevation: ElevationService? = nil, markers: LiveSessionMarkers? = nil
     ) {
         self.elevation = elevation
+        self.markers = markers
         self.policy = policy
         self.registry = registry
         self.authorizer = authorizer

@@ -176,7 +176,8 @@ struct RelayTests {
             let result = try await alice.ssh(["sleep 20"], user: "root@web01", answer: .none, useCertificate: true)
             #expect(result.status == 255, "\(result)")
             #expect(result.stderr.contains("bastion: session idle for 2s; closed"))
-            #expect(Date().timeIntervalSince(started) < 10)
+            // Well before `sleep 20` would have ended (generous: a loaded CI machine is slow).
+            #expect(Date().timeIntervalSince(started) < 18)
             #expect(try bastion.auditDetails("session.end").first?["end_reason"] == "idle timeout")
         }
     }

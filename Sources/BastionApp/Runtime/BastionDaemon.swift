@@ -36,7 +36,8 @@ public final class BastionDaemon: Sendable {
     /// Runs until SIGTERM/SIGINT (when `handleSignals`) or until the calling task is cancelled.
     public func run(handleSignals: Bool = true, onReady: @escaping @Sendable (Endpoints) -> Void = { _ in }) async throws {
         let configuration = environment.configuration
-        let audit = MetricsAuditEmitter(wrapping: environment.auditLog, registry: registry)
+        let markers = LiveSessionMarkers()
+        let audit = MarkingAuditEmitter(wrapping: MetricsAuditEmitter(wrapping: environment.auditLog, registry: registry), markers: markers)
         let clock = environment.clock
         let logger = self.logger
         let authenticator = Authenticator(
@@ -63,7 +64,8 @@ public final class BastionDaemon: Sendable {
                 recordingDirectory: configuration.recording.directory, captureInput: configuration.recording.captureInput,
                 onRecordingFailure: configuration.recording.onFailure, idleTimeout: configuration.sessions.idleTimeout
             ),
-            users: environment.users, registry: environment.sessions, policy: configuration.policy, elevation: elevation
+            users: environment.users, registry: environment.sessions, policy: configuration.policy, elevation: elevation,
+            markers: markers
         )
         let services = FrontDoorServices(
             authenticator: authenticator, commands: CommandRouter(

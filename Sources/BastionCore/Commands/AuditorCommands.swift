@@ -90,10 +90,12 @@ extension BastionCommand {
 public enum TimeBound {
     public static func parse(_ text: String, now: Date) -> Date? {
         if let duration = try? DurationText.parse(text) { return now.addingTimeInterval(-duration) }
+        if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return date }
+        if let date = try? Date.ISO8601FormatStyle().parse(text) { return date }
+        // A bare day (the parser would also take a longer text's first ten characters).
+        guard text.utf8.count == 10 else { return nil }
         var day = Date.ISO8601FormatStyle().year().month().day()
         day.timeZone = TimeZone(identifier: "UTC")!
-        if let date = try? day.parse(text) { return date }
-        if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return date }
-        return try? Date.ISO8601FormatStyle().parse(text)
+        return try? day.parse(text)
     }
 }
