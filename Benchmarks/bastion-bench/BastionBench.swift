@@ -81,6 +81,12 @@ enum BastionBench {
                 status = 1
             }
         }
+        if options.suites.contains("search") {
+            if options.suites.count > 1 { print("") }
+            note("auditors' search: 10,000 recorded sessions indexed, then word queries")
+            let search = try SearchBenchmark.run(sessions: 10_000, scratch: scratch)
+            print(SearchBenchmark.render(search))
+        }
         return status
     }
 
