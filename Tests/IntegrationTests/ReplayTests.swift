@@ -28,6 +28,14 @@ struct ReplayTests {
         return Recorded(id: try #require(end["session_id"]), path: try #require(end["recording"]))
     }
 
+    /// carol, an auditor with a certificate: a TOTP code is good for one login only, so
+    /// her commands log in with the certificate.
+    static func auditor(_ bastion: BastionHarness) async throws -> Engineer {
+        let carol = try await bastion.enroll("carol", roles: ["inspector"])
+        try await carol.fetchCertificate()
+        return carol
+    }
+
     static func bytes(_ path: String) throws -> [UInt8] {
         Array(try Data(contentsOf: URL(fileURLWithPath: path)))
     }
@@ -36,9 +44,9 @@ struct ReplayTests {
     func rawExport() async throws {
         try await withRelay(extraConfig: Self.auditorRole) { bastion, _ in
             let recorded = try await Self.recordSession(bastion)
-            let carol = try await bastion.enroll("carol", roles: ["inspector"])
+            let carol = try await Self.auditor(bastion)
 
-            let raw = try await carol.ssh(["replay", recorded.id, "--raw"])
+            let raw = try await carol.ssh(["replay", recorded.id, "--raw"], answer: .none, useCertificate: true)
             #expect(raw.status == 0, "\(raw)")
             #expect(Array(raw.stdout.utf8) == (try Self.bytes(recorded.path)))
             let copy = bastion.directory.file("exported.cast")
@@ -49,7 +57,7 @@ struct ReplayTests {
             let export = try #require(try bastion.auditDetailsNow("session.export").first)
             #expect(export == ["session_id": recorded.id, "via": "ssh", "forced": "false"])
 
-            let unknown = try await carol.ssh(["replay", "nosuchsession"])
+            let unknown = try await carol.ssh(["replay", "nosuchsession"], answer: .none, useCertificate: true)
             #expect(unknown.status == 1, "\(unknown)")
             #expect(unknown.stderr == "bastion: replay: no ended session nosuchsession (see `sessions`)\n")
 
@@ -65,8 +73,7 @@ struct ReplayTests {
     func terminalReplay() async throws {
         try await withRelay(extraConfig: Self.auditorRole) { bastion, _ in
             let recorded = try await Self.recordSession(bastion)
-            let carol = try await bastion.enroll("carol", roles: ["inspector"])
-            try await carol.fetchCertificate()
+            let carol = try await Self.auditor(bastion)
             func command(_ arguments: String) -> String {
                 (["ssh", "-tt"] + carol.clientOptions(useCertificate: true) + ["-p", String(bastion.endpoints.sshPort), "carol@127.0.0.1", arguments])
                     .map(relayShellQuote).joined(separator: " ") + "; echo exit=$?; sleep 30"
@@ -119,14 +126,14 @@ struct ReplayTests {
     func tampered() async throws {
         try await withRelay(extraConfig: Self.auditorRole) { bastion, _ in
             let recorded = try await Self.recordSession(bastion)
-            let carol = try await bastion.enroll("carol", roles: ["inspector"])
+            let carol = try await Self.auditor(bastion)
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: recorded.path))
             try handle.seekToEnd()
             try handle.write(contentsOf: Data("[9.0, \"o\", \"forged\\r\\n\"]\n".utf8))
             try handle.close()
 
             for arguments in [["replay", recorded.id], ["replay", recorded.id, "--raw"]] {
-                let refused = try await carol.ssh(arguments)
+                let refused = try await carol.ssh(arguments, answer: .none, useCertificate: true)
                 #expect(refused.status == 1, "\(refused)")
                 #expect(refused.stdout.isEmpty)
                 #expect(refused.stderr.hasPrefix("bastion: session \(recorded.id): the recording does not match its audit record"), "\(refused)")
@@ -138,7 +145,7 @@ struct ReplayTests {
             #expect(try bastion.auditDetailsNow("session.replay").isEmpty)
             #expect(try bastion.auditDetailsNow("session.export").isEmpty)
 
-            let forced = try await carol.ssh(["replay", recorded.id, "--raw", "--force"])
+            let forced = try await carol.ssh(["replay", recorded.id, "--raw", "--force"], answer: .none, useCertificate: true)
             #expect(forced.status == 0, "\(forced)")
             #expect(Array(forced.stdout.utf8) == (try Self.bytes(recorded.path)))
             #expect(forced.stdout.contains("forged"))
