@@ -73,7 +73,7 @@ extension BastionCommand {
     }
 
     /// `00:03:10`, `3:10` or `190` (seconds).
-    static func clockTime(_ text: String) -> Double? {
+    public static func clockTime(_ text: String) -> Double? {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
         guard (1...3).contains(parts.count) else { return nil }
         var total = 0.0
