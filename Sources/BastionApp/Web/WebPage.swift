@@ -73,8 +73,10 @@ enum WebPage {
         let markerJSON = (try? JSONSerialization.data(withJSONObject: markers.map { [$0.time, $0.label] as [Any] })).flatMap {
             String(data: $0, encoding: .utf8)
         } ?? "[]"
+        // The poster is the screen a second after the last event (at the last event's own time
+        // the player has not drawn that event yet): the frame as the session left it.
         body += """
-            <div id="player" data-cast="/sessions/\(escape(session.id))/cast" data-markers="\(escape(markerJSON))" data-poster="npt:\(String(format: "%.3f", length))"></div>
+            <div id="player" data-cast="/sessions/\(escape(session.id))/cast" data-markers="\(escape(markerJSON))" data-poster="npt:\(String(format: "%.3f", length + 1))"></div>
             <p class="note">The recording matched its audit record when this page was made; the player's file is checked again.
             <a href="/sessions/\(escape(session.id))/cast" download="\(escape(session.id)).cast">Download the .cast file</a></p>
 
