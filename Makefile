@@ -8,8 +8,10 @@ CONFIG ?= Config/bastiond.toml
 BUILD_PACKAGES := pkg-config libssh-dev libssl-dev libsqlite3-dev libqrencode-dev
 TEST_PACKAGES := openssh-client openssh-server oathtool asciinema expect curl tmux python3 sqlite3 rsyslog rsyslog-openssl openssl pamtester sudo chromium
 BENCH_PACKAGES := $(TEST_PACKAGES)
+# Scripts/fetch-web-assets: pip downloads asciinema-player for the web view (Debian's pip is python3 -m pip).
+WEB_PACKAGES := python3 python3-pip
 
-.PHONY: run build test bench deps-build deps-test clean
+.PHONY: run build test bench deps-build deps-test web-assets clean
 
 define ensure_packages
 	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
@@ -33,12 +35,17 @@ deps-test: deps-build
 build: deps-build
 	$(SWIFT) build --product bastiond
 
+## The web view's asciinema-player (Web/vendor, git-ignored), fetched from PyPI and checked by SHA-256.
+web-assets:
+	$(call ensure_packages,$(WEB_PACKAGES))
+	Scripts/fetch-web-assets Web/vendor
+
 ## Start a working bastion on embedded defaults (SSH 127.0.0.1:2222, HTTP 127.0.0.1:8080).
-run: build
+run: build web-assets
 	$(SWIFT) run --skip-build bastiond serve --config $(CONFIG)
 
 ## Build everything and run every test (unit and integration with real OpenSSH).
-test: deps-test
+test: deps-test web-assets
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 

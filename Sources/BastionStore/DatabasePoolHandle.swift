@@ -10,6 +10,7 @@ public struct DatabasePoolHandle: Sendable {
     public let siemOutbox: SQLiteSIEMOutbox
     public let elevations: SQLiteElevationStore
     public let sessionCatalog: SQLiteSessionCatalog
+    public let webSessions: SQLiteWebSessionStore
     private let pool: DatabasePool
 
     /// - Parameter sealing: how audit checkpoints are signed (the audit key, every N records).
@@ -22,6 +23,7 @@ public struct DatabasePoolHandle: Sendable {
         siemOutbox = SQLiteSIEMOutbox(database: pool)
         elevations = SQLiteElevationStore(database: pool)
         sessionCatalog = SQLiteSessionCatalog(database: pool)
+        webSessions = SQLiteWebSessionStore(database: pool)
     }
 
     /// An in-memory database with the real schema (tests, benchmarks).

@@ -103,15 +103,21 @@ public struct BastionConfiguration: Sendable, Equatable {
         public var listen: ListenAddress
         /// `public_url`: how people reach the HTTP side; used in links sent to chat.
         public var publicURL: String
+        /// `assets_dir`: the web view's static files: `player-page.js` (committed) and
+        /// `vendor/` (asciinema-player, fetched by `Scripts/fetch-web-assets`, never committed).
+        /// Relative to the working directory.
+        public var assetsDirectory: String
 
-        public init(listen: ListenAddress, publicURL: String) {
+        public init(listen: ListenAddress, publicURL: String, assetsDirectory: String = "Web") {
             self.listen = listen
             self.publicURL = publicURL
+            self.assetsDirectory = assetsDirectory
         }
 
         public static let defaults = HTTPConfiguration(
             listen: ListenAddress(host: "127.0.0.1", port: 8080),
-            publicURL: "http://127.0.0.1:8080"
+            publicURL: "http://127.0.0.1:8080",
+            assetsDirectory: "Web"
         )
     }
 

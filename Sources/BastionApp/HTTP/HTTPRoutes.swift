@@ -16,5 +16,6 @@ enum HTTPRoutes {
         ApprovalRoutes.register(on: router, context: context)
         TargetAPIRoutes.register(on: router, context: context)
         SlackActionsRoute.register(on: router, context: context)
+        WebRoutes.register(on: router, context: context)
     }
 }

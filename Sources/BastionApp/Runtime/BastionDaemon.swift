@@ -69,7 +69,8 @@ public final class BastionDaemon: Sendable {
         )
         let services = FrontDoorServices(
             authenticator: authenticator, commands: CommandRouter(
-                issuer: issuer, policy: configuration.policy, audit: audit, clock: clock, elevation: elevation, archive: archive
+                issuer: issuer, policy: configuration.policy, audit: audit, clock: clock, elevation: elevation, archive: archive,
+                webSignIn: WebSessions(environment: environment, audit: audit)
             ),
             audit: audit, clock: clock, sessions: sessions
         )

@@ -17,6 +17,8 @@ public struct BastionEnvironment: Sendable {
     public let siemOutbox: SQLiteSIEMOutbox
     public let elevations: SQLiteElevationStore
     public let sessionCatalog: SQLiteSessionCatalog
+    /// Sign-in links and sessions of the auditors' web view.
+    public let webSessions: SQLiteWebSessionStore
     public let clock: any WallClock
     /// Answers whether the database is reachable (for `/healthz`).
     public let databaseCheck: @Sendable () -> Bool
@@ -50,7 +52,7 @@ public struct BastionEnvironment: Sendable {
         return BastionEnvironment(
             configuration: configuration, keys: keys, users: database.users, ledger: database.ledger,
             auditLog: database.auditLog, sessions: database.sessions, siemOutbox: database.siemOutbox,
-            elevations: database.elevations, sessionCatalog: database.sessionCatalog, clock: clock, databaseCheck: database.isReachable
+            elevations: database.elevations, sessionCatalog: database.sessionCatalog, webSessions: database.webSessions, clock: clock, databaseCheck: database.isReachable
         )
     }
 

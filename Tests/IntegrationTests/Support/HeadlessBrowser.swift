@@ -14,11 +14,12 @@ enum HeadlessBrowser {
         var ink: Double
     }
 
-    /// Renders `url` at 1000×700 into `path` and measures it.
-    static func screenshot(_ url: String, to path: String) async throws -> Screenshot {
+    /// Renders `url` at 1000×700 into `path` and measures it. `arguments` go before the URL
+    /// (a private `--user-data-dir`, `--virtual-time-budget` for pages that run scripts).
+    static func screenshot(_ url: String, to path: String, arguments: [String] = []) async throws -> Screenshot {
         let render = try await ProcessRunner.run(
             "chromium",
-            ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--window-size=1000,700", "--screenshot=\(path)", url],
+            ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--window-size=1000,700", "--screenshot=\(path)"] + arguments + [url],
             timeout: 60
         )
         guard FileManager.default.fileExists(atPath: path) else { throw HarnessError(message: "chromium wrote no screenshot: \(render)") }
@@ -28,6 +29,15 @@ enum HeadlessBrowser {
             let ink = Double(fields[3])
         else { throw HarnessError(message: "cannot measure \(path): \(measured)") }
         return Screenshot(path: path, width: width, height: height, colours: colours, ink: ink)
+    }
+
+    /// The DOM of `url` after its scripts ran (`--dump-dom`), as Chromium serialises it.
+    static func dom(_ url: String, arguments: [String] = []) async throws -> String {
+        let render = try await ProcessRunner.run(
+            "chromium", ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--dump-dom"] + arguments + [url], timeout: 60
+        )
+        guard render.status == 0 else { throw HarnessError(message: "chromium --dump-dom failed: \(render)") }
+        return render.stdout
     }
 
     /// Decodes an 8-bit RGB(A) PNG (undoing the row filters, RFC 2083 §6) and prints
