@@ -41,7 +41,8 @@ web-assets:
 	Scripts/fetch-web-assets Web/vendor
 
 ## Start a working bastion on embedded defaults (SSH 127.0.0.1:2222, HTTP 127.0.0.1:8080).
-run: build web-assets
+run: build
+	@$(MAKE) --no-print-directory web-assets || echo "bastion: could not fetch the web player (is PyPI reachable?); everything but the web view's player works"
 	$(SWIFT) run --skip-build bastiond serve --config $(CONFIG)
 
 ## Build everything and run every test (unit and integration with real OpenSSH).

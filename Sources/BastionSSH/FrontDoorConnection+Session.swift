@@ -148,6 +148,11 @@ extension FrontDoorConnection {
         ]
         if let command = kind.command { details["command"] = String(command.prefix(500)) }
         details["elevation_request"] = grantID
+        // Markers first: once the session is listed as live, events about it must find it.
+        if let recorder {
+            sessions.markers?.register(sessionID: sessionID, user: identity.user.name.rawValue, target: targetName, recorder: recorder)
+            if let grantID { _ = recorder.offerMarker("elevation \(grantID): \(login) under an approved grant") }
+        }
         do {
             try services.audit.append(event(.sessionStart, outcome: .success, target: targetName, reason: nil, details: details))
             try sessions.registry.register(SessionRecord(
@@ -158,10 +163,6 @@ extension FrontDoorConnection {
             // No record, no session.
             relay.terminate(message: "session refused: audit log unavailable", now: now)
             live?.endReason = "audit log unavailable"
-        }
-        if let recorder, live != nil {
-            sessions.markers?.register(sessionID: sessionID, user: identity.user.name.rawValue, target: targetName, recorder: recorder)
-            if let grantID { _ = recorder.offerMarker("elevation \(grantID): \(login) under an approved grant") }
         }
         logger.info("session started", metadata: ["session": "\(sessionID)", "target": "\(targetName)", "login": "\(login)"])
         return 0

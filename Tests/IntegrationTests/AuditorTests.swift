@@ -75,7 +75,7 @@ struct AuditorTests {
             let output = harness.directory.file("session.out")
             let pid = try ChildSpawner.spawn(
                 [try ProcessRunner.locate("ssh")] + alice.clientOptions(useCertificate: true)
-                    + ["-p", String(harness.endpoints.sshPort), "root@web01@127.0.0.1", "echo before; sleep 3; echo after"],
+                    + ["-p", String(harness.endpoints.sshPort), "root@web01@127.0.0.1", "echo before; sleep 8; echo after"],
                 output: output
             )
             defer { ChildSpawner.terminate(pid) }
@@ -83,7 +83,7 @@ struct AuditorTests {
             let filed = try await alice.ssh(["elevate web01 --reason check the marker --no-wait"], useCertificate: true)
             let id = try #require(filed.stdout.firstMatch(of: /request ([0-9a-f]{8})/).map { String($0.1) }, "\(filed)")
             var status: Int32?
-            _ = try await relayPoll(timeout: 20) {
+            _ = try await relayPoll(timeout: 40) {
                 status = ChildSpawner.exitStatus(pid)
                 return status != nil
             }
