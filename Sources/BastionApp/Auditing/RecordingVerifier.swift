@@ -1,7 +1,7 @@
 public import BastionCore
 public import BastionStore
 import BastionCrypto
-import Foundation
+public import Foundation
 
 /// Decides whether a recording may be replayed or exported as the one that was made.
 ///
@@ -11,6 +11,11 @@ import Foundation
 public struct RecordingVerifier: Sendable {
     public typealias Verdict = RecordingVerdict
 
+    /// Why a recording may not be served, in words for the auditor (the session is named).
+    public struct Refusal: Error, Sendable {
+        public var reason: String
+    }
+
     private let environment: BastionEnvironment
 
     public init(environment: BastionEnvironment) {
@@ -18,28 +23,57 @@ public struct RecordingVerifier: Sendable {
     }
 
     public func check(_ session: IndexedSession) -> Verdict {
+        switch trustedRecording(session) {
+        case .failure(let refusal): return .refused(refusal.reason)
+        case .success(let trusted):
+            switch RecordingIntegrity.check(trusted) {
+            case .intact: return .intact(path: trusted.recording ?? "")
+            case .unrecorded: return .refused("session \(session.id) has no recording")
+            case .missing(let path): return .refused("session \(session.id): recording \(path) is missing or unreadable")
+            case .altered(let expected, let actual):
+                return .refused("session \(session.id): the recording does not match its audit record (sha256 \(actual), recorded \(expected))")
+            }
+        }
+    }
+
+    /// The recording's bytes, read once and checked as read: what is served is exactly what
+    /// was hashed (no window between a check of the file and a second read of it).
+    public func readVerified(_ session: IndexedSession) -> Result<Data, Refusal> {
+        switch trustedRecording(session) {
+        case .failure(let refusal): return .failure(refusal)
+        case .success(let trusted):
+            guard let path = trusted.recording, let expected = trusted.recordingSHA256 else {
+                return .failure(Refusal(reason: "session \(session.id) has no recording"))
+            }
+            guard let data = try? Data(contentsOf: URL(fileURLWithPath: path)) else {
+                return .failure(Refusal(reason: "session \(session.id): recording \(path) is missing or unreadable"))
+            }
+            let actual = SHA256.hash(Array(data)).map { String(format: "%02x", $0) }.joined()
+            guard constantTimeEquals(Array(actual.utf8), Array(expected.utf8)) else {
+                return .failure(Refusal(reason: "session \(session.id): the recording does not match its audit record (sha256 \(actual), recorded \(expected))"))
+            }
+            return .success(data)
+        }
+    }
+
+    /// `session` with the recording path and hash its chained `session.end` record holds.
+    private func trustedRecording(_ session: IndexedSession) -> Result<IndexedSession, Refusal> {
         let now = environment.clock.now()
         guard let record = try? environment.auditLog.search(AuditQuery(fromSeq: session.auditSeq, toSeq: session.auditSeq)).first,
             let event = try? AuditEvent(canonicalJSON: Array(record.json.utf8)), event.details["session_id"] == session.id
         else {
-            return .refused("session \(session.id): its session.end audit record (seq \(session.auditSeq)) is missing")
+            return .failure(Refusal(reason: "session \(session.id): its session.end audit record (seq \(session.auditSeq)) is missing"))
         }
         let report = try? environment.auditLog.verify(
             publicKey: environment.keys.auditKey.publicKey, from: session.auditSeq, to: session.auditSeq,
             purgeableBefore: RetentionPeriod.floor.cutoff(at: now)
         )
         guard let report, report.problems.isEmpty else {
-            return .refused("session \(session.id): its session.end audit record (seq \(session.auditSeq)) does not verify against the hash chain")
+            return .failure(Refusal(reason: "session \(session.id): its session.end audit record (seq \(session.auditSeq)) does not verify against the hash chain"))
         }
         var trusted = session
         trusted.recording = event.details["recording"].flatMap { $0 == "none" ? nil : $0 }
         trusted.recordingSHA256 = event.details["recording_sha256"]
-        switch RecordingIntegrity.check(trusted) {
-        case .intact: return .intact(path: trusted.recording ?? "")
-        case .unrecorded: return .refused("session \(session.id) has no recording")
-        case .missing(let path): return .refused("session \(session.id): recording \(path) is missing or unreadable")
-        case .altered(let expected, let actual):
-            return .refused("session \(session.id): the recording does not match its audit record (sha256 \(actual), recorded \(expected))")
-        }
+        return .success(trusted)
     }
 }

@@ -1,6 +1,6 @@
 public import BastionCore
 public import BastionStore
-import Foundation
+public import Foundation
 import Logging
 import ServiceLifecycle
 
@@ -27,6 +27,11 @@ public struct SessionArchiveService: SessionArchive {
 
     public func verify(_ session: IndexedSession) -> RecordingVerdict {
         RecordingVerifier(environment: environment).check(session)
+    }
+
+    /// The recording's bytes, checked as read (see ``RecordingVerifier/readVerified(_:)``).
+    public func readVerified(_ session: IndexedSession) -> Result<Data, RecordingVerifier.Refusal> {
+        RecordingVerifier(environment: environment).readVerified(session)
     }
 
     /// Indexes every session that ended since the last call.

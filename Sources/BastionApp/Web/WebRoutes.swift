@@ -194,10 +194,10 @@ private struct WebView: Sendable {
         let archive = self.archive
         let outcome: Checked = try await NIOThreadPool.singleton.runIfActive {
             guard id.utf8.count <= 64, let indexed = try archive.session(id: id) else { return .notFound }
-            switch archive.verify(indexed) {
-            case .refused(let reason): return .refused(indexed, reason)
-            case .intact(let path):
-                return .intact(indexed, try Data(contentsOf: URL(fileURLWithPath: path)))
+            // Read once and hashed as read: the bytes served are the bytes checked.
+            switch archive.readVerified(indexed) {
+            case .success(let data): return .intact(indexed, data)
+            case .failure(let refusal): return .refused(indexed, refusal.reason)
             }
         }
         if case .refused(let indexed, let reason) = outcome {
