@@ -96,8 +96,10 @@ struct ReplayTests {
                 #expect(Date().timeIntervalSince(started) < 15)
                 await tmux.stop()
 
-                // At a tenth of the speed the two-second pause lasts twenty: q ends it.
-                try await tmux.start(columns: 120, rows: 30, command: command("replay \(recorded.id) --speed 0.1"))
+                // At a tenth of the speed, with every gap capped at one second of the recording
+                // (the first one too: the target's shell may take a while to print on a loaded
+                // machine), the two-second pause lasts ten: q ends it before the second line.
+                try await tmux.start(columns: 120, rows: 30, command: command("replay \(recorded.id) --speed 0.1 --idle-limit 1"))
                 let playing = try await relayPoll(timeout: 20, interval: .milliseconds(200)) {
                     pane = try await tmux.lines()
                     return pane.contains("hello-replay")
