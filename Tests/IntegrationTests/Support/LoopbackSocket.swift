@@ -17,7 +17,10 @@ final class LoopbackSocket {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard result == 0 else {
-            Glibc.close(fd)
+            // deinit still runs after a throw from a fully initialised class: close once, and
+            // leave nothing for it to close again (a second close hit whatever descriptor
+            // another thread had opened with that number meanwhile: "Bad file descriptor").
+            close()
             throw HarnessError(message: "connect to 127.0.0.1:\(port) failed")
         }
     }
