@@ -192,8 +192,13 @@ public struct ElevationService: Sendable {
 
     // MARK: - Queries
 
+    /// One read when nothing is due (the common case: live privileged sessions and waiting
+    /// `elevate` commands ask every second); an expiry that is due is recorded first.
     public func request(id: String) throws -> ElevationRequest? {
-        sweep(id: id)
+        guard let found = try store.request(id: id) else { return nil }
+        var probe = found
+        guard probe.expireIfDue(at: clock.now()) != nil else { return found }
+        if let swept = sweep(id: id) { return swept }
         return try store.request(id: id)
     }
 
