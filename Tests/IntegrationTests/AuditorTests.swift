@@ -88,7 +88,7 @@ struct AuditorTests {
                 return status != nil
             }
             #expect(status == 0)
-            let end = try #require(try harness.auditDetails("session.end").first)
+            let end = try #require(try await harness.auditDetails("session.end").first)
             let recording = try #require(end["recording"])
             let markers = try RelayRecording.events(recording).filter { $0.code == "m" }.map(\.data)
             #expect(markers.contains("elevation \(id) requested: root for 30m"), "\(markers)")

@@ -56,7 +56,7 @@ struct ElevationTests {
             let before = try await alice.ssh(["id -un"], user: "root@web01", useCertificate: true)
             #expect(before.status == 1)
             #expect(before.stderr.contains("root on web01 needs an approved elevation"), "\(before)")
-            #expect(try harness.auditDetails("session.denied").last?["login"] == "root")
+            #expect(try await harness.auditDetails("session.denied").last?["login"] == "root")
 
             let targets = try await alice.ssh(["targets"], useCertificate: true)
             #expect(targets.stdout.contains("deploy,root*") && targets.stdout.contains("* needs a grant"), "\(targets)")
@@ -72,7 +72,7 @@ struct ElevationTests {
             let during = try await alice.ssh(["id -un"], user: "root@web01", useCertificate: true)
             #expect(during.status == 0, "\(during)")
             #expect(during.stdout == "root\n")
-            #expect(try harness.auditDetails("session.start").last?["elevation_request"] == id)
+            #expect(try await harness.auditDetails("session.start").last?["elevation_request"] == id)
             let mine = try await alice.ssh(["requests"], useCertificate: true)
             #expect(mine.stdout.contains(id) && mine.stdout.contains("active") && mine.stdout.contains("bob"), "\(mine)")
 
@@ -192,7 +192,7 @@ struct ElevationTests {
             let result = try await session
             #expect(!result.stdout.contains("finished"), "\(result)")
             #expect(result.stderr.contains("your elevation grant \(id) ended; session closed"), "\(result)")
-            #expect(try harness.auditDetails("session.end").last?["end_reason"] == "elevation grant ended")
+            #expect(try await harness.auditDetails("session.end").last?["end_reason"] == "elevation grant ended")
             #expect(try harness.auditRecords("elevation.revoked").first?["reason"] as? String == "incident 42")
         }
     }

@@ -31,10 +31,10 @@ struct RelayTests {
             // The target saw Bastion's per-session certificate, not alice's.
             #expect(sshd.log.contains("Accepted certificate ID \"bastion session="))
 
-            let start = try #require(try bastion.auditDetails("session.start").first)
+            let start = try #require(try await bastion.auditDetails("session.start").first)
             #expect(start["login"] == "root")
             #expect(start["kind"] == "exec")
-            let end = try #require(try bastion.auditDetails("session.end").first)
+            let end = try #require(try await bastion.auditDetails("session.end").first)
             #expect(end["exit_status"] == "3")
             let path = try #require(end["recording"])
             #expect(path.hasPrefix(bastion.directory.file("recordings") + "/"))
@@ -56,7 +56,7 @@ struct RelayTests {
             let result = try await alice.ssh(["printf 'tty: '; tty; echo pty-ok"], user: "root@web01", answer: .none, useCertificate: true, tty: true)
             #expect(result.status == 0, "\(result)")
             #expect(result.stdout.contains("tty: /dev/pts/"))
-            let path = try #require(try bastion.auditDetails("session.end").first?["recording"])
+            let path = try #require(try await bastion.auditDetails("session.end").first?["recording"])
             let header = try #require(try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").first)
             #expect(header.contains("\"version\": 2"))
             #expect(header.contains("\"bastion\": {\"session_id\""))
@@ -117,7 +117,7 @@ struct RelayTests {
             let sftp = try await ProcessRunner.run("sftp", alice.clientOptions(useCertificate: true) + ["-P", port, "-b", batch, "root@web01@127.0.0.1"])
             #expect(sftp.status == 0, "\(sftp)")
             #expect(try await Self.sha256(fetched) == (try await Self.sha256(source)))
-            let kinds = try bastion.auditDetails("session.start").compactMap { $0["kind"] }
+            let kinds = try await bastion.auditDetails("session.start").compactMap { $0["kind"] }
             #expect(kinds.contains("subsystem"))
         }
     }
@@ -178,7 +178,7 @@ struct RelayTests {
             #expect(result.stderr.contains("bastion: session idle for 2s; closed"))
             // Well before `sleep 20` would have ended (generous: a loaded CI machine is slow).
             #expect(Date().timeIntervalSince(started) < 18)
-            #expect(try bastion.auditDetails("session.end").first?["end_reason"] == "idle timeout")
+            #expect(try await bastion.auditDetails("session.end").first?["end_reason"] == "idle timeout")
         }
     }
 
@@ -194,7 +194,7 @@ struct RelayTests {
             let result = try await alice.ssh(["sleep 20"], user: "root@web01", answer: .none, useCertificate: true)
             #expect(result.status == 255, "\(result)")
             #expect(result.stderr.contains("your certificate expired"))
-            #expect(try bastion.auditDetails("session.end").first?["end_reason"] == "certificate expired")
+            #expect(try await bastion.auditDetails("session.end").first?["end_reason"] == "certificate expired")
         }
     }
 
@@ -241,7 +241,7 @@ struct RelaySessionLimitTests {
             let result = try await alice.ssh(["sleep 20"], user: "root@web01", answer: .none, useCertificate: true)
             #expect(result.status == 255, "\(result)")
             #expect(result.stderr.contains("maximum session length (2s) reached"))
-            #expect(try bastion.auditDetails("session.end").first?["end_reason"] == "maximum session length")
+            #expect(try await bastion.auditDetails("session.end").first?["end_reason"] == "maximum session length")
         }
     }
 
@@ -314,7 +314,7 @@ struct RelayFailureTests {
             #expect(result.status == 255, "\(result.status) \(result.stderr)")
             #expect(result.stderr.contains("recording failed; session closed by policy"))
             #expect(try bastion.auditRecords("recording.failed").count == 1)
-            #expect(try bastion.auditDetails("session.end").first?["end_reason"] == "recording failed")
+            #expect(try await bastion.auditDetails("session.end").first?["end_reason"] == "recording failed")
         }
     }
 }
@@ -351,7 +351,7 @@ struct RelayForwardingTests {
             let arguments = alice.clientOptions(useCertificate: true) + ["-p", String(bastion.endpoints.sshPort), "-W", "127.0.0.1:\(port)", "alice@127.0.0.1"]
             let allowed = try await ProcessRunner.run(ssh, arguments, input: request, timeout: 20)
             #expect(allowed.stdout.contains("forwarded-ok"), "\(allowed)")
-            let opened = try bastion.auditDetails("forward.open")
+            let opened = try await bastion.auditDetails("forward.open")
             #expect(opened.contains { $0["destination"] == "127.0.0.1:\(port)" })
 
             let other = try SSHDFixture.freePort()
@@ -376,7 +376,7 @@ struct RelayInputCaptureTests {
             let arguments = alice.clientOptions(useCertificate: true) + ["-p", String(bastion.endpoints.sshPort), "root@web01@127.0.0.1", "wc -c"]
             let result = try await ProcessRunner.run(ssh, arguments, input: Data(text.utf8), timeout: 20)
             #expect(result.status == 0, "\(result)")
-            let path = try #require(try bastion.auditDetails("session.end").first?["recording"])
+            let path = try #require(try await bastion.auditDetails("session.end").first?["recording"])
             recording = try String(contentsOfFile: path, encoding: .utf8)
         }
         return recording

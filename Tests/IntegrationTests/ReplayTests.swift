@@ -24,7 +24,7 @@ struct ReplayTests {
             ["printf 'hello-replay\\n'; sleep 2; printf 'after-pause\\n'"], user: "root@web01", answer: .none, useCertificate: true, tty: true
         )
         try #require(result.status == 0, "\(result)")
-        let end = try #require(try bastion.auditDetails("session.end").first)
+        let end = try #require(try await bastion.auditDetails("session.end").first)
         return Recorded(id: try #require(end["session_id"]), path: try #require(end["recording"]))
     }
 

@@ -190,9 +190,9 @@ struct SIEMStreamingTests {
             let arguments = alice.clientOptions(useCertificate: true) + ["-p", String(bastion.endpoints.sshPort), "root@web01@127.0.0.1", command]
             let result = try await ProcessRunner.run(ssh, arguments, timeout: 30)
             #expect(result.status == 0, "\(result)")
-            let ended = try await relayPoll(timeout: 10, interval: .milliseconds(100)) { try !bastion.auditDetails("session.end").isEmpty }
+            let ended = try await relayPoll(timeout: 10, interval: .milliseconds(100)) { try await !bastion.auditDetails("session.end").isEmpty }
             try #require(ended)
-            let end = try #require(try bastion.auditDetails("session.end").first)
+            let end = try #require(try await bastion.auditDetails("session.end").first)
             let session = try #require(end["session_id"])
             let path = try #require(end["recording"])
 

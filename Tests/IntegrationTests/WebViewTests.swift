@@ -66,7 +66,7 @@ struct WebViewTests {
             try await alice.fetchCertificate()
             let ran = try await alice.ssh(["echo webview-proof-\("42")"], user: "root@web01", useCertificate: true)
             #expect(ran.status == 0 && ran.stdout.contains("webview-proof-42"), "\(ran)")
-            let id = try #require(try harness.auditDetails("session.end").first?["session_id"])
+            let id = try #require(try await harness.auditDetails("session.end").first?["session_id"])
             let base = "http://127.0.0.1:\(harness.endpoints.httpPort)"
             let jar = harness.directory.file("jar")
 
@@ -160,7 +160,7 @@ struct WebViewTests {
             #expect(try await Self.fetch(base + "/signin/AAAA", jar: nil, in: harness.directory).status == 403)
 
             // A tampered recording is refused, page and file.
-            let recording = try #require(try harness.auditDetails("session.end").first?["recording"])
+            let recording = try #require(try await harness.auditDetails("session.end").first?["recording"])
             let handle = try #require(FileHandle(forWritingAtPath: recording))
             try handle.seekToEnd()
             try handle.write(contentsOf: Data("[9.9, \"o\", \"forged\"]\n".utf8))

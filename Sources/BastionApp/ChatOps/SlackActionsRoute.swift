@@ -2,6 +2,7 @@ import BastionCore
 import Foundation
 import Hummingbird
 import NIOCore
+import NIOPosix
 
 /// `POST /chatops/slack/actions`, Slack's interactivity request URL. Registered only with
 /// `[chatops.slack] interactive = true`; otherwise the path does not exist (404).
@@ -19,10 +20,12 @@ enum SlackActionsRoute {
         )
         router.post(RouterPath(path)) { request, _ -> Response in
             let body = try await request.body.collect(upTo: maximumBody)
-            let answer = handler.handle(
-                body: Array(buffer: body), signature: request.headers[.init("X-Slack-Signature")!],
-                timestamp: request.headers[.init("X-Slack-Request-Timestamp")!]
-            )
+            let signature = request.headers[.init("X-Slack-Signature")!]
+            let timestamp = request.headers[.init("X-Slack-Request-Timestamp")!]
+            // A decision writes and fsyncs: off the cooperative pool.
+            let answer = try await NIOThreadPool.singleton.runIfActive {
+                handler.handle(body: Array(buffer: body), signature: signature, timestamp: timestamp)
+            }
             var json = CanonicalJSONWriter()
             json.beginObject()
             json.member("response_type", "ephemeral")

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Foundation
 import NIOCore
+import NIOPosix
 
 /// `GET /approve/<token>` shows a request; `POST` decides it with the approver's user name and
 /// a fresh TOTP code. The token (see ``ApprovalLink``) is the only capability in the link; it
@@ -43,10 +44,11 @@ enum ApprovalRoutes {
                 refuseLink(audit: audit, clock: clock, reason: ElevationRefusal.unknownApprover.description, id: id, user: name)
                 return try decisionRefused(id: id, elevation: elevation, message: "Not accepted: check your user name and code.", clock: clock)
             }
-            let result = elevation.decide(
-                id: id, approve: decision == "approve", approver: approver, proof: .totp(form["code"] ?? ""), comment: form["comment"] ?? "",
-                caller: caller, viaLink: true
-            )
+            let (approve, code, comment) = (decision == "approve", form["code"] ?? "", form["comment"] ?? "")
+            // A decision writes and fsyncs: off the cooperative pool.
+            let result = try await NIOThreadPool.singleton.runIfActive {
+                elevation.decide(id: id, approve: approve, approver: approver, proof: .totp(code), comment: comment, caller: caller, viaLink: true)
+            }
             switch result {
             case .success(let decided):
                 let headline = switch decided.state {

@@ -2,6 +2,7 @@ import BastionCore
 import Foundation
 import Hummingbird
 import NIOCore
+import NIOPosix
 
 /// The API target hosts call: `POST /api/v1/targets/{target}/sudo`, asked by the sudo check
 /// (`Config/target/bastion-sudo-check`) on every sudo. JSON in and out; the decisions are
@@ -50,7 +51,11 @@ enum TargetAPIRoutes {
                 guard let decoded = try? JSONDecoder().decode(CheckBody.self, from: Data(buffer.readableBytesView)) else { return nil }
                 return SudoCheck.Query(login: decoded.user, command: decoded.command ?? "", requestID: decoded.requestID)
             }
-            switch check.check(target: target, bearer: bearerToken(request.headers[.authorization]), query: query) {
+            let bearer = bearerToken(request.headers[.authorization])
+            // The check writes (request, audit append with its fsync): off the cooperative pool,
+            // so a slow disk delays this answer only, not every task of the process.
+            let outcome = try await NIOThreadPool.singleton.runIfActive { check.check(target: target, bearer: bearer, query: query) }
+            switch outcome {
             case .unauthorized:
                 return json(status: .unauthorized, AnswerBody(decision: "deny", message: "unauthorized"))
             case .answered(let answer):

@@ -16,6 +16,10 @@ final class BastionHarness: @unchecked Sendable {
     /// Bastion's clock; `clock.advance(by: 30)` moves to the next TOTP step.
     let clock: OffsetClock
     private let task: Task<Void, any Error>
+    /// The daemon's own thread: its tasks (HTTP handlers, services) prefer it to the shared
+    /// cooperative pool, so one bastiond per process, as in production, sees no other test's
+    /// blocking work ahead of its own.
+    private let executor: ThreadExecutor
 
     /// Starts a bastion whose config is the defaults plus `extraConfig` (TOML).
     init(
@@ -26,14 +30,16 @@ final class BastionHarness: @unchecked Sendable {
         var configuration = try BastionConfiguration.parse(text, file: directory.file("bastiond.toml"))
         configure(&configuration)
         let clock = OffsetClock()
-        let environment = try BastionEnvironment.open(configuration: configuration, clock: clock)
+        let opening = configuration
+        let environment = try await offPool { try BastionEnvironment.open(configuration: opening, clock: clock) }
         let registry = PrometheusCollectorRegistry()
         let daemon = BastionDaemon(
             environment: environment, registry: registry,
             logger: Logger(label: "bastiond-test", factory: { _ in SwiftLogNoOpLogHandler() })
         )
         let (stream, continuation) = AsyncStream.makeStream(of: BastionDaemon.Endpoints.self)
-        let task = Task {
+        let executor = ThreadExecutor(name: "bastiond-test")
+        let task = Task(executorPreference: executor) {
             defer { continuation.finish() }
             try await daemon.run(handleSignals: false) { continuation.yield($0) }
         }
@@ -48,6 +54,7 @@ final class BastionHarness: @unchecked Sendable {
         self.registry = registry
         self.clock = clock
         self.task = task
+        self.executor = executor
     }
 
     /// The test configuration: free ports, a private data directory, two roles.
@@ -82,7 +89,10 @@ final class BastionHarness: @unchecked Sendable {
     /// Enrolls `name` with a fresh key of `type` made by ssh-keygen; returns the engineer's files.
     func enroll(_ name: String, keyType: KeyType = .ed25519, roles: [String] = ["engineer"]) async throws -> Engineer {
         let keyPath = try await Engineer.makeKey(in: directory, name: "\(name)-\(keyType.rawValue)", type: keyType)
-        let enrollment = try administration.addUser(name: name, key: try String(contentsOfFile: keyPath + ".pub", encoding: .utf8), roles: roles)
+        let administration = administration
+        let enrollment = try await offPool {
+            try administration.addUser(name: name, key: try String(contentsOfFile: keyPath + ".pub", encoding: .utf8), roles: roles)
+        }
         return Engineer(name: name, keyPath: keyPath, secret: enrollment.secret.base32, harness: self)
     }
 

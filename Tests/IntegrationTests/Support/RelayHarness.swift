@@ -45,11 +45,11 @@ func withRelay(
 extension BastionHarness {
     /// The `details` of the audit records of `type`. `session.end` is written just after the
     /// client sees the session close, so this waits (up to 5 s) for at least one record.
-    func auditDetails(_ type: String) throws -> [[String: String]] {
+    func auditDetails(_ type: String) async throws -> [[String: String]] {
         let deadline = Date().addingTimeInterval(5)
         var records = try auditRecords(type)
         while records.isEmpty, Date() < deadline {
-            usleep(50_000)
+            try await Task.sleep(for: .milliseconds(50))  // never usleep: the bastiond under test shares this pool
             records = try auditRecords(type)
         }
         return records.map { $0["details"] as? [String: String] ?? [:] }
