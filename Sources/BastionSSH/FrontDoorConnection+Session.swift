@@ -237,7 +237,7 @@ extension FrontDoorConnection {
         live = session
         if session.relay.isFinished(now: now) {
             finishSession(event: event)
-            // Like after a command: let the client hang up first (up to 2 s), or it may see
+            // Like after a command: let the client hang up first (up to `hangUpGrace`), or it may see
             // "connection closed by remote host" before it has read the exit status.
             channelClosedAt = Date()
         }

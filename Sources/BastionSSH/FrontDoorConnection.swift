@@ -138,7 +138,7 @@ final class FrontDoorConnection: @unchecked Sendable {
             }
             serviceConversation()
             deliverOutputIfReady()
-            if let closedAt = channelClosedAt, Date().timeIntervalSince(closedAt) > 2 {
+            if let closedAt = channelClosedAt, Date().timeIntervalSince(closedAt) > Self.hangUpGrace {
                 // We sent CLOSE; the client normally hangs up first (then it prints no
                 // "connection closed by remote host"), but do not wait forever.
                 break
@@ -149,6 +149,11 @@ final class FrontDoorConnection: @unchecked Sendable {
             self.channel = nil
         }
     }
+
+    /// How long a client may take to hang up after the session's CLOSE. sshd waits as long as
+    /// the client likes; a busy or stopped client (a laptop lid, a loaded CI machine) that
+    /// resumes within this still reads its exit status. Ten seconds of one idle connection.
+    static let hangUpGrace: TimeInterval = 10
 
     /// How long the event loop may sleep: 100 ms without a session (only logins and
     /// forwards), 10 ms with one (policy checks, endings), 1 ms while the relay holds a

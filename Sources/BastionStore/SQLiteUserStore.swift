@@ -31,7 +31,7 @@ public final class SQLiteUserStore: UserStore {
 
     public func user(named name: UserName) throws -> User? {
         try database.storeRead { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM users WHERE name = ?", arguments: [name.rawValue]).flatMap(Self.user(from:))
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM users WHERE name = ?"), arguments: [name.rawValue]).flatMap(Self.user(from:))
         }
     }
 
@@ -67,7 +67,7 @@ public final class SQLiteUserStore: UserStore {
 
     public func keys(of name: UserName) throws -> [SSHPublicKey] {
         try database.storeRead { db in
-            try String.fetchAll(db, sql: "SELECT key_line FROM user_keys WHERE user_name = ? ORDER BY added_at", arguments: [name.rawValue])
+            try String.fetchAll(db.cachedStatement(sql: "SELECT key_line FROM user_keys WHERE user_name = ? ORDER BY added_at"), arguments: [name.rawValue])
                 .map { line in
                     do { return try SSHPublicKey(authorizedKeysLine: line) } catch {
                         throw StoreError(.corrupt, "unreadable key for \(name): \(error)")
@@ -85,7 +85,7 @@ public final class SQLiteUserStore: UserStore {
 
     public func totpState(of name: UserName) throws -> TOTPState? {
         try database.storeRead { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM totp_state WHERE user_name = ?", arguments: [name.rawValue]).map(Self.totpState(from:))
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM totp_state WHERE user_name = ?"), arguments: [name.rawValue]).map(Self.totpState(from:))
         }
     }
 
@@ -136,7 +136,7 @@ public final class SQLiteUserStore: UserStore {
                     """,
                 arguments: [maxFailures, now.addingTimeInterval(lockout).timeIntervalSince1970, name.rawValue]
             )
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM totp_state WHERE user_name = ?", arguments: [name.rawValue]) else {
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM totp_state WHERE user_name = ?"), arguments: [name.rawValue]) else {
                 throw StoreError(.notFound, "no TOTP state for \(name)")
             }
             return Self.totpState(from: row)

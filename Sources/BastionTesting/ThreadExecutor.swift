@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A task executor with one thread of its own, for an in-process bastiond.
 ///
@@ -10,11 +11,18 @@ import Foundation
 public final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []
+    /// The executor's thread, once it has started (Foundation's `Thread.name` does not reach
+    /// the OS thread on Linux, so identity is how a test tells where it runs).
+    private let thread = Mutex<Thread?>(nil)
 
-    public init(name: String) {
+    public init() {
         let thread = Thread { [unowned self] in self.runJobs() }
-        thread.name = name
         thread.start()
+    }
+
+    /// True when called on the executor's thread.
+    public var isCurrentThread: Bool {
+        thread.withLock { $0 } === Thread.current
     }
 
     public func enqueue(_ job: consuming ExecutorJob) {
@@ -26,6 +34,7 @@ public final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
     }
 
     private func runJobs() {
+        thread.withLock { $0 = Thread.current }
         while true {
             condition.lock()
             while jobs.isEmpty { condition.wait() }

@@ -102,6 +102,7 @@ public struct Authenticator: Sendable {
                 let fingerprint = certificate.publicKey.fingerprint
                 // For `root@web01` the user is whoever Bastion issued this certificate to.
                 let name: UserName
+                var ledgerEntry: IssuedCertificate?
                 switch request {
                 case .bastion(let named): name = named
                 case .target:
@@ -109,6 +110,7 @@ public struct Authenticator: Sendable {
                         return deny(.certificateNotIssuedByBastion, fingerprint: fingerprint)
                     }
                     name = issued.user
+                    ledgerEntry = issued
                 }
                 do {
                     try certificateVerifier.verify(
@@ -121,7 +123,7 @@ public struct Authenticator: Sendable {
                     return deny(.unknownUser, fingerprint: fingerprint)
                 }
                 if let refusal = try accountRefusal(user, now: now) { return deny(refusal, fingerprint: fingerprint) }
-                guard let issued = try ledger.certificate(serial: certificate.serial),
+                guard let issued = try ledgerEntry ?? ledger.certificate(serial: certificate.serial),
                     issued.user == name, issued.keyFingerprint == fingerprint
                 else {
                     return deny(.certificateNotIssuedByBastion, fingerprint: fingerprint)

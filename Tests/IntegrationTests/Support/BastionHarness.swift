@@ -38,7 +38,7 @@ final class BastionHarness: @unchecked Sendable {
             logger: Logger(label: "bastiond-test", factory: { _ in SwiftLogNoOpLogHandler() })
         )
         let (stream, continuation) = AsyncStream.makeStream(of: BastionDaemon.Endpoints.self)
-        let executor = ThreadExecutor(name: "bastiond-test")
+        let executor = ThreadExecutor()
         let task = Task(executorPreference: executor) {
             defer { continuation.finish() }
             try await daemon.run(handleSignals: false) { continuation.yield($0) }
