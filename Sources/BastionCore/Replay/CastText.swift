@@ -4,22 +4,32 @@ public import Foundation
 /// terminal escapes. Input events are left out: with `capture_input` they would put typed
 /// secrets into the index.
 public enum CastText {
-    /// Reads `path`; lines that do not parse (a truncated last line) are skipped.
+    /// Reads `path` up to `limit` bytes of text (the index keeps the start of long sessions;
+    /// replay has all of it); lines that do not parse (a truncated last line) are skipped.
+    ///
+    /// Lines are found with `memchr` and read one at a time, so a session that printed
+    /// gigabytes costs what its first `limit` bytes of text cost, not a pass over the file.
     public static func extract(from path: String, limit: Int = 4 << 20) throws -> String {
         let data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
-        var text = ""
-        var first = true
-        for line in data.split(separator: UInt8(ascii: "\n")) {
-            if first {
-                first = false
-                continue
+        return data.withUnsafeBytes { file -> String in
+            guard let base = file.baseAddress else { return "" }
+            var text = ""
+            var start = 0
+            var isHeader = true
+            while start < file.count, text.utf8.count <= limit {
+                let end = memchr(base + start, 0x0A, file.count - start).map { base.distance(to: UnsafeRawPointer($0)) } ?? file.count
+                defer { start = end + 1 }
+                if isHeader {
+                    isHeader = false
+                    continue
+                }
+                let line = Data(bytes: base + start, count: end - start)
+                guard let event = try? JSONSerialization.jsonObject(with: line) as? [Any], event.count == 3,
+                    event[1] as? String == "o", let output = event[2] as? String
+                else { continue }
+                text += TerminalText.strip(output)
             }
-            guard let event = try? JSONSerialization.jsonObject(with: Data(line)) as? [Any], event.count == 3,
-                event[1] as? String == "o", let output = event[2] as? String
-            else { continue }
-            text += TerminalText.strip(output)
-            if text.utf8.count > limit { break }
+            return text
         }
-        return text
     }
 }
