@@ -195,7 +195,16 @@ public final class RsyslogFixture: Sendable {
                 let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
                 throw SSHDFixture.FixtureError("rsyslogd exited: \(text)")
             }
-            if ports.allSatisfy(isListening) { return child }
+            if ports.allSatisfy(isListening) {
+                // Listening is not enough: another process may have taken one of the ports between
+                // our probe and rsyslog's bind (rsyslog then logs it, skips that input and runs on).
+                let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+                guard !text.contains("Could not create tcp listener"), !text.contains("Address already in use") else {
+                    ChildSpawner.terminate(child)
+                    throw SSHDFixture.FixtureError("a port was in use: \(text)")
+                }
+                return child
+            }
             usleep(20_000)
         }
         ChildSpawner.terminate(child)
