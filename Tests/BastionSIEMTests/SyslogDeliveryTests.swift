@@ -23,7 +23,7 @@ struct SyslogDeliveryTests {
 
     /// Sends `messages` (several frames per write, then one per write) and closes.
     private static func deliver(_ messages: [[UInt8]], to endpoint: SyslogEndpoint, tls: TLSClientConfiguration? = nil) async throws {
-        try await onThread {
+        try await offPool {
             let sender = SyslogSender(endpoint: endpoint, tls: tls)
             try sender.connect()
             let half = messages.count / 2
@@ -36,7 +36,7 @@ struct SyslogDeliveryTests {
     }
 
     private static func received(_ rsyslog: RsyslogFixture, count: Int) async throws -> [String] {
-        try await onThread { rsyslog.waitForMessages(count: count) }
+        try await offPool { rsyslog.waitForMessages(count: count) }
     }
 
     @Test("plain TCP: multi-byte UTF-8 arrives intact and framing stays in sync")
@@ -136,19 +136,19 @@ struct SyslogDeliveryTests {
         let endpoint = SyslogEndpoint(host: "127.0.0.1", port: rsyslog.plainPort)
         let messages = Self.messages(count: 2)
         // One connection open before the outage: its next send must fail, not vanish.
-        let sender = try await onThread { () -> SendableBox<SyslogSender> in
+        let sender = try await offPool { () -> SendableBox<SyslogSender> in
             let sender = SyslogSender(endpoint: endpoint)
             try sender.connect()
             try sender.send(OctetCounting.frame(messages[0]))
             return SendableBox(sender)
         }
         #expect(try await Self.received(rsyslog, count: 1).count == 1)
-        try await onThread { rsyslog.stop() }
+        try await offPool { rsyslog.stop() }
 
         let refused = try await Self.connectError(endpoint, tls: nil)
         #expect(refused.code == .connectionFailed)
         #expect(refused.description == "connect to 127.0.0.1:\(rsyslog.plainPort) failed: Connection refused")
-        let sendError = try await onThread { () -> SIEMError? in
+        let sendError = try await offPool { () -> SIEMError? in
             do throws(SIEMError) {
                 try sender.value.send(OctetCounting.frame(messages[1]))
                 return nil
@@ -156,9 +156,9 @@ struct SyslogDeliveryTests {
         }
         #expect(sendError?.code == .sendFailed, "a send after the receiver closed must fail: \(String(describing: sendError))")
 
-        try await onThread { try rsyslog.start() }
+        try await offPool { try rsyslog.start() }
         defer { rsyslog.stop() }
-        try await onThread {
+        try await offPool {
             try sender.value.connect()
             try sender.value.send(OctetCounting.frame(messages[1]))
             sender.value.close()
@@ -175,7 +175,7 @@ struct SyslogDeliveryTests {
 
     @Test("send without a connection is refused")
     func notConnected() async throws {
-        let error = try await onThread { () -> SIEMError? in
+        let error = try await offPool { () -> SIEMError? in
             do throws(SIEMError) {
                 try SyslogSender(endpoint: SyslogEndpoint(host: "127.0.0.1", port: 9)).send([1])
                 return nil
@@ -185,7 +185,7 @@ struct SyslogDeliveryTests {
     }
 
     private static func connectError(_ endpoint: SyslogEndpoint, tls: TLSClientConfiguration?) async throws -> SIEMError {
-        let error = try await onThread { () -> SIEMError? in
+        let error = try await offPool { () -> SIEMError? in
             let sender = SyslogSender(endpoint: endpoint, tls: tls, connectTimeout: .seconds(3))
             do throws(SIEMError) {
                 try sender.connect()
@@ -203,10 +203,3 @@ private final class SendableBox<Value>: @unchecked Sendable {
     init(_ value: Value) { self.value = value }
 }
 
-/// Runs blocking work (sockets, process fixtures) on a thread of its own, never on the
-/// cooperative pool, which has one thread per core and is shared with every other test.
-func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try body() }) }.start()
-    }
-}
