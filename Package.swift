@@ -33,6 +33,7 @@ let package = Package(
         .systemLibrary(name: "CLibSSH", pkgConfig: "libssh", providers: [.apt(["libssh-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CQREncode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
 
         .target(name: "BastionCrypto", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
         .target(name: "BastionCore", dependencies: ["BastionCrypto"], swiftSettings: swiftSettings),
@@ -41,6 +42,7 @@ let package = Package(
             dependencies: ["BastionCore", "BastionCrypto", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
+        .target(name: "BastionPostgres", dependencies: ["BastionCore", "CLibPQ"], swiftSettings: swiftSettings),
         .target(
             name: "BastionSSH",
             dependencies: ["BastionCore", "CLibSSH", .product(name: "Logging", package: "swift-log")],
@@ -92,7 +94,7 @@ let package = Package(
         .target(name: "BastionTesting", dependencies: ["BastionCore"], swiftSettings: swiftSettings),
 
         .testTarget(name: "BastionCoreTests", dependencies: ["BastionCore", "BastionCrypto", "BastionTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "BastionStoreTests", dependencies: ["BastionStore", "BastionCore", "BastionCrypto", "BastionTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "BastionStoreTests", dependencies: ["BastionStore", "BastionPostgres", "BastionCore", "BastionCrypto", "BastionTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "BastionSIEMTests", dependencies: ["BastionSIEM", "BastionCore", "BastionTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "BastionAppTests", dependencies: ["BastionApp", "BastionCore", "BastionCrypto", "BastionStore", "BastionTesting"], swiftSettings: swiftSettings),
         .testTarget(

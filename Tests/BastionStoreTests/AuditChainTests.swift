@@ -228,4 +228,20 @@ struct AuditChainMigrationTests {
         #expect(report.isIntact, "\(report.problems)")
         #expect(report.recordsChecked == 3)
     }
+
+    @Test("audit records keep the canonical JSON, in order")
+    func auditLog() throws {
+        let directory = try TemporaryDirectory()
+        let handle = try DatabasePoolHandle(path: directory.file("db.sqlite"))
+        let event = AuditEvent(
+            type: .authFailed, time: Date(timeIntervalSince1970: 1_800_000_000.5), outcome: .failure,
+            actor: .init(user: "alice"), reason: "wrong TOTP code"
+        )
+        try handle.auditLog.append(event)
+        try handle.auditLog.append(AuditEvent(type: .authLogin, time: Date(), actor: .init(user: "alice")))
+        let records = try handle.auditLog.records()
+        #expect(records.map(\.type) == ["auth.failed", "auth.login"])
+        #expect(records[0].json == String(decoding: event.canonicalJSON(), as: UTF8.self))
+        #expect(records[0].json.hasPrefix(#"{"actor":{"user":"alice"},"code":"B1001W","outcome":"failure","reason":"wrong TOTP code","severity":"warning","time":"2027-01-15T08:00:00.500Z","type":"auth.failed","v":2}"#))
+    }
 }

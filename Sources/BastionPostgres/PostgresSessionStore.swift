@@ -1,0 +1,70 @@
+public import BastionCore
+public import Foundation
+
+/// ``SessionStore`` on PostgreSQL. Every node's live sessions are listed together (any node's
+/// CLI can list and kill any session); each row names the node that relays it, and
+/// ``endAbandoned(at:)`` ends only this node's: a node restarting must not end the sessions
+/// its peers are relaying.
+public final class PostgresSessionStore: SessionStore {
+    private let database: PostgresDatabase
+    /// This node's name (`cluster.node`), written on every session it registers.
+    public let node: String
+
+    public init(database: PostgresDatabase, node: String) {
+        self.database = database
+        self.node = node
+    }
+
+    public func register(_ session: SessionRecord) throws {
+        try database.run { connection in
+            try connection.query(
+                """
+                INSERT INTO sessions (id, node, user_name, login, target, source_address, kind, started_at, recording)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                """,
+                [
+                    session.id, node, session.user, session.login, session.target, session.sourceAddress, session.kind, session.startedAt,
+                    session.recording,
+                ]
+            )
+        }
+    }
+
+    public func markEnded(id: String, at date: Date) throws {
+        try database.run { connection in try connection.query("UPDATE sessions SET ended_at = $1 WHERE id = $2", [date, id]) }
+    }
+
+    public func liveSessions() throws -> [SessionRecord] {
+        try database.run { connection in
+            try connection.query("SELECT * FROM sessions WHERE ended_at IS NULL ORDER BY started_at").all.map(Self.record(from:))
+        }
+    }
+
+    public func requestKill(id: String) throws -> Bool {
+        try database.run { connection in
+            try connection.query("UPDATE sessions SET kill_requested = true WHERE id = $1 AND ended_at IS NULL", [id]).changedRows > 0
+        }
+    }
+
+    public func isKillRequested(id: String) throws -> Bool {
+        try database.run { connection in
+            try connection.query("SELECT kill_requested FROM sessions WHERE id = $1", [id]).first?.bool("kill_requested") ?? false
+        }
+    }
+
+    public func endAbandoned(at date: Date) throws -> [SessionRecord] {
+        try database.run { connection in
+            try connection.query(
+                "UPDATE sessions SET ended_at = $1 WHERE ended_at IS NULL AND node = $2 RETURNING *", [date, node]
+            ).all.map(Self.record(from:)).sorted { $0.startedAt < $1.startedAt }
+        }
+    }
+
+    private static func record(from row: PostgresRow) throws -> SessionRecord {
+        SessionRecord(
+            id: try row.text("id"), user: try row.text("user_name"), login: try row.text("login"), target: try row.text("target"),
+            sourceAddress: try row.text("source_address"), kind: try row.text("kind"), startedAt: try row.date("started_at"),
+            recording: try row.optionalText("recording")
+        )
+    }
+}

@@ -1,0 +1,92 @@
+import BastionCore
+import BastionCrypto
+import BastionPostgres
+import BastionTesting
+import Foundation
+import Testing
+
+/// What only the PostgreSQL backend has to get right: nodes starting together, a server that
+/// goes away and comes back, and sessions that belong to one node.
+@Suite("PostgreSQL store")
+struct PostgresStoreTests {
+    @Test("two nodes starting at once migrate the schema once between them; a third open applies nothing")
+    func concurrentMigrations() async throws {
+        let fixture = try await offPool { try PostgresFixture.shared() }
+        let url = try await offPool { try fixture.createDatabase() }
+        async let first = offPool { try PostgresDatabase(url: url).isReachable }
+        async let second = offPool { try PostgresDatabase(url: url).isReachable }
+        #expect(try await first)
+        #expect(try await second)
+        let applied = try await offPool { try fixture.psql("SELECT count(*), count(DISTINCT id) FROM bastion_migrations", database: Self.name(of: url)) }
+        let counts = applied.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "|")
+        #expect(counts.count == 2 && counts[0] == counts[1] && counts[0] != "0", "\(applied)")
+        #expect(try await offPool { try PostgresDatabase(url: url).isReachable })
+    }
+
+    @Test("a server that cannot be reached: opening fails with a clear error naming PostgreSQL")
+    func unreachableAtOpen() async throws {
+        let refusing = try RefusingPort()
+        let error = try await offPool { () -> StoreError? in
+            do {
+                _ = try PostgresDatabase(url: "postgres://bastion@127.0.0.1:\(refusing.port)/bastion")
+                return nil
+            } catch let error as StoreError {
+                return error
+            }
+        }
+        #expect(error?.code == .unavailable)
+        #expect(error?.detail.contains("PostgreSQL unreachable") == true, "\(String(describing: error))")
+    }
+
+    @Test("server restarted: calls fail closed (unavailable) while it is down and work again once it is back, nothing lost")
+    func restart() async throws {
+        let fixture = try await PostgresFixture.launch()
+        let url = try await offPool { try fixture.createDatabase() }
+        let users = try await offPool { PostgresUserStore(database: try PostgresDatabase(url: url)) }
+        let alice = try #require(UserName("alice"))
+        try await offPool {
+            let key = SSHPublicKey(ed25519: try Ed25519PrivateKey().publicKey)
+            try users.createUser(User(name: alice, roles: ["engineer"], createdAt: Date()), key: key, sealedTOTPSecret: [4, 2])
+            #expect(try users.consumeTOTPStep(10, for: alice))
+        }
+        try await offPool { fixture.stop() }
+        let down = try await offPool { () -> StoreError? in
+            do {
+                _ = try users.user(named: alice)
+                return nil
+            } catch let error as StoreError {
+                return error
+            }
+        }
+        #expect(down?.code == .unavailable, "\(String(describing: down))")
+        #expect(try await offPool { (try? users.consumeTOTPStep(11, for: alice)) == nil })
+        try await offPool { try fixture.start() }
+        try await offPool { () throws in
+            #expect(try users.user(named: alice)?.roles == ["engineer"])
+            #expect(try !users.consumeTOTPStep(10, for: alice))
+            #expect(try users.consumeTOTPStep(11, for: alice))
+        }
+    }
+
+    @Test("a node restarting ends only its own abandoned sessions, not those its peers relay")
+    func abandonedSessionsPerNode() async throws {
+        try await offPool {
+            let url = try PostgresFixture.shared().createDatabase()
+            let nodeA = PostgresSessionStore(database: try PostgresDatabase(url: url), node: "node-a")
+            let nodeB = PostgresSessionStore(database: try PostgresDatabase(url: url), node: "node-b")
+            let start = Date(timeIntervalSince1970: 1_800_000_000)
+            let onA = SessionRecord(id: "a1", user: "alice", login: "root", target: "web01", sourceAddress: "::1", kind: "shell", startedAt: start, recording: nil)
+            var onB = onA
+            onB.id = "b1"
+            try nodeA.register(onA)
+            try nodeB.register(onB)
+            #expect(try nodeA.endAbandoned(at: start.addingTimeInterval(60)) == [onA])
+            #expect(try nodeA.liveSessions() == [onB])
+            #expect(try nodeB.requestKill(id: "b1"))
+        }
+    }
+
+    private static func name(of url: String) -> String {
+        String(url.split(separator: "/").last ?? "")
+    }
+}

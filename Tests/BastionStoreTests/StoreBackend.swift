@@ -1,0 +1,64 @@
+import BastionCore
+import BastionPostgres
+import BastionStore
+import BastionTesting
+import Testing
+
+/// The two storage backends, so that one store suite runs against both: SQLite files (the
+/// embedded default) and a real PostgreSQL server (HA), each test on fresh, empty data.
+enum StoreBackend: String, CaseIterable, CustomTestStringConvertible {
+    case sqlite
+    case postgres
+
+    var testDescription: String { rawValue }
+
+    /// The stores of one process (SQLite) or node (PostgreSQL).
+    struct Stores {
+        let users: any UserStore
+        let ledger: any CertificateLedger
+        let elevations: any ElevationStore
+        let sessions: any SessionStore
+        let webSessions: any WebSessionStore
+        /// Keeps a SQLite file's directory alive as long as its stores.
+        let directory: TemporaryDirectory?
+    }
+
+    /// Fresh empty data; ``Location/connect(node:)`` opens it again for a second process or node.
+    func fresh() throws -> Location {
+        switch self {
+        case .sqlite:
+            let directory = try TemporaryDirectory()
+            return Location(backend: self, address: directory.file("bastion.sqlite"), directory: directory)
+        case .postgres:
+            return Location(backend: self, address: try PostgresFixture.shared().createDatabase(), directory: nil)
+        }
+    }
+
+    struct Location {
+        let backend: StoreBackend
+        /// The SQLite file, or the PostgreSQL URL.
+        let address: String
+        let directory: TemporaryDirectory?
+
+        /// A new handle on the data: for SQLite a new connection pool on the file, for
+        /// PostgreSQL a new connection pool named as node `node`.
+        func connect(node: String = "node-a") throws -> Stores {
+            switch backend {
+            case .sqlite:
+                let handle = try DatabasePoolHandle(path: address)
+                return Stores(
+                    users: handle.users, ledger: handle.ledger, elevations: handle.elevations, sessions: handle.sessions,
+                    webSessions: handle.webSessions, directory: directory
+                )
+            case .postgres:
+                let database = try PostgresDatabase(url: address)
+                return Stores(
+                    users: PostgresUserStore(database: database), ledger: PostgresCertificateLedger(database: database),
+                    elevations: PostgresElevationStore(database: database),
+                    sessions: PostgresSessionStore(database: database, node: node), webSessions: PostgresWebSessionStore(database: database),
+                    directory: nil
+                )
+            }
+        }
+    }
+}

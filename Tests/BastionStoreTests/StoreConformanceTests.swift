@@ -1,0 +1,215 @@
+import BastionCore
+import BastionCrypto
+import BastionTesting
+import Foundation
+import Testing
+
+/// One suite for every store protocol, run against SQLite files and against a real PostgreSQL
+/// server: whatever the daemon relies on must hold on both. "Two handles" below are two
+/// processes on one SQLite file (daemon and CLI) or two nodes on one PostgreSQL database.
+@Suite("Stores, SQLite and PostgreSQL")
+struct StoreConformanceTests {
+    static func makeUser(_ stores: StoreBackend.Stores, name: String = "alice") throws -> (UserName, SSHPublicKey) {
+        let user = try #require(UserName(name))
+        let key = SSHPublicKey(ed25519: try Ed25519PrivateKey().publicKey)
+        try stores.users.createUser(User(name: user, roles: ["engineer", "auditor"], createdAt: Date()), key: key, sealedTOTPSecret: [1, 2, 3])
+        return (user, key)
+    }
+
+    @Test("users, keys and owners round-trip; duplicates conflict", arguments: StoreBackend.allCases)
+    func roundTrip(_ backend: StoreBackend) async throws {
+        try await offPool {
+            let stores = try backend.fresh().connect()
+            let (alice, key) = try Self.makeUser(stores)
+            #expect(try stores.users.user(named: alice)?.roles == ["engineer", "auditor"])
+            #expect(try stores.users.user(named: alice)?.isLocked == false)
+            #expect(try stores.users.keys(of: alice) == [key])
+            #expect(try stores.users.owner(of: key) == alice)
+            #expect(try stores.users.totpState(of: alice)?.sealedSecret == [1, 2, 3])
+            #expect(throws: StoreError(.conflict, "")) { try Self.makeUser(stores) }
+            let bob = try #require(UserName("bob"))
+            #expect(throws: StoreError(.conflict, "")) {
+                try stores.users.createUser(User(name: bob, roles: [], createdAt: Date()), key: key, sealedTOTPSecret: [])
+            }
+            #expect(try stores.users.user(named: bob) == nil)
+            #expect(throws: StoreError(.notFound, "")) { try stores.users.addKey(key, to: bob, at: Date()) }
+            let second = SSHPublicKey(ed25519: try Ed25519PrivateKey().publicKey)
+            try stores.users.addKey(second, to: alice, at: Date().addingTimeInterval(1))
+            #expect(try stores.users.keys(of: alice) == [key, second])
+            #expect(try stores.users.setLocked(true, for: alice))
+            #expect(try stores.users.user(named: alice)?.isLocked == true)
+            #expect(try !stores.users.setLocked(true, for: bob))
+            try stores.users.replaceTOTPSecret(of: alice, sealedSecret: [0, 255, 9])
+            #expect(try stores.users.totpState(of: alice)?.sealedSecret == [0, 255, 9])
+            #expect(throws: StoreError(.notFound, "")) { try stores.users.replaceTOTPSecret(of: bob, sealedSecret: []) }
+            #expect(try stores.users.allUsers().map(\.name) == [alice])
+            #expect(try stores.users.removeUser(named: alice))
+            #expect(try stores.users.keys(of: alice).isEmpty)
+            #expect(try stores.users.totpState(of: alice) == nil)
+            #expect(try !stores.users.removeUser(named: alice))
+        }
+    }
+
+    @Test("a TOTP step is consumed once, also by two handles racing", arguments: StoreBackend.allCases)
+    func consumeOnce(_ backend: StoreBackend) async throws {
+        let location = try await offPool { try backend.fresh() }
+        let first = try await offPool { try location.connect(node: "node-a") }
+        let second = try await offPool { try location.connect(node: "node-b") }
+        let (alice, _) = try await offPool { try Self.makeUser(first) }
+        let winners = await withTaskGroup(of: Bool.self) { group in
+            for index in 0..<20 {
+                let store = index.isMultiple(of: 2) ? first.users : second.users
+                group.addTask { (try? await offPool { try store.consumeTOTPStep(1000, for: alice) }) ?? false }
+            }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(winners == 1)
+        try await offPool { () throws in
+            #expect(try !first.users.consumeTOTPStep(999, for: alice))
+            #expect(try !second.users.consumeTOTPStep(1000, for: alice))
+            #expect(try second.users.consumeTOTPStep(1001, for: alice))
+        }
+    }
+
+    @Test("failures count up to a lockout; success and unlock clear them", arguments: StoreBackend.allCases)
+    func failures(_ backend: StoreBackend) async throws {
+        try await offPool {
+            let stores = try backend.fresh().connect()
+            let (alice, _) = try Self.makeUser(stores)
+            let now = Date(timeIntervalSince1970: 1_800_000_000)
+            #expect(try stores.users.recordTOTPFailure(for: alice, now: now, maxFailures: 2, lockout: 60).lockedUntil == nil)
+            let locked = try stores.users.recordTOTPFailure(for: alice, now: now, maxFailures: 2, lockout: 60)
+            #expect(locked.consecutiveFailures == 2)
+            #expect(locked.lockedUntil == now.addingTimeInterval(60))
+            try stores.users.clearFailures(of: alice)
+            #expect(try stores.users.totpState(of: alice)?.lockedUntil == nil)
+            _ = try stores.users.recordTOTPFailure(for: alice, now: now, maxFailures: 2, lockout: 60)
+            #expect(try stores.users.consumeTOTPStep(5, for: alice))
+            #expect(try stores.users.totpState(of: alice)?.consecutiveFailures == 0)
+            let ghost = try #require(UserName("ghost"))
+            #expect(throws: StoreError(.notFound, "")) { try stores.users.recordTOTPFailure(for: ghost, now: now, maxFailures: 2, lockout: 60) }
+        }
+    }
+
+    @Test("the certificate ledger refuses a duplicate serial; full 64-bit serials and times round-trip", arguments: StoreBackend.allCases)
+    func ledger(_ backend: StoreBackend) async throws {
+        try await offPool {
+            let stores = try backend.fresh().connect()
+            let alice = try #require(UserName("alice"))
+            let issued = Date(timeIntervalSince1970: 1_800_000_000.123456)
+            let certificate = IssuedCertificate(
+                serial: UInt64.max - 1, user: alice, keyFingerprint: "SHA256:x", keyID: "k",
+                validAfter: issued, validBefore: issued.addingTimeInterval(14_400), sourceAddress: "::1", issuedAt: issued
+            )
+            try stores.ledger.record(certificate)
+            #expect(try stores.ledger.certificate(serial: UInt64.max - 1) == certificate)
+            #expect(try stores.ledger.certificate(serial: 7) == nil)
+            #expect(throws: StoreError(.conflict, "")) { try stores.ledger.record(certificate) }
+        }
+    }
+
+    @Test("a sign-in link is used once; late use is refused and uses it up; sessions expire and are removed", arguments: StoreBackend.allCases)
+    func webSessions(_ backend: StoreBackend) async throws {
+        try await offPool {
+            let stores = try backend.fresh().connect()
+            defer { withExtendedLifetime(stores) {} }
+            let store = stores.webSessions
+            let carol = try #require(UserName("carol"))
+            let now = Date(timeIntervalSince1970: 1_800_000_000)
+            try store.addSignInLink(tokenHash: "h1", user: carol, createdAt: now, expiresAt: now.addingTimeInterval(60))
+            try store.addSignInLink(tokenHash: "h2", user: carol, createdAt: now, expiresAt: now.addingTimeInterval(60))
+            #expect(try store.consumeSignInLink(tokenHash: "h1", now: now.addingTimeInterval(59)) == .valid(carol))
+            #expect(try store.consumeSignInLink(tokenHash: "h1", now: now.addingTimeInterval(59)) == .used(carol))
+            #expect(try store.consumeSignInLink(tokenHash: "h2", now: now.addingTimeInterval(60)) == .expired(carol))
+            #expect(try store.consumeSignInLink(tokenHash: "h2", now: now.addingTimeInterval(60)) == .used(carol))
+            #expect(try store.consumeSignInLink(tokenHash: "nope", now: now) == .unknown)
+
+            let session = WebSession(tokenHash: "s1", user: carol, createdAt: now, expiresAt: now.addingTimeInterval(3_600))
+            try store.addWebSession(session)
+            #expect(try store.webSession(tokenHash: "s1", now: now.addingTimeInterval(3_599)) == session)
+            #expect(try store.webSession(tokenHash: "s1", now: now.addingTimeInterval(3_600)) == nil)
+            #expect(try store.purgeWebSessions(expiredBefore: now.addingTimeInterval(3_601)) == 3)
+            #expect(try store.removeWebSession(tokenHash: "s1") == nil)
+            try store.addWebSession(session)
+            #expect(try store.removeWebSession(tokenHash: "s1") == session)
+            #expect(try store.webSession(tokenHash: "s1", now: now) == nil)
+        }
+    }
+
+    @Test("elevation requests: insert once, compare-and-swap updates, listed by requester and by state", arguments: StoreBackend.allCases)
+    func elevations(_ backend: StoreBackend) async throws {
+        try await offPool {
+            let location = try backend.fresh()
+            let store = try location.connect().elevations
+            let other = try location.connect(node: "node-b").elevations
+            let start = Date(timeIntervalSince1970: 1_800_000_000)
+            func request(_ id: String, by requester: String, at offset: TimeInterval) -> ElevationRequest {
+                ElevationRequest(
+                    id: id, requester: requester, target: "web01", login: "root", reason: "deploy \(id)", duration: 900, origin: "ssh",
+                    createdAt: start.addingTimeInterval(offset), expiresAt: start.addingTimeInterval(offset + 900), approvalsRequired: 1
+                )
+            }
+            try store.insert(request("r1", by: "alice", at: 0))
+            try store.insert(request("r2", by: "alice", at: 10))
+            try store.insert(request("r3", by: "dave", at: 5))
+            #expect(throws: StoreError(.conflict, "")) { try store.insert(request("r1", by: "alice", at: 0)) }
+
+            var approved = try #require(try other.request(id: "r1"))
+            #expect(approved == request("r1", by: "alice", at: 0))
+            approved.state = .active
+            approved.decisions = [.init(approver: "bob", approved: true, comment: "ok", at: start.addingTimeInterval(30), via: "ssh")]
+            approved.grantStartedAt = start.addingTimeInterval(30)
+            approved.grantEndsAt = start.addingTimeInterval(930)
+            approved.linkUsed = true
+            #expect(try other.update(approved))
+            // The same version again: someone else changed it first, nothing is written.
+            var late = approved
+            late.state = .denied
+            #expect(try !store.update(late))
+            let stored = try #require(try store.request(id: "r1"))
+            #expect(stored.state == .active)
+            #expect(stored.version == 1)
+            #expect(stored.decisions == approved.decisions)
+            #expect(stored.grantEndsAt == start.addingTimeInterval(930))
+            #expect(stored.linkUsed)
+
+            #expect(try store.requests(of: "alice", limit: 10).map(\.id) == ["r2", "r1"])
+            #expect(try store.requests(of: "alice", limit: 1).map(\.id) == ["r2"])
+            #expect(try store.requests(in: [.requested]).map(\.id) == ["r3", "r2"])
+            #expect(try store.requests(in: [.requested, .active]).map(\.id) == ["r1", "r3", "r2"])
+            #expect(try store.requests(in: []).isEmpty)
+            try store.remove(id: "r3")
+            #expect(try other.request(id: "r3") == nil)
+        }
+    }
+
+    @Test("live sessions: registered, listed, killed on request, ended", arguments: StoreBackend.allCases)
+    func sessions(_ backend: StoreBackend) async throws {
+        try await offPool {
+            let location = try backend.fresh()
+            let daemon = try location.connect().sessions
+            let cli = try location.connect(node: "node-b").sessions
+            let start = Date(timeIntervalSince1970: 1_800_000_000)
+            let first = SessionRecord(
+                id: "s1", user: "alice", login: "root", target: "web01", sourceAddress: "127.0.0.1", kind: "shell", startedAt: start,
+                recording: "/r/s1.cast"
+            )
+            var second = first
+            second.id = "s2"
+            second.startedAt = start.addingTimeInterval(5)
+            second.recording = nil
+            try daemon.register(first)
+            try daemon.register(second)
+            #expect(try cli.liveSessions() == [first, second])
+            #expect(try !daemon.isKillRequested(id: "s1"))
+            #expect(try cli.requestKill(id: "s1"))
+            #expect(try daemon.isKillRequested(id: "s1"))
+            #expect(try !cli.requestKill(id: "nope"))
+            try daemon.markEnded(id: "s1", at: start.addingTimeInterval(60))
+            #expect(try !cli.requestKill(id: "s1"))
+            #expect(try cli.liveSessions() == [second])
+            #expect(try daemon.endAbandoned(at: start.addingTimeInterval(120)) == [second])
+            #expect(try cli.liveSessions().isEmpty)
+        }
+    }
+}
