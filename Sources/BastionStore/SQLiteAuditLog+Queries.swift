@@ -2,50 +2,7 @@ public import BastionCore
 public import Foundation
 import GRDB
 
-/// What `bastiond audit search` and `export` select: every field optional, all combined.
-public struct AuditQuery: Sendable {
-    public var user: String?
-    public var type: String?
-    public var target: String?
-    public var session: String?
-    public var since: Date?
-    public var until: Date?
-    public var fromSeq: Int64?
-    public var toSeq: Int64?
-    public var limit: Int?
-
-    public init(
-        user: String? = nil, type: String? = nil, target: String? = nil, session: String? = nil, since: Date? = nil, until: Date? = nil,
-        fromSeq: Int64? = nil, toSeq: Int64? = nil, limit: Int? = nil
-    ) {
-        self.user = user
-        self.type = type
-        self.target = target
-        self.session = session
-        self.since = since
-        self.until = until
-        self.fromSeq = fromSeq
-        self.toSeq = toSeq
-        self.limit = limit
-    }
-
-    /// True when only a contiguous seq/time range is selected (an export of it verifies as a chain).
-    public var isContiguous: Bool { user == nil && type == nil && target == nil && session == nil && limit == nil }
-}
-
 extension SQLiteAuditLog {
-    /// Records after `seq`, oldest first, optionally of one type.
-    public func records(after seq: Int64 = 0, type: String? = nil) throws -> [Record] {
-        try search(AuditQuery(type: type, fromSeq: seq + 1))
-    }
-
-    /// Records matching `query`, oldest first.
-    public func search(_ query: AuditQuery) throws -> [Record] {
-        var records: [Record] = []
-        try forEach(query) { records.append($0) }
-        return records
-    }
-
     /// Streams the records matching `query`, oldest first, in one read transaction (a
     /// consistent snapshot even while the daemon appends).
     public func forEach(_ query: AuditQuery, _ body: (Record) throws -> Void) throws {
@@ -103,7 +60,7 @@ extension SQLiteAuditLog {
     }
 
     /// Checkpoints with `seq` in `range` (all when nil), oldest first.
-    public func checkpoints(in range: ClosedRange<Int64>? = nil) throws -> [AuditCheckpoint] {
+    public func checkpoints(in range: ClosedRange<Int64>?) throws -> [AuditCheckpoint] {
         try database.storeRead { db in try Self.checkpoints(db, in: range) }
     }
 

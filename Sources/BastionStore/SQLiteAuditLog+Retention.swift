@@ -3,12 +3,7 @@ public import Foundation
 import GRDB
 
 extension SQLiteAuditLog {
-    /// What one retention run removed, and what a legal hold kept.
-    public struct PurgeOutcome: Sendable {
-        public var purgedRanges: [ClosedRange<Int64>] = []
-        public var purgedRecords = 0
-        public var heldRanges: [ClosedRange<Int64>] = []
-    }
+    public typealias PurgeOutcome = AuditPurgeOutcome
 
     /// Removes whole checkpoint ranges whose closing checkpoint was signed before `cutoff`
     /// and that no active hold touches, then appends `record(outcome)` in the same

@@ -11,7 +11,7 @@ extension SQLiteAuditLog {
     /// Reads with SQLite's C interface, no row objects: a million records verify in a couple
     /// of seconds (`make bench`). One read transaction: a consistent snapshot.
     public func verify(
-        publicKey: Ed25519PublicKey, from: Int64? = nil, to: Int64? = nil, purgeableBefore: Date
+        publicKey: Ed25519PublicKey, from: Int64?, to: Int64?, purgeableBefore: Date
     ) throws -> AuditVerificationReport {
         try database.storeRead { db in
             let upper = to ?? Int64.max

@@ -11,36 +11,9 @@ import Foundation
 /// and each caller returns only after the commit that holds its record (fail closed: a
 /// thrown error means "not recorded"). The chain state is read inside each transaction, so
 /// the daemon and admin commands append to one chain from separate processes.
-public final class SQLiteAuditLog: AuditEmitter, Sendable {
-    /// One stored record, with its event decoded into the columns searches use.
-    public struct Record: Sendable {
-        public var seq: Int64
-        public var type: String
-        public var time: String
-        public var user: String?
-        public var session: String?
-        public var target: String?
-        /// The event's canonical JSON (what SIEM rules and auditors read).
-        public var json: String
-        /// The whole record as hashed: `{"event":…,"seq":N}`.
-        public var recordBytes: [UInt8]
-        public var hash: [UInt8]
-        /// The hash this record chains from (genesis for the first).
-        public var previousHash: [UInt8]
-    }
-
-    /// How checkpoints are made.
-    public struct Sealing: Sendable {
-        /// Signs checkpoints; nil only in tests of unsealed chains.
-        public var key: Ed25519PrivateKey?
-        /// A checkpoint every this many records (time-based ones come from ``checkpoint()``).
-        public var every: Int
-
-        public init(key: Ed25519PrivateKey?, every: Int = 1_000) {
-            self.key = key
-            self.every = every
-        }
-    }
+public final class SQLiteAuditLog: AuditLogStore, Sendable {
+    public typealias Record = AuditStoredRecord
+    public typealias Sealing = AuditSealing
 
     let database: any DatabaseWriter
     let sealing: Sealing
@@ -143,98 +116,5 @@ public final class SQLiteAuditLog: AuditEmitter, Sendable {
             sql: "INSERT INTO audit_checkpoints (seq, hash, time_ms, signature) VALUES (?, ?, ?, ?)",
             arguments: [checkpoint.seq, Data(checkpoint.hash), checkpoint.timeMilliseconds, Data(checkpoint.signature)]
         )
-    }
-}
-
-/// Group commit: callers queue their item; whichever finds no write in progress leads:
-/// it writes the whole queue in one transaction, wakes exactly the members of that batch
-/// with its outcome, and hands the lead to the first caller queued meanwhile. One fsync
-/// then serves many appends, and no caller is woken for a batch it is not in.
-///
-/// Like PostgreSQL's `commit_delay`, a leader whose previous batch had company waits up to
-/// ``gatherLimit`` for as many callers to queue again: woken writers take a moment to come
-/// back, and without the wait each fsync would carry one or two records. A lone appender
-/// never waits.
-final class GroupCommitter: @unchecked Sendable {
-    private final class Ticket {
-        let item: [UInt8]
-        let wake = DispatchSemaphore(value: 0)
-        // Written by the leader before `wake` is signalled; read by the owner after.
-        var leads = false
-        var error: (any Error)?
-        init(_ item: [UInt8]) { self.item = item }
-    }
-
-    private let lock = NSCondition()
-    // Guarded by `lock`.
-    private var queue: [Ticket] = []
-    private var writing = false
-    private var lastBatchSize = 1
-    /// While a leader gathers: the queue length it waits for (0 when nobody gathers).
-    private var gatherTarget = 0
-    /// The longest a leader waits for company: about one fsync on a local SSD.
-    static let gatherLimit: TimeInterval = 0.000_5
-    private(set) var batches = 0
-    private(set) var items = 0
-    private(set) var writeSeconds = 0.0
-
-    var statistics: (batches: Int, records: Int, seconds: Double) { lock.withLock { (batches, items, writeSeconds) } }
-
-    func commit(_ item: [UInt8], write: ([[UInt8]]) throws -> Void) throws {
-        let ticket = Ticket(item)
-        let leadsNow = lock.withLock {
-            queue.append(ticket)
-            if gatherTarget > 0, queue.count >= gatherTarget { lock.signal() }
-            if writing { return false }
-            writing = true
-            return true
-        }
-        if !leadsNow {
-            ticket.wake.wait()
-        }
-        if leadsNow || ticket.leads {
-            lead(write)
-        }
-        if let error = ticket.error { throw error }
-    }
-
-    /// Writes one batch (the queue, which holds the leader's own ticket) and passes the lead on.
-    private func lead(_ write: ([[UInt8]]) throws -> Void) {
-        let batch = lock.withLock {
-            if lastBatchSize > 1, queue.count < lastBatchSize {
-                gatherTarget = lastBatchSize
-                let deadline = Date(timeIntervalSinceNow: Self.gatherLimit)
-                while queue.count < gatherTarget, lock.wait(until: deadline) {}
-                gatherTarget = 0
-            }
-            let batch = queue
-            queue = []
-            lastBatchSize = batch.count
-            return batch
-        }
-        var failure: (any Error)?
-        let start = DispatchTime.now().uptimeNanoseconds
-        do { try write(batch.map(\.item)) } catch { failure = error }
-        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        let next: Ticket? = lock.withLock {
-            batches += 1
-            items += batch.count
-            writeSeconds += elapsed
-            guard let first = queue.first else {
-                writing = false
-                return nil
-            }
-            return first
-        }
-        for member in batch {
-            member.error = failure
-            member.leads = false
-        }
-        // Wake the batch (the leader's own semaphore is never waited on again: harmless).
-        for member in batch { member.wake.signal() }
-        if let next {
-            next.leads = true
-            next.wake.signal()
-        }
     }
 }

@@ -1,29 +1,41 @@
 import BastionCore
 import BastionCrypto
+import BastionPostgres
 import BastionStore
 import BastionTesting
 import Foundation
 import Testing
 
-/// The audit chain on a real SQLite file, tampered with by the `sqlite3` shell as an
+/// The audit chain on a real SQLite file and a real PostgreSQL database, tampered with by the `sqlite3` shell or `psql` as an
 /// administrator with file access would (dropping the append-only triggers first).
 @Suite("Audit chain")
 struct AuditChainTests {
-    /// A log with `count` records, a checkpoint every 10 (at 10, 20, 30…).
+    /// A log with `count` records, a checkpoint every 10 (at 10, 20, 30…), on SQLite or on
+    /// PostgreSQL, tampered with through `sqlite3` or `psql` as an administrator would.
     struct Fixture {
-        let directory: TemporaryDirectory
+        let backend: StoreBackend
+        let directory: TemporaryDirectory?
+        /// The SQLite file, or the PostgreSQL URL.
         let path: String
         let key: Ed25519PrivateKey
         let clock: ManualClock
-        let handle: DatabasePoolHandle
-        var log: SQLiteAuditLog { handle.auditLog }
+        let log: any AuditLogStore
 
-        init(records count: Int, every: Int = 10) throws {
-            directory = try TemporaryDirectory()
-            path = directory.file("bastion.sqlite")
+        init(records count: Int, every: Int = 10, backend: StoreBackend = .sqlite) throws {
+            self.backend = backend
             key = try Ed25519PrivateKey()
             clock = ManualClock()
-            handle = try DatabasePoolHandle(path: path, sealing: .init(key: key, every: every), clock: clock)
+            switch backend {
+            case .sqlite:
+                let directory = try TemporaryDirectory()
+                self.directory = directory
+                path = directory.file("bastion.sqlite")
+                log = try DatabasePoolHandle(path: path, sealing: .init(key: key, every: every), clock: clock).auditLog
+            case .postgres:
+                directory = nil
+                path = try PostgresFixture.shared().createDatabase()
+                log = PostgresAuditLog(database: try PostgresDatabase(url: path), sealing: .init(key: key, every: every), clock: clock)
+            }
             for index in 1...count { try append(index) }
         }
 
@@ -39,21 +51,50 @@ struct AuditChainTests {
             try log.verify(publicKey: key.publicKey, from: from, to: to, purgeableBefore: RetentionPeriod.floor.cutoff(at: clock.now()))
         }
 
-        /// Runs SQL through the sqlite3 shell on the database file.
+        /// Runs SQL through the `sqlite3` shell on the file or `psql` on the database; true if it succeeded.
+        func run(_ statements: String) async throws -> ProcessRunner.Result {
+            switch backend {
+            case .sqlite:
+                return try await ProcessRunner.run("sqlite3", [path], input: Data(statements.utf8))
+            case .postgres:
+                let database = String(path.split(separator: "/").last ?? "")
+                return try await offPool { try PostgresFixture.shared().psql(statements, database: database) }
+            }
+        }
+
+        /// Runs SQL that must succeed.
         func sql(_ statements: String) async throws {
-            let result = try await ProcessRunner.run("sqlite3", [path], input: Data(statements.utf8))
+            let result = try await run(statements)
             #expect(result.status == 0, "\(result)")
         }
 
-        static let dropGuards = """
-            DROP TRIGGER audit_records_append_only; DROP TRIGGER audit_records_retained;
-            DROP TRIGGER audit_checkpoints_append_only; DROP TRIGGER audit_checkpoints_kept;
-            """
+        /// Removes the append-only guards, as an administrator with full access could.
+        var dropGuards: String {
+            switch backend {
+            case .sqlite:
+                """
+                DROP TRIGGER audit_records_append_only; DROP TRIGGER audit_records_retained;
+                DROP TRIGGER audit_checkpoints_append_only; DROP TRIGGER audit_checkpoints_kept;
+                """
+            case .postgres:
+                "ALTER TABLE audit_records DISABLE TRIGGER USER; ALTER TABLE audit_checkpoints DISABLE TRIGGER USER;\n"
+            }
+        }
+
+        /// A byte-string literal in this backend's SQL.
+        func bytes(hex: String) -> String {
+            backend == .sqlite ? "x'\(hex)'" : "'\\x\(hex)'::bytea"
+        }
+
+        /// `count` arbitrary bytes, as SQL.
+        func arbitraryBytes(_ count: Int) -> String {
+            backend == .sqlite ? "randomblob(\(count))" : "decode(repeat('5a', \(count)), 'hex')"
+        }
     }
 
-    @Test("a clean log verifies: every record chained, every checkpoint signed")
-    func clean() throws {
-        let fixture = try Fixture(records: 35)
+    @Test("a clean log verifies: every record chained, every checkpoint signed", arguments: StoreBackend.allCases)
+    func clean(_ backend: StoreBackend) throws {
+        let fixture = try Fixture(records: 35, backend: backend)
         let report = try fixture.verify()
         #expect(report.isIntact, "\(report.problems)")
         #expect(report.recordsChecked == 35)
@@ -66,23 +107,23 @@ struct AuditChainTests {
         #expect(try fixture.verify(from: 12, to: 27).recordsChecked == 16)
     }
 
-    @Test("the database refuses UPDATE and DELETE of records and checkpoints while its guards stand")
-    func guards() async throws {
-        let fixture = try Fixture(records: 12)
+    @Test("the database refuses UPDATE and DELETE of records and checkpoints while its guards stand", arguments: StoreBackend.allCases)
+    func guards(_ backend: StoreBackend) async throws {
+        let fixture = try Fixture(records: 12, backend: backend)
         for statement in [
-            "UPDATE audit_records SET hash = x'00' WHERE seq = 3;", "DELETE FROM audit_records WHERE seq = 3;",
-            "DELETE FROM audit_checkpoints;", "UPDATE audit_checkpoints SET signature = x'00';",
-        ] {
-            let result = try await ProcessRunner.run("sqlite3", [fixture.path], input: Data(statement.utf8))
+            "UPDATE audit_records SET hash = \(fixture.bytes(hex: "00")) WHERE seq = 3;", "DELETE FROM audit_records WHERE seq = 3;",
+            "DELETE FROM audit_checkpoints;", "UPDATE audit_checkpoints SET signature = \(fixture.bytes(hex: "00"));",
+        ] + (backend == .postgres ? ["TRUNCATE audit_records;", "TRUNCATE audit_checkpoints;", "DELETE FROM audit_chain_head;"] : []) {
+            let result = try await fixture.run(statement)
             #expect(result.status != 0, "\(statement) was allowed")
         }
         #expect(try fixture.verify().isIntact)
     }
 
-    @Test("a modified record is reported at its seq")
-    func modified() async throws {
-        let fixture = try Fixture(records: 35)
-        try await fixture.sql(Fixture.dropGuards + """
+    @Test("a modified record is reported at its seq", arguments: StoreBackend.allCases)
+    func modified(_ backend: StoreBackend) async throws {
+        let fixture = try Fixture(records: 35, backend: backend)
+        try await fixture.sql(fixture.dropGuards + """
             UPDATE audit_records SET record = replace(record, '"user":"bob"', '"user":"carol"') WHERE seq = 7;
             """)
         let report = try fixture.verify()
@@ -90,18 +131,18 @@ struct AuditChainTests {
         #expect(report.problems.first?.kind == .altered)
     }
 
-    @Test("a chain rewritten from a record on, hashes recomputed, is caught by the signed checkpoint")
-    func rewrittenChain() async throws {
-        let fixture = try Fixture(records: 25)
+    @Test("a chain rewritten from a record on, hashes recomputed, is caught by the signed checkpoint", arguments: StoreBackend.allCases)
+    func rewrittenChain(_ backend: StoreBackend) async throws {
+        let fixture = try Fixture(records: 25, backend: backend)
         let records = try fixture.log.search(AuditQuery(fromSeq: 14))
         let hasher = SHA256Hasher()
         var previous = records[0].previousHash
-        var statements = Fixture.dropGuards
+        var statements = fixture.dropGuards
         for record in records {
             let text = String(decoding: record.recordBytes, as: UTF8.self)
             let forged = Array((record.seq == 14 ? text.replacingOccurrences(of: "alice", with: "carol") : text).utf8)
             previous = hasher.hash(previous, forged)
-            statements += "UPDATE audit_records SET record = '\(String(decoding: forged, as: UTF8.self))', hash = x'\(AuditChain.hex(previous))' WHERE seq = \(record.seq);\n"
+            statements += "UPDATE audit_records SET record = '\(String(decoding: forged, as: UTF8.self))', hash = \(fixture.bytes(hex: AuditChain.hex(previous))) WHERE seq = \(record.seq);\n"
         }
         try await fixture.sql(statements)
         let report = try fixture.verify()
@@ -109,25 +150,25 @@ struct AuditChainTests {
         #expect(report.problems.first?.kind == .checkpointMismatch)
     }
 
-    @Test("a deleted record is reported as missing at its seq")
-    func deleted() async throws {
-        let fixture = try Fixture(records: 35)
-        try await fixture.sql(Fixture.dropGuards + "DELETE FROM audit_records WHERE seq = 12;")
+    @Test("a deleted record is reported as missing at its seq", arguments: StoreBackend.allCases)
+    func deleted(_ backend: StoreBackend) async throws {
+        let fixture = try Fixture(records: 35, backend: backend)
+        try await fixture.sql(fixture.dropGuards + "DELETE FROM audit_records WHERE seq = 12;")
         let report = try fixture.verify()
         #expect(report.problems.map(\.seq) == [12], "\(report.problems)")
         #expect(report.problems.first?.kind == .missing)
     }
 
-    @Test("an inserted record (later ones renumbered) is reported where it went in")
-    func inserted() async throws {
-        let fixture = try Fixture(records: 35)
+    @Test("an inserted record (later ones renumbered) is reported where it went in", arguments: StoreBackend.allCases)
+    func inserted(_ backend: StoreBackend) async throws {
+        let fixture = try Fixture(records: 35, backend: backend)
         let forged = AuditRecord.envelope(
             event: AuditEvent(type: .authLogin, time: fixture.clock.now(), actor: .init(user: "mallory")).canonicalJSON(), seq: 16
         )
-        try await fixture.sql(Fixture.dropGuards + """
+        try await fixture.sql(fixture.dropGuards + """
             UPDATE audit_records SET seq = seq + 1000 WHERE seq >= 16;
             UPDATE audit_records SET seq = seq - 999 WHERE seq >= 1000;
-            INSERT INTO audit_records (seq, record, hash) VALUES (16, '\(String(decoding: forged, as: UTF8.self))', randomblob(32));
+            INSERT INTO audit_records (seq, record, hash) VALUES (16, '\(String(decoding: forged, as: UTF8.self))', \(fixture.arbitraryBytes(32)));
             """)
         let report = try fixture.verify()
         #expect(report.problems.first?.seq == 16, "\(report.problems)")
@@ -136,10 +177,10 @@ struct AuditChainTests {
         #expect(report.problems.dropFirst().first?.kind == .moved)
     }
 
-    @Test("two swapped records are reported at the first of them")
-    func swapped() async throws {
-        let fixture = try Fixture(records: 35)
-        try await fixture.sql(Fixture.dropGuards + """
+    @Test("two swapped records are reported at the first of them", arguments: StoreBackend.allCases)
+    func swapped(_ backend: StoreBackend) async throws {
+        let fixture = try Fixture(records: 35, backend: backend)
+        try await fixture.sql(fixture.dropGuards + """
             UPDATE audit_records SET seq = -22 WHERE seq = 22;
             UPDATE audit_records SET seq = 22 WHERE seq = 23;
             UPDATE audit_records SET seq = 23 WHERE seq = -22;
@@ -149,36 +190,36 @@ struct AuditChainTests {
         #expect(report.problems.first?.kind == .moved)
     }
 
-    @Test("a dropped tail is reported against the last checkpoint")
-    func truncated() async throws {
-        let fixture = try Fixture(records: 35)
-        try await fixture.sql(Fixture.dropGuards + "DELETE FROM audit_records WHERE seq >= 25;")
+    @Test("a dropped tail is reported against the last checkpoint", arguments: StoreBackend.allCases)
+    func truncated(_ backend: StoreBackend) async throws {
+        let fixture = try Fixture(records: 35, backend: backend)
+        try await fixture.sql(fixture.dropGuards + "DELETE FROM audit_records WHERE seq >= 25;")
         let report = try fixture.verify()
         #expect(report.problems.map(\.seq) == [25], "\(report.problems)")
         #expect(report.problems.first?.kind == .truncated)
     }
 
-    @Test("a replaced checkpoint signature is reported at the checkpoint's seq")
-    func forgedSignature() async throws {
-        let fixture = try Fixture(records: 35)
-        try await fixture.sql(Fixture.dropGuards + "UPDATE audit_checkpoints SET signature = randomblob(64) WHERE seq = 20;")
+    @Test("a replaced checkpoint signature is reported at the checkpoint's seq", arguments: StoreBackend.allCases)
+    func forgedSignature(_ backend: StoreBackend) async throws {
+        let fixture = try Fixture(records: 35, backend: backend)
+        try await fixture.sql(fixture.dropGuards + "UPDATE audit_checkpoints SET signature = \(fixture.arbitraryBytes(64)) WHERE seq = 20;")
         let report = try fixture.verify()
         #expect(report.problems.map(\.seq) == [20], "\(report.problems)")
         #expect(report.problems.first?.kind == .checkpointSignature)
     }
 
-    @Test("the next append after a truncated tail never reuses a seq")
-    func noSeqReuse() async throws {
-        let fixture = try Fixture(records: 12)
-        try await fixture.sql(Fixture.dropGuards + "DELETE FROM audit_records WHERE seq >= 11;")
+    @Test("the next append after a truncated tail never reuses a seq", arguments: StoreBackend.allCases)
+    func noSeqReuse(_ backend: StoreBackend) async throws {
+        let fixture = try Fixture(records: 12, backend: backend)
+        try await fixture.sql(fixture.dropGuards + "DELETE FROM audit_records WHERE seq >= 11;")
         try fixture.append(13)
         #expect(try fixture.log.bounds()?.upperBound == 13)
         #expect(try fixture.verify().problems.first?.seq == 11)
     }
 
-    @Test("concurrent appenders share commits and still form one chain")
-    func groupCommit() async throws {
-        let fixture = try Fixture(records: 1, every: 50)
+    @Test("concurrent appenders share commits and still form one chain", arguments: StoreBackend.allCases)
+    func groupCommit(_ backend: StoreBackend) async throws {
+        let fixture = try Fixture(records: 1, every: 50, backend: backend)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for worker in 0..<8 {
                 group.addTask {

@@ -14,8 +14,8 @@ struct AuditRetentionTests {
     static let year: TimeInterval = 365 * 86_400
 
     /// 30 records (checkpoints at 10, 20, 30) at the start, 10 more a year later, sealed.
-    static func sevenYearLog() throws -> Fixture {
-        let fixture = try Fixture(records: 30)
+    static func sevenYearLog(_ backend: StoreBackend) throws -> Fixture {
+        let fixture = try Fixture(records: 30, backend: backend)
         fixture.clock.advance(by: year)
         for index in 31...40 { try fixture.append(index) }
         try fixture.log.checkpoint()
@@ -31,16 +31,16 @@ struct AuditRetentionTests {
         fixture.clock.set(sevenYears.addingTimeInterval(86_400))
     }
 
-    static func purge(_ fixture: Fixture) throws -> SQLiteAuditLog.PurgeOutcome {
+    static func purge(_ fixture: Fixture) throws -> AuditPurgeOutcome {
         let now = fixture.clock.now()
         return try fixture.log.purge(before: RetentionPeriod.floor.cutoff(at: now)) { outcome in
             AuditEvent(type: .auditPurge, time: now, details: ["records": String(outcome.purgedRecords)])
         }
     }
 
-    @Test("at 7 years + 1 day exactly the expired ranges go; verify still passes")
-    func purgeAtSevenYears() throws {
-        let fixture = try Self.sevenYearLog()
+    @Test("at 7 years + 1 day exactly the expired ranges go; verify still passes", arguments: StoreBackend.allCases)
+    func purgeAtSevenYears(_ backend: StoreBackend) throws {
+        let fixture = try Self.sevenYearLog(backend)
         let start = Date(timeIntervalSince1970: 1_800_000_000)
         // One day short of seven calendar years after the first records: nothing goes.
         var calendar = Calendar(identifier: .gregorian)
@@ -60,9 +60,9 @@ struct AuditRetentionTests {
         #expect(try fixture.log.latest(type: "audit.purge") != nil)
     }
 
-    @Test("a legal hold keeps its range past expiry until removed; both are on record")
-    func legalHold() throws {
-        let fixture = try Self.sevenYearLog()
+    @Test("a legal hold keeps its range past expiry until removed; both are on record", arguments: StoreBackend.allCases)
+    func legalHold(_ backend: StoreBackend) throws {
+        let fixture = try Self.sevenYearLog(backend)
         let now = fixture.clock.now()
         let id = try fixture.log.addHold(.range(15...15), reason: "case 42", by: "auditor", at: now) { id in
             AuditEvent(type: .holdAdd, time: now, details: ["hold_id": String(id)])
@@ -89,9 +89,9 @@ struct AuditRetentionTests {
         #expect(try fixture.log.holds().map(\.isActive) == [false, true])
     }
 
-    @Test("a user hold keeps every range with that user's records")
-    func userHold() throws {
-        let fixture = try Self.sevenYearLog()
+    @Test("a user hold keeps every range with that user's records", arguments: StoreBackend.allCases)
+    func userHold(_ backend: StoreBackend) throws {
+        let fixture = try Self.sevenYearLog(backend)
         let now = fixture.clock.now()
         _ = try fixture.log.addHold(.user("alice"), reason: "case 7", by: "auditor", at: now) { _ in AuditEvent(type: .holdAdd, time: now) }
         try Self.moveToExpiry(fixture)
@@ -100,10 +100,10 @@ struct AuditRetentionTests {
         #expect(outcome.heldRanges == [1...10, 11...20, 21...30])
     }
 
-    @Test("records deleted early, even whole checkpoint ranges, are reported: only expired ranges may be missing")
-    func earlyDeletion() async throws {
-        let fixture = try Self.sevenYearLog()
-        try await fixture.sql(AuditChainTests.Fixture.dropGuards + "DELETE FROM audit_records WHERE seq BETWEEN 11 AND 20;")
+    @Test("records deleted early, even whole checkpoint ranges, are reported: only expired ranges may be missing", arguments: StoreBackend.allCases)
+    func earlyDeletion(_ backend: StoreBackend) async throws {
+        let fixture = try Self.sevenYearLog(backend)
+        try await fixture.sql(fixture.dropGuards + "DELETE FROM audit_records WHERE seq BETWEEN 11 AND 20;")
         let report = try fixture.verify()
         #expect(report.problems.map(\.seq) == [11], "\(report.problems)")
         #expect(report.problems.first?.detail.contains("before their retention date") == true)

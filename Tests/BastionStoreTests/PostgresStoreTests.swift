@@ -86,6 +86,38 @@ struct PostgresStoreTests {
         }
     }
 
+    @Test("two nodes appending at once form one audit chain: every record once, no seq twice, verify passes")
+    func twoNodesOneChain() async throws {
+        let url = try await offPool { try PostgresFixture.shared().createDatabase() }
+        let key = try Ed25519PrivateKey()
+        let nodes = try await offPool {
+            try ["node-a", "node-b"].map { _ in
+                PostgresAuditLog(database: try PostgresDatabase(url: url), sealing: .init(key: key, every: 50))
+            }
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<8 {
+                let log = nodes[worker % 2]
+                group.addTask {
+                    try await offPool {
+                        for index in 0..<60 {
+                            try log.append(AuditEvent(type: .authLogin, time: Date(), actor: .init(user: "u\(worker)"), details: ["n": String(index)]))
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let (report, records) = try await offPool {
+            (try nodes[1].verify(publicKey: key.publicKey, purgeableBefore: .distantPast), try nodes[0].search(AuditQuery()))
+        }
+        #expect(report.isIntact, "\(report.problems)")
+        #expect(report.recordsChecked == 480)
+        #expect(records.map(\.seq) == Array(1...480))
+        #expect(Set(records.map { "\($0.user ?? "")/\($0.json)" }).count == 480)
+        #expect(report.lastCheckpointSeq ?? 0 >= 450)
+    }
+
     private static func name(of url: String) -> String {
         String(url.split(separator: "/").last ?? "")
     }

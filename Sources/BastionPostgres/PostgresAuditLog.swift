@@ -1,0 +1,394 @@
+public import BastionCore
+public import BastionCrypto
+public import Foundation
+
+/// The audit log on PostgreSQL: one hash chain for every node.
+///
+/// Appends from all nodes are serialized by a row lock on the chain head
+/// (`audit_chain_head`, one row: the newest seq and hash): each append transaction takes it
+/// with `SELECT … FOR UPDATE`, chains its records after the head it read, moves the head
+/// and commits. A second node's append waits for the first's commit and then reads the
+/// moved head, so both nodes' records form one chain and `audit verify` passes. The head
+/// also keeps the high-water mark: a seq is never reused, even after a purge.
+///
+/// Within a node, appends are group-committed as on SQLite (one transaction and one WAL
+/// flush for many callers). Triggers refuse UPDATE and DELETE except a retention purge of a
+/// range it authorised in the same transaction.
+public final class PostgresAuditLog: AuditLogStore, Sendable {
+    private let database: PostgresDatabase
+    private let sealing: AuditSealing
+    private let clock: any WallClock
+    private let committer = GroupCommitter()
+
+    public init(database: PostgresDatabase, sealing: AuditSealing, clock: any WallClock = SystemWallClock()) {
+        self.database = database
+        self.sealing = sealing
+        self.clock = clock
+    }
+
+    /// Group-commit figures so far: transactions, records, seconds spent writing them.
+    public var commitStatistics: (batches: Int, records: Int, seconds: Double) { committer.statistics }
+
+    public func append(_ event: AuditEvent) throws {
+        try committer.commit(event.canonicalJSON()) { [self] batch in
+            do {
+                try database.transaction { connection in try appendChained(batch, connection) }
+            } catch let error as StoreError {
+                throw StoreError(.unavailable, "audit append failed: \(error.detail)")
+            }
+        }
+    }
+
+    @discardableResult
+    public func checkpoint() throws -> AuditCheckpoint? {
+        guard let key = sealing.key else { return nil }
+        return try database.transaction { connection in
+            let head = try Self.lockHead(connection)
+            guard head.seq > 0, head.seq > (try Self.lastCheckpointSeq(connection) ?? 0) else { return nil }
+            let checkpoint = try AuditCheckpoint.signed(seq: head.seq, hash: head.hash, time: clock.now(), key: key)
+            try Self.insert([checkpoint], connection)
+            return checkpoint
+        }
+    }
+
+    // MARK: - Writing
+
+    /// Rows per INSERT statement (three parameters each; PostgreSQL allows 65535).
+    private static let rowsPerStatement = 500
+
+    /// Appends `events` after the chain head inside the caller's transaction, with a
+    /// checkpoint whenever `sealing.every` records have passed since the last one.
+    func appendChained(_ events: [[UInt8]], _ connection: PostgresConnection) throws {
+        let head = try Self.lockHead(connection)
+        var previous = head.hash
+        var seq = head.seq
+        var lastSealed = try Self.lastCheckpointSeq(connection) ?? 0
+        let hasher = SHA256Hasher()
+        var rows: [(seq: Int64, record: String, hash: [UInt8])] = []
+        var checkpoints: [AuditCheckpoint] = []
+        rows.reserveCapacity(events.count)
+        for event in events {
+            seq += 1
+            let bytes = AuditRecord.envelope(event: event, seq: seq)
+            previous = hasher.hash(previous, bytes)
+            rows.append((seq, String(decoding: bytes, as: UTF8.self), previous))
+            if let key = sealing.key, seq - lastSealed >= Int64(sealing.every) {
+                checkpoints.append(try AuditCheckpoint.signed(seq: seq, hash: previous, time: clock.now(), key: key))
+                lastSealed = seq
+            }
+        }
+        for start in stride(from: 0, to: rows.count, by: Self.rowsPerStatement) {
+            let chunk = rows[start..<min(start + Self.rowsPerStatement, rows.count)]
+            var values: [String] = []
+            var parameters: [any PostgresBindable] = []
+            for row in chunk {
+                let base = parameters.count
+                values.append("($\(base + 1), $\(base + 2), $\(base + 3))")
+                parameters += [row.seq, row.record, PostgresBytes(row.hash)] as [any PostgresBindable]
+            }
+            try connection.query("INSERT INTO audit_records (seq, record, hash) VALUES " + values.joined(separator: ", "), parameters)
+        }
+        try Self.insert(checkpoints, connection)
+        try connection.query("UPDATE audit_chain_head SET seq = $1, hash = $2", [seq, PostgresBytes(previous)])
+    }
+
+    /// The chain head, locked until the transaction ends: appends from every node queue here.
+    private static func lockHead(_ connection: PostgresConnection) throws -> (seq: Int64, hash: [UInt8]) {
+        guard let row = try connection.query("SELECT seq, hash FROM audit_chain_head FOR UPDATE").first else {
+            throw StoreError(.corrupt, "the audit chain head row is missing")
+        }
+        return (try row.int64("seq"), try row.bytes("hash"))
+    }
+
+    private static func lastCheckpointSeq(_ connection: PostgresConnection) throws -> Int64? {
+        try connection.query("SELECT max(seq) AS seq FROM audit_checkpoints").first?.optionalInt64("seq")
+    }
+
+    private static func insert(_ checkpoints: [AuditCheckpoint], _ connection: PostgresConnection) throws {
+        for checkpoint in checkpoints {
+            try connection.query(
+                "INSERT INTO audit_checkpoints (seq, hash, time_ms, signature) VALUES ($1, $2, $3, $4)",
+                [checkpoint.seq, PostgresBytes(checkpoint.hash), checkpoint.timeMilliseconds, PostgresBytes(checkpoint.signature)]
+            )
+        }
+    }
+
+    // MARK: - Reading
+
+    /// Records read per round trip while streaming.
+    private static let pageSize = 5_000
+
+    public func verify(publicKey: Ed25519PublicKey, from: Int64?, to: Int64?, purgeableBefore: Date) throws -> AuditVerificationReport {
+        try snapshot { connection in
+            let upper = to ?? Int64.max
+            var anchor = AuditChainVerifier.Anchor.genesis
+            var start: Int64 = 1
+            if let from, from > 1,
+                let row = try connection.query("SELECT seq, hash FROM audit_records WHERE seq < $1 ORDER BY seq DESC LIMIT 1", [from]).first
+            {
+                let seq = try row.int64("seq")
+                anchor = .after(seq: seq, hash: try row.bytes("hash"))
+                start = seq + 1
+            }
+            var verifier = AuditChainVerifier(
+                anchor: anchor, checkpoints: try Self.checkpoints(connection, in: start...upper), publicKey: publicKey,
+                purgeableBefore: purgeableBefore
+            )
+            var next = start
+            while next <= upper {
+                let page = try connection.query(
+                    "SELECT seq, record, hash FROM audit_records WHERE seq >= $1 AND seq <= $2 ORDER BY seq LIMIT $3", [next, upper, Self.pageSize]
+                ).all
+                for row in page {
+                    let seq = try row.int64("seq")
+                    verifier.check(seq: seq, bytes: Array(try row.text("record").utf8), storedHash: try row.bytes("hash"))
+                    next = seq + 1
+                }
+                if page.count < Self.pageSize { break }
+            }
+            return verifier.finish(upTo: to)
+        }
+    }
+
+    public func forEach(_ query: AuditQuery, _ body: (AuditStoredRecord) throws -> Void) throws {
+        var conditions: [String] = []
+        var parameters: [any PostgresBindable] = []
+        func add(_ column: String, _ comparison: String, _ value: (any PostgresBindable)?) {
+            guard let value else { return }
+            parameters.append(value)
+            conditions.append("\(column) \(comparison) $\(parameters.count)")
+        }
+        add("user_name", "=", query.user)
+        add("type", "=", query.type)
+        add("target", "=", query.target)
+        add("session", "=", query.session)
+        add("time", ">=", query.since.map(AuditEvent.timestamp))
+        add("time", "<", query.until.map(AuditEvent.timestamp))
+        add("seq", ">=", query.fromSeq)
+        add("seq", "<=", query.toSeq)
+        // The previous hash, as on SQLite: the record before, or the checkpoint that closed
+        // a purged range before it, or (after an unexplained gap) the nearest older record.
+        let select = """
+            SELECT seq, record, hash, time, type, user_name, session, target, coalesce(
+                (SELECT p.hash FROM audit_records AS p WHERE p.seq = r.seq - 1),
+                (SELECT c.hash FROM audit_checkpoints AS c WHERE c.seq = r.seq - 1),
+                (SELECT p.hash FROM audit_records AS p WHERE p.seq < r.seq ORDER BY p.seq DESC LIMIT 1)) AS previous
+            FROM audit_records AS r
+            """
+        try snapshot { connection in
+            var remaining = query.limit.map { max($0, 0) } ?? Int.max
+            var after = Int64.min
+            while remaining > 0 {
+                var pageConditions = conditions
+                var pageParameters = parameters
+                pageParameters.append(after)
+                pageConditions.append("seq > $\(pageParameters.count)")
+                let pageLimit = min(remaining, Self.pageSize)
+                let rows = try connection.query(
+                    select + " WHERE " + pageConditions.joined(separator: " AND ") + " ORDER BY seq LIMIT \(pageLimit)", pageParameters
+                ).all
+                for row in rows {
+                    let text = try row.text("record")
+                    let bytes = Array(text.utf8)
+                    let event = AuditRecord.eventBytes(in: bytes).map { String(decoding: $0, as: UTF8.self) } ?? text
+                    let seq = try row.int64("seq")
+                    try body(AuditStoredRecord(
+                        seq: seq, type: try row.optionalText("type") ?? "?", time: try row.optionalText("time") ?? "?",
+                        user: try row.optionalText("user_name"), session: try row.optionalText("session"), target: try row.optionalText("target"),
+                        json: event, recordBytes: bytes, hash: try row.bytes("hash"),
+                        previousHash: try row.optionalText("previous") == nil ? AuditChain.genesisHash : try row.bytes("previous")
+                    ))
+                    after = seq
+                }
+                remaining -= rows.count
+                if rows.count < pageLimit { break }
+            }
+        }
+    }
+
+    public func latest(type: String) throws -> AuditStoredRecord? {
+        guard let seq = try database.run({ connection in
+            try connection.query("SELECT max(seq) AS seq FROM audit_records WHERE type = $1", [type]).first?.optionalInt64("seq")
+        }) else { return nil }
+        return try search(AuditQuery(fromSeq: seq, toSeq: seq)).first
+    }
+
+    public func checkpoints(in range: ClosedRange<Int64>?) throws -> [AuditCheckpoint] {
+        try database.run { connection in try Self.checkpoints(connection, in: range) }
+    }
+
+    static func checkpoints(_ connection: PostgresConnection, in range: ClosedRange<Int64>? = nil) throws -> [AuditCheckpoint] {
+        let bounds = range ?? Int64.min...Int64.max
+        return try connection.query(
+            "SELECT seq, hash, time_ms, signature FROM audit_checkpoints WHERE seq BETWEEN $1 AND $2 ORDER BY seq",
+            [bounds.lowerBound, bounds.upperBound]
+        ).all.map { row in
+            AuditCheckpoint(
+                seq: try row.int64("seq"), hash: try row.bytes("hash"), timeMilliseconds: try row.int64("time_ms"),
+                signature: try row.bytes("signature")
+            )
+        }
+    }
+
+    public func anchor(before seq: Int64) throws -> (seq: Int64, hash: [UInt8])? {
+        try database.run { connection in
+            guard let row = try connection.query("SELECT seq, hash FROM audit_records WHERE seq < $1 ORDER BY seq DESC LIMIT 1", [seq]).first
+            else { return nil }
+            return (try row.int64("seq"), try row.bytes("hash"))
+        }
+    }
+
+    public func bounds() throws -> ClosedRange<Int64>? {
+        try database.run { connection in
+            guard let row = try connection.query("SELECT min(seq) AS low, max(seq) AS high FROM audit_records").first,
+                let low = try row.optionalInt64("low"), let high = try row.optionalInt64("high")
+            else { return nil }
+            return low...high
+        }
+    }
+
+    /// Runs `body` in one REPEATABLE READ, read-only transaction: every page it reads comes
+    /// from the same snapshot, even while other nodes append.
+    private func snapshot<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        try database.transaction { connection in
+            try connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            return try body(connection)
+        }
+    }
+
+    // MARK: - Retention and legal holds
+
+    public func purge(before cutoff: Date, record: (AuditPurgeOutcome) -> AuditEvent) throws -> AuditPurgeOutcome {
+        try database.transaction { connection in
+            // Taken first: no other node appends (and no second purge runs) until this commits.
+            _ = try Self.lockHead(connection)
+            var outcome = AuditPurgeOutcome()
+            let holds = try Self.holds(connection).filter(\.isActive)
+            var opening: Int64 = 1
+            for checkpoint in try Self.checkpoints(connection) {
+                defer { opening = checkpoint.seq + 1 }
+                guard checkpoint.time < cutoff else { break }
+                let range = opening...checkpoint.seq
+                let count = try connection.query(
+                    "SELECT count(*) AS n FROM audit_records WHERE seq BETWEEN $1 AND $2", [range.lowerBound, range.upperBound]
+                ).first?.int("n") ?? 0
+                guard count > 0 else { continue }
+                if try Self.isHeld(range, holds: holds, connection) {
+                    outcome.heldRanges.append(range)
+                    continue
+                }
+                try connection.query(
+                    "INSERT INTO audit_purge_authorization (from_seq, to_seq) VALUES ($1, $2)", [range.lowerBound, range.upperBound]
+                )
+                try connection.query("DELETE FROM audit_records WHERE seq BETWEEN $1 AND $2", [range.lowerBound, range.upperBound])
+                try connection.query("DELETE FROM audit_purge_authorization")
+                outcome.purgedRanges.append(range)
+                outcome.purgedRecords += count
+            }
+            try appendChained([record(outcome).canonicalJSON()], connection)
+            return outcome
+        }
+    }
+
+    private static func isHeld(_ range: ClosedRange<Int64>, holds: [LegalHold], _ connection: PostgresConnection) throws -> Bool {
+        for hold in holds {
+            let held: Bool
+            switch hold.scope {
+            case .range(let heldRange): held = heldRange.overlaps(range)
+            case .user(let name):
+                held = try connection.query(
+                    "SELECT 1 FROM audit_records WHERE seq BETWEEN $1 AND $2 AND user_name = $3 LIMIT 1", [range.lowerBound, range.upperBound, name]
+                ).first != nil
+            case .session(let id):
+                held = try connection.query(
+                    "SELECT 1 FROM audit_records WHERE seq BETWEEN $1 AND $2 AND session = $3 LIMIT 1", [range.lowerBound, range.upperBound, id]
+                ).first != nil
+            }
+            if held { return true }
+        }
+        return false
+    }
+
+    public func addHold(_ scope: LegalHold.Scope, reason: String, by actor: String, at time: Date, event: (Int64) -> AuditEvent) throws -> Int64 {
+        try database.transaction { connection in
+            let (kind, value) = Self.columns(scope)
+            guard let row = try connection.query(
+                "INSERT INTO audit_holds (kind, value, reason, created_at, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                [kind, value, reason, AuditEvent.timestamp(time), actor]
+            ).first else { throw StoreError(.unavailable, "the legal hold was not stored") }
+            let id = try row.int64("id")
+            try appendChained([event(id).canonicalJSON()], connection)
+            return id
+        }
+    }
+
+    public func removeHold(id: Int64, by actor: String, at time: Date, event: (LegalHold) -> AuditEvent) throws -> LegalHold {
+        try database.transaction { connection in
+            guard var hold = try Self.holds(connection).first(where: { $0.id == id }), hold.isActive else {
+                throw StoreError(.notFound, "no active legal hold with id \(id)")
+            }
+            try connection.query(
+                "UPDATE audit_holds SET removed_at = $1, removed_by = $2 WHERE id = $3 AND removed_at IS NULL", [AuditEvent.timestamp(time), actor, id]
+            )
+            hold.removedAt = time
+            hold.removedBy = actor
+            try appendChained([event(hold).canonicalJSON()], connection)
+            return hold
+        }
+    }
+
+    public func holds() throws -> [LegalHold] {
+        try database.run { connection in try Self.holds(connection) }
+    }
+
+    public func heldRecordingOwners() throws -> (users: Set<String>, sessions: Set<String>) {
+        try database.run { connection in
+            var users = Set<String>()
+            var sessions = Set<String>()
+            for hold in try Self.holds(connection) where hold.isActive {
+                switch hold.scope {
+                case .user(let name): users.insert(name)
+                case .session(let id): sessions.insert(id)
+                case .range(let range):
+                    for row in try connection.query(
+                        "SELECT DISTINCT session FROM audit_records WHERE seq BETWEEN $1 AND $2 AND session IS NOT NULL",
+                        [range.lowerBound, range.upperBound]
+                    ).all {
+                        sessions.insert(try row.text("session"))
+                    }
+                }
+            }
+            return (users, sessions)
+        }
+    }
+
+    private static func holds(_ connection: PostgresConnection) throws -> [LegalHold] {
+        try connection.query("SELECT * FROM audit_holds ORDER BY id").all.compactMap { row in
+            let value = try row.text("value")
+            let scope: LegalHold.Scope? = switch try row.text("kind") {
+            case "user": .user(value)
+            case "session": .session(value)
+            case "range": LegalHold.Scope.parseRange(value).map { .range($0) }
+            default: nil
+            }
+            guard let scope else { return nil }
+            return LegalHold(
+                id: try row.int64("id"), scope: scope, reason: try row.text("reason"), createdAt: parse(try row.text("created_at")) ?? .distantPast,
+                createdBy: try row.text("created_by"), removedAt: try row.optionalText("removed_at").flatMap(parse),
+                removedBy: try row.optionalText("removed_by")
+            )
+        }
+    }
+
+    private static func columns(_ scope: LegalHold.Scope) -> (String, String) {
+        switch scope {
+        case .user(let name): ("user", name)
+        case .session(let id): ("session", id)
+        case .range(let range): ("range", "\(range.lowerBound)-\(range.upperBound)")
+        }
+    }
+
+    private static func parse(_ text: String) -> Date? {
+        try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+}
