@@ -1,4 +1,4 @@
-public import BastionCore
+import BastionCore
 import Dispatch
 import Foundation
 import Synchronization
@@ -35,12 +35,14 @@ public final class PostgresDatabase: Sendable {
 
     /// Runs `body` on one connection outside any explicit transaction (each statement commits
     /// on its own): reads, and writes that are a single statement.
+    @discardableResult
     func run<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         try storeErrors { try withConnection(body) }
     }
 
     /// Runs `body` in one transaction, committed when it returns and rolled back when it
     /// throws. A serialization failure or deadlock (two nodes racing) runs it again, up to 3 times.
+    @discardableResult
     func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         try storeErrors {
             var attempt = 0

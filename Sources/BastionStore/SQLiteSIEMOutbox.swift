@@ -9,29 +9,10 @@ public import GRDB
 /// event twice: durable appends keep their throughput, and delivery resumes after a crash
 /// from the last cursor committed after a successful send (at least once, in order).
 /// A sink seen for the first time starts at the head: it receives what happens from then on.
-public final class SQLiteSIEMOutbox: Sendable {
-    /// A sink's bookkeeping, for `bastiond siem status` and the metrics.
-    public struct SinkState: Sendable {
-        public var sink: String
-        public var deliveredSeq: Int64
-        public var deliveredAt: Date?
-        /// Records after the cursor (whatever their type: the sink's filter applies at send).
-        public var depth: Int64
-        /// Time of the oldest undelivered record.
-        public var oldestPending: Date?
-        public var attempts: Int
-        public var lastError: String?
-        public var lastErrorAt: Date?
-        public var deadLetters: Int
-    }
-
-    /// A recording being streamed to a sink.
-    public struct Stream: Sendable, Equatable {
-        public var sessionID: String
-        public var path: String
-        public var deliveredBytes: Int64
-        public var nextChunk: Int64
-    }
+public final class SQLiteSIEMOutbox: OutboxStore {
+    public typealias SinkState = OutboxSinkState
+    public typealias Stream = OutboxStream
+    public typealias DeadLetter = OutboxDeadLetter
 
     public func openStream(_ sink: String, sessionID: String, path: String) throws {
         try database.storeWrite { db in
@@ -64,18 +45,14 @@ public final class SQLiteSIEMOutbox: Sendable {
         }
     }
 
-    public struct DeadLetter: Sendable {
-        public var sink: String
-        public var seq: Int64
-        public var reason: String
-        public var time: Date
-    }
-
     private let database: any DatabaseWriter
 
     public init(database: any DatabaseWriter) {
         self.database = database
     }
+
+    /// One node delivers: the lease is always this process's (the admin CLI never delivers).
+    public func holdLease(_ sink: String, now: Date) throws -> Bool { true }
 
     /// The last seq delivered to `sink`; a new sink is registered at the head.
     public func cursor(of sink: String, now: Date) throws -> Int64 {
@@ -129,7 +106,7 @@ public final class SQLiteSIEMOutbox: Sendable {
 
     /// Moves `sink`'s cursor to `seq` after a successful delivery, dead-lettering
     /// `rejected` records (with the receiver's reason) in the same transaction.
-    public func advance(_ sink: String, to seq: Int64, rejected: [(seq: Int64, reason: String)] = [], now: Date) throws {
+    public func advance(_ sink: String, to seq: Int64, rejected: [(seq: Int64, reason: String)], now: Date) throws {
         try database.storeWrite { db in
             for letter in rejected {
                 try db.execute(
@@ -172,7 +149,7 @@ public final class SQLiteSIEMOutbox: Sendable {
         }
     }
 
-    public func deadLetters(of sink: String? = nil) throws -> [DeadLetter] {
+    public func deadLetters(of sink: String?) throws -> [DeadLetter] {
         try database.storeRead { db in
             try Row.fetchAll(
                 db, sql: "SELECT sink, seq, reason, time FROM siem_dead_letters WHERE ? IS NULL OR sink = ? ORDER BY id",

@@ -122,3 +122,43 @@ struct PostgresStoreTests {
         String(url.split(separator: "/").last ?? "")
     }
 }
+
+/// Delivery leases: one node at a time delivers a sink; a dead node's sink is taken over.
+@Suite("PostgreSQL outbox leases")
+struct PostgresOutboxLeaseTests {
+    @Test("one node holds a sink's lease; when it stops renewing, another takes over and the first is fenced off")
+    func takeover() async throws {
+        let url = try await offPool { try PostgresFixture.shared().createDatabase() }
+        let (nodeA, nodeB, log) = try await offPool { () throws in
+            let a = try PostgresDatabase(url: url)
+            let b = try PostgresDatabase(url: url)
+            return (
+                PostgresOutbox(database: a, node: "node-a", leaseDuration: 1), PostgresOutbox(database: b, node: "node-b", leaseDuration: 1),
+                PostgresAuditLog(database: a, sealing: .init(key: nil))
+            )
+        }
+        try await offPool { () throws in
+            let now = Date()
+            #expect(try nodeA.holdLease("soc", now: now))
+            #expect(try !nodeB.holdLease("soc", now: now))
+            #expect(try nodeA.holdLease("soc", now: now), "the holder renews")
+            #expect(try nodeB.holdLease("other", now: now), "leases are per sink")
+            _ = try nodeA.cursor(of: "soc", now: now)
+            for index in 1...3 { try log.append(AuditEvent(type: .authLogin, time: now, actor: .init(user: "u\(index)"))) }
+        }
+        try await Task.sleep(for: .milliseconds(1_300))
+        try await offPool { () throws in
+            let now = Date()
+            #expect(try nodeB.holdLease("soc", now: now), "node-a stopped renewing: node-b takes over")
+            #expect(try !nodeA.holdLease("soc", now: now))
+            // node-a comes back from a long pause and tries to move the cursor: refused.
+            try nodeA.advance("soc", to: 3, rejected: [(2, "late")], now: now)
+            #expect(try nodeB.cursor(of: "soc", now: now) == 0)
+            #expect(try nodeB.deadLetters(of: "soc").isEmpty)
+            try nodeB.advance("soc", to: 3, now: now)
+            #expect(try nodeA.cursor(of: "soc", now: now) == 3)
+            try nodeB.releaseLeases()
+            #expect(try nodeA.holdLease("soc", now: now), "a released lease is free at once")
+        }
+    }
+}

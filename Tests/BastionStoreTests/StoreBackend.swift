@@ -1,4 +1,6 @@
 import BastionCore
+import BastionCrypto
+import Foundation
 import BastionPostgres
 import BastionStore
 import BastionTesting
@@ -12,6 +14,9 @@ enum StoreBackend: String, CaseIterable, CustomTestStringConvertible {
 
     var testDescription: String { rawValue }
 
+    /// Signs the audit checkpoints of every test's stores.
+    static let auditKey = try! Ed25519PrivateKey()
+
     /// The stores of one process (SQLite) or node (PostgreSQL).
     struct Stores {
         let users: any UserStore
@@ -19,6 +24,9 @@ enum StoreBackend: String, CaseIterable, CustomTestStringConvertible {
         let elevations: any ElevationStore
         let sessions: any SessionStore
         let webSessions: any WebSessionStore
+        let auditLog: any AuditLogStore
+        let outbox: any OutboxStore
+        let catalog: any SessionCatalog
         /// Keeps a SQLite file's directory alive as long as its stores.
         let directory: TemporaryDirectory?
     }
@@ -42,13 +50,14 @@ enum StoreBackend: String, CaseIterable, CustomTestStringConvertible {
 
         /// A new handle on the data: for SQLite a new connection pool on the file, for
         /// PostgreSQL a new connection pool named as node `node`.
-        func connect(node: String = "node-a") throws -> Stores {
+        func connect(node: String = "node-a", leaseDuration: TimeInterval = 15) throws -> Stores {
             switch backend {
             case .sqlite:
-                let handle = try DatabasePoolHandle(path: address)
+                let handle = try DatabasePoolHandle(path: address, sealing: .init(key: StoreBackend.auditKey))
                 return Stores(
                     users: handle.users, ledger: handle.ledger, elevations: handle.elevations, sessions: handle.sessions,
-                    webSessions: handle.webSessions, directory: directory
+                    webSessions: handle.webSessions, auditLog: handle.auditLog, outbox: handle.siemOutbox, catalog: handle.sessionCatalog,
+                    directory: directory
                 )
             case .postgres:
                 let database = try PostgresDatabase(url: address)
@@ -56,7 +65,9 @@ enum StoreBackend: String, CaseIterable, CustomTestStringConvertible {
                     users: PostgresUserStore(database: database), ledger: PostgresCertificateLedger(database: database),
                     elevations: PostgresElevationStore(database: database),
                     sessions: PostgresSessionStore(database: database, node: node), webSessions: PostgresWebSessionStore(database: database),
-                    directory: nil
+                    auditLog: PostgresAuditLog(database: database, sealing: .init(key: StoreBackend.auditKey)),
+                    outbox: PostgresOutbox(database: database, node: node, leaseDuration: leaseDuration),
+                    catalog: PostgresSessionCatalog(database: database), directory: nil
                 )
             }
         }

@@ -213,3 +213,104 @@ struct StoreConformanceTests {
         }
     }
 }
+
+/// The delivery outbox and the session catalog, on both backends.
+@Suite("Outbox and catalog, SQLite and PostgreSQL")
+struct OutboxCatalogConformanceTests {
+    static func event(_ index: Int) -> AuditEvent {
+        AuditEvent(type: .authLogin, time: Date(timeIntervalSince1970: 1_800_000_000 + Double(index)), actor: .init(user: "u\(index)"))
+    }
+
+    @Test("a new sink starts at the head; records after its cursor are pending; advance, dead letters, failures, streams", arguments: StoreBackend.allCases)
+    func outbox(_ backend: StoreBackend) async throws {
+        try await offPool {
+            let stores = try backend.fresh().connect()
+            for index in 1...5 { try stores.auditLog.append(Self.event(index)) }
+            let now = Date(timeIntervalSince1970: 1_800_000_100)
+            #expect(try stores.outbox.holdLease("soc", now: now))
+            #expect(try stores.outbox.cursor(of: "soc", now: now) == 5)
+            for index in 6...8 { try stores.auditLog.append(Self.event(index)) }
+            let pending = try stores.outbox.pending(after: 5, limit: 10)
+            #expect(pending.map(\.seq) == [6, 7, 8])
+            #expect(pending.first?.event == Self.event(6).canonicalJSON())
+            #expect(try stores.outbox.pending(after: 5, limit: 2).map(\.seq) == [6, 7])
+
+            try stores.outbox.recordFailure("soc", reason: "connection refused", now: now)
+            #expect(try stores.outbox.state(of: "soc")?.attempts == 1)
+            #expect(try stores.outbox.state(of: "soc")?.lastError == "connection refused")
+            try stores.outbox.advance("soc", to: 7, rejected: [(6, "400 bad event")], now: now)
+            let state = try #require(try stores.outbox.state(of: "soc"))
+            #expect(state.deliveredSeq == 7)
+            #expect(state.depth == 1)
+            #expect(state.attempts == 0)
+            #expect(state.deadLetters == 1)
+            #expect(try stores.outbox.deadLetters(of: "soc").map(\.seq) == [6])
+            #expect(try stores.outbox.deadLetters(of: "other").isEmpty)
+            #expect(try stores.outbox.deadLetters().map(\.reason) == ["400 bad event"])
+            try stores.outbox.advance("soc", to: 3, now: now)
+            #expect(try stores.outbox.cursor(of: "soc", now: now) == 7, "a cursor never moves back")
+
+            // Checkpoints reach the sink once it has the records they seal.
+            let checkpoint = try #require(try stores.auditLog.checkpoint())
+            #expect(checkpoint.seq == 8)
+            #expect(try stores.outbox.pendingCheckpoints(of: "soc").isEmpty)
+            try stores.outbox.advance("soc", to: 8, now: now)
+            #expect(try stores.outbox.pendingCheckpoints(of: "soc").map(\.seq) == [8])
+            try stores.outbox.advanceCheckpoints("soc", to: 8)
+            #expect(try stores.outbox.pendingCheckpoints(of: "soc").isEmpty)
+
+            try stores.outbox.openStream("soc", sessionID: "s1", path: "/r/s1.cast")
+            try stores.outbox.openStream("soc", sessionID: "s2", path: "/r/s2.cast")
+            try stores.outbox.openStream("soc", sessionID: "s1", path: "/r/s1.cast")
+            try stores.outbox.advanceStream("soc", sessionID: "s1", deliveredBytes: 4096, nextChunk: 3)
+            #expect(try stores.outbox.streams(of: "soc") == [
+                OutboxStream(sessionID: "s1", path: "/r/s1.cast", deliveredBytes: 4096, nextChunk: 3),
+                OutboxStream(sessionID: "s2", path: "/r/s2.cast", deliveredBytes: 0, nextChunk: 1),
+            ])
+            try stores.outbox.closeStream("soc", sessionID: "s1")
+            #expect(try stores.outbox.streams(of: "soc").map(\.sessionID) == ["s2"])
+        }
+    }
+
+    @Test("the session catalog: facts, filters, newest first, all words required, indexed position", arguments: StoreBackend.allCases)
+    func catalog(_ backend: StoreBackend) async throws {
+        try await offPool {
+            let stores = try backend.fresh().connect()
+            defer { withExtendedLifetime(stores) {} }
+            let catalog = stores.catalog
+            let start = Date(timeIntervalSince1970: 1_800_000_000)
+            func session(_ id: String, user: String, target: String, at offset: TimeInterval, seq: Int64) -> IndexedSession {
+                IndexedSession(
+                    id: id, user: user, login: "root", target: target, sourceAddress: "127.0.0.1", startedAt: start.addingTimeInterval(offset),
+                    duration: 60, exitStatus: "0", endReason: "exit", recording: "/r/\(id).cast", recordingSize: 1234, recordingSHA256: "ab",
+                    elevationRequest: id == "s2" ? "e-1" : nil, auditSeq: seq
+                )
+            }
+            #expect(try catalog.indexedThrough() == 0)
+            try catalog.add(session("s1", user: "alice", target: "web01", at: 0, seq: 10), text: "root@web01:~# systemctl restart nginx\r\nok")
+            try catalog.add(session("s2", user: "bob", target: "db01", at: 100, seq: 20), text: "psql -c 'DROP TABLE customers'")
+            try catalog.add(session("s3", user: "alice", target: "db01", at: 200, seq: 30), text: "tail -f /var/log/nginx/error.log")
+            try catalog.add(session("s3", user: "alice", target: "db01", at: 200, seq: 31), text: "ignored: already indexed")
+            #expect(try catalog.indexedThrough() == 31)
+            try catalog.markIndexed(through: 40)
+            try catalog.markIndexed(through: 35)
+            #expect(try catalog.indexedThrough() == 40)
+            #expect(try catalog.session(id: "s2") == session("s2", user: "bob", target: "db01", at: 100, seq: 20))
+            #expect(try catalog.session(id: "nope") == nil)
+
+            #expect(try catalog.search(SessionQuery()).map(\.id) == ["s3", "s2", "s1"])
+            #expect(try catalog.search(SessionQuery(limit: 2)).map(\.id) == ["s3", "s2"])
+            #expect(try catalog.search(SessionQuery(user: "alice")).map(\.id) == ["s3", "s1"])
+            #expect(try catalog.search(SessionQuery(target: "db01")).map(\.id) == ["s3", "s2"])
+            #expect(try catalog.search(SessionQuery(since: start.addingTimeInterval(150))).map(\.id) == ["s3", "s2"], "s2 ran until 160")
+            #expect(try catalog.search(SessionQuery(since: start.addingTimeInterval(170))).map(\.id) == ["s3"])
+            #expect(try catalog.search(SessionQuery(until: start.addingTimeInterval(150))).map(\.id) == ["s2", "s1"])
+            #expect(try catalog.search(SessionQuery(grep: "nginx")).map(\.id) == ["s3", "s1"])
+            #expect(try catalog.search(SessionQuery(grep: "NGINX restart")).map(\.id) == ["s1"])
+            #expect(try catalog.search(SessionQuery(grep: "drop customers")).map(\.id) == ["s2"])
+            #expect(try catalog.search(SessionQuery(grep: "nginx customers")).isEmpty)
+            #expect(try catalog.search(SessionQuery(user: "alice", grep: "error")).map(\.id) == ["s3"])
+            #expect(try catalog.search(SessionQuery(grep: "ignored")).isEmpty)
+        }
+    }
+}

@@ -7,7 +7,7 @@ import Foundation
 /// SIEM's guarantees: in order, at least once, retried with backoff, dead-lettered on 4xx.
 enum ChatOpsRelays {
     static func make(
-        _ configuration: ChatOpsConfiguration, links: ApprovalLink, outbox: SQLiteSIEMOutbox, installation: String, clock: any WallClock
+        _ configuration: ChatOpsConfiguration, links: ApprovalLink, outbox: any OutboxStore, installation: String, clock: any WallClock
     ) throws -> [SinkRelay] {
         try configuration.webhooks.map { webhook in
             let sink = ChatOpsSink(

@@ -12,7 +12,7 @@ import Synchronization
 /// `siem.alert_depth` or `siem.alert_age`, and `siem.recovered` when it is back.
 struct SIEMService: Service {
     private let relays: [SinkRelay]
-    private let outbox: SQLiteSIEMOutbox
+    private let outbox: any OutboxStore
     private let audit: any AuditEmitter
     private let configuration: SIEMConfiguration
     private let registry: PrometheusCollectorRegistry
@@ -21,7 +21,7 @@ struct SIEMService: Service {
     private let checkInterval: TimeInterval
 
     init(
-        relays: [SinkRelay], outbox: SQLiteSIEMOutbox, audit: any AuditEmitter, configuration: SIEMConfiguration,
+        relays: [SinkRelay], outbox: any OutboxStore, audit: any AuditEmitter, configuration: SIEMConfiguration,
         registry: PrometheusCollectorRegistry, clock: any WallClock, logger: Logger, checkInterval: TimeInterval = 10
     ) {
         self.relays = relays
@@ -98,7 +98,7 @@ struct SIEMService: Service {
 
     private static func count(_ step: SinkRelay.Step, sink: String, registry: PrometheusCollectorRegistry, logger: Logger) {
         switch step {
-        case .idle:
+        case .idle, .standby:
             break
         case .delivered(let count, _):
             registry.makeCounter(descriptor: delivered, labels: [("sink", sink)]).increment(by: Int64(count))

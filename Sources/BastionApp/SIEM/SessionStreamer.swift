@@ -10,7 +10,7 @@ import Foundation
 /// receiver that is down for hours just leaves the cursors where they are.
 struct SessionStreamer {
     let sink: String
-    let outbox: SQLiteSIEMOutbox
+    let outbox: any OutboxStore
     let installation: String
     /// Bytes of recording per event, before JSON escaping (the issue allows up to 64 KiB).
     static let chunkBytes = 32 * 1_024

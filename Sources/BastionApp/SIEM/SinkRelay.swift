@@ -18,10 +18,12 @@ public final class SinkRelay: Sendable {
         case delivered(count: Int, through: Int64)
         /// The receiver is unreachable or failing: try again after `delay`.
         case retryLater(delay: TimeInterval, reason: String)
+        /// Another node holds this sink's lease and delivers it; this one stands by.
+        case standby
     }
 
     public let sink: any SIEMSink
-    private let outbox: SQLiteSIEMOutbox
+    private let outbox: any OutboxStore
     private let installation: String
     private let backoff: DeliveryBackoff
     private let clock: any WallClock
@@ -33,7 +35,7 @@ public final class SinkRelay: Sendable {
     private let streamTurn = Atomic<Bool>(false)
 
     public init(
-        sink: any SIEMSink, outbox: SQLiteSIEMOutbox, installation: String, backoff: DeliveryBackoff = .init(),
+        sink: any SIEMSink, outbox: any OutboxStore, installation: String, backoff: DeliveryBackoff = .init(),
         clock: any WallClock = SystemWallClock(), batchLimit: Int = 500, streamSessions: Bool = false,
         random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
     ) {
@@ -70,6 +72,9 @@ public final class SinkRelay: Sendable {
     /// until its recording has been streamed to the end, so start and end bracket the data.
     public func step() throws -> Step {
         let now = clock.now()
+        // Several nodes, one database: only the lease holder delivers, so each record goes
+        // out from one node at a time, and a dead node's sink is taken over when its lease lapses.
+        guard try outbox.holdLease(sink.name, now: now) else { return .standby }
         let cursor = try outbox.cursor(of: sink.name, now: now)
         // Alternate with records, so neither a busy log nor a chatty session starves the other.
         if let streamer, !streamTurn.exchange(true, ordering: .relaxed) {
@@ -206,7 +211,7 @@ public final class SinkRelay: Sendable {
                 let step = try step()
                 onStep(step)
                 switch step {
-                case .idle: pause = idlePoll
+                case .idle, .standby: pause = idlePoll
                 case .delivered: pause = 0
                 case .retryLater(let delay, _): pause = delay
                 }
