@@ -60,7 +60,7 @@ let package = Package(
         .target(
             name: "BastionApp",
             dependencies: [
-                "BastionCore", "BastionCrypto", "BastionStore", "BastionSSH", "BastionHTTP", "BastionSIEM", "CQREncode",
+                "BastionCore", "BastionCrypto", "BastionStore", "BastionPostgres", "BastionSSH", "BastionHTTP", "BastionSIEM", "CQREncode",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -78,7 +78,7 @@ let package = Package(
         .executableTarget(
             name: "bastiond",
             dependencies: [
-                "BastionApp", "BastionCore", "BastionSSH", "BastionStore",
+                "BastionApp", "BastionCore", "BastionSSH", "BastionStore", "BastionPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(name: "BastionCoreTests", dependencies: ["BastionCore", "BastionCrypto", "BastionTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "BastionStoreTests", dependencies: ["BastionStore", "BastionPostgres", "BastionCore", "BastionCrypto", "BastionTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "BastionSIEMTests", dependencies: ["BastionSIEM", "BastionCore", "BastionTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "BastionAppTests", dependencies: ["BastionApp", "BastionCore", "BastionCrypto", "BastionStore", "BastionTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "BastionAppTests", dependencies: ["BastionApp", "BastionCore", "BastionCrypto", "BastionStore", "BastionPostgres", "BastionTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [

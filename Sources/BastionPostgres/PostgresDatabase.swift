@@ -33,6 +33,13 @@ public final class PostgresDatabase: Sendable {
         idle.withLock { $0.removeAll() }
     }
 
+    /// Connects and brings the schema up to date (`bastiond migrate`); returns the ids of the
+    /// migrations applied now and the number the schema has in all.
+    public static func migrate(url: String) throws -> (applied: [String], total: Int) {
+        let database = try PostgresDatabase(url: url, maxConnections: 1, migrate: false)
+        return (try database.storeErrors { try PostgresMigrations.run(on: database) }, PostgresMigrations.all.count)
+    }
+
     /// Runs `body` on one connection outside any explicit transaction (each statement commits
     /// on its own): reads, and writes that are a single statement.
     @discardableResult

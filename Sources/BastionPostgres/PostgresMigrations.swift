@@ -227,6 +227,15 @@ enum PostgresMigrations {
             );
             INSERT INTO session_catalog_state (indexed_seq) VALUES (0);
             """),
+        Migration(id: "0004_cluster_identity", sql: """
+            -- Fingerprints of the keys every node must share (never the keys themselves).
+            CREATE TABLE cluster_identity (
+                name text PRIMARY KEY,
+                fingerprint text NOT NULL,
+                recorded_by text NOT NULL,
+                recorded_at double precision NOT NULL
+            );
+            """),
     ]
 
     /// Applies every migration not yet recorded; returns the ids it applied, in order.

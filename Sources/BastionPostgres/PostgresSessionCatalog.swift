@@ -40,6 +40,7 @@ public final class PostgresSessionCatalog: SessionCatalog {
             INSERT INTO session_catalog (id, user_name, login, target, source_address, started_at, duration, exit_status, end_reason,
                 recording, recording_size, recording_sha256, elevation_request, audit_seq, text_index)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, strip(to_tsvector('simple', \(Self.words(15)))))
+            ON CONFLICT (id) DO NOTHING
             """,
             [
                 session.id, session.user, session.login, session.target, session.sourceAddress, session.startedAt, session.duration,

@@ -257,12 +257,14 @@ extension FrontDoorConnection {
         if let limit = session.maxDuration, now.timeIntervalSince(session.startedAt) >= limit {
             return ("maximum session length (\(DurationText.format(limit))) reached; session closed", "maximum session length")
         }
-        if let name = identity?.user.name {
-            let current = try? services.sessions.users.user(named: name)
+        // A store that cannot be read (the database restarting) ends nothing: live sessions
+        // keep going and these checks resume when it answers; new logins fail closed meanwhile.
+        if let name = identity?.user.name, case .success(let current) = Result(catching: { try services.sessions.users.user(named: name) }) {
             if current == nil || current?.isLocked == true { return ("your account is locked; session closed", "user locked or removed") }
         }
-        if let grantID = session.grantID, let elevation = services.sessions.elevation {
-            let grant = try? elevation.request(id: grantID)
+        if let grantID = session.grantID, let elevation = services.sessions.elevation,
+            case .success(let grant) = Result(catching: { try elevation.request(id: grantID) })
+        {
             if grant?.isActive(at: now) != true {
                 return ("your elevation grant \(grantID) ended; session closed", "elevation grant ended")
             }

@@ -29,6 +29,18 @@ public enum BastionDatabase {
         return pool
     }
 
+    /// Brings the database file's schema up to date (`bastiond migrate`); returns the ids of
+    /// the migrations it applied now and the number the schema has in all.
+    public static func migrate(path: String) throws -> (applied: [String], total: Int) {
+        guard FileManager.default.fileExists(atPath: path) else { _ = try open(path: path); return (migrator.migrations, migrator.migrations.count) }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        let before = try pool.read { db in try migrator.appliedIdentifiers(db) }
+        _ = try open(path: path)
+        return (migrator.migrations.filter { !before.contains($0) }, migrator.migrations.count)
+    }
+
     /// An in-memory database with the real schema, for tests.
     public static func inMemory() throws -> DatabaseQueue {
         var configuration = Configuration()

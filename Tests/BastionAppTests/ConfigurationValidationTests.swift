@@ -88,6 +88,21 @@ struct ConfigurationValidationTests {
         expectError("[ssh]\nlogin_grace_time = \"2h\"\n", key: "ssh.login_grace_time", line: 2, reason: "at most 1h")
     }
 
+    @Test("storage: a postgres:// URL and a node name, each refused with its key and line when wrong")
+    func storage() throws {
+        expectError("[storage]\nurl = \"mysql://db/bastion\"\n", key: "storage.url", line: 2, reason: "must be a postgres:// URL")
+        expectError("[storage]\nurl = \"\"\n", key: "storage.url", line: 2, reason: "")
+        expectError("[storage]\nurl = 5\n", key: "storage.url", line: 2, reason: "")
+        expectError("[storage]\nnode = \"node a\"\n", key: "storage.node", line: 2, reason: "letters, digits")
+        expectError("[storage]\nurl = \"postgres://db/b\"\nhost = \"x\"\n", key: "storage.host", line: 3, reason: "")
+        let parsed = try BastionConfiguration.parse(
+            "[storage]\nurl = \"postgres://bastion:s3cret@db.internal:5432/bastion?sslmode=verify-full\"\nnode = \"bastion-a\"\n", file: "t.toml"
+        )
+        #expect(parsed.storage.node == "bastion-a")
+        #expect(parsed.storage.redactedURL == "postgres://bastion:***@db.internal:5432/bastion?sslmode=verify-full")
+        #expect(try BastionConfiguration.parse("", file: "t.toml").storage.url == nil, "SQLite unless told otherwise")
+    }
+
     @Test func totpSkewStepsIsZeroOrOne() throws {
         expectError("[auth]\ntotp_skew_steps = 2\n", key: "auth.totp_skew_steps", line: 2, reason: "from 0 to 1")
         expectError("[auth]\ntotp_skew_steps = -1\n", key: "auth.totp_skew_steps", line: 2, reason: "from 0 to 1")

@@ -9,10 +9,10 @@ import Foundation
 /// Runs every couple of seconds in the daemon, and before each search (so a session that just
 /// ended is found at once). Safe to run from several threads: adding an entry twice keeps one.
 public struct SessionIndexer: Sendable {
-    private let auditLog: SQLiteAuditLog
+    private let auditLog: any AuditLogStore
     private let catalog: any SessionCatalog
 
-    public init(auditLog: SQLiteAuditLog, catalog: any SessionCatalog) {
+    public init(auditLog: any AuditLogStore, catalog: any SessionCatalog) {
         self.auditLog = auditLog
         self.catalog = catalog
     }
@@ -37,7 +37,7 @@ public struct SessionIndexer: Sendable {
         return added
     }
 
-    static func session(from record: SQLiteAuditLog.Record) -> IndexedSession? {
+    static func session(from record: AuditStoredRecord) -> IndexedSession? {
         guard let event = try? AuditEvent(canonicalJSON: Array(record.json.utf8)), let id = event.details["session_id"] else { return nil }
         let details = event.details
         let duration = Double(details["duration"] ?? "") ?? 0

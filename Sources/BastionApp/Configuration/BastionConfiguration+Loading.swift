@@ -47,6 +47,20 @@ extension BastionConfiguration {
             try server.refuseUnknownKeys(allowed: ["data_dir"])
             configuration.server.dataDirectory = try server.nonEmptyString("data_dir", default: ServerConfiguration.defaults.dataDirectory)
         }
+        if let storage = try root.table("storage") {
+            try storage.refuseUnknownKeys(allowed: ["url", "node"])
+            if storage.table["url"] != nil {
+                let url = try storage.nonEmptyString("url", default: "")
+                guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") else {
+                    throw storage.error("url", "must be a postgres:// URL (leave it out for the embedded SQLite database)")
+                }
+                configuration.storage.url = url
+            }
+            configuration.storage.node = try storage.nonEmptyString("node", default: StorageConfiguration.defaults.node)
+            guard configuration.storage.node.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), configuration.storage.node.count <= 64 else {
+                throw storage.error("node", "must be at most 64 letters, digits, '-', '_' or '.'")
+            }
+        }
         if let ssh = try root.table("ssh") {
             try ssh.refuseUnknownKeys(allowed: ["listen", "login_grace_time", "max_connections_per_source"])
             configuration.ssh.listen = try ssh.listenAddress("listen", default: SSHConfiguration.defaults.listen)
@@ -151,7 +165,7 @@ extension BastionConfiguration {
     /// The top-level tables a file may have.
     private enum Sections {
         static let all: Set<String> = [
-            "server", "ssh", "http", "auth", "certificates", "recording", "sessions", "audit", "retention", "siem", "elevation", "chatops", "log",
+            "server", "storage", "ssh", "http", "auth", "certificates", "recording", "sessions", "audit", "retention", "siem", "elevation", "chatops", "log",
             "roles", "targets",
         ]
     }

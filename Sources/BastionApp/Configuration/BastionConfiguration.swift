@@ -13,6 +13,8 @@ public import Foundation
 /// See docs/configuration.md for each key.
 public struct BastionConfiguration: Sendable, Equatable {
     public var server: ServerConfiguration
+    /// `[storage]`: SQLite in the data directory, or one PostgreSQL database for several nodes.
+    public var storage: StorageConfiguration
     public var ssh: SSHConfiguration
     public var http: HTTPConfiguration
     public var auth: AuthConfiguration
@@ -31,6 +33,7 @@ public struct BastionConfiguration: Sendable, Equatable {
 
     public init(
         server: ServerConfiguration = .defaults,
+        storage: StorageConfiguration = .defaults,
         ssh: SSHConfiguration = .defaults,
         http: HTTPConfiguration = .defaults,
         auth: AuthConfiguration = .defaults,
@@ -46,6 +49,7 @@ public struct BastionConfiguration: Sendable, Equatable {
         policy: Policy = .empty
     ) {
         self.server = server
+        self.storage = storage
         self.ssh = ssh
         self.http = http
         self.auth = auth
@@ -75,6 +79,36 @@ public struct BastionConfiguration: Sendable, Equatable {
         }
 
         public static let defaults = ServerConfiguration(dataDirectory: ".bastion")
+    }
+
+    /// `[storage]`
+    public struct StorageConfiguration: Sendable, Equatable {
+        /// `url`: nil for the embedded SQLite database in `server.data_dir`; a `postgres://`
+        /// URL (libpq syntax) for a PostgreSQL database shared by every node.
+        public var url: String?
+        /// `node`: this node's name in the shared database (its live sessions and delivery
+        /// leases are kept under it). Defaults to the host name.
+        public var node: String
+
+        public init(url: String? = nil, node: String = StorageConfiguration.hostName) {
+            self.url = url
+            self.node = node
+        }
+
+        public static let defaults = StorageConfiguration()
+
+        /// `url` with any password replaced by `***`, for logs and messages.
+        public var redactedURL: String? {
+            guard let url else { return nil }
+            guard let scheme = url.firstRange(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@") else { return url }
+            let credentials = url[scheme.upperBound..<at]
+            guard let colon = credentials.firstIndex(of: ":") else { return url }
+            return String(url[..<url.index(after: colon)]) + "***" + String(url[at...])
+        }
+
+        public static var hostName: String {
+            ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "bastion"
+        }
     }
 
     /// `[ssh]`

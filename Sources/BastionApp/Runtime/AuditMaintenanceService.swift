@@ -9,7 +9,7 @@ import ServiceLifecycle
 /// Failures are logged at error level and retried on the next tick; they never stop the
 /// daemon, and never delete anything they could not record.
 struct AuditMaintenanceService: Service {
-    let auditLog: SQLiteAuditLog
+    let auditLog: any AuditLogStore
     let checkpointInterval: TimeInterval
     let retention: @Sendable () throws -> RetentionRun.Summary
     let clock: any WallClock

@@ -1,5 +1,7 @@
 public import BastionCore
-public import BastionStore
+import BastionCrypto
+import BastionPostgres
+import BastionStore
 import Foundation
 
 /// Everything a `bastiond` process opens before doing anything: configuration, keys,
@@ -10,15 +12,15 @@ public struct BastionEnvironment: Sendable {
 
     public let configuration: BastionConfiguration
     public let keys: KeyMaterial
-    public let users: SQLiteUserStore
-    public let ledger: SQLiteCertificateLedger
-    public let auditLog: SQLiteAuditLog
-    public let sessions: SQLiteSessionStore
-    public let siemOutbox: SQLiteSIEMOutbox
-    public let elevations: SQLiteElevationStore
-    public let sessionCatalog: SQLiteSessionCatalog
+    public let users: any UserStore
+    public let ledger: any CertificateLedger
+    public let auditLog: any AuditLogStore
+    public let sessions: any SessionStore
+    public let siemOutbox: any OutboxStore
+    public let elevations: any ElevationStore
+    public let sessionCatalog: any SessionCatalog
     /// Sign-in links and sessions of the auditors' web view.
-    public let webSessions: SQLiteWebSessionStore
+    public let webSessions: any WebSessionStore
     public let clock: any WallClock
     /// Answers whether the database is reachable (for `/healthz`).
     public let databaseCheck: @Sendable () -> Bool
@@ -34,26 +36,85 @@ public struct BastionEnvironment: Sendable {
             createdKeys.append(path)
             keyCreated(path)
         }
-        let database: DatabasePoolHandle
-        do {
-            database = try DatabasePoolHandle(
-                path: directory + "/" + databaseFileName,
-                sealing: .init(key: keys.auditKey, every: configuration.audit.checkpointEvery), clock: clock
-            )
-        } catch {
-            throw StartupError(message: "cannot open the database \(directory)/\(databaseFileName): \(error)")
-        }
+        let stores = try openStores(configuration: configuration, keys: keys, clock: clock)
         for path in createdKeys {
-            try database.auditLog.append(AuditEvent(
+            try stores.auditLog.append(AuditEvent(
                 type: .keyCreate, time: clock.now(), actor: .init(user: operatingSystemUser, method: "bastiond"),
                 target: path
             ))
         }
         return BastionEnvironment(
-            configuration: configuration, keys: keys, users: database.users, ledger: database.ledger,
-            auditLog: database.auditLog, sessions: database.sessions, siemOutbox: database.siemOutbox,
-            elevations: database.elevations, sessionCatalog: database.sessionCatalog, webSessions: database.webSessions, clock: clock, databaseCheck: database.isReachable
+            configuration: configuration, keys: keys, users: stores.users, ledger: stores.ledger,
+            auditLog: stores.auditLog, sessions: stores.sessions, siemOutbox: stores.outbox,
+            elevations: stores.elevations, sessionCatalog: stores.catalog, webSessions: stores.webSessions, clock: clock,
+            databaseCheck: stores.isReachable
         )
+    }
+
+    /// Every store on one backend.
+    private struct Stores {
+        var users: any UserStore
+        var ledger: any CertificateLedger
+        var auditLog: any AuditLogStore
+        var sessions: any SessionStore
+        var outbox: any OutboxStore
+        var elevations: any ElevationStore
+        var catalog: any SessionCatalog
+        var webSessions: any WebSessionStore
+        var isReachable: @Sendable () -> Bool
+    }
+
+    /// The embedded SQLite database in the data directory, or the PostgreSQL database of
+    /// `storage.url` (migrated, and checked to hold this node's keys' fingerprints).
+    private static func openStores(configuration: BastionConfiguration, keys: KeyMaterial, clock: any WallClock) throws -> Stores {
+        let sealing = AuditSealing(key: keys.auditKey, every: configuration.audit.checkpointEvery)
+        guard let url = configuration.storage.url else {
+            let directory = configuration.server.dataDirectory
+            let database: DatabasePoolHandle
+            do {
+                database = try DatabasePoolHandle(path: directory + "/" + databaseFileName, sealing: sealing, clock: clock)
+            } catch {
+                throw StartupError(message: "cannot open the database \(directory)/\(databaseFileName): \(error)")
+            }
+            return Stores(
+                users: database.users, ledger: database.ledger, auditLog: database.auditLog, sessions: database.sessions,
+                outbox: database.siemOutbox, elevations: database.elevations, catalog: database.sessionCatalog,
+                webSessions: database.webSessions, isReachable: database.isReachable
+            )
+        }
+        let node = configuration.storage.node
+        let database: PostgresDatabase
+        do {
+            database = try PostgresDatabase(url: url)
+        } catch {
+            throw StartupError(message: "cannot open the PostgreSQL database \(configuration.storage.redactedURL ?? ""): \(error)")
+        }
+        let mismatched = try PostgresClusterIdentity.claim(clusterFingerprints(keys), node: node, in: database)
+        guard mismatched.isEmpty else {
+            throw StartupError(message: """
+                this node's keys differ from the cluster's (\(mismatched.joined(separator: ", "))): every node needs the same key files; \
+                copy them from the first node's data directory (docs/ha.md)
+                """)
+        }
+        return Stores(
+            users: PostgresUserStore(database: database), ledger: PostgresCertificateLedger(database: database),
+            auditLog: PostgresAuditLog(database: database, sealing: sealing, clock: clock),
+            sessions: PostgresSessionStore(database: database, node: node), outbox: PostgresOutbox(database: database, node: node),
+            elevations: PostgresElevationStore(database: database), catalog: PostgresSessionCatalog(database: database),
+            webSessions: PostgresWebSessionStore(database: database), isReachable: { database.isReachable }
+        )
+    }
+
+    /// What identifies the cluster: public-key fingerprints, and for the master key a value
+    /// derived from it (it proves two nodes hold the same key without revealing it).
+    static func clusterFingerprints(_ keys: KeyMaterial) -> [String: String] {
+        [
+            "host_key": SSHPublicKey(ed25519: keys.hostKey.publicKey).fingerprint,
+            "user_ca": keys.userAuthorityPublicKey.fingerprint,
+            "upstream_ca": keys.upstreamAuthorityPublicKey.fingerprint,
+            "audit_key": SSHPublicKey(ed25519: keys.auditKey.publicKey).fingerprint,
+            "master_key": AuditChain.hex(SHA256.hash(SecretSealer(masterKey: keys.masterKey).derivedKey(purpose: "cluster-identity"))),
+        ]
     }
 
     public var sealer: SecretSealer { SecretSealer(masterKey: keys.masterKey) }
