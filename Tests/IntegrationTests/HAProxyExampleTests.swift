@@ -1,0 +1,106 @@
+import BastionTesting
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `Config/ha/` as shipped: two real `bastiond serve` processes on one PostgreSQL database
+/// behind a real HAProxy in TCP mode, on free loopback ports instead of the example's fixed
+/// ones. Engineers log in through HAProxy; when a node stops, HAProxy's /healthz check takes
+/// it out and logins go on through the other.
+@Suite("Config/ha: two nodes behind HAProxy")
+struct HAProxyExampleTests {
+    static let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Config/ha").path
+
+    @Test("the example comes up: a certificate fetched through HAProxy logs in; with node A stopped, logins still work through node B")
+    func failover() async throws {
+        let haproxyPath = try ProcessRunner.locate("haproxy")
+        let url = try await offPool { try PostgresFixture.shared().createDatabase() }
+        let directory = try TemporaryDirectory(prefix: "bastion-haproxy")
+        // The example's fixed ports and paths, each replaced by a free port or a temp path.
+        var replacements: [String: String] = [
+            "postgres://bastion@127.0.0.1:5432/bastion": url,
+            ".bastion-ha/node-a": directory.file("node-a"), ".bastion-ha/node-b": directory.file("node-b"),
+            ".bastion-ha/recordings": directory.file("recordings"),
+        ]
+        for port in [2222, 2223, 2224, 8080, 8081, 8082] { replacements["127.0.0.1:\(port)"] = "127.0.0.1:\(try SSHDFixture.freePort())" }
+        func install(_ name: String) throws -> String {
+            var text = try String(contentsOfFile: Self.example + "/" + name, encoding: .utf8)
+            for (from, to) in replacements { text = text.replacingOccurrences(of: from, with: to) }
+            // haproxy.cfg names backend ports apart from their address (`check port 8081`).
+            for port in [8081, 8082] {
+                let mapped = replacements["127.0.0.1:\(port)"]!.split(separator: ":").last!
+                text = text.replacingOccurrences(of: "check port \(port)", with: "check port \(mapped)")
+            }
+            let path = directory.file(name)
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        let configA = try install("node-a.toml")
+        let configB = try install("node-b.toml")
+        let haproxyConfig = try install("haproxy.cfg")
+        let sshPort = Int(replacements["127.0.0.1:2222"]!.split(separator: ":").last!)!
+        let httpPort = Int(replacements["127.0.0.1:8080"]!.split(separator: ":").last!)!
+
+        // README steps 2 and 3: schema and keys on node A, key files copied to node B.
+        let migrated = try await BastiondBinary.run(["migrate", "--config", configA])
+        try #require(migrated.status == 0, "\(migrated)")
+        let shown = try await BastiondBinary.run(["ca", "show", "--config", configA])
+        try #require(shown.status == 0, "\(shown)")
+        try FileManager.default.copyItem(atPath: directory.file("node-a"), toPath: directory.file("node-b"))
+        let key = try await Engineer.makeKey(in: directory, name: "alice", type: .ed25519)
+        let added = try await BastiondBinary.run([
+            "user", "add", "alice", "--key", try String(contentsOfFile: key + ".pub", encoding: .utf8), "--role", "engineer", "--config", configB,
+        ])
+        try #require(added.status == 0, "\(added)")
+        let secret = try #require(added.stdout.firstMatch(of: /otpauth:\/\/\S*[?&]secret=([A-Z2-7]+)/).map { String($0.1) }, "\(added)")
+
+        let nodeA = try await RelayDaemonProcess(config: configA, logPath: directory.file("node-a.log"))
+        defer { nodeA.killNow() }
+        let nodeB = try await RelayDaemonProcess(config: configB, logPath: directory.file("node-b.log"))
+        defer { nodeB.killNow() }
+        let haproxy = try ChildSpawner.spawn([haproxyPath, "-db", "-f", haproxyConfig], output: directory.file("haproxy.log"))
+        defer { ChildSpawner.terminate(haproxy) }
+
+        let askpass = directory.file("askpass")
+        try Engineer.writeExecutable(askpass, "#!/bin/sh\nexec oathtool --totp -b \(secret)\n")
+        let certificate = key + "-cert.pub"
+        func ssh(_ command: String, withCertificate: Bool) async throws -> ProcessRunner.Result {
+            try await ProcessRunner.run(
+                "ssh",
+                [
+                    "-F", "/dev/null", "-i", key, "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                    "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", "-o", "CertificateFile=\(withCertificate ? certificate : "/dev/null")",
+                    "-p", String(sshPort), "alice@127.0.0.1", command,
+                ],
+                environment: ["SSH_ASKPASS": askpass, "SSH_ASKPASS_REQUIRE": "force", "DISPLAY": ":0"]
+            )
+        }
+        // HAProxy sends nothing to a node until two health checks passed: wait for a login to go through.
+        var fetched = try await ssh("cert", withCertificate: false)
+        let deadline = Date().addingTimeInterval(20)
+        while fetched.status != 0, Date() < deadline {
+            try await Task.sleep(for: .milliseconds(500))
+            fetched = try await ssh("cert", withCertificate: false)
+        }
+        try #require(fetched.status == 0, "\(fetched)\n\((try? String(contentsOfFile: directory.file("haproxy.log"), encoding: .utf8)) ?? "")")
+        try fetched.stdout.write(toFile: certificate, atomically: true, encoding: .utf8)
+        // Round robin: these land on both nodes, and the certificate works on each.
+        for _ in 0..<4 {
+            let whoami = try await ssh("whoami", withCertificate: true)
+            #expect(whoami.status == 0 && whoami.stdout.contains("alice"), "\(whoami)")
+        }
+        let health = try await ProcessRunner.run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(httpPort)/healthz"])
+        #expect(health.stdout == "200", "\(health)")
+
+        // Node A stops: after its checks fail, every login goes to node B.
+        try #require(try await nodeA.signal(SIGTERM))
+        try await Task.sleep(for: .seconds(3))
+        for _ in 0..<4 {
+            let whoami = try await ssh("whoami", withCertificate: true)
+            #expect(whoami.status == 0 && whoami.stdout.contains("alice"), "\(whoami)")
+        }
+    }
+}
