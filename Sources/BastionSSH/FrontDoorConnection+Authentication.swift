@@ -32,9 +32,23 @@ extension FrontDoorConnection {
             return LibSSH.authSuccess
         case .denied(let reason):
             logger.info("publickey denied", metadata: ["user": "\(username)", "reason": "\(reason)"])
+            if case .internalFailure = reason { announceUnavailable() }
             return deny()
         }
     }
+
+    /// Tells the client, once per connection, that the refusal is Bastion's own failure (its
+    /// database or audit log does not answer), not a wrong key: OpenSSH prints the banner, so
+    /// an engineer knows to retry rather than to re-enrol. It names no cause beyond that.
+    private func announceUnavailable() {
+        guard !unavailableAnnounced else { return }
+        unavailableAnnounced = true
+        guard let banner = ssh_string_from_char(Self.unavailableBanner) else { return }
+        defer { ssh_string_free(banner) }
+        _ = ssh_send_issue_banner(session, banner)
+    }
+
+    static let unavailableBanner = "bastion: temporarily unavailable, logins are refused until it recovers; try again shortly\r\n"
 
     /// Everything libssh has no server callback for: keyboard-interactive (the TOTP
     /// step), other auth methods, and channel or global requests Bastion refuses.

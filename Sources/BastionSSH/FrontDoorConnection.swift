@@ -24,6 +24,8 @@ final class FrontDoorConnection: @unchecked Sendable {
     var pendingLogin: Authenticator.PendingLogin?
     var identity: AuthenticatedIdentity?
     var deniedAttempts = 0
+    /// Whether the "temporarily unavailable" banner went out (once per connection).
+    var unavailableAnnounced = false
     var wrongCodes = 0
     var hangUp = false
 

@@ -144,6 +144,12 @@ struct HATests {
             try await offPool { postgres.stop() }
             let refused = try await alice.ssh(["whoami"], useCertificate: true)
             #expect(refused.status != 0, "a login succeeded with the database down: \(refused)")
+            // What the engineer reads (OpenSSH prints banners at its default log level).
+            let told = try await ProcessRunner.run(
+                "ssh", alice.clientOptions(useCertificate: true).map { $0 == "LogLevel=ERROR" ? "LogLevel=INFO" : $0 }
+                    + ["-p", String(cluster.b.endpoints.sshPort), "alice@127.0.0.1", "whoami"]
+            )
+            #expect(told.status != 0 && told.stderr.contains("bastion: temporarily unavailable"), "\(told)")
             try await Task.sleep(for: .seconds(2))
             try await offPool { try postgres.start() }
 
