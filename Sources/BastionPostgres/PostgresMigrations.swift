@@ -236,6 +236,13 @@ enum PostgresMigrations {
                 recorded_at double precision NOT NULL
             );
             """),
+        Migration(id: "0005_cluster_nodes", sql: """
+            -- Each node's last heartbeat (database clock): a silent node's sessions are ended by another.
+            CREATE TABLE cluster_nodes (
+                node text PRIMARY KEY,
+                last_seen double precision NOT NULL
+            );
+            """),
     ]
 
     /// Applies every migration not yet recorded; returns the ids it applied, in order.

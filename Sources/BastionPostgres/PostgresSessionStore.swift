@@ -60,6 +60,35 @@ public final class PostgresSessionStore: SessionStore {
         }
     }
 
+    public func heartbeat() throws {
+        try database.run { connection in
+            try connection.query(
+                """
+                INSERT INTO cluster_nodes (node, last_seen) VALUES ($1, extract(epoch FROM clock_timestamp()))
+                ON CONFLICT (node) DO UPDATE SET last_seen = EXCLUDED.last_seen
+                """,
+                [node]
+            )
+        }
+    }
+
+    /// Silence is measured by the database's clock (nodes' clocks need not agree). One
+    /// UPDATE: when two surviving nodes look at once, each orphaned session is returned to
+    /// exactly one of them, so its `session.end` is written once.
+    public func endSessionsOfSilentNodes(silentFor silence: TimeInterval, at date: Date) throws -> [SessionRecord] {
+        try database.run { connection in
+            try connection.query(
+                """
+                UPDATE sessions SET ended_at = $1
+                WHERE ended_at IS NULL AND node <> $2 AND node IN (
+                    SELECT node FROM cluster_nodes WHERE last_seen < extract(epoch FROM clock_timestamp()) - $3)
+                RETURNING *
+                """,
+                [date, node, silence]
+            ).all.map(Self.record(from:)).sorted { $0.startedAt < $1.startedAt }
+        }
+    }
+
     private static func record(from row: PostgresRow) throws -> SessionRecord {
         SessionRecord(
             id: try row.text("id"), user: try row.text("user_name"), login: try row.text("login"), target: try row.text("target"),

@@ -95,10 +95,13 @@ struct ConfigurationValidationTests {
         expectError("[storage]\nurl = 5\n", key: "storage.url", line: 2, reason: "")
         expectError("[storage]\nnode = \"node a\"\n", key: "storage.node", line: 2, reason: "letters, digits")
         expectError("[storage]\nurl = \"postgres://db/b\"\nhost = \"x\"\n", key: "storage.host", line: 3, reason: "")
+        expectError("[storage]\nnode_timeout = \"1s\"\n", key: "storage.node_timeout", line: 2, reason: "at least 3s")
+        expectError("[storage]\nnode_timeout = \"1h\"\n", key: "storage.node_timeout", line: 2, reason: "")
         let parsed = try BastionConfiguration.parse(
             "[storage]\nurl = \"postgres://bastion:s3cret@db.internal:5432/bastion?sslmode=verify-full\"\nnode = \"bastion-a\"\n", file: "t.toml"
         )
         #expect(parsed.storage.node == "bastion-a")
+        #expect(parsed.storage.nodeTimeout == 30)
         #expect(parsed.storage.redactedURL == "postgres://bastion:***@db.internal:5432/bastion?sslmode=verify-full")
         #expect(try BastionConfiguration.parse("", file: "t.toml").storage.url == nil, "SQLite unless told otherwise")
     }

@@ -48,7 +48,7 @@ extension BastionConfiguration {
             configuration.server.dataDirectory = try server.nonEmptyString("data_dir", default: ServerConfiguration.defaults.dataDirectory)
         }
         if let storage = try root.table("storage") {
-            try storage.refuseUnknownKeys(allowed: ["url", "node"])
+            try storage.refuseUnknownKeys(allowed: ["url", "node", "node_timeout"])
             if storage.table["url"] != nil {
                 let url = try storage.nonEmptyString("url", default: "")
                 guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") else {
@@ -60,6 +60,10 @@ extension BastionConfiguration {
             guard configuration.storage.node.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), configuration.storage.node.count <= 64 else {
                 throw storage.error("node", "must be at most 64 letters, digits, '-', '_' or '.'")
             }
+            configuration.storage.nodeTimeout = try storage.duration(
+                "node_timeout", default: StorageConfiguration.defaults.nodeTimeout, maximum: 600
+            )
+            guard configuration.storage.nodeTimeout >= 3 else { throw storage.error("node_timeout", "must be at least 3s") }
         }
         if let ssh = try root.table("ssh") {
             try ssh.refuseUnknownKeys(allowed: ["listen", "login_grace_time", "max_connections_per_source"])

@@ -89,10 +89,14 @@ public struct BastionConfiguration: Sendable, Equatable {
         /// `node`: this node's name in the shared database (its live sessions and delivery
         /// leases are kept under it). Defaults to the host name.
         public var node: String
+        /// `node_timeout`: how long a node may miss its heartbeats before another node ends its
+        /// sessions and closes their recordings.
+        public var nodeTimeout: TimeInterval
 
-        public init(url: String? = nil, node: String = StorageConfiguration.hostName) {
+        public init(url: String? = nil, node: String = StorageConfiguration.hostName, nodeTimeout: TimeInterval = 30) {
             self.url = url
             self.node = node
+            self.nodeTimeout = nodeTimeout
         }
 
         public static let defaults = StorageConfiguration()

@@ -89,24 +89,10 @@ public final class BastionDaemon: Sendable {
             configuration.chatops, links: environment.elevation(audit: audit).links, outbox: environment.siemOutbox,
             installation: configuration.siem.installation, clock: clock
         )
-        for abandoned in try environment.sessions.endAbandoned(at: clock.now()) {
-            try audit.append(AuditEvent(
-                type: .sessionEnd, time: clock.now(), outcome: .failure, actor: .init(user: abandoned.user, method: "daemon"),
-                session: .init(id: abandoned.id, login: abandoned.login), target: abandoned.target, reason: "bastiond stopped while the session ran",
-                details: ["session_id": abandoned.id, "login": abandoned.login, "end_reason": "interrupted", "recording": abandoned.recording ?? "none"]
-            ))
-        }
-        for recovered in RecordingRecovery.recoverUnfinished(in: configuration.recording.directory) {
-            logger.warning("closed an unfinished recording", metadata: ["path": "\(recovered.path)"])
-            try audit.append(AuditEvent(
-                type: .recordingRecovered, time: clock.now(), outcome: .failure, actor: .init(user: nil, method: "daemon"),
-                session: .init(id: recovered.sessionID), reason: "the session was interrupted (bastiond stopped while it ran)",
-                details: [
-                    "session_id": recovered.sessionID, "recording": recovered.path, "recording_size": String(recovered.size),
-                    "recording_sha256": recovered.sha256,
-                ]
-            ))
-        }
+        try InterruptedSessions.recordEnded(
+            try environment.sessions.endAbandoned(at: clock.now()), reason: "bastiond stopped while the session ran", audit: audit, clock: clock
+        )
+        try InterruptedSessions.closeRecordings(in: configuration.recording.directory, audit: audit, clock: clock, logger: logger)
         let sshServer = SSHServer(
             configuration: SSHServerConfiguration(
                 host: configuration.ssh.listen.host, port: configuration.ssh.listen.port,
@@ -150,7 +136,12 @@ public final class BastionDaemon: Sendable {
                 .init(service: ssh), .init(service: http), .init(service: maintenance), .init(service: siem),
                 .init(service: ElevationSweepService(elevation: elevation, logger: logger)),
                 .init(service: SessionIndexService(archive: archive, logger: logger)),
-            ],
+            ] + (configuration.storage.url == nil ? [] : [
+                .init(service: ClusterService(
+                    sessions: environment.sessions, audit: audit, recordingDirectory: configuration.recording.directory,
+                    silence: configuration.storage.nodeTimeout, clock: clock, logger: logger
+                )),
+            ]),
             gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
             logger: logger
         ))

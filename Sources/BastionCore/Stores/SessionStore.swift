@@ -34,4 +34,15 @@ public protocol SessionStore: Sendable {
     func isKillRequested(id: String) throws -> Bool
     /// Ends the sessions a previous run left open (it stopped while they ran); returns them.
     func endAbandoned(at date: Date) throws -> [SessionRecord]
+    /// Several nodes: records that this node is alive.
+    func heartbeat() throws
+    /// Several nodes: ends the live sessions of every other node silent for `silence`
+    /// (killed, or its host lost) and returns them; each is returned to one caller only.
+    func endSessionsOfSilentNodes(silentFor silence: TimeInterval, at date: Date) throws -> [SessionRecord]
+}
+
+extension SessionStore {
+    /// One node (SQLite): nobody else's sessions to look after.
+    public func heartbeat() throws {}
+    public func endSessionsOfSilentNodes(silentFor silence: TimeInterval, at date: Date) throws -> [SessionRecord] { [] }
 }
