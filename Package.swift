@@ -110,7 +110,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "bastion-bench",
-            dependencies: ["BastionApp", "BastionCore", "BastionCrypto", "BastionSIEM", "BastionStore", "BastionTesting"],
+            dependencies: ["BastionApp", "BastionCore", "BastionCrypto", "BastionPostgres", "BastionSIEM", "BastionStore", "BastionTesting"],
             path: "Benchmarks/bastion-bench",
             swiftSettings: swiftSettings
         ),

@@ -96,7 +96,7 @@ enum AuditBenchmark {
     }
 
     /// The first error any writer thread hit.
-    private final class Failures: @unchecked Sendable {
+    final class Failures: @unchecked Sendable {
         private let lock = NSLock()
         private var errors: [any Error] = []
         func record(_ error: any Error) { lock.withLock { errors.append(error) } }

@@ -87,6 +87,17 @@ enum BastionBench {
             let search = try SearchBenchmark.run(sessions: 10_000, scratch: scratch)
             print(SearchBenchmark.render(search))
         }
+        if options.suites.contains("ha") {
+            if options.suites.count > 1 { print("") }
+            note("several nodes: two bastiond on one PostgreSQL (durable) vs one on SQLite")
+            let ha = try HABenchmark.run(options: options, bastion: bastion, identity: identity, publicKey: publicKey, secret: secret, scratch: scratch)
+            print(HABenchmark.render(ha))
+            if ha.sqliteLogins.failures + ha.postgresLogins.failures > 0 || !ha.postgresChainIntact {
+                note("ha: failed logins, or the two nodes' audit chain did not verify")
+                if let failure = ha.postgresLogins.firstFailure ?? ha.sqliteLogins.firstFailure { note("first failure: \(failure)") }
+                status = 1
+            }
+        }
         return status
     }
 

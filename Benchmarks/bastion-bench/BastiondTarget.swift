@@ -41,6 +41,17 @@ struct BastiondTarget {
             """, maxConnectionsPerSource: 1000)
     }
 
+    /// The same bastiond (same data directory, so the same key files) as node `node` of several
+    /// on the PostgreSQL database at `url`, on new ports.
+    func onPostgres(url: String, node: String) throws(BenchError) -> BastiondTarget {
+        try Self.configure(executable: executable, scratch: scratch, name: "bastiond-\(node)", extra: """
+            [storage]
+            url = "\(url)"
+            node = "\(node)"
+
+            """, maxConnectionsPerSource: 1000)
+    }
+
     private static func configure(
         executable: String, scratch: ScratchDirectory, name: String, extra: String, maxConnectionsPerSource: Int? = nil
     ) throws(BenchError) -> BastiondTarget {

@@ -72,6 +72,15 @@ enum LoginLoad {
         _ sshArguments: [String], count: Int, concurrency: Int, scratch: ScratchDirectory,
         serverCPU: () throws(BenchError) -> Double, settle: () -> Void
     ) throws(BenchError) -> Measurement {
+        try run(spreadOver: [sshArguments], count: count, concurrency: concurrency, scratch: scratch, serverCPU: serverCPU, settle: settle)
+    }
+
+    /// The same, with the clients spread over several servers: client `i` logs in with
+    /// `sshArguments[i % n]` (several nodes behind one address, without the load balancer).
+    static func run(
+        spreadOver sshArguments: [[String]], count: Int, concurrency: Int, scratch: ScratchDirectory,
+        serverCPU: () throws(BenchError) -> Double, settle: () -> Void
+    ) throws(BenchError) -> Measurement {
         let progress = Progress(count: count)
         let finished = DispatchSemaphore(value: 0)
         let workers = min(concurrency, count)
@@ -79,8 +88,9 @@ enum LoginLoad {
         let start = ContinuousClock.now
         for worker in 0..<workers {
             let errorPath = scratch.file("login-\(worker).err")
+            let arguments = sshArguments[worker % sshArguments.count]
             let thread = Thread {
-                runLogins(sshArguments, errorPath: errorPath, progress: progress)
+                runLogins(arguments, errorPath: errorPath, progress: progress)
                 finished.signal()
             }
             thread.name = "login-\(worker)"

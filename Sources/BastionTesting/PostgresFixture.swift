@@ -21,10 +21,14 @@ public final class PostgresFixture: Sendable {
     public let directory: String
     public let logPath: String
     private let binaries: String
+    private let durable: Bool
     private let pid = Mutex<pid_t?>(nil)
 
     /// Runs `initdb` and starts the server. Blocks for a few seconds: from async code use ``launch()``.
-    public init() throws {
+    /// - Parameter durable: PostgreSQL's own defaults (fsync at every commit), for benchmarks;
+    ///   tests run without fsync, which changes no result and saves the disk.
+    public init(durable: Bool = false) throws {
+        self.durable = durable
         binaries = try Self.binaryDirectory()
         var template = Array((NSTemporaryDirectory() + "/bastion-pg-XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else { throw SSHDFixture.FixtureError("mkdtemp failed: errno \(errno)") }
@@ -44,7 +48,9 @@ public final class PostgresFixture: Sendable {
         for _ in 0..<5 {
             let candidate = try SSHDFixture.freePort()
             do {
-                let child = try Self.launch(binaries: binaries, account: account, directory: directory, logPath: logPath, port: candidate)
+                let child = try Self.launch(
+                    binaries: binaries, account: account, directory: directory, logPath: logPath, port: candidate, durable: durable
+                )
                 pid.withLock { $0 = child }
                 port = candidate
                 return
@@ -59,10 +65,10 @@ public final class PostgresFixture: Sendable {
         throw SSHDFixture.FixtureError(lastFailure)
     }
 
-    /// ``init()`` on a thread of its own, off the cooperative pool.
-    public static func launch() async throws -> PostgresFixture {
+    /// ``init(durable:)`` on a thread of its own, off the cooperative pool.
+    public static func launch(durable: Bool = false) async throws -> PostgresFixture {
         try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try PostgresFixture() }) }.start()
+            Thread { continuation.resume(with: Result { try PostgresFixture(durable: durable) }) }.start()
         }
     }
 
@@ -113,7 +119,9 @@ public final class PostgresFixture: Sendable {
     /// Starts the server again after ``stop()``, on the same port and data. Blocking.
     public func start() throws {
         guard pid.withLock({ $0 }) == nil else { return }
-        let child = try Self.launch(binaries: binaries, account: try Self.serverAccount(), directory: directory, logPath: logPath, port: port)
+        let child = try Self.launch(
+            binaries: binaries, account: try Self.serverAccount(), directory: directory, logPath: logPath, port: port, durable: durable
+        )
         pid.withLock { $0 = child }
     }
 
@@ -189,14 +197,16 @@ public final class PostgresFixture: Sendable {
     }
 
     /// Spawns the postmaster in the foreground and waits until it accepts connections.
-    private static func launch(binaries: String, account: Account?, directory: String, logPath: String, port: Int) throws -> pid_t {
+    private static func launch(
+        binaries: String, account: Account?, directory: String, logPath: String, port: Int, durable: Bool
+    ) throws -> pid_t {
         // ChildSpawner truncates the log: each start reads its own from the beginning.
         let offset = 0
+        let speed = durable ? [] : ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         let arguments = asAccount(account, [
             binaries + "/postgres", "-D", directory + "/data", "-h", "127.0.0.1", "-p", String(port), "-k", directory,
-            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300",
-            "-c", "shared_buffers=32MB",
-        ])
+            "-c", "max_connections=300", "-c", "shared_buffers=32MB",
+        ] + speed)
         let child = try ChildSpawner.spawn(arguments, output: logPath)
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
