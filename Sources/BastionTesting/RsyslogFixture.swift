@@ -172,7 +172,7 @@ public final class RsyslogFixture: Sendable {
 
     /// Spawns rsyslogd in the foreground and waits until all three ports accept connections.
     static let startTimeout: TimeInterval = 30
-    static let restartTimeout: TimeInterval = 15
+    static let restartTimeout: TimeInterval = 30
 
     private static func launch(
         configPath: String, directory: TemporaryDirectory, logPath: String, ports: [Int], timeout: TimeInterval = startTimeout
@@ -207,9 +207,14 @@ public final class RsyslogFixture: Sendable {
             }
             usleep(20_000)
         }
+        let silent = ports.filter { !isListening($0) }
         ChildSpawner.terminate(child)
         let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-        throw SSHDFixture.FixtureError("rsyslogd did not listen on \(ports) within \(Int(timeout)) s: \(text)")
+        // rsyslog reports its own errors as syslog messages: they land in the received file.
+        let received = (try? String(contentsOfFile: directory.file("received.log"), encoding: .utf8)) ?? ""
+        throw SSHDFixture.FixtureError(
+            "rsyslogd did not listen on \(silent) of \(ports) within \(Int(timeout)) s: \(text); last received: \(received.suffix(600))"
+        )
     }
 
     /// Whether something listens on 127.0.0.1:port (read from /proc/net/tcp, not by connecting: a

@@ -36,7 +36,8 @@ struct SyslogDeliveryTests {
     }
 
     private static func received(_ rsyslog: RsyslogFixture, count: Int) async throws -> [String] {
-        try await offPool { rsyslog.waitForMessages(count: count) }
+        // A maximum, not a wait: under a full parallel run rsyslog has taken more than 5 s to write.
+        try await offPool { rsyslog.waitForMessages(count: count, timeout: 30) }
     }
 
     @Test("plain TCP: multi-byte UTF-8 arrives intact and framing stays in sync")
