@@ -1,69 +1,215 @@
-import BastionApp
 import BastionCore
 import BastionTesting
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// Two bastiond nodes (each the same composition root as `bastiond serve`, on its own
-/// ports, data directory and daemon thread) on one PostgreSQL database, sharing the key
-/// files (copied from the first node's data directory, as docs/ha.md tells operators) and
-/// one recording directory, with `web01`: a real sshd trusting their upstream CA.
-struct ClusterNodes {
-    let a: BastionHarness
-    let b: BastionHarness
-    let sshd: SSHDFixture
-    let recordings: TemporaryDirectory
+/// Two real `bastiond serve` processes on one PostgreSQL database: the same key files (node
+/// A creates them, node B gets a copy, as Config/ha/README.md tells operators), one recording
+/// directory, and `web01`/`web02` on a real sshd trusting their upstream CA. Engineers are
+/// enrolled with the admin CLI and use the stock `ssh`. Everything is stopped by PID.
+final class ProcessCluster: @unchecked Sendable {
+    let directory: TemporaryDirectory
     let databaseURL: String
-}
+    let recordings: String
+    let configA: String
+    let configB: String
+    let nodeA: RelayDaemonProcess
+    let nodeB: RelayDaemonProcess
+    let sshd: SSHDFixture
 
-func withTwoNodes(
-    postgres: PostgresFixture? = nil, extraConfig: String = "", _ body: (ClusterNodes) async throws -> Void
-) async throws {
-    let server = try await offPool { try postgres ?? PostgresFixture.shared() }
-    let url = try await offPool { try server.createDatabase() }
-    let directoryA = try TemporaryDirectory(prefix: "bastion-node-a")
-    let directoryB = try TemporaryDirectory(prefix: "bastion-node-b")
-    let recordings = try TemporaryDirectory(prefix: "bastion-shared-recordings")
-    let keys = try KeyMaterial.loadOrCreate(in: directoryA.file("data"))
-    try FileManager.default.copyItem(atPath: directoryA.file("data"), toPath: directoryB.file("data"))
-    let sshd = try await SSHDFixture.start(trustedCA: keys.upstreamAuthorityPublicKey, logins: ["root", "deploy"])
-    defer { sshd.stop() }
-    func config(node: String) -> String {
+    /// A user enrolled with the admin CLI: key files and TOTP secret.
+    struct Member {
+        let name: String
+        let key: String
+        let secret: String
+        var certificate: String { key + "-cert.pub" }
+    }
+
+    /// Starts both nodes; `roles` is TOML appended to both configurations.
+    init(postgres: PostgresFixture? = nil, roles: String = ClusterRoles.ops, nodeTimeout: String = "30s") async throws {
+        let server = try await offPool { try postgres ?? PostgresFixture.shared() }
+        databaseURL = try await offPool { try server.createDatabase() }
+        directory = try TemporaryDirectory(prefix: "bastion-cluster")
+        recordings = directory.file("recordings")
+        configA = directory.file("node-a.toml")
+        configB = directory.file("node-b.toml")
+        try Self.config(directory, node: "node-a", url: databaseURL, recordings: recordings, nodeTimeout: nodeTimeout, extra: roles)
+            .write(toFile: configA, atomically: true, encoding: .utf8)
+        let shown = try await RelayDaemonProcess.run(["ca", "show", "--config", configA])
+        guard shown.status == 0 else { throw HarnessError(message: "ca show: \(shown)") }
+        try FileManager.default.copyItem(atPath: directory.file("node-a"), toPath: directory.file("node-b"))
+        let upstreamCA = try SSHPublicKey(authorizedKeysLine: try String(contentsOfFile: directory.file("node-a/upstream_ca.pub"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines))
+        let sshd = try await SSHDFixture.start(trustedCA: upstreamCA, logins: ["root", "deploy"])
+        self.sshd = sshd
+        do {
+            let targets = """
+                \(roles)
+                [targets.web01]
+                address = "127.0.0.1:\(sshd.port)"
+                host_key = "\(sshd.hostKey.authorizedKeysLine)"
+                [targets.web02]
+                address = "127.0.0.1:\(sshd.port)"
+                host_key = "\(sshd.hostKey.authorizedKeysLine)"
+                """
+            for (node, path) in [("node-a", configA), ("node-b", configB)] {
+                try Self.config(directory, node: node, url: databaseURL, recordings: recordings, nodeTimeout: nodeTimeout, extra: targets)
+                    .write(toFile: path, atomically: true, encoding: .utf8)
+            }
+            nodeA = try await RelayDaemonProcess(config: configA, logPath: directory.file("node-a.log"))
+        } catch {
+            sshd.stop()
+            throw error
+        }
+        do {
+            nodeB = try await RelayDaemonProcess(config: configB, logPath: directory.file("node-b.log"))
+        } catch {
+            nodeA.killNow()
+            sshd.stop()
+            throw error
+        }
+    }
+
+    /// Stops both nodes (SIGTERM) and the target.
+    func stop() async {
+        _ = try? await nodeA.signal(SIGTERM)
+        _ = try? await nodeB.signal(SIGTERM)
+        nodeA.killNow()
+        nodeB.killNow()
+        sshd.stop()
+    }
+
+    /// `bastiond user add NAME --role …` through node `config`'s admin CLI.
+    func enroll(_ name: String, roles: [String], config: String? = nil) async throws -> Member {
+        let key = try await Engineer.makeKey(in: directory, name: name, type: .ed25519)
+        let added = try await RelayDaemonProcess.run(
+            ["user", "add", name, "--key", try String(contentsOfFile: key + ".pub", encoding: .utf8)] + roles.flatMap { ["--role", $0] }
+                + ["--config", config ?? configA]
+        )
+        guard added.status == 0, let secret = added.stdout.firstMatch(of: /otpauth:\/\/\S*[?&]secret=([A-Z2-7]+)/).map({ String($0.1) }) else {
+            throw HarnessError(message: "user add \(name): \(added)")
+        }
+        return Member(name: name, key: key, secret: secret)
+    }
+
+    /// The TOTP code of `member` for the step `stepsAhead` steps from now (oathtool).
+    func code(_ member: Member, stepsAhead: Int = 0) async throws -> String {
+        let time = Int(Date().timeIntervalSince1970) + 30 * stepsAhead
+        return try await ProcessRunner.run("oathtool", ["--totp", "-b", member.secret, "--now", "@\(time)"])
+            .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The stock client's options for `member` at `port`: no config, no known_hosts, the
+    /// certificate if asked.
+    func options(_ member: Member, port: Int, certificate: Bool, logLevel: String = "ERROR") -> [String] {
+        [
+            "-F", "/dev/null", "-i", member.key, "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=\(logLevel)", "-o", "NumberOfPasswordPrompts=1", "-o", "ConnectTimeout=10",
+            "-o", "CertificateFile=\(certificate ? member.certificate : "/dev/null")", "-p", String(port),
+        ]
+    }
+
+    /// `ssh USER@127.0.0.1 COMMAND` through the node on `port`; `code` answers the TOTP prompt.
+    func ssh(
+        _ member: Member, port: Int, user: String? = nil, _ command: String, code: String? = nil, certificate: Bool = true,
+        input: String? = nil, logLevel: String = "ERROR"
+    ) async throws -> ProcessRunner.Result {
+        var environment: [String: String] = [:]
+        if let code {
+            let askpass = directory.file("askpass-\(UUID().uuidString)")
+            try Engineer.writeExecutable(askpass, "#!/bin/sh\necho '\(code)'\n")
+            environment = ["SSH_ASKPASS": askpass, "SSH_ASKPASS_REQUIRE": "force", "DISPLAY": ":0"]
+        }
+        return try await ProcessRunner.run(
+            "ssh", options(member, port: port, certificate: certificate, logLevel: logLevel) + ["\(user ?? member.name)@127.0.0.1", command],
+            environment: environment, input: input.map { Data($0.utf8) }, timeout: 30
+        )
+    }
+
+    /// `cert` with key + the current code through the node on `port`; saves the certificate.
+    func fetchCertificate(_ member: Member, port: Int) async throws {
+        let result = try await ssh(member, port: port, "cert", code: try await code(member), certificate: false)
+        guard result.status == 0 else { throw HarnessError(message: "cert: \(result)") }
+        try result.stdout.write(toFile: member.certificate, atomically: true, encoding: .utf8)
+    }
+
+    /// A long-running session (`-tt`), its output written to `output`; the caller stops it by PID.
+    func spawnSession(_ member: Member, port: Int, user: String, _ command: String, output: String) throws -> pid_t {
+        try ChildSpawner.spawn([try ProcessRunner.locate("ssh")] + options(member, port: port, certificate: true) + ["-tt", "\(user)@127.0.0.1", command], output: output)
+    }
+
+    private static func config(
+        _ directory: TemporaryDirectory, node: String, url: String, recordings: String, nodeTimeout: String, extra: String
+    ) -> String {
         """
+        [server]
+        data_dir = "\(directory.file(node))"
         [storage]
         url = "\(url)"
         node = "\(node)"
+        node_timeout = "\(nodeTimeout)"
+        [ssh]
+        listen = "127.0.0.1:0"
+        [http]
+        listen = "127.0.0.1:0"
+        [recording]
+        dir = "\(recordings)"
+        \(extra)
+        """
+    }
+}
+
+/// The roles the cluster tests use.
+enum ClusterRoles {
+    static let ops = """
         [roles.ops]
         targets = ["web*"]
         logins = ["root"]
-        [targets.web01]
-        address = "127.0.0.1:\(sshd.port)"
-        host_key = "\(sshd.hostKey.authorizedKeysLine)"
-        \(extraConfig)
         """
-    }
-    let shared: (inout BastionConfiguration) -> Void = { $0.recording.directory = recordings.path }
-    let a = try await BastionHarness(extraConfig: config(node: "node-a"), directory: directoryA, configure: shared)
-    let b: BastionHarness
-    do {
-        b = try await BastionHarness(extraConfig: config(node: "node-b"), directory: directoryB, configure: shared)
-    } catch {
-        await a.stop()
-        throw error
-    }
-    do {
-        try await body(ClusterNodes(a: a, b: b, sshd: sshd, recordings: recordings, databaseURL: url))
-    } catch {
-        await a.stop()
-        await b.stop()
-        throw error
-    }
-    await a.stop()
-    await b.stop()
+    static let elevation = """
+        [roles.sre]
+        targets = ["web*"]
+        logins = ["deploy"]
+        elevated_logins = ["root"]
+        max_elevation = "20m"
+        [roles.lead]
+        approve_targets = ["web*"]
+        approve_logins = ["root"]
+        """
 }
 
-extension Engineer {
-    /// The same engineer (key, certificate, TOTP secret) talking to another node.
-    func on(_ node: BastionHarness) -> Engineer {
-        Engineer(name: name, keyPath: keyPath, secret: secret, harness: node)
+/// Runs `body` with a fresh two-node cluster and always stops it.
+func withCluster(
+    postgres: PostgresFixture? = nil, roles: String = ClusterRoles.ops, nodeTimeout: String = "30s", _ body: (ProcessCluster) async throws -> Void
+) async throws {
+    let cluster = try await ProcessCluster(postgres: postgres, roles: roles, nodeTimeout: nodeTimeout)
+    do {
+        try await body(cluster)
+    } catch {
+        await cluster.stop()
+        throw error
     }
+    await cluster.stop()
+}
+
+/// Polls `condition` every 100 ms until it holds or `timeout` passes; returns whether it held.
+func clusterPoll(timeout: TimeInterval, _ condition: () throws -> Bool) async throws -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if try condition() { return true }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    return try condition()
+}
+
+/// ``clusterPoll(timeout:_:)`` for a condition that awaits (runs a program), every 300 ms.
+func clusterPollAsync(timeout: TimeInterval, _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(300))
+    }
+    return try await condition()
 }
