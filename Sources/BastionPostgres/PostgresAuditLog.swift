@@ -59,10 +59,16 @@ public final class PostgresAuditLog: AuditLogStore, Sendable {
     /// Appends `events` after the chain head inside the caller's transaction, with a
     /// checkpoint whenever `sealing.every` records have passed since the last one.
     func appendChained(_ events: [[UInt8]], _ connection: PostgresConnection) throws {
-        let head = try Self.lockHead(connection)
-        var previous = head.hash
-        var seq = head.seq
-        var lastSealed = try Self.lastCheckpointSeq(connection) ?? 0
+        // One round trip for the head, its lock and the last checkpoint; one for the rows and
+        // the head's move (a data-modifying CTE): each statement is a round trip to the server.
+        guard let head = try connection.query(
+            "SELECT seq, hash, (SELECT max(seq) FROM audit_checkpoints) AS sealed FROM audit_chain_head FOR UPDATE"
+        ).first else {
+            throw StoreError(.corrupt, "the audit chain head row is missing")
+        }
+        var previous = try head.bytes("hash")
+        var seq = try head.int64("seq")
+        var lastSealed = try head.optionalInt64("sealed") ?? 0
         let hasher = SHA256Hasher()
         var rows: [(seq: Int64, record: String, hash: [UInt8])] = []
         var checkpoints: [AuditCheckpoint] = []
@@ -83,13 +89,23 @@ public final class PostgresAuditLog: AuditLogStore, Sendable {
             var parameters: [any PostgresBindable] = []
             for row in chunk {
                 let base = parameters.count
-                values.append("($\(base + 1), $\(base + 2), $\(base + 3))")
+                values.append("($\(base + 1)::bigint, $\(base + 2), $\(base + 3)::bytea)")
                 parameters += [row.seq, row.record, PostgresBytes(row.hash)] as [any PostgresBindable]
             }
-            try connection.query("INSERT INTO audit_records (seq, record, hash) VALUES " + values.joined(separator: ", "), parameters)
+            let isLast = start + Self.rowsPerStatement >= rows.count
+            guard isLast, let last = chunk.last else {
+                try connection.query("INSERT INTO audit_records (seq, record, hash) VALUES " + values.joined(separator: ", "), parameters)
+                continue
+            }
+            parameters += [last.seq, PostgresBytes(last.hash)] as [any PostgresBindable]
+            let count = parameters.count
+            try connection.query(
+                "WITH appended AS (INSERT INTO audit_records (seq, record, hash) VALUES " + values.joined(separator: ", ")
+                    + " RETURNING seq) UPDATE audit_chain_head SET seq = $\(count - 1), hash = $\(count)",
+                parameters
+            )
         }
         try Self.insert(checkpoints, connection)
-        try connection.query("UPDATE audit_chain_head SET seq = $1, hash = $2", [seq, PostgresBytes(previous)])
     }
 
     /// The chain head, locked until the transaction ends: appends from every node queue here.
