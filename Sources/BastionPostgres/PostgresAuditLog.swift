@@ -327,7 +327,7 @@ public final class PostgresAuditLog: AuditLogStore, Sendable {
 
     public func addHold(_ scope: LegalHold.Scope, reason: String, by actor: String, at time: Date, event: (Int64) -> AuditEvent) throws -> Int64 {
         try database.transaction { connection in
-            let (kind, value) = Self.columns(scope)
+            let (kind, value) = scope.stored
             guard let row = try connection.query(
                 "INSERT INTO audit_holds (kind, value, reason, created_at, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING id",
                 [kind, value, reason, AuditEvent.timestamp(time), actor]
@@ -380,31 +380,12 @@ public final class PostgresAuditLog: AuditLogStore, Sendable {
 
     private static func holds(_ connection: PostgresConnection) throws -> [LegalHold] {
         try connection.query("SELECT * FROM audit_holds ORDER BY id").all.compactMap { row in
-            let value = try row.text("value")
-            let scope: LegalHold.Scope? = switch try row.text("kind") {
-            case "user": .user(value)
-            case "session": .session(value)
-            case "range": LegalHold.Scope.parseRange(value).map { .range($0) }
-            default: nil
-            }
-            guard let scope else { return nil }
+            guard let scope = LegalHold.Scope(storedKind: try row.text("kind"), value: try row.text("value")) else { return nil }
             return LegalHold(
-                id: try row.int64("id"), scope: scope, reason: try row.text("reason"), createdAt: parse(try row.text("created_at")) ?? .distantPast,
-                createdBy: try row.text("created_by"), removedAt: try row.optionalText("removed_at").flatMap(parse),
-                removedBy: try row.optionalText("removed_by")
+                id: try row.int64("id"), scope: scope, reason: try row.text("reason"),
+                createdAt: AuditEvent.parseTimestamp(try row.text("created_at")) ?? .distantPast, createdBy: try row.text("created_by"),
+                removedAt: try row.optionalText("removed_at").flatMap(AuditEvent.parseTimestamp), removedBy: try row.optionalText("removed_by")
             )
         }
-    }
-
-    private static func columns(_ scope: LegalHold.Scope) -> (String, String) {
-        switch scope {
-        case .user(let name): ("user", name)
-        case .session(let id): ("session", id)
-        case .range(let range): ("range", "\(range.lowerBound)-\(range.upperBound)")
-        }
-    }
-
-    private static func parse(_ text: String) -> Date? {
-        try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 }

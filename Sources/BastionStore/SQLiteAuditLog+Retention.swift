@@ -65,7 +65,7 @@ extension SQLiteAuditLog {
     /// Places a hold and appends `event` in one transaction; returns the hold's id.
     public func addHold(_ scope: LegalHold.Scope, reason: String, by actor: String, at time: Date, event: (Int64) -> AuditEvent) throws -> Int64 {
         try database.storeWrite { db in
-            let (kind, value) = Self.columns(scope)
+            let (kind, value) = scope.stored
             try db.execute(
                 sql: "INSERT INTO audit_holds (kind, value, reason, created_at, created_by) VALUES (?, ?, ?, ?, ?)",
                 arguments: [kind, value, reason, AuditEvent.timestamp(time), actor]
@@ -121,31 +121,12 @@ extension SQLiteAuditLog {
 
     private static func holds(_ db: Database) throws -> [LegalHold] {
         try Row.fetchAll(db, sql: "SELECT * FROM audit_holds ORDER BY id").compactMap { row in
-            let kind: String = row["kind"]
-            let value: String = row["value"]
-            let scope: LegalHold.Scope? = switch kind {
-            case "user": .user(value)
-            case "session": .session(value)
-            case "range": LegalHold.Scope.parseRange(value).map { .range($0) }
-            default: nil
-            }
-            guard let scope else { return nil }
+            guard let scope = LegalHold.Scope(storedKind: row["kind"], value: row["value"]) else { return nil }
             return LegalHold(
-                id: row["id"], scope: scope, reason: row["reason"], createdAt: parse(row["created_at"]) ?? .distantPast,
-                createdBy: row["created_by"], removedAt: (row["removed_at"] as String?).flatMap(parse), removedBy: row["removed_by"]
+                id: row["id"], scope: scope, reason: row["reason"], createdAt: AuditEvent.parseTimestamp(row["created_at"]) ?? .distantPast,
+                createdBy: row["created_by"], removedAt: (row["removed_at"] as String?).flatMap(AuditEvent.parseTimestamp),
+                removedBy: row["removed_by"]
             )
         }
-    }
-
-    private static func columns(_ scope: LegalHold.Scope) -> (String, String) {
-        switch scope {
-        case .user(let name): ("user", name)
-        case .session(let id): ("session", id)
-        case .range(let range): ("range", "\(range.lowerBound)-\(range.upperBound)")
-        }
-    }
-
-    private static func parse(_ text: String) -> Date? {
-        try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 }

@@ -51,11 +51,7 @@ struct HAProxyExampleTests {
         try #require(shown.status == 0, "\(shown)")
         try FileManager.default.copyItem(atPath: directory.file("node-a"), toPath: directory.file("node-b"))
         let key = try await Engineer.makeKey(in: directory, name: "alice", type: .ed25519)
-        let added = try await BastiondBinary.run([
-            "user", "add", "alice", "--key", try String(contentsOfFile: key + ".pub", encoding: .utf8), "--role", "engineer", "--config", configB,
-        ])
-        try #require(added.status == 0, "\(added)")
-        let secret = try #require(added.stdout.firstMatch(of: /otpauth:\/\/\S*[?&]secret=([A-Z2-7]+)/).map { String($0.1) }, "\(added)")
+        let secret = try await RelayDaemonProcess.addUser("alice", key: key, roles: ["engineer"], config: configB)
 
         let nodeA = try await RelayDaemonProcess(config: configA, logPath: directory.file("node-a.log"))
         defer { nodeA.killNow() }

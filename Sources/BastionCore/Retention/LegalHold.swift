@@ -20,6 +20,27 @@ public struct LegalHold: Sendable, Hashable {
             }
         }
 
+        /// How a store keeps the scope: a kind (`user`, `session`, `range`) and a value.
+        public var stored: (kind: String, value: String) {
+            switch self {
+            case .user(let name): ("user", name)
+            case .session(let id): ("session", id)
+            case .range(let range): ("range", "\(range.lowerBound)-\(range.upperBound)")
+            }
+        }
+
+        /// The scope a store kept as `kind` and `value`; nil for a kind this version does not know.
+        public init?(storedKind kind: String, value: String) {
+            switch kind {
+            case "user": self = .user(value)
+            case "session": self = .session(value)
+            case "range":
+                guard let range = Self.parseRange(value) else { return nil }
+                self = .range(range)
+            default: return nil
+            }
+        }
+
         /// Parses `FROM-TO` (record seqs) for `--range`.
         public static func parseRange(_ text: String) -> ClosedRange<Int64>? {
             let parts = text.split(separator: "-", omittingEmptySubsequences: false)

@@ -84,13 +84,7 @@ final class ProcessCluster: @unchecked Sendable {
     /// `bastiond user add NAME --role …` through node `config`'s admin CLI.
     func enroll(_ name: String, roles: [String], config: String? = nil) async throws -> Member {
         let key = try await Engineer.makeKey(in: directory, name: name, type: .ed25519)
-        let added = try await RelayDaemonProcess.run(
-            ["user", "add", name, "--key", try String(contentsOfFile: key + ".pub", encoding: .utf8)] + roles.flatMap { ["--role", $0] }
-                + ["--config", config ?? configA]
-        )
-        guard added.status == 0, let secret = added.stdout.firstMatch(of: /otpauth:\/\/\S*[?&]secret=([A-Z2-7]+)/).map({ String($0.1) }) else {
-            throw HarnessError(message: "user add \(name): \(added)")
-        }
+        let secret = try await RelayDaemonProcess.addUser(name, key: key, roles: roles, config: config ?? configA)
         return Member(name: name, key: key, secret: secret)
     }
 
@@ -168,16 +162,8 @@ enum ClusterRoles {
         targets = ["web*"]
         logins = ["root"]
         """
-    static let elevation = """
-        [roles.sre]
-        targets = ["web*"]
-        logins = ["deploy"]
-        elevated_logins = ["root"]
-        max_elevation = "20m"
-        [roles.lead]
-        approve_targets = ["web*"]
-        approve_logins = ["root"]
-        """
+    /// alice's and bob's roles in the single-node elevation tests.
+    static let elevation = ElevationTests.roles
 }
 
 /// Runs `body` with a fresh two-node cluster and always stops it.

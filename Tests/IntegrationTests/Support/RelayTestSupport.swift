@@ -168,6 +168,19 @@ final class RelayDaemonProcess: @unchecked Sendable {
         try await ProcessRunner.run(try binaryPath, arguments, timeout: timeout)
     }
 
+    /// `bastiond user add NAME --key KEY.pub --role …` with the admin CLI; returns the TOTP
+    /// secret from the otpauth:// line it prints.
+    static func addUser(_ name: String, key: String, roles: [String], config: String) async throws -> String {
+        let added = try await run(
+            ["user", "add", name, "--key", try String(contentsOfFile: key + ".pub", encoding: .utf8)] + roles.flatMap { ["--role", $0] }
+                + ["--config", config]
+        )
+        guard added.status == 0, let secret = added.stdout.firstMatch(of: /otpauth:\/\/\S*[?&]secret=([A-Z2-7]+)/).map({ String($0.1) }) else {
+            throw HarnessError(message: "user add \(name): \(added)")
+        }
+        return secret
+    }
+
     /// Starts `bastiond serve --config CONFIG` and waits for its "bastiond ready" line.
     init(config: String, logPath: String) async throws {
         let process = Process()
