@@ -30,6 +30,20 @@ struct HATests {
             let failures = try await RelayDaemonProcess.run(["audit", "search", "--type", "auth.failed", "--json", "--config", cluster.configB])
             #expect(failures.stdout.contains("already used"), "\(failures)")
 
+            // Logins on both nodes at once: both append to one chain, which verifies from either.
+            let results = try await withThrowingTaskGroup(of: Int32.self) { group in
+                for index in 0..<12 {
+                    let port = index.isMultiple(of: 2) ? cluster.nodeA.sshPort : cluster.nodeB.sshPort
+                    group.addTask { try await cluster.ssh(alice, port: port, "whoami").status }
+                }
+                return try await group.reduce(into: [Int32]()) { $0.append($1) }
+            }
+            #expect(results.allSatisfy { $0 == 0 }, "\(results)")
+            for config in [cluster.configA, cluster.configB] {
+                let verified = try await RelayDaemonProcess.run(["audit", "verify", "--config", config])
+                #expect(verified.status == 0, "\(verified)")
+            }
+
             var keys: [String] = []
             for port in [cluster.nodeA.sshPort, cluster.nodeB.sshPort] {
                 let scan = try await ProcessRunner.run("ssh-keyscan", ["-t", "ed25519", "-p", String(port), "127.0.0.1"])
