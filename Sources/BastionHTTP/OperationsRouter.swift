@@ -7,11 +7,11 @@ public enum OperationsRouter {
     /// - Parameter isHealthy: the readiness check (e.g. "the database answers"); a `false`
     ///   turns `/healthz` into 503 so a load balancer stops sending logins here.
     public static func make(
-        registry: PrometheusCollectorRegistry, isHealthy: @escaping @Sendable () -> Bool
+        registry: PrometheusCollectorRegistry, isHealthy: @escaping @Sendable () async -> Bool
     ) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/healthz") { _, _ -> Response in
-            let healthy = isHealthy()
+            let healthy = await isHealthy()
             return Response(
                 status: healthy ? .ok : .serviceUnavailable,
                 headers: [.contentType: "text/plain; charset=utf-8"],

@@ -2,6 +2,7 @@ import BastionCore
 import BastionStore
 import Foundation
 import Logging
+import NIOPosix
 import ServiceLifecycle
 
 /// The audit log's clockwork: a signed checkpoint every `checkpoint_interval` while records
@@ -26,7 +27,8 @@ struct AuditMaintenanceService: Service {
                 return
             }
             do {
-                if let checkpoint = try auditLog.checkpoint() {
+                // A signature and a durable write (a network round trip on PostgreSQL): on the blocking pool.
+                if let checkpoint = try await NIOThreadPool.singleton.runIfActive({ [auditLog] in try auditLog.checkpoint() }) {
                     logger.debug("audit checkpoint signed", metadata: ["seq": "\(checkpoint.seq)"])
                 }
             } catch {
@@ -35,7 +37,7 @@ struct AuditMaintenanceService: Service {
             let now = clock.now()
             if lastRetention.map({ now.timeIntervalSince($0) >= Self.retentionPeriod }) ?? true {
                 do {
-                    let summary = try retention()
+                    let summary = try await NIOThreadPool.singleton.runIfActive { [retention] in try retention() }
                     lastRetention = now
                     logger.notice("retention ran", metadata: ["summary": "\(summary.text)"])
                 } catch {

@@ -3,6 +3,7 @@ import BastionStore
 import BastionSSH
 import BastionHTTP
 import Foundation
+import NIOPosix
 import Hummingbird
 public import Logging
 public import Prometheus
@@ -107,7 +108,9 @@ public final class BastionDaemon: Sendable {
         ))
         let router = OperationsRouter.make(registry: registry, isHealthy: { [environment] in
             connectionsGauge.set(Double(sshServer.openConnections))
-            return environment.databaseCheck()
+            // A database round trip (or, with PostgreSQL unreachable, up to its connect timeout)
+            // belongs on the blocking pool: load balancers ask every second.
+            return (try? await NIOThreadPool.singleton.runIfActive { environment.databaseCheck() }) ?? false
         })
         HTTPRoutes.register(on: router, context: HTTPRouteContext(environment: environment, elevation: elevation, audit: audit, logger: logger))
         let http = Application(

@@ -1,6 +1,7 @@
 import BastionCore
 import Foundation
 import Logging
+import NIOPosix
 import ServiceLifecycle
 
 /// Several nodes on one database: this node's heartbeat, and the clean-up after a node that
@@ -25,7 +26,8 @@ struct ClusterService: Service {
     func run() async throws {
         while true {
             do {
-                try tick()
+                // Database round trips and file repairs: on the blocking pool, not the cooperative one.
+                try await NIOThreadPool.singleton.runIfActive { try tick() }
             } catch {
                 logger.error("cluster heartbeat failed: \(error)")
             }
