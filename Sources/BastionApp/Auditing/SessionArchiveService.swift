@@ -2,6 +2,7 @@ public import BastionCore
 public import BastionStore
 public import Foundation
 import Logging
+import NIOPosix
 import ServiceLifecycle
 
 /// The ``SessionArchive`` of a running bastion: the SQLite catalog, brought up to date with
@@ -52,7 +53,10 @@ struct SessionIndexService: Service {
             } catch {
                 return
             }
-            do { try archive.catchUp() } catch { logger.error("session index: \(error)") }
+            // Reads recordings and the database: on the blocking pool, not the cooperative one.
+            do { try await NIOThreadPool.singleton.runIfActive { [archive] in try archive.catchUp() } } catch {
+                logger.error("session index: \(error)")
+            }
         }
     }
 }

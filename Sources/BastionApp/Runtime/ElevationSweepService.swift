@@ -1,5 +1,6 @@
 import BastionCore
 import Logging
+import NIOPosix
 import ServiceLifecycle
 
 /// Expires undecided elevation requests and ends grants whose time is up, once a second, so
@@ -17,7 +18,9 @@ struct ElevationSweepService: Service {
             } catch {
                 return
             }
-            for request in elevation.sweepDue() {
+            // Store reads and audited writes: on the blocking pool, not the cooperative one.
+            let swept = (try? await NIOThreadPool.singleton.runIfActive { [elevation] in elevation.sweepDue() }) ?? []
+            for request in swept {
                 logger.info("elevation \(request.state.rawValue)", metadata: ["request": "\(request.id)", "user": "\(request.requester)"])
             }
         }
