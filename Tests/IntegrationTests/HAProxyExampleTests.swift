@@ -19,30 +19,24 @@ struct HAProxyExampleTests {
         let haproxyPath = try ProcessRunner.locate("haproxy")
         let url = try await offPool { try PostgresFixture.shared().createDatabase() }
         let directory = try TemporaryDirectory(prefix: "bastion-haproxy")
-        // The example's fixed ports and paths, each replaced by a free port or a temp path.
+        // The example's fixed paths become temp paths; the nodes listen on ports the kernel picks
+        // (read back once they run), and HAProxy's own ports are chosen when it starts.
         var replacements: [String: String] = [
             "postgres://bastion@127.0.0.1:5432/bastion": url,
             ".bastion-ha/node-a": directory.file("node-a"), ".bastion-ha/node-b": directory.file("node-b"),
             ".bastion-ha/recordings": directory.file("recordings"),
         ]
-        for port in [2222, 2223, 2224, 8080, 8081, 8082] { replacements["127.0.0.1:\(port)"] = "127.0.0.1:\(try SSHDFixture.freePort())" }
-        func install(_ name: String) throws -> String {
+        for port in [2223, 2224, 8081, 8082] { replacements["127.0.0.1:\(port)"] = "127.0.0.1:0" }
+        func install(_ name: String, _ replacements: [String: String]) throws -> String {
             var text = try String(contentsOfFile: Self.example + "/" + name, encoding: .utf8)
-            for (from, to) in replacements { text = text.replacingOccurrences(of: from, with: to) }
-            // haproxy.cfg names backend ports apart from their address (`check port 8081`).
-            for port in [8081, 8082] {
-                let mapped = replacements["127.0.0.1:\(port)"]!.split(separator: ":").last!
-                text = text.replacingOccurrences(of: "check port \(port)", with: "check port \(mapped)")
-            }
+            // Longest first: "check port 8081" before "127.0.0.1:8081".
+            for (from, to) in replacements.sorted(by: { $0.key.count > $1.key.count }) { text = text.replacingOccurrences(of: from, with: to) }
             let path = directory.file(name)
             try text.write(toFile: path, atomically: true, encoding: .utf8)
             return path
         }
-        let configA = try install("node-a.toml")
-        let configB = try install("node-b.toml")
-        let haproxyConfig = try install("haproxy.cfg")
-        let sshPort = Int(replacements["127.0.0.1:2222"]!.split(separator: ":").last!)!
-        let httpPort = Int(replacements["127.0.0.1:8080"]!.split(separator: ":").last!)!
+        let configA = try install("node-a.toml", replacements)
+        let configB = try install("node-b.toml", replacements)
 
         // README steps 2 and 3: schema and keys on node A, key files copied to node B.
         let migrated = try await BastiondBinary.run(["migrate", "--config", configA])
@@ -57,8 +51,30 @@ struct HAProxyExampleTests {
         defer { nodeA.killNow() }
         let nodeB = try await RelayDaemonProcess(config: configB, logPath: directory.file("node-b.log"))
         defer { nodeB.killNow() }
-        let haproxy = try ChildSpawner.spawn([haproxyPath, "-db", "-f", haproxyConfig], output: directory.file("haproxy.log"))
-        defer { ChildSpawner.terminate(haproxy) }
+        // HAProxy in front of the ports the nodes got; its own two ports were free a moment ago,
+        // so a start that loses one of them to another test tries other ports.
+        var backends = replacements
+        backends["127.0.0.1:2223"] = "127.0.0.1:\(nodeA.sshPort)"
+        backends["127.0.0.1:2224"] = "127.0.0.1:\(nodeB.sshPort)"
+        backends["127.0.0.1:8081"] = "127.0.0.1:\(nodeA.httpPort)"
+        backends["127.0.0.1:8082"] = "127.0.0.1:\(nodeB.httpPort)"
+        backends["check port 8081"] = "check port \(nodeA.httpPort)"
+        backends["check port 8082"] = "check port \(nodeB.httpPort)"
+        var haproxy: pid_t = 0
+        var sshPort = 0
+        var httpPort = 0
+        for _ in 0..<5 {
+            (sshPort, httpPort) = (try SSHDFixture.freePort(), try SSHDFixture.freePort())
+            backends["127.0.0.1:2222"] = "127.0.0.1:\(sshPort)"
+            backends["127.0.0.1:8080"] = "127.0.0.1:\(httpPort)"
+            let haproxyConfig = try install("haproxy.cfg", backends)
+            haproxy = try ChildSpawner.spawn([haproxyPath, "-db", "-f", haproxyConfig], output: directory.file("haproxy.log"))
+            try await Task.sleep(for: .milliseconds(500))
+            if !ChildSpawner.hasExited(haproxy) { break }
+        }
+        let running = haproxy
+        defer { ChildSpawner.terminate(running) }
+        try #require(!ChildSpawner.hasExited(running), "haproxy did not start: \((try? String(contentsOfFile: directory.file("haproxy.log"), encoding: .utf8)) ?? "")")
 
         let askpass = directory.file("askpass")
         try Engineer.writeExecutable(askpass, "#!/bin/sh\nexec oathtool --totp -b \(secret)\n")
