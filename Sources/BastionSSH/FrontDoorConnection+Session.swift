@@ -305,8 +305,12 @@ extension FrontDoorConnection {
             }
         }
         details["elevation_request"] = session.grantID
-        audit(.sessionEnd, outcome: .success, target: session.target, reason: nil, details: details)
-        try? services.sessions.registry.markEnded(id: session.id, at: now)
+        // The session has ended whatever the store says: its record and its row wait for the
+        // store if it does not answer now (a database restart), in this order.
+        let ended = self.event(.sessionEnd, outcome: .success, target: session.target, reason: nil, details: details)
+        let (audit, registry, id) = (services.audit, services.sessions.registry, session.id)
+        services.sessions.afterTheFact.run("session.end \(id)") { try audit.append(ended) }
+        services.sessions.afterTheFact.run("session \(id) ended") { try registry.markEnded(id: id, at: now) }
         if let elevation = services.sessions.elevation, let user = identity?.user.name.rawValue {
             let others = (try? services.sessions.registry.liveSessions())?.contains { $0.user == user && $0.target == session.target } ?? true
             elevation.sessionEnded(user: user, target: session.target, otherLiveSessions: others)

@@ -16,11 +16,15 @@ public struct SessionServices: Sendable {
     public var elevation: ElevationService?
     /// Where live recordings are found to receive markers from elsewhere (elevation, sudo).
     public var markers: LiveSessionMarkers?
+    /// Where a session's end is recorded when the store does not answer at that moment.
+    public var afterTheFact: AfterTheFactQueue
 
     public init(
         authorizer: SessionAuthorizer, upstreamAuthority: CertificateAuthority, settings: SessionSettings, users: any UserStore,
-        registry: any SessionStore, policy: Policy, elevation: ElevationService? = nil, markers: LiveSessionMarkers? = nil
+        registry: any SessionStore, policy: Policy, elevation: ElevationService? = nil, markers: LiveSessionMarkers? = nil,
+        afterTheFact: AfterTheFactQueue = AfterTheFactQueue()
     ) {
+        self.afterTheFact = afterTheFact
         self.elevation = elevation
         self.markers = markers
         self.policy = policy

@@ -66,7 +66,9 @@ public final class BastionDaemon: Sendable {
                 onRecordingFailure: configuration.recording.onFailure, idleTimeout: configuration.sessions.idleTimeout
             ),
             users: environment.users, registry: environment.sessions, policy: configuration.policy, elevation: elevation,
-            markers: markers
+            markers: markers, afterTheFact: AfterTheFactQueue { [logger] label, error in
+                logger.error("could not record \(label) yet; retrying", metadata: ["error": "\(error)"])
+            }
         )
         let services = FrontDoorServices(
             authenticator: authenticator, commands: CommandRouter(
