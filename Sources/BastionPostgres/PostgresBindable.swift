@@ -1,3 +1,4 @@
+import BastionCore
 import Foundation
 
 /// A Swift value bound to a statement parameter, in PostgreSQL's text format (nil is NULL).
@@ -42,16 +43,7 @@ struct PostgresBytes: PostgresBindable {
 
     init(_ bytes: [UInt8]) { self.bytes = bytes }
 
-    var postgresText: String? {
-        let digits = Array("0123456789abcdef".utf8)
-        var text = [UInt8]("\\x".utf8)
-        text.reserveCapacity(2 + bytes.count * 2)
-        for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: text, as: UTF8.self)
-    }
+    var postgresText: String? { "\\x" + AuditChain.hex(bytes) }
 }
 
 /// What went wrong talking to PostgreSQL; stores turn it into a ``StoreError``.

@@ -1,3 +1,4 @@
+import BastionCore
 import CLibPQ
 import Foundation
 
@@ -27,6 +28,15 @@ final class PostgresConnection: @unchecked Sendable {
 
     deinit {
         PQfinish(handle)
+    }
+
+    /// False when the server closed the connection while it sat idle in the pool (a restart).
+    /// An idle connection has nothing to read; one the server said goodbye to has its last
+    /// message and the EOF waiting, which a zero-timeout `poll` sees without reading.
+    var isAlive: Bool {
+        guard PQstatus(handle) == CONNECTION_OK else { return false }
+        var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, 0) == 0
     }
 
     /// False once the server went away or the connection broke: the pool drops it.
@@ -143,29 +153,10 @@ struct PostgresRow {
     /// `bytea` in the hex output format (`\x0a1b…`, PostgreSQL's default since 9.0).
     func bytes(_ name: String) throws -> [UInt8] {
         let text = try text(name)
-        guard text.hasPrefix("\\x"), text.utf8.count % 2 == 0 else { throw PostgresError.decoding("\(name): not hex bytea") }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity((text.utf8.count - 2) / 2)
-        var high: UInt8?
-        for character in text.utf8.dropFirst(2) {
-            guard let nibble = Self.nibble(character) else { throw PostgresError.decoding("\(name): not hex bytea") }
-            if let pending = high {
-                bytes.append(pending << 4 | nibble)
-                high = nil
-            } else {
-                high = nibble
-            }
+        guard text.hasPrefix("\\x"), let bytes = AuditChain.bytes(hex: text.dropFirst(2)) else {
+            throw PostgresError.decoding("\(name): not hex bytea")
         }
         return bytes
-    }
-
-    private static func nibble(_ character: UInt8) -> UInt8? {
-        switch character {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): character - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): character - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): character - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }
 

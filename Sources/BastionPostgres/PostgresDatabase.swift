@@ -88,7 +88,11 @@ public final class PostgresDatabase: Sendable {
             throw PostgresError.connection("all \(maxConnections) connections to PostgreSQL are busy")
         }
         defer { slots.signal() }
-        let connection = try idle.withLock { $0.popLast() } ?? PostgresConnection(url: url)
+        // An idle connection the server closed meanwhile (it restarted) is dropped here, not
+        // discovered by failing the caller's statement.
+        var reused = idle.withLock { $0.popLast() }
+        while let candidate = reused, !candidate.isAlive { reused = idle.withLock { $0.popLast() } }
+        let connection = try reused ?? PostgresConnection(url: url)
         let result: T
         do {
             result = try body(connection)

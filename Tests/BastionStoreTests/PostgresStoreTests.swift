@@ -49,6 +49,11 @@ struct PostgresStoreTests {
             try users.createUser(User(name: alice, roles: ["engineer"], createdAt: Date()), key: key, sealedTOTPSecret: [4, 2])
             #expect(try users.consumeTOTPStep(10, for: alice))
         }
+        // Several connections sit idle in the pool when the server goes away, as in a daemon.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<4 { group.addTask { _ = try await offPool { try users.allUsers() } } }
+            try await group.waitForAll()
+        }
         try await offPool { fixture.stop() }
         let down = try await offPool { () -> StoreError? in
             do {
