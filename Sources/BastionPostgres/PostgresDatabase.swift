@@ -1,6 +1,6 @@
-import BastionCore
+public import BastionCore
 import Dispatch
-import Foundation
+public import Foundation
 import Synchronization
 
 /// A small pool of libpq connections to one PostgreSQL database, shared by every store of a
@@ -38,6 +38,17 @@ public final class PostgresDatabase: Sendable {
     public static func migrate(url: String) throws -> (applied: [String], total: Int) {
         let database = try PostgresDatabase(url: url, maxConnections: 1, migrate: false)
         return (try database.storeErrors { try PostgresMigrations.run(on: database) }, PostgresMigrations.all.count)
+    }
+
+    /// Every store on this database, for node `node` (its live sessions and delivery leases).
+    public func stores(node: String, sealing: AuditSealing, clock: any WallClock = SystemWallClock(), leaseDuration: TimeInterval = 15) -> StoreSet {
+        StoreSet(
+            users: PostgresUserStore(database: self), ledger: PostgresCertificateLedger(database: self),
+            auditLog: PostgresAuditLog(database: self, sealing: sealing, clock: clock), sessions: PostgresSessionStore(database: self, node: node),
+            outbox: PostgresOutbox(database: self, node: node, leaseDuration: leaseDuration), elevations: PostgresElevationStore(database: self),
+            catalog: PostgresSessionCatalog(database: self), webSessions: PostgresWebSessionStore(database: self),
+            isReachable: { [self] in isReachable }
+        )
     }
 
     /// Runs `body` on one connection outside any explicit transaction (each statement commits

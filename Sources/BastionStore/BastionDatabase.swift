@@ -11,7 +11,7 @@ import BastionCore
 /// timeout turns brief lock contention between the two processes into a short wait.
 public enum BastionDatabase {
     /// Opens (creating if needed) the database file, 0600, and migrates it.
-    public static func open(path: String) throws -> DatabasePool {
+    public static func open(path: String, migrating: Bool = true) throws -> DatabasePool {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.foreignKeysEnabled = true
@@ -25,19 +25,16 @@ public enum BastionDatabase {
             if fd >= 0 { Glibc.close(fd) }
         }
         let pool = try DatabasePool(path: path, configuration: configuration)
-        try migrator.migrate(pool)
+        if migrating { try migrator.migrate(pool) }
         return pool
     }
 
     /// Brings the database file's schema up to date (`bastiond migrate`); returns the ids of
     /// the migrations it applied now and the number the schema has in all.
     public static func migrate(path: String) throws -> (applied: [String], total: Int) {
-        guard FileManager.default.fileExists(atPath: path) else { _ = try open(path: path); return (migrator.migrations, migrator.migrations.count) }
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(10)
-        let pool = try DatabasePool(path: path, configuration: configuration)
+        let pool = try open(path: path, migrating: false)
         let before = try pool.read { db in try migrator.appliedIdentifiers(db) }
-        _ = try open(path: path)
+        try migrator.migrate(pool)
         return (migrator.migrations.filter { !before.contains($0) }, migrator.migrations.count)
     }
 

@@ -26,6 +26,14 @@ public struct DatabasePoolHandle: Sendable {
         webSessions = SQLiteWebSessionStore(database: pool)
     }
 
+    /// The stores as their protocols, for code that works on either backend.
+    public var stores: StoreSet {
+        StoreSet(
+            users: users, ledger: ledger, auditLog: auditLog, sessions: sessions, outbox: siemOutbox, elevations: elevations,
+            catalog: sessionCatalog, webSessions: webSessions, isReachable: isReachable
+        )
+    }
+
     /// An in-memory database with the real schema (tests, benchmarks).
     public static func inMemory() throws -> (users: SQLiteUserStore, ledger: SQLiteCertificateLedger, auditLog: SQLiteAuditLog) {
         let queue = try BastionDatabase.inMemory()

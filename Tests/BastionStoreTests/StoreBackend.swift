@@ -17,18 +17,14 @@ enum StoreBackend: String, CaseIterable, CustomTestStringConvertible {
     /// Signs the audit checkpoints of every test's stores.
     static let auditKey = try! Ed25519PrivateKey()
 
-    /// The stores of one process (SQLite) or node (PostgreSQL).
+    /// The stores of one process (SQLite) or node (PostgreSQL), read as `stores.users` etc.
+    @dynamicMemberLookup
     struct Stores {
-        let users: any UserStore
-        let ledger: any CertificateLedger
-        let elevations: any ElevationStore
-        let sessions: any SessionStore
-        let webSessions: any WebSessionStore
-        let auditLog: any AuditLogStore
-        let outbox: any OutboxStore
-        let catalog: any SessionCatalog
+        let all: StoreSet
         /// Keeps a SQLite file's directory alive as long as its stores.
         let directory: TemporaryDirectory?
+
+        subscript<T>(dynamicMember keyPath: KeyPath<StoreSet, T>) -> T { all[keyPath: keyPath] }
     }
 
     /// Fresh empty data; ``Location/connect(node:)`` opens it again for a second process or node.
@@ -53,21 +49,11 @@ enum StoreBackend: String, CaseIterable, CustomTestStringConvertible {
         func connect(node: String = "node-a", leaseDuration: TimeInterval = 15) throws -> Stores {
             switch backend {
             case .sqlite:
-                let handle = try DatabasePoolHandle(path: address, sealing: .init(key: StoreBackend.auditKey))
-                return Stores(
-                    users: handle.users, ledger: handle.ledger, elevations: handle.elevations, sessions: handle.sessions,
-                    webSessions: handle.webSessions, auditLog: handle.auditLog, outbox: handle.siemOutbox, catalog: handle.sessionCatalog,
-                    directory: directory
-                )
+                Stores(all: try DatabasePoolHandle(path: address, sealing: .init(key: StoreBackend.auditKey)).stores, directory: directory)
             case .postgres:
-                let database = try PostgresDatabase(url: address)
-                return Stores(
-                    users: PostgresUserStore(database: database), ledger: PostgresCertificateLedger(database: database),
-                    elevations: PostgresElevationStore(database: database),
-                    sessions: PostgresSessionStore(database: database, node: node), webSessions: PostgresWebSessionStore(database: database),
-                    auditLog: PostgresAuditLog(database: database, sealing: .init(key: StoreBackend.auditKey)),
-                    outbox: PostgresOutbox(database: database, node: node, leaseDuration: leaseDuration),
-                    catalog: PostgresSessionCatalog(database: database), directory: nil
+                Stores(
+                    all: try PostgresDatabase(url: address).stores(node: node, sealing: .init(key: StoreBackend.auditKey), leaseDuration: leaseDuration),
+                    directory: nil
                 )
             }
         }

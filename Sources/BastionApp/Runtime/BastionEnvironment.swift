@@ -51,22 +51,9 @@ public struct BastionEnvironment: Sendable {
         )
     }
 
-    /// Every store on one backend.
-    private struct Stores {
-        var users: any UserStore
-        var ledger: any CertificateLedger
-        var auditLog: any AuditLogStore
-        var sessions: any SessionStore
-        var outbox: any OutboxStore
-        var elevations: any ElevationStore
-        var catalog: any SessionCatalog
-        var webSessions: any WebSessionStore
-        var isReachable: @Sendable () -> Bool
-    }
-
     /// The embedded SQLite database in the data directory, or the PostgreSQL database of
     /// `storage.url` (migrated, and checked to hold this node's keys' fingerprints).
-    private static func openStores(configuration: BastionConfiguration, keys: KeyMaterial, clock: any WallClock) throws -> Stores {
+    private static func openStores(configuration: BastionConfiguration, keys: KeyMaterial, clock: any WallClock) throws -> StoreSet {
         let sealing = AuditSealing(key: keys.auditKey, every: configuration.audit.checkpointEvery)
         guard let url = configuration.storage.url else {
             let directory = configuration.server.dataDirectory
@@ -76,11 +63,7 @@ public struct BastionEnvironment: Sendable {
             } catch {
                 throw StartupError(message: "cannot open the database \(directory)/\(databaseFileName): \(error)")
             }
-            return Stores(
-                users: database.users, ledger: database.ledger, auditLog: database.auditLog, sessions: database.sessions,
-                outbox: database.siemOutbox, elevations: database.elevations, catalog: database.sessionCatalog,
-                webSessions: database.webSessions, isReachable: database.isReachable
-            )
+            return database.stores
         }
         let node = configuration.storage.node
         let database: PostgresDatabase
@@ -96,13 +79,7 @@ public struct BastionEnvironment: Sendable {
                 copy them from the first node's data directory (docs/ha.md)
                 """)
         }
-        return Stores(
-            users: PostgresUserStore(database: database), ledger: PostgresCertificateLedger(database: database),
-            auditLog: PostgresAuditLog(database: database, sealing: sealing, clock: clock),
-            sessions: PostgresSessionStore(database: database, node: node), outbox: PostgresOutbox(database: database, node: node),
-            elevations: PostgresElevationStore(database: database), catalog: PostgresSessionCatalog(database: database),
-            webSessions: PostgresWebSessionStore(database: database), isReachable: { database.isReachable }
-        )
+        return database.stores(node: node, sealing: sealing, clock: clock)
     }
 
     /// What identifies the cluster: public-key fingerprints, and for the master key a value
