@@ -42,47 +42,64 @@ public struct ProcessRunner: Sendable {
         _ executable: String, _ arguments: [String], environment: [String: String] = [:], input: Data? = nil,
         timeout: TimeInterval = 30, currentDirectory: String? = nil
     ) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : try locate(executable))
-        process.arguments = arguments
         var merged = ProcessInfo.processInfo.environment
         for (key, value) in environment { merged[key] = value }
-        process.environment = merged
-        if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
-        let stdout = Pipe(), stderr = Pipe(), stdin = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = input == nil ? FileHandle.nullDevice : stdin
+        let output = try ChildSpawner.pipe(), errors = try ChildSpawner.pipe()
+        let feed = try input.map { _ in try ChildSpawner.pipe() }
+        defer { for fd in [output.read, errors.read] { close(fd) } }
+        let process: SpawnedProcess
+        do {
+            defer { for fd in [output.write, errors.write] + (feed.map { [$0.read] } ?? []) { close(fd) } }
+            process = try SpawnedProcess(
+                executable: executable, arguments, environment: merged, currentDirectory: currentDirectory,
+                stdin: feed.map { .descriptor($0.read) } ?? .null, stdout: .descriptor(output.write), stderr: .descriptor(errors.write)
+            )
+        } catch {
+            if let feed { close(feed.write) }
+            throw error
+        }
         let collectedOut = Collector(), collectedErr = Collector()
         let group = DispatchGroup()
-        try process.run()
-        for (pipe, collector) in [(stdout, collectedOut), (stderr, collectedErr)] {
+        for (fd, collector) in [(output.read, collectedOut), (errors.read, collectedErr)] {
             group.enter()
-            DispatchQueue.global().async {
-                collector.data = pipe.fileHandleForReading.readDataToEndOfFile()
+            Thread {
+                collector.data = Self.readToEnd(fd)
                 group.leave()
-            }
+            }.start()
         }
-        if let input {
-            stdin.fileHandleForWriting.write(input)
-            try? stdin.fileHandleForWriting.close()
+        if let input, let feed {
+            // On a thread of its own: a child that stops reading must not stop the deadline.
+            Thread {
+                input.withUnsafeBytes { bytes in
+                    var offset = 0
+                    while offset < bytes.count {
+                        let written = write(feed.write, bytes.baseAddress! + offset, bytes.count - offset)
+                        if written < 0, errno == EINTR { continue }
+                        guard written > 0 else { break }
+                        offset += written
+                    }
+                }
+                close(feed.write)
+            }.start()
         }
-        let deadline = Date().addingTimeInterval(timeout)
-        var timedOut = false
-        while process.isRunning {
-            if Date() > deadline {
-                timedOut = true
-                kill(process.processIdentifier, SIGKILL)
-                break
-            }
-            usleep(5_000)
-        }
-        process.waitUntilExit()
+        let timedOut = process.waitBlocking(killingAt: Date().addingTimeInterval(timeout))
         group.wait()
         return Result(
-            status: process.terminationStatus, stdout: String(decoding: collectedOut.data, as: UTF8.self),
+            status: process.exitStatus ?? -1, stdout: String(decoding: collectedOut.data, as: UTF8.self),
             stderr: String(decoding: collectedErr.data, as: UTF8.self), timedOut: timedOut
         )
+    }
+
+    /// Everything readable from `fd` until its writers have all closed it.
+    private static func readToEnd(_ fd: Int32) -> Data {
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = read(fd, &buffer, buffer.count)
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { return data }
+            data.append(contentsOf: buffer[0..<count])
+        }
     }
 
     /// The absolute path of a program found in PATH.

@@ -1,3 +1,4 @@
+import BastionTesting
 import Foundation
 
 /// Runs the real OpenSSH and OATH tools for cross-checks. Private to the key, certificate
@@ -21,30 +22,8 @@ enum KeysTestTool {
     /// Runs `executable` with `arguments` in UTC, collecting both streams.
     @discardableResult
     static func run(_ executable: String, _ arguments: [String], input: String? = nil) throws -> Output {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["TZ"] = "UTC"
-        process.environment = environment
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        // Read stderr on another thread so neither pipe can fill and block the child.
-        let errorData = LockedData()
-        let errorReader = Thread { errorData.set(stderr.fileHandleForReading.readDataToEndOfFile()) }
-        errorReader.start()
-        let outData = stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        errorData.wait()
-        return Output(
-            status: process.terminationStatus,
-            stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errorData.value, as: UTF8.self)
-        )
+        let result = try ProcessRunner.runBlocking(executable, arguments, environment: ["TZ": "UTC"], input: input.map { Data($0.utf8) })
+        return Output(status: result.status, stdout: result.stdout, stderr: result.stderr)
     }
 
     /// Like `run`, but throws unless the exit status is 0.
@@ -60,30 +39,5 @@ enum KeysTestTool {
     @discardableResult
     static func sshKeygen(_ arguments: [String]) throws -> Output {
         try check("/usr/bin/ssh-keygen", arguments)
-    }
-
-    /// Stderr holder written by one thread and read by another.
-    /// `@unchecked Sendable`: `data` is only touched under `lock`; `done` signals the write.
-    final class LockedData: @unchecked Sendable {
-        private let lock = NSLock()
-        private let done = DispatchSemaphore(value: 0)
-        private var data: Data?
-
-        func set(_ value: Data) {
-            lock.lock()
-            data = value
-            lock.unlock()
-            done.signal()
-        }
-
-        func wait() {
-            done.wait()
-        }
-
-        var value: Data {
-            lock.lock()
-            defer { lock.unlock() }
-            return data ?? Data()
-        }
     }
 }

@@ -1,4 +1,5 @@
 import BastionCore
+import BastionTesting
 import Foundation
 import Synchronization
 #if canImport(Glibc)
@@ -53,17 +54,8 @@ enum RecordingTools {
     }
 
     static func run(_ executable: String, _ arguments: [String]) throws -> Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardInput = FileHandle.nullDevice
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+        let result = try ProcessRunner.runBlocking(executable, arguments)
+        return Run(status: result.status, output: result.stdout + result.stderr)
     }
 
     /// Terminal output compared without carriage returns, which the TTY adds and the

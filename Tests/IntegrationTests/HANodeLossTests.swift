@@ -37,7 +37,7 @@ struct HANodeLossTests {
                 }
                 return false
             })
-            kill(cluster.nodeA.process.processIdentifier, SIGKILL)
+            cluster.nodeA.process.signal(SIGKILL)
             #expect(try await clusterPoll(timeout: 15) { ChildSpawner.exitStatus(clientA) != nil }, "the client of the killed node was not disconnected")
 
             // Within the node timeout (3 s) plus a beat, B ends A's session and closes its recording.

@@ -155,15 +155,9 @@ struct OperatorTests {
     func serveProcess() async throws {
         let directory = try TemporaryDirectory()
         let config = try Self.writeConfig(directory)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try BastiondBinary.path)
-        process.arguments = ["serve", "--config", config]
         let logPath = directory.file("serve.log")
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        let process = try SpawnedProcess([try BastiondBinary.path, "serve", "--config", config], stderr: .file(logPath))
+        defer { process.signal(SIGKILL) }
         // The ready line names both ports (the config asked for port 0).
         var log = ""
         let deadline = Date().addingTimeInterval(20)
@@ -175,9 +169,8 @@ struct OperatorTests {
         #expect(log.firstMatch(of: /ssh=127\.0\.0\.1:(\d+)/) != nil, "\(log)")
         let health = try await ProcessRunner.run("curl", ["-s", "http://127.0.0.1:\(http)/healthz"])
         #expect(health.stdout == "ok\n")
-        kill(process.processIdentifier, SIGTERM)
-        let stopDeadline = Date().addingTimeInterval(10)
-        while process.isRunning, Date() < stopDeadline { try await Task.sleep(for: .milliseconds(20)) }
-        #expect(!process.isRunning, "bastiond stops on SIGTERM")
+        process.signal(SIGTERM)
+        #expect(try await process.waitForExit(timeout: 10), "bastiond stops on SIGTERM")
+        #expect(process.exitStatus == 0, "\(log)")
     }
 }

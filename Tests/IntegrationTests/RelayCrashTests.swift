@@ -65,16 +65,12 @@ struct RelayCrashTests {
 
         // A session that is still running when bastiond dies. With a PTY the target's sshd
         // hangs the shell up when Bastion's connection goes, so no `sleep` is left behind.
-        let client = Process()
-        client.executableURL = URL(fileURLWithPath: try ProcessRunner.locate("ssh"))
-        client.arguments = options(certificate: true, port: first.sshPort) + ["-tt", "root@web01@127.0.0.1", "echo started-session; sleep 30"]
         let clientOutput = directory.file("client.out")
-        _ = FileManager.default.createFile(atPath: clientOutput, contents: nil)
-        client.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: clientOutput))
-        client.standardError = client.standardOutput
-        client.standardInput = FileHandle.nullDevice
-        try client.run()
-        defer { if client.isRunning { kill(client.processIdentifier, SIGKILL) } }
+        let client = try SpawnedProcess(
+            executable: "ssh", options(certificate: true, port: first.sshPort) + ["-tt", "root@web01@127.0.0.1", "echo started-session; sleep 30"],
+            stdout: .file(clientOutput), stderr: .standardOutput
+        )
+        defer { client.signal(SIGKILL) }
 
         // The recorder flushes at least every 500 ms: wait for the output to be on disk (as
         // an "o" event: the header's "command" names it too).
@@ -96,9 +92,9 @@ struct RelayCrashTests {
         let replay = try await RelayRecording.asciinemaCat(path)
         #expect(replay.status == 0, "the recording left by the crash is readable: \(replay)")
         #expect(replay.stdout.contains("started-session"))
-        let clientEnded = try await relayPoll(timeout: 10) { !client.isRunning }
+        let clientEnded = try await client.waitForExit(timeout: 10)
         #expect(clientEnded, "ssh notices that bastiond is gone")
-        if clientEnded { #expect(client.terminationStatus == 255) }
+        if clientEnded { #expect(client.exitStatus == 255) }
 
         // The next start closes the recording and reports it.
         let second = try await RelayDaemonProcess(config: config, logPath: directory.file("serve-2.log"))

@@ -141,26 +141,18 @@ struct RelayTerminalTests {
     private static func sshPausedAtTheEnd(_ arguments: [String], in directory: TemporaryDirectory, pause: Double) async throws -> PausedResult {
         let name = UUID().uuidString
         let (outPath, errPath) = (directory.file("\(name).out"), directory.file("\(name).err"))
-        for path in [outPath, errPath] { _ = FileManager.default.createFile(atPath: path, contents: nil) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try ProcessRunner.locate("ssh"))
-        process.arguments = arguments
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-        try process.run()
-        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        let process = try SpawnedProcess(executable: "ssh", arguments, stdout: .file(outPath), stderr: .file(errPath))
+        defer { process.signal(SIGKILL) }
         let started = try await relayPoll(timeout: 15, interval: .milliseconds(20)) {
             ((try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "").contains("started") || !process.isRunning
         }
         guard started, process.isRunning else { throw HarnessError(message: "ssh did not start its command") }
-        kill(process.processIdentifier, SIGSTOP)
+        process.signal(SIGSTOP)
         try await Task.sleep(for: .seconds(pause))
-        kill(process.processIdentifier, SIGCONT)
-        let ended = try await relayPoll(timeout: 15, interval: .milliseconds(20)) { !process.isRunning }
-        guard ended else { throw HarnessError(message: "ssh did not end") }
+        process.signal(SIGCONT)
+        guard try await process.waitForExit(timeout: 15), let status = process.exitStatus else { throw HarnessError(message: "ssh did not end") }
         return PausedResult(
-            status: process.terminationStatus, stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
+            status: status, stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
             stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
         )
     }

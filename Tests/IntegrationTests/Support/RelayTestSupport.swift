@@ -147,7 +147,7 @@ struct RelayTmux {
 
 /// The real `bastiond serve`, as a child process with its log in a file.
 final class RelayDaemonProcess: @unchecked Sendable {
-    let process: Process
+    let process: SpawnedProcess
     let logPath: String
     let sshPort: Int
     let httpPort: Int
@@ -183,14 +183,7 @@ final class RelayDaemonProcess: @unchecked Sendable {
 
     /// Starts `bastiond serve --config CONFIG` and waits for its "bastiond ready" line.
     init(config: String, logPath: String) async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try Self.binaryPath)
-        process.arguments = ["serve", "--config", config]
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process.standardOutput = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        let process = try SpawnedProcess([try Self.binaryPath, "serve", "--config", config], stderr: .file(logPath))
         var log = ""
         let ready = try await relayPoll(timeout: 30, interval: .milliseconds(50)) {
             log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
@@ -199,7 +192,7 @@ final class RelayDaemonProcess: @unchecked Sendable {
         guard ready, process.isRunning, let ssh = log.firstMatch(of: /ssh=127\.0\.0\.1:(\d+)/).flatMap({ Int($0.1) }),
             let http = log.firstMatch(of: /http=127\.0\.0\.1:(\d+)/).flatMap({ Int($0.1) })
         else {
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.signal(SIGKILL)
             throw HarnessError(message: "bastiond serve did not become ready: \(log)")
         }
         self.process = process
@@ -213,13 +206,13 @@ final class RelayDaemonProcess: @unchecked Sendable {
     /// Sends `signal` and waits (politely, off the pool) up to `timeout` for the process to end.
     @discardableResult
     func signal(_ signal: Int32, wait timeout: TimeInterval = 10) async throws -> Bool {
-        if process.isRunning { kill(process.processIdentifier, signal) }
-        return try await relayPoll(timeout: timeout, interval: .milliseconds(20)) { !process.isRunning }
+        process.signal(signal)
+        return try await process.waitForExit(timeout: timeout)
     }
 
     /// Stops it without waiting (for `defer`).
     func killNow() {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.signal(SIGKILL)
     }
 }
 
