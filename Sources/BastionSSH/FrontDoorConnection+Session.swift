@@ -312,8 +312,10 @@ extension FrontDoorConnection {
         services.sessions.afterTheFact.run("session.end \(id)") { try audit.append(ended) }
         services.sessions.afterTheFact.run("session \(id) ended") { try registry.markEnded(id: id, at: now) }
         if let elevation = services.sessions.elevation, let user = identity?.user.name.rawValue {
-            let others = (try? services.sessions.registry.liveSessions())?.contains { $0.user == user && $0.target == session.target } ?? true
-            elevation.sessionEnded(user: user, target: session.target, otherLiveSessions: others)
+            let registry = services.sessions.registry
+            elevation.sessionEnded(user: user, target: session.target) {
+                (try? registry.liveSessions())?.contains { $0.user == user && $0.target == session.target } ?? true
+            }
         }
         if upstreamInEvent {
             ssh_event_remove_session(event, session.relay.upstream.session)

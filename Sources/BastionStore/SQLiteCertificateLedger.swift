@@ -36,20 +36,16 @@ public final class SQLiteCertificateLedger: CertificateLedger {
     }
 
     public func certificate(serial: UInt64) throws -> IssuedCertificate? {
-        do {
-            return try database.read { db in
-                let statement = try db.cachedStatement(sql: "SELECT * FROM certificates WHERE serial = ?")
-                return try Row.fetchOne(statement, arguments: [Int64(bitPattern: serial)]).flatMap { row in
-                    guard let user = UserName(row["user_name"]) else { return nil }
-                    return IssuedCertificate(
-                        serial: serial, user: user, keyFingerprint: row["key_fingerprint"], keyID: row["key_id"],
-                        validAfter: Date(timeIntervalSince1970: row["valid_after"]), validBefore: Date(timeIntervalSince1970: row["valid_before"]),
-                        sourceAddress: row["source_address"], issuedAt: Date(timeIntervalSince1970: row["issued_at"])
-                    )
-                }
+        try database.storeSingleStatementRead { db in
+            let statement = try db.cachedStatement(sql: "SELECT * FROM certificates WHERE serial = ?")
+            return try Row.fetchOne(statement, arguments: [Int64(bitPattern: serial)]).flatMap { row in
+                guard let user = UserName(row["user_name"]) else { return nil }
+                return IssuedCertificate(
+                    serial: serial, user: user, keyFingerprint: row["key_fingerprint"], keyID: row["key_id"],
+                    validAfter: Date(timeIntervalSince1970: row["valid_after"]), validBefore: Date(timeIntervalSince1970: row["valid_before"]),
+                    sourceAddress: row["source_address"], issuedAt: Date(timeIntervalSince1970: row["issued_at"])
+                )
             }
-        } catch {
-            throw StoreError(.unavailable, "\(error)")
         }
     }
 }

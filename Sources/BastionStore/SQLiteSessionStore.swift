@@ -33,7 +33,7 @@ public final class SQLiteSessionStore: SessionStore {
     }
 
     public func liveSessions() throws -> [SessionRecord] {
-        try database.storeRead { db in
+        try database.storeSingleStatementRead { db in
             try Row.fetchAll(db, sql: "SELECT * FROM sessions WHERE ended_at IS NULL ORDER BY started_at").map(Self.record(from:))
         }
     }
@@ -46,7 +46,7 @@ public final class SQLiteSessionStore: SessionStore {
     }
 
     public func isKillRequested(id: String) throws -> Bool {
-        try database.storeRead { db in
+        try database.storeSingleStatementRead { db in
             try Bool.fetchOne(db.cachedStatement(sql: "SELECT kill_requested FROM sessions WHERE id = ?"), arguments: [id]) ?? false
         }
     }

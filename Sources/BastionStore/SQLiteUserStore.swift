@@ -30,7 +30,7 @@ public final class SQLiteUserStore: UserStore {
     }
 
     public func user(named name: UserName) throws -> User? {
-        try database.storeRead { db in
+        try database.storeSingleStatementRead { db in
             try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM users WHERE name = ?"), arguments: [name.rawValue]).flatMap(Self.user(from:))
         }
     }
@@ -66,7 +66,7 @@ public final class SQLiteUserStore: UserStore {
     }
 
     public func keys(of name: UserName) throws -> [SSHPublicKey] {
-        try database.storeRead { db in
+        try database.storeSingleStatementRead { db in
             try String.fetchAll(db.cachedStatement(sql: "SELECT key_line FROM user_keys WHERE user_name = ? ORDER BY added_at"), arguments: [name.rawValue])
                 .map { line in
                     do { return try SSHPublicKey(authorizedKeysLine: line) } catch {
@@ -77,14 +77,14 @@ public final class SQLiteUserStore: UserStore {
     }
 
     public func owner(of key: SSHPublicKey) throws -> UserName? {
-        try database.storeRead { db in
-            try String.fetchOne(db, sql: "SELECT user_name FROM user_keys WHERE fingerprint = ?", arguments: [key.fingerprint])
+        try database.storeSingleStatementRead { db in
+            try String.fetchOne(db.cachedStatement(sql: "SELECT user_name FROM user_keys WHERE fingerprint = ?"), arguments: [key.fingerprint])
                 .flatMap(UserName.init)
         }
     }
 
     public func totpState(of name: UserName) throws -> TOTPState? {
-        try database.storeRead { db in
+        try database.storeSingleStatementRead { db in
             try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM totp_state WHERE user_name = ?"), arguments: [name.rawValue]).map(Self.totpState(from:))
         }
     }

@@ -1,4 +1,5 @@
 import BastionCrypto
+import BastionTesting
 import Testing
 
 /// Hex helpers for known-answer vectors.
@@ -73,6 +74,33 @@ struct CryptoTests {
         let restored = try Ed25519PrivateKey(seed: key.seed)
         #expect(restored.publicKey == key.publicKey)
         #expect(try Ed25519PublicKey(rawRepresentation: key.publicKey.rawRepresentation) == key.publicKey)
+    }
+
+    /// Each key holds one OpenSSL key object, built once and shared by every thread that signs
+    /// or verifies with it (the CAs serve every SSH connection thread at once).
+    @Test("one Ed25519 key signs and verifies from 8 threads at once, every result right")
+    func ed25519SharedAcrossThreads() async throws {
+        let key = try Ed25519PrivateKey()
+        let other = try Ed25519PrivateKey().publicKey
+        let failures = await withTaskGroup(of: Int.self) { group in
+            for worker in 0..<8 {
+                group.addTask {
+                    (try? await offPool {
+                        var failures = 0
+                        for round in 0..<150 {
+                            let message = Array("worker \(worker) round \(round)".utf8)
+                            guard let signature = try? key.signature(for: message) else { failures += 1; continue }
+                            if !key.publicKey.isValidSignature(signature, for: message) { failures += 1 }
+                            if key.publicKey.isValidSignature(signature, for: message + [1]) { failures += 1 }
+                            if other.isValidSignature(signature, for: message) { failures += 1 }
+                        }
+                        return failures
+                    }) ?? 1_000
+                }
+            }
+            return await group.reduce(0, +)
+        }
+        #expect(failures == 0)
     }
 
     @Test("Ed25519 refuses wrong key sizes; description hides the seed")

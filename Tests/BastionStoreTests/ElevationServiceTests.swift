@@ -163,10 +163,15 @@ struct ElevationServiceTests {
         world.clock.advance(by: 30)
         let withSession = try world.file()
         _ = try world.decide(withSession.id, by: "bob").get()
-        world.service.sessionEnded(user: "alice", target: "web01", otherLiveSessions: true)
+        world.service.sessionEnded(user: "alice", target: "web01", otherLiveSessions: { true })
         #expect(try world.service.activeGrant(user: "alice", target: "web01", login: nil) != nil)
-        world.service.sessionEnded(user: "alice", target: "web01", otherLiveSessions: false)
+        world.service.sessionEnded(user: "alice", target: "web01", otherLiveSessions: { false })
         #expect(try world.service.activeGrant(user: "alice", target: "web01", login: nil) == nil)
+        // With no grant left to end, the live sessions are not even looked up.
+        world.service.sessionEnded(user: "alice", target: "web01", otherLiveSessions: {
+            Issue.record("live sessions looked up with no grant to end")
+            return false
+        })
     }
 
     @Test("requests need a reason, an elevatable login and a known target; --for is capped at max_elevation")

@@ -9,10 +9,13 @@ public struct CertificateVerifier: Sendable {
     public let trustedAuthority: SSHPublicKey
     /// The longest validity window accepted, in seconds.
     public let maximumValidity: TimeInterval
+    /// The CA's key as OpenSSL holds it, loaded once rather than per certificate.
+    private let authorityKey: Ed25519PublicKey?
 
     public init(trustedAuthority: SSHPublicKey, maximumValidity: TimeInterval) {
         self.trustedAuthority = trustedAuthority
         self.maximumValidity = maximumValidity
+        self.authorityKey = trustedAuthority.ed25519PublicKey
     }
 
     /// Throws the first reason, in a fixed order, to refuse the certificate; returns when
@@ -21,7 +24,7 @@ public struct CertificateVerifier: Sendable {
         guard certificate.kind == .user else { throw .notUserCertificate }
         // The CA key is public: comparing it in constant time would protect nothing.
         guard certificate.signatureKey.blob == trustedAuthority.blob else { throw .untrustedCA }
-        guard let caKey = trustedAuthority.ed25519PublicKey else {
+        guard let caKey = authorityKey else {
             throw .unsupportedSignatureAlgorithm(trustedAuthority.algorithm)
         }
         guard certificate.signatureAlgorithm == "ssh-ed25519",

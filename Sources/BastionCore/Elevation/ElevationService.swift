@@ -238,12 +238,15 @@ public struct ElevationService: Sendable {
     }
 
     /// Ends the active grants of `user` on `target` (`end_with_session`) when their session
-    /// there ended and no other one is live.
-    public func sessionEnded(user: String, target: String, otherLiveSessions: Bool) {
-        guard settings.endWithSession, !otherLiveSessions else { return }
+    /// there ended and no other one is live. `otherLiveSessions` is asked only when such a
+    /// grant exists: most sessions end with none, and the question costs a store read.
+    public func sessionEnded(user: String, target: String, otherLiveSessions: () -> Bool) {
+        guard settings.endWithSession else { return }
         let now = clock.now()
         guard let active = try? store.requests(in: [.active]) else { return }
-        for grant in active where grant.requester == user && grant.target == target && grant.isActive(at: now) {
+        let ending = active.filter { $0.requester == user && $0.target == target && $0.isActive(at: now) }
+        guard !ending.isEmpty, !otherLiveSessions() else { return }
+        for grant in ending {
             _ = transition(id: grant.id, action: "end", caller: Caller(actor: .init(user: nil, method: "daemon"), via: "daemon")) { request, now in
                 request.endWithSession(at: now)
                 return [request.state]
