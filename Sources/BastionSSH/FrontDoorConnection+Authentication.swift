@@ -19,8 +19,11 @@ extension FrontDoorConnection {
             return deny()
         }
         let offered = LibSSH.blob(of: key).flatMap(OfferedKey.init(blob:))
-        switch services.authenticator.evaluateKey(offered, username: username, signed: signed, connection: context) {
-        case .acceptable:
+        let probed = probedCertificate
+        probedCertificate = nil
+        switch services.authenticator.evaluateKey(offered, username: username, signed: signed, connection: context, probed: probed) {
+        case .acceptable(let verified):
+            probedCertificate = verified
             return LibSSH.authSuccess  // answers the probe with PK_OK
         case .needsTOTP(let pending):
             pendingLogin = pending

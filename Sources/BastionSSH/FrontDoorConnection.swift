@@ -22,6 +22,8 @@ final class FrontDoorConnection: @unchecked Sendable {
     // Authentication state.
     var sshUsername = ""
     var pendingLogin: Authenticator.PendingLogin?
+    /// The certificate this connection's last probe verified, for the signed request after it.
+    var probedCertificate: Authenticator.VerifiedCertificate?
     var identity: AuthenticatedIdentity?
     var deniedAttempts = 0
     /// Whether the "temporarily unavailable" banner went out (once per connection).

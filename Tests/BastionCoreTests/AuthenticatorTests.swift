@@ -2,6 +2,7 @@ import BastionCore
 import BastionCrypto
 import BastionTesting
 import Foundation
+import Synchronization
 import Testing
 
 /// The login decisions, at exact instants (manual clock), against in-memory stores.
@@ -176,6 +177,81 @@ struct AuthenticatorTests {
         }
         #expect(session.user.name.rawValue == "alice")
         #expect(session.request == .target(login: "root", target: "web01"))
+    }
+
+    /// Counts ledger reads, to see which checks a signed request repeats.
+    final class CountingLedger: CertificateLedger {
+        let wrapped: InMemoryUserStore
+        let reads = Mutex(0)
+        init(_ wrapped: InMemoryUserStore) { self.wrapped = wrapped }
+        func record(_ certificate: IssuedCertificate) throws { try wrapped.record(certificate) }
+        func certificate(serial: UInt64) throws -> IssuedCertificate? {
+            reads.withLock { $0 += 1 }
+            return try wrapped.certificate(serial: serial)
+        }
+    }
+
+    @Test("a probe's verified certificate spares the signed request the ledger, never the account or the clock")
+    func probedCertificate() throws {
+        let fixture = try Fixture()
+        let alice = try #require(UserName("alice"))
+        let now = fixture.clock.now()
+        let certificate = try CertificateAuthority(privateKey: fixture.userCA).issue(CertificateRequest(
+            publicKey: fixture.aliceKey, serial: 7, keyID: "k", principals: ["alice"],
+            validAfter: now.addingTimeInterval(-30), validBefore: now.addingTimeInterval(60), extensions: ["permit-pty"]
+        ))
+        try fixture.store.record(IssuedCertificate(
+            serial: 7, user: alice, keyFingerprint: fixture.aliceKey.fingerprint, keyID: "k",
+            validAfter: now, validBefore: now.addingTimeInterval(60), sourceAddress: "192.0.2.7", issuedAt: now
+        ))
+        let ledger = CountingLedger(fixture.store)
+        let authenticator = Authenticator(
+            users: fixture.store, ledger: ledger, audit: fixture.audit, sealer: fixture.sealer, clock: fixture.clock,
+            settings: fixture.settings, userAuthority: SSHPublicKey(ed25519: fixture.userCA.publicKey)
+        )
+        func probe() throws -> Authenticator.VerifiedCertificate {
+            guard case .acceptable(let verified?) = authenticator.evaluateKey(
+                .certificate(certificate), username: "root@web01", signed: false, connection: fixture.connection
+            ) else { throw HarnessFailure.unexpected }
+            return verified
+        }
+        func signed(_ probed: Authenticator.VerifiedCertificate?, as username: String = "root@web01") -> Authenticator.KeyDecision {
+            authenticator.evaluateKey(.certificate(certificate), username: username, signed: true, connection: fixture.connection, probed: probed)
+        }
+
+        let verified = try probe()
+        let readsAfterProbe = ledger.reads.withLock { $0 }
+        #expect(readsAfterProbe >= 1)
+        guard case .authenticated(let identity) = signed(verified) else {
+            Issue.record("the signed request after the probe must log in")
+            return
+        }
+        #expect(identity.user.name == alice)
+        #expect(ledger.reads.withLock { $0 } == readsAfterProbe, "the signed request read the ledger again")
+
+        // Another username is another question: everything is checked again.
+        guard case .authenticated = signed(verified, as: "alice") else {
+            Issue.record("alice@bastion with her certificate must log in")
+            return
+        }
+        #expect(ledger.reads.withLock { $0 } > readsAfterProbe)
+
+        // The account is read again: locked between probe and signature, refused.
+        let beforeLock = try probe()
+        _ = try fixture.store.setLocked(true, for: alice)
+        guard case .denied(.userLocked) = signed(beforeLock) else {
+            Issue.record("a user locked after the probe must be refused")
+            return
+        }
+        _ = try fixture.store.setLocked(false, for: alice)
+
+        // The clock is read again: expired between probe and signature, refused.
+        let beforeExpiry = try probe()
+        fixture.clock.advance(by: 61)
+        guard case .denied(.certificateRejected(.expired)) = signed(beforeExpiry) else {
+            Issue.record("a certificate that expired after the probe must be refused")
+            return
+        }
     }
 
     @Test("password and keyboard-interactive without a key are audited")

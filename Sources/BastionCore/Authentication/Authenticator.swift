@@ -7,8 +7,9 @@ import Foundation
 /// denial is audited with its reason; the caller tells the peer only "denied".
 public struct Authenticator: Sendable {
     public enum KeyDecision: Sendable {
-        /// The key is acceptable; the client may sign with it (answer to a probe).
-        case acceptable
+        /// The key is acceptable; the client may sign with it (answer to a probe). A
+        /// certificate comes back verified, for the signed request that follows.
+        case acceptable(VerifiedCertificate?)
         /// Signed with an enrolled key: ask for the TOTP code next.
         case needsTOTP(PendingLogin)
         /// Signed with a valid certificate: authenticated.
@@ -19,6 +20,16 @@ public struct Authenticator: Sendable {
     public enum CodeDecision: Sendable {
         case authenticated(AuthenticatedIdentity)
         case denied(AuthenticationDenial)
+    }
+
+    /// A certificate that passed every check on a probe. OpenSSH asks whether a key would do,
+    /// then signs with it: the signed request for the same certificate and username on the
+    /// same connection repeats only the checks whose answer can change in between (the clock,
+    /// the account), not the ledger read and the CA's signature.
+    public struct VerifiedCertificate: Sendable {
+        fileprivate let certificate: SSHCertificate
+        fileprivate let user: UserName
+        fileprivate let username: String
     }
 
     /// The first factor passed; the second is owed.
@@ -55,8 +66,11 @@ public struct Authenticator: Sendable {
     }
 
     /// Evaluates a publickey request. `signed` is false for a probe ("would you accept
-    /// this key?") and true once the SSH engine verified the client's signature.
-    public func evaluateKey(_ offered: OfferedKey?, username: String, signed: Bool, connection: ConnectionContext) -> KeyDecision {
+    /// this key?") and true once the SSH engine verified the client's signature; `probed` is
+    /// what this connection's probe answered, if it verified a certificate.
+    public func evaluateKey(
+        _ offered: OfferedKey?, username: String, signed: Bool, connection: ConnectionContext, probed: VerifiedCertificate? = nil
+    ) -> KeyDecision {
         let now = clock.now()
         func deny(_ reason: AuthenticationDenial, fingerprint: String?, user: String? = nil) -> KeyDecision {
             recordDenial(reason, user: user ?? username, fingerprint: fingerprint, connection: connection, sshUsername: username, now: now)
@@ -90,7 +104,7 @@ public struct Authenticator: Sendable {
                     }
                     return deny(.keyNotEnrolled, fingerprint: key.fingerprint)
                 }
-                guard signed else { return .acceptable }
+                guard signed else { return .acceptable(nil) }
                 try audit.append(AuditEvent(
                     type: .authKeyAccepted, time: now,
                     actor: .init(user: name.rawValue, method: "publickey", keyFingerprint: key.fingerprint),
@@ -100,35 +114,23 @@ public struct Authenticator: Sendable {
 
             case .certificate(let certificate):
                 let fingerprint = certificate.publicKey.fingerprint
-                // For `root@web01` the user is whoever Bastion issued this certificate to.
                 let name: UserName
-                var ledgerEntry: IssuedCertificate?
-                switch request {
-                case .bastion(let named): name = named
-                case .target:
-                    guard let issued = try ledger.certificate(serial: certificate.serial) else {
-                        return deny(.certificateNotIssuedByBastion, fingerprint: fingerprint)
+                if let probed, probed.username == username, probed.certificate.blob == certificate.blob {
+                    do { try certificateVerifier.checkValidityWindow(certificate, now: now) } catch {
+                        return deny(.certificateRejected(error), fingerprint: fingerprint)
                     }
-                    name = issued.user
-                    ledgerEntry = issued
-                }
-                do {
-                    try certificateVerifier.verify(
-                        certificate, principal: name.rawValue, clientAddress: connection.remoteAddress, now: now
-                    )
-                } catch {
-                    return deny(.certificateRejected(error), fingerprint: fingerprint)
+                    name = probed.user
+                } else {
+                    switch verifyCertificate(certificate, request: request, connection: connection, now: now) {
+                    case .issuedTo(let verified): name = verified
+                    case .refused(let reason): return deny(reason, fingerprint: fingerprint)
+                    }
                 }
                 guard let user = try users.user(named: name) else {
                     return deny(.unknownUser, fingerprint: fingerprint)
                 }
                 if let refusal = try accountRefusal(user, now: now) { return deny(refusal, fingerprint: fingerprint) }
-                guard let issued = try ledgerEntry ?? ledger.certificate(serial: certificate.serial),
-                    issued.user == name, issued.keyFingerprint == fingerprint
-                else {
-                    return deny(.certificateNotIssuedByBastion, fingerprint: fingerprint)
-                }
-                guard signed else { return .acceptable }
+                guard signed else { return .acceptable(VerifiedCertificate(certificate: certificate, user: name, username: username)) }
                 let identity = AuthenticatedIdentity(
                     user: user, method: .certificate(certificate), request: request, authenticatedAt: now, connection: connection
                 )
@@ -197,6 +199,46 @@ public struct Authenticator: Sendable {
     }
 
     // MARK: - Helpers
+
+    private enum CertificateCheck {
+        case issuedTo(UserName)
+        case refused(AuthenticationDenial)
+    }
+
+    /// Every check of a certificate that does not change with time alone: issued by Bastion
+    /// (the ledger) to the user it names, signed by the user CA, for this principal and
+    /// source address. Returns the user it was issued to.
+    private func verifyCertificate(
+        _ certificate: SSHCertificate, request: SSHUsername, connection: ConnectionContext, now: Date
+    ) -> CertificateCheck {
+        do {
+            // For `root@web01` the user is whoever Bastion issued this certificate to.
+            let name: UserName
+            let issued: IssuedCertificate?
+            switch request {
+            case .bastion(let named):
+                name = named
+                issued = nil
+            case .target:
+                guard let entry = try ledger.certificate(serial: certificate.serial) else { return .refused(.certificateNotIssuedByBastion) }
+                name = entry.user
+                issued = entry
+            }
+            do {
+                try certificateVerifier.verify(certificate, principal: name.rawValue, clientAddress: connection.remoteAddress, now: now)
+            } catch {
+                return .refused(.certificateRejected(error))
+            }
+            guard let entry = try issued ?? ledger.certificate(serial: certificate.serial),
+                entry.user == name, entry.keyFingerprint == certificate.publicKey.fingerprint
+            else {
+                return .refused(.certificateNotIssuedByBastion)
+            }
+            return .issuedTo(name)
+        } catch {
+            return .refused(failureDenial(error))
+        }
+    }
 
     private func accountRefusal(_ user: User, now: Date) throws -> AuthenticationDenial? {
         if user.isLocked { return .userLocked }

@@ -31,10 +31,7 @@ public struct CertificateVerifier: Sendable {
               caKey.isValidSignature(certificate.signature, for: certificate.signedBytes)
         else { throw .badSignature }
 
-        // valid_after <= now < valid_before, in whole seconds (PROTOCOL.certkeys).
-        let seconds = CertificateAuthority.seconds(now)
-        guard seconds >= certificate.validAfter else { throw .notYetValid }
-        guard seconds < certificate.validBefore else { throw .expired }
+        try checkValidityWindow(certificate, now: now)
         guard certificate.validBefore != UInt64.max,
               Double(certificate.validBefore - certificate.validAfter) <= maximumValidity
         else { throw .validityTooLong }
@@ -55,5 +52,13 @@ public struct CertificateVerifier: Sendable {
                 throw .unsupportedCriticalOption(name)
             }
         }
+    }
+
+    /// valid_after <= now < valid_before, in whole seconds (PROTOCOL.certkeys): the one check
+    /// of ``verify(_:principal:clientAddress:now:)`` whose answer changes with time alone.
+    public func checkValidityWindow(_ certificate: SSHCertificate, now: Date) throws(CertificateRejection) {
+        let seconds = CertificateAuthority.seconds(now)
+        guard seconds >= certificate.validAfter else { throw .notYetValid }
+        guard seconds < certificate.validBefore else { throw .expired }
     }
 }
