@@ -110,6 +110,8 @@ extension FrontDoorConnection {
                 return 0
             case .denied(let reason):
                 logger.info("verification code denied", metadata: ["user": "\(pending.user)", "reason": "\(reason)"])
+                // The store may go away between the key step and the code step.
+                if case .internalFailure = reason { announceUnavailable() }
                 wrongCodes += 1
                 if wrongCodes >= configuration.maxCodeAttempts || reason == .lockedOut || reason == .userLocked {
                     hangUp = true

@@ -126,7 +126,19 @@ struct HATests {
             func text() -> String { (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
             try #require(try await clusterPoll(timeout: 20) { text().contains("session-started") })
 
+            // The database goes away after the key step, while the engineer types the code:
+            // the code is refused with the same banner. The askpass program tells the test it
+            // was asked, and answers once the database is down.
+            let (asked, go) = (cluster.directory.file("asked"), cluster.directory.file("go"))
+            let askpass = "#!/bin/sh\ntouch '\(asked)'\nwhile [ ! -f '\(go)' ]; do sleep 0.05; done\necho '\(try await cluster.code(alice, stepsAhead: 1))'\n"
+            let midway = Task { try await cluster.ssh(alice, port: cluster.nodeB.sshPort, "cert", askpassScript: askpass, certificate: false, logLevel: "INFO") }
+            try #require(try await clusterPoll(timeout: 20) { FileManager.default.fileExists(atPath: asked) }, "ssh never asked for the code")
             try await offPool { postgres.stop() }
+            FileManager.default.createFile(atPath: go, contents: nil)
+            let refusedAtCode = try await midway.value
+            #expect(refusedAtCode.status != 0, "a certificate was issued with the database down: \(refusedAtCode)")
+            #expect(refusedAtCode.stderr.contains("bastion: temporarily unavailable"), "\(refusedAtCode)")
+
             // What the engineer reads (OpenSSH prints banners at its default log level).
             let refused = try await cluster.ssh(alice, port: cluster.nodeB.sshPort, "whoami", logLevel: "INFO")
             #expect(refused.status != 0, "a login succeeded with the database down: \(refused)")

@@ -105,15 +105,16 @@ final class ProcessCluster: @unchecked Sendable {
         ]
     }
 
-    /// `ssh USER@127.0.0.1 COMMAND` through the node on `port`; `code` answers the TOTP prompt.
+    /// `ssh USER@127.0.0.1 COMMAND` through the node on `port`; `code` answers the TOTP prompt, or
+    /// `askpassScript` is the program that does.
     func ssh(
-        _ member: Member, port: Int, user: String? = nil, _ command: String, code: String? = nil, certificate: Bool = true,
-        input: String? = nil, logLevel: String = "ERROR"
+        _ member: Member, port: Int, user: String? = nil, _ command: String, code: String? = nil, askpassScript: String? = nil,
+        certificate: Bool = true, input: String? = nil, logLevel: String = "ERROR"
     ) async throws -> ProcessRunner.Result {
         var environment: [String: String] = [:]
-        if let code {
+        if let script = askpassScript ?? code.map({ "#!/bin/sh\necho '\($0)'\n" }) {
             let askpass = directory.file("askpass-\(UUID().uuidString)")
-            try Engineer.writeExecutable(askpass, "#!/bin/sh\necho '\(code)'\n")
+            try Engineer.writeExecutable(askpass, script)
             environment = ["SSH_ASKPASS": askpass, "SSH_ASKPASS_REQUIRE": "force", "DISPLAY": ":0"]
         }
         return try await ProcessRunner.run(
