@@ -70,6 +70,13 @@ public struct ProcessRunner: Sendable {
         if let input, let feed {
             // On a thread of its own: a child that stops reading must not stop the deadline.
             Thread {
+                // A child that exits unread makes the write fail with EPIPE rather than raise a
+                // SIGPIPE that would end the test process; the signal stays pending on this
+                // thread and goes with it.
+                var pipeSignal = sigset_t()
+                sigemptyset(&pipeSignal)
+                sigaddset(&pipeSignal, SIGPIPE)
+                pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
                 input.withUnsafeBytes { bytes in
                     var offset = 0
                     while offset < bytes.count {

@@ -54,7 +54,8 @@ public final class SSHDFixture: Sendable {
             let configPath = directory.file("sshd.conf")
             try Self.configuration(port: port, directory: directory, extra: extraConfig)
                 .write(toFile: configPath, atomically: true, encoding: .utf8)
-            let pid = try ChildSpawner.spawn(["/usr/sbin/sshd", "-D", "-e", "-f", configPath], output: logPath)
+            let sshd = ["/usr/sbin/sshd", "-D", "-e", "-f", configPath]
+            let pid = try ChildSpawner.spawn(Self.hidingShellStartupFiles(of: logins, in: directory, sshd), output: logPath)
             switch Self.waitUntilReady(pid: pid, port: port, timeout: 10) {
             case .ready:
                 self.directory = directory
@@ -107,6 +108,36 @@ public final class SSHDFixture: Sendable {
     }
 
     // MARK: - Helpers
+
+    /// `command` run in a private mount namespace where the logins' `~/.bashrc` files read as
+    /// empty, when this process may make one (root); `command` itself otherwise.
+    ///
+    /// Debian's bash reads `~/.bashrc` even for the `bash -c` of an sshd command. A host's own
+    /// `.bashrc` then runs in every test session and prints into it (root's `pyenv init`
+    /// prints `rm:` and "cannot rehash" lines when two sessions start at once), which is the
+    /// host's noise, not the relay's. The host's files and mounts are untouched; the namespace
+    /// ends with sshd. `unshare` and `sh` exec into sshd, so the PID is sshd's. A bind that
+    /// fails leaves that file visible, as before.
+    static func hidingShellStartupFiles(of logins: [String], in directory: TemporaryDirectory, _ command: [String]) throws -> [String] {
+        let startupFiles = logins.compactMap { login -> String? in
+            guard let entry = getpwnam(login), let shell = entry.pointee.pw_shell, let home = entry.pointee.pw_dir,
+                String(cString: shell).hasSuffix("/bash")
+            else { return nil }
+            let path = String(cString: home) + "/.bashrc"
+            return FileManager.default.fileExists(atPath: path) ? path : nil
+        }
+        guard !startupFiles.isEmpty, canUnshareMounts else { return command }
+        let empty = directory.file("empty-bashrc")
+        guard FileManager.default.createFile(atPath: empty, contents: nil, attributes: [.posixPermissions: 0o644]) else { return command }
+        let script = #"empty=$1; shift; while [ "$1" != -- ]; do mount --bind "$empty" "$1" 2>/dev/null; shift; done; shift; exec "$@""#
+        return [try ProcessRunner.locate("unshare"), "--mount", "--propagation", "private", "/bin/sh", "-c", script, "sh", empty]
+            + startupFiles + ["--"] + command
+    }
+
+    /// Whether this process may make a private mount namespace (root with CAP_SYS_ADMIN).
+    private static let canUnshareMounts: Bool = {
+        (try? ProcessRunner.runBlocking("unshare", ["--mount", "--propagation", "private", "true"], timeout: 10))?.status == 0
+    }()
 
     private static func configuration(port: Int, directory: TemporaryDirectory, extra: [String]) -> String {
         ([

@@ -36,6 +36,9 @@ struct ProcessRunnerTests {
         )
         #expect(echoed.stdout == "typed\nhello\n", "\(echoed)")
         #expect(FileManager.default.fileExists(atPath: directory.file("here")), "the child ran in the directory asked for")
+        // A child that exits without reading its input: the runner notices, the test process lives.
+        let unread = try await ProcessRunner.run("true", [], input: Data(count: 4 << 20))
+        #expect(unread.status == 0, "\(unread)")
         let killed = try await ProcessRunner.run("sh", ["-c", "kill -TERM $$"])
         #expect(killed.status == 128 + SIGTERM, "\(killed)")
         let slow = try await ProcessRunner.run("sleep", ["30"], timeout: 0.5)
