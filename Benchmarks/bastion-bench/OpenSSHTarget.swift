@@ -1,3 +1,4 @@
+import BastionTesting
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -83,21 +84,16 @@ struct OpenSSHTarget {
 
     /// `sshd -D -e -f CONFIG` (foreground, log to stderr → `sshd.log`); returns once it listens.
     ///
-    /// sshd runs every command through the login's shell, and Debian's bash reads `~/.bashrc`
-    /// even for `bash -c` when started by sshd. A developer's `.bashrc` (pyenv, cargo, …) can
-    /// cost a hundred processes per login, which would measure the machine, not sshd. So when
-    /// `unshare` can make a private mount namespace, sshd starts in one where an empty file is
-    /// bind-mounted over that `.bashrc`; the host's file and mounts are untouched, and the
-    /// namespace goes away with sshd. `unshare` and `sh` exec into sshd, so the PID is sshd's.
+    /// The login's `~/.bashrc` is hidden from sshd when it can be (``ShellStartupFiles``): a
+    /// developer's `.bashrc` can cost a hundred processes per login, which would measure the
+    /// machine, not sshd.
     mutating func start(login: String) throws(BenchError) -> Daemon {
         var arguments = [Self.executable, "-D", "-e", "-f", configPath]
-        if let startupFile = Self.shellStartupFile(of: login), Self.canUnshareMounts() {
+        let startupFiles = ShellStartupFiles.bashrc(of: [login])
+        if !startupFiles.isEmpty, ShellStartupFiles.canHide {
             let empty = try scratch.write("\(name)-empty-bashrc", "", mode: 0o644)
-            arguments = [
-                "unshare", "--mount", "--propagation", "private",
-                "/bin/sh", "-c", "mount --bind \"$1\" \"$2\" || exit 97; shift 2; exec \"$@\"", "sh", empty, startupFile,
-            ] + arguments
-            hiddenStartupFile = startupFile
+            arguments = ShellStartupFiles.hiding(startupFiles, behind: empty, arguments)
+            hiddenStartupFile = startupFiles.first
         }
         let daemon = try Daemon.start(name: name, arguments, logPath: scratch.file("\(name).log"))
         do {
@@ -107,20 +103,5 @@ struct OpenSSHTarget {
             throw error
         }
         return daemon
-    }
-}
-
-extension OpenSSHTarget {
-    /// The `.bashrc` that `login`'s shell would read for an sshd command, if it has one.
-    static func shellStartupFile(of login: String) -> String? {
-        guard let entry = getpwnam(login), let shell = entry.pointee.pw_shell, let home = entry.pointee.pw_dir else { return nil }
-        guard String(cString: shell).hasSuffix("/bash") else { return nil }
-        let path = String(cString: home) + "/.bashrc"
-        return FileManager.default.fileExists(atPath: path) ? path : nil
-    }
-
-    /// Whether this process may create a private mount namespace (root with CAP_SYS_ADMIN).
-    static func canUnshareMounts() -> Bool {
-        (try? ProcessLauncher.run(["unshare", "--mount", "--propagation", "private", "true"])) == 0
     }
 }

@@ -131,8 +131,13 @@ public enum ChildSpawner {
     public static func exitStatus(_ pid: pid_t) -> Int32? {
         var status: Int32 = 0
         guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
-        let signal = status & 0x7F
-        return signal == 0 ? (status >> 8) & 0xFF : 128 + signal
+        return shellStatus(status)
+    }
+
+    /// A `waitpid` status as a shell reports it: the exit status, or 128 + the signal.
+    static func shellStatus(_ raw: Int32) -> Int32 {
+        let signal = raw & 0x7F
+        return signal == 0 ? (raw >> 8) & 0xFF : 128 + signal
     }
 
     /// SIGTERM, then SIGKILL after 3 s; reaps the child either way.

@@ -109,35 +109,16 @@ public final class SSHDFixture: Sendable {
 
     // MARK: - Helpers
 
-    /// `command` run in a private mount namespace where the logins' `~/.bashrc` files read as
-    /// empty, when this process may make one (root); `command` itself otherwise.
-    ///
-    /// Debian's bash reads `~/.bashrc` even for the `bash -c` of an sshd command. A host's own
-    /// `.bashrc` then runs in every test session and prints into it (root's `pyenv init`
-    /// prints `rm:` and "cannot rehash" lines when two sessions start at once), which is the
-    /// host's noise, not the relay's. The host's files and mounts are untouched; the namespace
-    /// ends with sshd. `unshare` and `sh` exec into sshd, so the PID is sshd's. A bind that
-    /// fails leaves that file visible, as before.
-    static func hidingShellStartupFiles(of logins: [String], in directory: TemporaryDirectory, _ command: [String]) throws -> [String] {
-        let startupFiles = logins.compactMap { login -> String? in
-            guard let entry = getpwnam(login), let shell = entry.pointee.pw_shell, let home = entry.pointee.pw_dir,
-                String(cString: shell).hasSuffix("/bash")
-            else { return nil }
-            let path = String(cString: home) + "/.bashrc"
-            return FileManager.default.fileExists(atPath: path) ? path : nil
-        }
-        guard !startupFiles.isEmpty, canUnshareMounts else { return command }
+    /// `command` with the logins' `~/.bashrc` hidden (``ShellStartupFiles``), so that this
+    /// host's shell start-up neither prints into test sessions nor slows them.
+    private static func hidingShellStartupFiles(of logins: [String], in directory: TemporaryDirectory, _ command: [String]) -> [String] {
+        let files = ShellStartupFiles.bashrc(of: logins)
         let empty = directory.file("empty-bashrc")
-        guard FileManager.default.createFile(atPath: empty, contents: nil, attributes: [.posixPermissions: 0o644]) else { return command }
-        let script = #"empty=$1; shift; while [ "$1" != -- ]; do mount --bind "$empty" "$1" 2>/dev/null; shift; done; shift; exec "$@""#
-        return [try ProcessRunner.locate("unshare"), "--mount", "--propagation", "private", "/bin/sh", "-c", script, "sh", empty]
-            + startupFiles + ["--"] + command
+        guard !files.isEmpty, FileManager.default.createFile(atPath: empty, contents: nil, attributes: [.posixPermissions: 0o644]) else {
+            return command
+        }
+        return ShellStartupFiles.hiding(files, behind: empty, command)
     }
-
-    /// Whether this process may make a private mount namespace (root with CAP_SYS_ADMIN).
-    private static let canUnshareMounts: Bool = {
-        (try? ProcessRunner.runBlocking("unshare", ["--mount", "--propagation", "private", "true"], timeout: 10))?.status == 0
-    }()
 
     private static func configuration(port: Int, directory: TemporaryDirectory, extra: [String]) -> String {
         ([

@@ -66,8 +66,7 @@ public final class SpawnedProcess: Sendable {
         let result = waitpid(pid, &raw, WNOHANG)
         if result < 0 { return errno == ECHILD ? -1 : nil }
         guard result == pid else { return nil }
-        let signal = raw & 0x7F
-        return signal == 0 ? (raw >> 8) & 0xFF : 128 + signal
+        return ChildSpawner.shellStatus(raw)
     }
 
     /// Waits up to `timeout` for the child to end, politely (off the cooperative pool's threads).

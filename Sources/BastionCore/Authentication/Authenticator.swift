@@ -121,7 +121,7 @@ public struct Authenticator: Sendable {
                     }
                     name = probed.user
                 } else {
-                    switch verifyCertificate(certificate, request: request, connection: connection, now: now) {
+                    switch verifyCertificate(certificate, fingerprint: fingerprint, request: request, connection: connection, now: now) {
                     case .issuedTo(let verified): name = verified
                     case .refused(let reason): return deny(reason, fingerprint: fingerprint)
                     }
@@ -209,7 +209,7 @@ public struct Authenticator: Sendable {
     /// (the ledger) to the user it names, signed by the user CA, for this principal and
     /// source address. Returns the user it was issued to.
     private func verifyCertificate(
-        _ certificate: SSHCertificate, request: SSHUsername, connection: ConnectionContext, now: Date
+        _ certificate: SSHCertificate, fingerprint: String, request: SSHUsername, connection: ConnectionContext, now: Date
     ) -> CertificateCheck {
         do {
             // For `root@web01` the user is whoever Bastion issued this certificate to.
@@ -230,7 +230,7 @@ public struct Authenticator: Sendable {
                 return .refused(.certificateRejected(error))
             }
             guard let entry = try issued ?? ledger.certificate(serial: certificate.serial),
-                entry.user == name, entry.keyFingerprint == certificate.publicKey.fingerprint
+                entry.user == name, entry.keyFingerprint == fingerprint
             else {
                 return .refused(.certificateNotIssuedByBastion)
             }
