@@ -54,6 +54,7 @@ test: deps-test web-assets
 bench: deps-test
 	$(SWIFT) build -c release --product bastiond
 	$(SWIFT) build -c release --product bastion-bench
+	$(SWIFT) build -c release --product libssh-floor
 	.build/release/bastion-bench --bastiond .build/release/bastiond
 
 clean:

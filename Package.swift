@@ -114,5 +114,12 @@ let package = Package(
             path: "Benchmarks/bastion-bench",
             swiftSettings: swiftSettings
         ),
+        // libssh alone relaying a session, for the benchmark's per-session CPU floor.
+        .executableTarget(
+            name: "libssh-floor",
+            dependencies: ["CLibSSH"],
+            path: "Benchmarks/libssh-floor",
+            swiftSettings: swiftSettings
+        ),
     ]
 )

@@ -29,11 +29,11 @@ enum RelayBenchmark {
     struct TransferCPU {
         /// The benchmark's children: `ssh` (and `ssh -J`'s second `ssh`) plus `head` on upload.
         var client: Double
-        /// bastiond, on its route only.
-        var bastiond: Double?
+        /// The relaying process (bastiond, libssh-floor), on its route only.
+        var relay: Double?
         /// The target sshd with its reaped children: session processes, shell and command.
         var target: Double
-        var total: Double { client + (bastiond ?? 0) + target }
+        var total: Double { client + (relay ?? 0) + target }
     }
 
     struct Latency {
@@ -70,11 +70,18 @@ enum RelayBenchmark {
         var millisecondsPerSession: Double { cpuSeconds * 1000 / Double(sessions) }
     }
 
+    /// Per-session CPU of the same sessions without Bastion (see ``referenceSessions``).
+    struct SessionCPUReferences {
+        var libsshFloor: LoginLoad.Measurement
+        var sshdDirect: LoginLoad.Measurement
+    }
+
     struct Result {
         var upload: [RelayClients.Route: Transfer] = [:]
         var download: [RelayClients.Route: Transfer] = [:]
         var latency: [RelayClients.Route: Latency] = [:]
         var cpu: SessionCPU?
+        var cpuReferences: SessionCPUReferences?
         var memory: Memory?
         /// Recorded downloads through bastiond without and with a sink streaming the session live.
         var streaming: (plain: Transfer, streamed: Transfer, messages: Int)?
@@ -94,7 +101,7 @@ enum RelayBenchmark {
     static let keystrokeGap: useconds_t = 2_000
     /// Idle sessions started at once; the next batch waits until these are all established.
     static let idleBatch = 20
-    static let routes = RelayClients.Route.allCases
+    static let routes: [RelayClients.Route] = [.direct, .jump, .bastiond]
 
     /// Sets up the target sshd and a relaying bastiond, runs every measure, stops both.
     ///
@@ -109,6 +116,7 @@ enum RelayBenchmark {
         var result = Result()
         result.loadAverage.start = loadAverage()
 
+        let parts = options.relayParts
         // The benchmark's own CA signs alice's key for root: the credential of the direct and jump routes.
         let benchCA = scratch.file("bench_user_ca")
         try ProcessLauncher.output(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bench-user-ca", "-f", benchCA], scratch: scratch.path)
@@ -143,7 +151,7 @@ enum RelayBenchmark {
         defer { BastionBench.stop(daemon) }
 
         let certificate = try existing ?? relay.fetchCertificate(user: "alice", identity: identity, totpSecret: totpSecret)
-        let clients = RelayClients(
+        var clients = RelayClients(
             directConfig: try scratch.write("client-direct.conf", RelayClients.configText(
                 identity: identity, certificate: directCertificate, cipher: options.cipher, kex: options.kex
             )),
@@ -168,11 +176,25 @@ enum RelayBenchmark {
         }
         result.upstreamCipher = options.cipher
 
+        // libssh alone on the same route, for scale: upload and per-session CPU.
+        var floor: Daemon?
+        defer { floor.map { BastionBench.stop($0) } }
+        if parts.contains("upload") || parts.contains("sessions") {
+            let started = try LibSSHFloor.start(
+                targetPort: target.port, identity: identity, certificate: directCertificate, scratch: scratch
+            )
+            floor = started.daemon
+            clients.floorPort = started.port
+            try LoginLoad.probe(clients.arguments(.libsshFloor, command: "true"), scratch: scratch)
+        }
+
         // Routes in turn, each round: the best of the rounds counts (the machine is shared).
-        let parts = options.relayParts
-        let meter = CPUMeter(bastiond: daemon.pid, target: targetDaemon.pid)
+        var relays = [RelayClients.Route.bastiond: daemon.pid]
+        relays[.libsshFloor] = floor?.pid
+        let meter = CPUMeter(relays: relays, target: targetDaemon.pid)
+        let uploadRoutes = routes + (floor == nil ? [] : [.libsshFloor])
         for round in 1...options.rounds {
-            for route in routes where parts.contains("upload") {
+            for route in uploadRoutes where parts.contains("upload") {
                 BastionBench.note("round \(round)/\(options.rounds): bulk upload \(options.bulkMiB) MiB \(route.rawValue)")
                 let transfer = try meter.measure(route) { () throws(BenchError) in
                     try upload(clients.arguments(route, command: uploadCommand), mebibytes: options.bulkMiB, scratch: scratch)
@@ -207,6 +229,11 @@ enum RelayBenchmark {
         }
         if parts.contains("sessions") {
             result.cpu = try newSessions(options: options, clients: clients, daemon: daemon, recordings: recordings, scratch: scratch)
+            if let floor {
+                result.cpuReferences = try referenceSessions(
+                    options: options, clients: clients, floor: floor, target: targetDaemon, scratch: scratch
+                )
+            }
         }
         if parts.contains("memory") {
             BastionBench.note("idle recorded sessions through bastiond: \(options.idleSessions)")
@@ -235,32 +262,57 @@ enum RelayBenchmark {
         )
     }
 
+    /// The same `ssh … true` sessions without bastiond, for scale: relayed by `libssh-floor`
+    /// (libssh's two key exchanges, authentications and channels, none of Bastion's work),
+    /// and straight to the target's sshd (OpenSSH's cost for one connection).
+    private static func referenceSessions(
+        options: BenchOptions, clients: RelayClients, floor: Daemon, target: Daemon, scratch: ScratchDirectory
+    ) throws(BenchError) -> SessionCPUReferences {
+        let concurrency = min(options.concurrency, 4)
+        BastionBench.note("the same sessions relayed by libssh alone (libssh-floor): \(options.newSessions), \(concurrency) concurrent")
+        let floorLoad = try LoginLoad.run(
+            clients.arguments(.libsshFloor, command: "true"), count: options.newSessions, concurrency: concurrency, scratch: scratch,
+            serverCPU: { () throws(BenchError) in try ProcessCPU.seconds(of: floor.pid, .selfOnly) },
+            settle: { usleep(200_000) }
+        )
+        BastionBench.note("the same sessions straight to the target sshd: \(options.newSessions), \(concurrency) concurrent")
+        let directLoad = try LoginLoad.run(
+            clients.arguments(.direct, command: "true"), count: options.newSessions, concurrency: concurrency, scratch: scratch,
+            serverCPU: { () throws(BenchError) in try ProcessCPU.seconds(of: target.pid, .includingReapedChildren) },
+            settle: { ProcessCPU.settle(target.pid) }
+        )
+        return SessionCPUReferences(libsshFloor: floorLoad, sshdDirect: directLoad)
+    }
+
     /// Reads each party's CPU time around one transfer.
     struct CPUMeter {
-        let bastiond: pid_t
+        /// The relaying process of each relayed route (bastiond, libssh-floor); `ssh -J` relays in the target sshd.
+        let relays: [RelayClients.Route: pid_t]
         let target: pid_t
 
         func measure(_ route: RelayClients.Route, _ transfer: () throws(BenchError) -> Transfer) throws(BenchError) -> Transfer {
-            let before = try readings()
+            let relay = relays[route]
+            let before = try readings(relay: relay)
             var result = try transfer()
             // sshd's session processes reach its cutime only once reaped.
             ProcessCPU.settle(target)
-            let after = try readings()
+            let after = try readings(relay: relay)
             result.cpu = TransferCPU(
                 client: after.client - before.client,
-                bastiond: route == .bastiond ? after.bastiond - before.bastiond : nil,
+                relay: relay == nil ? nil : after.relay - before.relay,
                 target: after.target - before.target
             )
             return result
         }
 
-        private func readings() throws(BenchError) -> (client: Double, bastiond: Double, target: Double) {
+        private func readings(relay: pid_t?) throws(BenchError) -> (client: Double, relay: Double, target: Double) {
             var usage = rusage()
             getrusage(RUSAGE_CHILDREN.rawValue, &usage)
             let client = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
                 + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
             return (
-                client, try ProcessCPU.seconds(of: bastiond, .selfOnly), try ProcessCPU.seconds(of: target, .includingReapedChildren)
+                client, try relay.map { pid throws(BenchError) in try ProcessCPU.seconds(of: pid, .selfOnly) } ?? 0,
+                try ProcessCPU.seconds(of: target, .includingReapedChildren)
             )
         }
     }

@@ -12,12 +12,16 @@ struct RelayClients {
         case direct
         case jump = "ssh -J"
         case bastiond
+        /// `libssh-floor`: libssh alone relaying to the same target, for scale (not a product route).
+        case libsshFloor = "libssh alone"
     }
 
     let directConfig: String
     let bastiondConfig: String
     let targetPort: Int
     let bastiondPort: Int
+    /// Where `libssh-floor` listens, when the benchmark started it.
+    var floorPort: Int?
 
     /// `ssh -F … [-tt] DESTINATION COMMAND` for `route`.
     func arguments(_ route: Route, command: String, tty: Bool = false) -> [String] {
@@ -33,6 +37,9 @@ struct RelayClients {
             arguments = ["ssh", "-F", directConfig, "-J", "root@localhost:\(targetPort)", "-p", String(targetPort)]
         case .bastiond:
             arguments = ["ssh", "-F", bastiondConfig, "-p", String(bastiondPort)]
+        case .libsshFloor:
+            // It accepts any key, and relays with the direct route's certificate.
+            arguments = ["ssh", "-F", directConfig, "-p", String(floorPort ?? 0)]
         }
         if tty { arguments.append("-tt") }
         arguments.append(route == .bastiond ? "root@web01@127.0.0.1" : "root@127.0.0.1")

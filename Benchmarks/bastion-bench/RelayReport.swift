@@ -62,6 +62,21 @@ enum RelayReport {
                     + verdict(cpu.millisecondsPerSession <= cpuGoalMilliseconds, "≤ \(Int(cpuGoalMilliseconds)) ms")
             ))
             lines.append(row("", "failed: \(cpu.failures); recordings written: \(cpu.recordings)"))
+            if let references = result.cpuReferences {
+                let floor = references.libsshFloor.cpuSecondsPerLogin * 1000
+                let sshd = references.sshdDirect.cpuSecondsPerLogin * 1000
+                lines.append(row(
+                    "",
+                    String(format: "libssh alone (libssh-floor, same route, no policy/audit/recording) %.2f ms/session: bastiond %.1fx", floor,
+                           cpu.millisecondsPerSession / floor)
+                ))
+                lines.append(row("", String(format: "OpenSSH sshd, one direct session with its children (re-exec, privilege separation, the shell running true) %.2f ms/session", sshd)))
+                let failures = references.libsshFloor.failures + references.sshdDirect.failures
+                if failures > 0 {
+                    let first = references.libsshFloor.firstFailure ?? references.sshdDirect.firstFailure ?? ""
+                    lines.append(row("", "reference sessions failed: \(failures); first: \(first)"))
+                }
+            }
         }
         lines += [
             "(throughput: MiB/s, upload timed by the target from its first read to EOF, download by the client from first byte to EOF;",
@@ -72,6 +87,8 @@ enum RelayReport {
             " CPU/session: bastiond's utime+stime for `ssh root@web01@bastion true`, all of it: client key exchange and",
             " certificate auth, policy, upstream TCP connect + key exchange + per-session certificate, exec, recording",
             " file (create, header fsync, close fsync), audit records; clients and target sshd not counted.",
+            " libssh alone: Benchmarks/libssh-floor, the same two hops with libssh 0.10 and nothing of Bastion's (no policy,",
+            " CA checks, audit, recording, database; one upstream key and certificate for all sessions): what libssh itself costs.",
             " Idle sessions are PTY sessions (`sleep`) with their recordings open; the upload is not recorded (input capture off).)",
         ]
         lines.append("(load average, other work on this machine included: \(result.loadAverage.start) at start, \(result.loadAverage.end) at end)")
@@ -84,7 +101,7 @@ enum RelayReport {
     private static func transferRow(_ label: String, _ transfers: [RelayClients.Route: RelayBenchmark.Transfer], goal: Bool) -> String {
         guard let direct = transfers[.direct] else { return row(label, "n/a") }
         var parts = ["direct " + rate(direct)]
-        for route in [RelayClients.Route.jump, .bastiond] {
+        for route in [RelayClients.Route.jump, .bastiond, .libsshFloor] {
             guard let transfer = transfers[route] else { continue }
             parts.append("\(route.rawValue) \(rate(transfer)) " + String(format: "%.2fx", transfer.mebibytesPerSecond / direct.mebibytesPerSecond))
         }
@@ -101,7 +118,9 @@ enum RelayReport {
             guard let transfer = transfers[route], let cpu = transfer.cpu else { return nil }
             let perGiB = 1024 / (Double(transfer.bytes) / 1_048_576)
             var text = "\(route.rawValue) " + String(format: "client %.2f", cpu.client * perGiB)
-            if let bastiond = cpu.bastiond { text += String(format: " + bastiond %.2f", bastiond * perGiB) }
+            if let relay = cpu.relay {
+                text += " + " + (route == .bastiond ? "bastiond" : "libssh-floor") + String(format: " %.2f", relay * perGiB)
+            }
             text += String(format: " + target %.2f = %.2f", cpu.target * perGiB, cpu.total * perGiB)
             return text
         }
