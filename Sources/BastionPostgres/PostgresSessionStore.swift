@@ -46,9 +46,13 @@ public final class PostgresSessionStore: SessionStore {
         }
     }
 
-    public func isKillRequested(id: String) throws -> Bool {
+    public func endRequest(id: String) throws -> SessionEndRequest? {
         try database.run { connection in
-            try connection.query("SELECT kill_requested FROM sessions WHERE id = $1", [id]).first?.bool("kill_requested") ?? false
+            guard let row = try connection.query(
+                "SELECT kill_requested, ended_at IS NOT NULL AS ended FROM sessions WHERE id = $1", [id]
+            ).first else { return nil }
+            if try row.bool("ended") { return .endedElsewhere }
+            return try row.bool("kill_requested") ? .kill : nil
         }
     }
 

@@ -251,8 +251,16 @@ extension FrontDoorConnection {
         if case .certificate(let certificate)? = identity?.method, now.timeIntervalSince1970 >= TimeInterval(certificate.validBefore) {
             return ("your certificate expired; session closed (get a new one with `cert`)", "certificate expired")
         }
-        if (try? services.sessions.registry.isKillRequested(id: session.id)) == true {
+        switch try? services.sessions.registry.endRequest(id: session.id) {
+        case .kill?:
             return ("session terminated by an administrator", "killed by administrator")
+        case .endedElsewhere?:
+            return (
+                "this bastion node lost contact with the cluster; session closed",
+                "ended by another node while this node was silent"
+            )
+        case nil:
+            break
         }
         if let limit = session.maxDuration, now.timeIntervalSince(session.startedAt) >= limit {
             return ("maximum session length (\(DurationText.format(limit))) reached; session closed", "maximum session length")

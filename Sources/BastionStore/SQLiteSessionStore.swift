@@ -45,9 +45,14 @@ public final class SQLiteSessionStore: SessionStore {
         }
     }
 
-    public func isKillRequested(id: String) throws -> Bool {
+    public func endRequest(id: String) throws -> SessionEndRequest? {
         try database.storeSingleStatementRead { db in
-            try Bool.fetchOne(db.cachedStatement(sql: "SELECT kill_requested FROM sessions WHERE id = ?"), arguments: [id]) ?? false
+            let row = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT kill_requested, ended_at IS NOT NULL AS ended FROM sessions WHERE id = ?"), arguments: [id]
+            )
+            guard let row else { return nil }
+            if row["ended"] as Bool? == true { return .endedElsewhere }
+            return row["kill_requested"] as Bool? == true ? .kill : nil
         }
     }
 

@@ -34,7 +34,13 @@ public final class InMemorySessionStore: SessionStore {
         }
     }
 
-    public func isKillRequested(id: String) throws -> Bool { entries.withLock { $0[id]?.killRequested ?? false } }
+    public func endRequest(id: String) throws -> SessionEndRequest? {
+        entries.withLock { entries in
+            guard let entry = entries[id] else { return nil }
+            if entry.endedAt != nil { return .endedElsewhere }
+            return entry.killRequested ? .kill : nil
+        }
+    }
 
     public func endAbandoned(at date: Date) throws -> [SessionRecord] {
         entries.withLock { entries in

@@ -76,18 +76,28 @@ struct PostgresStoreTests {
     @Test("a node restarting ends only its own abandoned sessions, not those its peers relay")
     func abandonedSessionsPerNode() async throws {
         try await offPool {
-            let url = try PostgresFixture.shared().createDatabase()
-            let nodeA = PostgresSessionStore(database: try PostgresDatabase(url: url), node: "node-a")
-            let nodeB = PostgresSessionStore(database: try PostgresDatabase(url: url), node: "node-b")
-            let start = Date(timeIntervalSince1970: 1_800_000_000)
-            let onA = SessionRecord(id: "a1", user: "alice", login: "root", target: "web01", sourceAddress: "::1", kind: "shell", startedAt: start, recording: nil)
-            var onB = onA
-            onB.id = "b1"
-            try nodeA.register(onA)
-            try nodeB.register(onB)
+            let (nodeA, nodeB, onA, onB) = try Self.twoNodesRelayingOneSessionEach()
+            let start = onA.startedAt
             #expect(try nodeA.endAbandoned(at: start.addingTimeInterval(60)) == [onA])
             #expect(try nodeA.liveSessions() == [onB])
             #expect(try nodeB.requestKill(id: "b1"))
+        }
+    }
+
+    @Test("a node taken for silent learns at its next check that its sessions were ended by another node")
+    func sessionsEndedBySurvivingNode() async throws {
+        try await offPool {
+            let (nodeA, nodeB, onA, onB) = try Self.twoNodesRelayingOneSessionEach()
+            let start = onA.startedAt
+            try nodeA.heartbeat()
+            try nodeB.heartbeat()
+            #expect(try nodeB.endSessionsOfSilentNodes(silentFor: 60, at: start).isEmpty, "node A beat just now")
+            #expect(try nodeA.endRequest(id: "a1") == nil)
+            // Node A is paused: B sees it silent (here: for more than 0 s) and ends its session.
+            usleep(20_000)
+            #expect(try nodeB.endSessionsOfSilentNodes(silentFor: 0.01, at: start.addingTimeInterval(30)) == [onA])
+            #expect(try nodeA.endRequest(id: "a1") == .endedElsewhere)
+            #expect(try nodeB.endRequest(id: "b1") == nil, "B's own session goes on")
         }
     }
 
@@ -121,6 +131,22 @@ struct PostgresStoreTests {
         #expect(records.map(\.seq) == Array(1...480))
         #expect(Set(records.map { "\($0.user ?? "")/\($0.json)" }).count == 480)
         #expect(report.lastCheckpointSeq ?? 0 >= 450)
+    }
+
+    /// Two nodes' session stores on a fresh database; each has registered one live session.
+    private static func twoNodesRelayingOneSessionEach() throws -> (
+        nodeA: PostgresSessionStore, nodeB: PostgresSessionStore, onA: SessionRecord, onB: SessionRecord
+    ) {
+        let url = try PostgresFixture.shared().createDatabase()
+        let nodeA = PostgresSessionStore(database: try PostgresDatabase(url: url), node: "node-a")
+        let nodeB = PostgresSessionStore(database: try PostgresDatabase(url: url), node: "node-b")
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        let onA = SessionRecord(id: "a1", user: "alice", login: "root", target: "web01", sourceAddress: "::1", kind: "shell", startedAt: start, recording: nil)
+        var onB = onA
+        onB.id = "b1"
+        try nodeA.register(onA)
+        try nodeB.register(onB)
+        return (nodeA, nodeB, onA, onB)
     }
 
     private static func name(of url: String) -> String {

@@ -201,15 +201,18 @@ struct StoreConformanceTests {
             try daemon.register(first)
             try daemon.register(second)
             #expect(try cli.liveSessions() == [first, second])
-            #expect(try !daemon.isKillRequested(id: "s1"))
+            #expect(try daemon.endRequest(id: "s1") == nil)
+            #expect(try daemon.endRequest(id: "not-yet-registered") == nil)
             #expect(try cli.requestKill(id: "s1"))
-            #expect(try daemon.isKillRequested(id: "s1"))
+            #expect(try daemon.endRequest(id: "s1") == .kill)
             #expect(try !cli.requestKill(id: "nope"))
             try daemon.markEnded(id: "s1", at: start.addingTimeInterval(60))
             #expect(try !cli.requestKill(id: "s1"))
             #expect(try cli.liveSessions() == [second])
             #expect(try daemon.endAbandoned(at: start.addingTimeInterval(120)) == [second])
             #expect(try cli.liveSessions().isEmpty)
+            // A session whose row was ended by someone else while it still runs must end too.
+            #expect(try daemon.endRequest(id: "s2") == .endedElsewhere)
         }
     }
 }

@@ -81,13 +81,9 @@ struct HATests {
     @Test("a user locked on node B has a live session on node A ended within seconds; both nodes verify the one chain; B replays A's recording")
     func lockAcrossNodes() async throws {
         try await withCluster { cluster in
-            let alice = try await cluster.enroll("alice", roles: ["ops"])
-            try await cluster.fetchCertificate(alice, port: cluster.nodeA.sshPort)
-            let output = cluster.directory.file("session.out")
-            let client = try cluster.spawnSession(alice, port: cluster.nodeA.sshPort, user: "root@web01", "echo session-started; sleep 60", output: output)
+            let (_, client, output) = try await cluster.aliceInSessionOnNodeA(marker: "session-started")
             defer { ChildSpawner.terminate(client) }
             func text() -> String { (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
-            try #require(try await clusterPoll(timeout: 20) { text().contains("session-started") }, "\(text())")
 
             let locked = try await RelayDaemonProcess.run(["user", "lock", "alice", "--config", cluster.configB])
             #expect(locked.status == 0, "\(locked)")

@@ -23,6 +23,16 @@ public struct SessionRecord: Sendable, Hashable {
     }
 }
 
+/// Why the registry says a session that is still relayed must end now.
+public enum SessionEndRequest: Sendable, Equatable {
+    /// An operator asked (`bastiond session kill`).
+    case kill
+    /// Its row says it already ended while the session still runs: another node took this
+    /// one for lost (silent longer than `storage.node_timeout`, for example while paused)
+    /// and wrote its end. Nobody can list or kill it any more, so it must not go on.
+    case endedElsewhere
+}
+
 /// Live sessions, shared between the daemon (which registers them and obeys kill requests)
 /// and the admin CLI (which lists them and asks for kills) through the database.
 public protocol SessionStore: Sendable {
@@ -31,7 +41,9 @@ public protocol SessionStore: Sendable {
     func liveSessions() throws -> [SessionRecord]
     /// Returns false if no live session has that id.
     func requestKill(id: String) throws -> Bool
-    func isKillRequested(id: String) throws -> Bool
+    /// Whether the session `id`, still relayed by this process, must end; nil when not, or
+    /// when no session has that id (one not yet registered).
+    func endRequest(id: String) throws -> SessionEndRequest?
     /// Ends the sessions a previous run left open (it stopped while they ran); returns them.
     func endAbandoned(at date: Date) throws -> [SessionRecord]
     /// Several nodes: records that this node is alive.

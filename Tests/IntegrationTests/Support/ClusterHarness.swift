@@ -135,6 +135,22 @@ final class ProcessCluster: @unchecked Sendable {
         try ChildSpawner.spawn([try ProcessRunner.locate("ssh")] + options(member, port: port, certificate: true) + ["-tt", "\(user)@127.0.0.1", command], output: output)
     }
 
+    /// alice (role `ops`) enrolled, her certificate fetched through node A, and a long session
+    /// through A to `root@web01` (`echo MARKER; sleep 60`) that has printed its marker. The
+    /// caller stops the client by PID; `output` holds what it printed, stderr included.
+    func aliceInSessionOnNodeA(marker: String) async throws -> (alice: Member, client: pid_t, output: String) {
+        let alice = try await enroll("alice", roles: ["ops"])
+        try await fetchCertificate(alice, port: nodeA.sshPort)
+        let output = directory.file("\(marker).out")
+        let client = try spawnSession(alice, port: nodeA.sshPort, user: "root@web01", "echo \(marker); sleep 60", output: output)
+        func text() -> String { (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
+        guard try await clusterPoll(timeout: 20, { text().contains(marker) }) else {
+            ChildSpawner.terminate(client)
+            throw HarnessError(message: "the session through node A did not print \(marker): \(text())")
+        }
+        return (alice, client, output)
+    }
+
     private static func config(
         _ directory: TemporaryDirectory, node: String, url: String, recordings: String, nodeTimeout: String, extra: String
     ) -> String {
