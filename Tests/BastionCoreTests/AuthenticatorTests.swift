@@ -36,6 +36,24 @@ struct AuthenticatorTests {
             )
         }
 
+        /// alice's key certified by the user CA for `validFor` seconds from 30 s ago.
+        func aliceCertificate(serial: UInt64, validFor lifetime: TimeInterval) throws -> SSHCertificate {
+            let now = clock.now()
+            return try CertificateAuthority(privateKey: userCA).issue(CertificateRequest(
+                publicKey: aliceKey, serial: serial, keyID: "k", principals: ["alice"],
+                validAfter: now.addingTimeInterval(-30), validBefore: now.addingTimeInterval(lifetime), extensions: ["permit-pty"]
+            ))
+        }
+
+        /// The ledger's entry for that certificate, as `cert` records it.
+        func recordIssued(serial: UInt64, validFor lifetime: TimeInterval) throws {
+            let now = clock.now()
+            try store.record(IssuedCertificate(
+                serial: serial, user: try #require(UserName("alice")), keyFingerprint: aliceKey.fingerprint, keyID: "k",
+                validAfter: now, validBefore: now.addingTimeInterval(lifetime), sourceAddress: "192.0.2.7", issuedAt: now
+            ))
+        }
+
         func code(offsetSteps: Int64 = 0) -> String {
             let totp = TOTP(secret: secret)
             return totp.code(atStep: totp.step(at: clock.now()) + offsetSteps)
@@ -151,20 +169,12 @@ struct AuthenticatorTests {
     @Test("certificates: only ledger certificates log in; LOGIN@TARGET logs in as the certificate's owner")
     func certificates() throws {
         let fixture = try Fixture()
-        let alice = try #require(UserName("alice"))
-        let now = fixture.clock.now()
-        let certificate = try CertificateAuthority(privateKey: fixture.userCA).issue(CertificateRequest(
-            publicKey: fixture.aliceKey, serial: 42, keyID: "k", principals: ["alice"],
-            validAfter: now.addingTimeInterval(-30), validBefore: now.addingTimeInterval(3600), extensions: ["permit-pty"]
-        ))
+        let certificate = try fixture.aliceCertificate(serial: 42, validFor: 3600)
         guard case .denied(.certificateNotIssuedByBastion) = fixture.authenticator.evaluateKey(.certificate(certificate), username: "alice", signed: true, connection: fixture.connection) else {
             Issue.record("a serial outside the ledger must be refused")
             return
         }
-        try fixture.store.record(IssuedCertificate(
-            serial: 42, user: alice, keyFingerprint: fixture.aliceKey.fingerprint, keyID: "k",
-            validAfter: now, validBefore: now.addingTimeInterval(3600), sourceAddress: "192.0.2.7", issuedAt: now
-        ))
+        try fixture.recordIssued(serial: 42, validFor: 3600)
         guard case .authenticated(let identity) = fixture.authenticator.evaluateKey(.certificate(certificate), username: "alice", signed: true, connection: fixture.connection) else {
             Issue.record("a ledger certificate must log in")
             return
@@ -195,15 +205,8 @@ struct AuthenticatorTests {
     func probedCertificate() throws {
         let fixture = try Fixture()
         let alice = try #require(UserName("alice"))
-        let now = fixture.clock.now()
-        let certificate = try CertificateAuthority(privateKey: fixture.userCA).issue(CertificateRequest(
-            publicKey: fixture.aliceKey, serial: 7, keyID: "k", principals: ["alice"],
-            validAfter: now.addingTimeInterval(-30), validBefore: now.addingTimeInterval(60), extensions: ["permit-pty"]
-        ))
-        try fixture.store.record(IssuedCertificate(
-            serial: 7, user: alice, keyFingerprint: fixture.aliceKey.fingerprint, keyID: "k",
-            validAfter: now, validBefore: now.addingTimeInterval(60), sourceAddress: "192.0.2.7", issuedAt: now
-        ))
+        let certificate = try fixture.aliceCertificate(serial: 7, validFor: 60)
+        try fixture.recordIssued(serial: 7, validFor: 60)
         let ledger = CountingLedger(fixture.store)
         let authenticator = Authenticator(
             users: fixture.store, ledger: ledger, audit: fixture.audit, sealer: fixture.sealer, clock: fixture.clock,
