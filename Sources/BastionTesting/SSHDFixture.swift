@@ -32,7 +32,9 @@ public final class SSHDFixture: Sendable {
     ///   - logins: accounts that accept a certificate whose principal is the login's own name.
     ///   - extraConfig: more sshd_config lines, e.g. `RekeyLimit 5M`.
     /// Blocks for up to a few seconds: from async code use ``start(trustedCA:logins:extraConfig:)``.
-    public init(trustedCA: SSHPublicKey, logins: [String] = ["root"], extraConfig: [String] = []) throws {
+    /// - Parameter firstPort: the port to try first instead of a free one (the fixture's own
+    ///   test: a port another sshd holds must be noticed and another one tried).
+    public init(trustedCA: SSHPublicKey, logins: [String] = ["root"], extraConfig: [String] = [], firstPort: Int? = nil) throws {
         let directory = try TemporaryDirectory(prefix: "bastion-sshd")
         try FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
         let hostKeyPath = directory.file("hostkey")
@@ -49,14 +51,14 @@ public final class SSHDFixture: Sendable {
         let logPath = directory.file("sshd.log")
 
         var lastFailure = "sshd did not start"
-        for _ in 0..<5 {
-            let port = try Self.freePort()
+        for attempt in 0..<5 {
+            let port = try attempt == 0 ? firstPort ?? Self.freePort() : Self.freePort()
             let configPath = directory.file("sshd.conf")
             try Self.configuration(port: port, directory: directory, extra: extraConfig)
                 .write(toFile: configPath, atomically: true, encoding: .utf8)
             let sshd = ["/usr/sbin/sshd", "-D", "-e", "-f", configPath]
             let pid = try ChildSpawner.spawn(Self.hidingShellStartupFiles(of: logins, in: directory, sshd), output: logPath)
-            switch Self.waitUntilReady(pid: pid, port: port, timeout: 10) {
+            switch Self.waitUntilReady(pid: pid, port: port, logPath: logPath, timeout: 10) {
             case .ready:
                 self.directory = directory
                 self.port = port
@@ -79,10 +81,14 @@ public final class SSHDFixture: Sendable {
     }
 
     /// ``init(trustedCA:logins:extraConfig:)`` on a thread of its own, off the cooperative pool.
-    public static func start(trustedCA: SSHPublicKey, logins: [String] = ["root"], extraConfig: [String] = []) async throws -> SSHDFixture {
+    public static func start(
+        trustedCA: SSHPublicKey, logins: [String] = ["root"], extraConfig: [String] = [], firstPort: Int? = nil
+    ) async throws -> SSHDFixture {
         try await withCheckedThrowingContinuation { continuation in
             let thread = Thread {
-                continuation.resume(with: Result { try SSHDFixture(trustedCA: trustedCA, logins: logins, extraConfig: extraConfig) })
+                continuation.resume(with: Result {
+                    try SSHDFixture(trustedCA: trustedCA, logins: logins, extraConfig: extraConfig, firstPort: firstPort)
+                })
             }
             thread.start()
         }
@@ -143,11 +149,20 @@ public final class SSHDFixture: Sendable {
 
     private enum Readiness { case ready, exited, timedOut }
 
-    private static func waitUntilReady(pid: pid_t, port: Int, timeout: TimeInterval) -> Readiness {
+    /// Ready once this sshd says it listens on `port` and the port answers. The banner alone
+    /// is not enough: two fixtures starting at once can be handed the same free port, and
+    /// while the second sshd fails to bind, the first one's banner answers for it (its test
+    /// then met another host key).
+    private static func waitUntilReady(pid: pid_t, port: Int, logPath: String, timeout: TimeInterval) -> Readiness {
         let deadline = Date().addingTimeInterval(timeout)
+        let listening = "Server listening on 127.0.0.1 port \(port)."
         while Date() < deadline {
             if ChildSpawner.hasExited(pid) { return .exited }
-            if identificationLine(port: port)?.hasPrefix("SSH-") == true { return .ready }
+            if ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").contains(listening),
+                identificationLine(port: port)?.hasPrefix("SSH-") == true
+            {
+                return .ready
+            }
             usleep(20_000)
         }
         return ChildSpawner.hasExited(pid) ? .exited : .timedOut

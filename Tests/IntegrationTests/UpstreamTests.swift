@@ -131,6 +131,19 @@ struct UpstreamTests {
         #expect(error.code == .authenticationFailed, "\(error)")
     }
 
+    /// Two fixtures starting at once can be handed the same free port: the second sshd then
+    /// fails to bind while the first one's banner answers on that port.
+    @Test("a test sshd whose port another sshd holds starts on another port, with its own host key")
+    func fixturePortTaken() async throws {
+        let first = try await SSHDFixture.start(trustedCA: authority.publicKey)
+        defer { first.stop() }
+        let second = try await SSHDFixture.start(trustedCA: authority.publicKey, firstPort: first.port)
+        defer { second.stop() }
+        #expect(second.port != first.port)
+        let keys = try await onThread { try HostKeyScanner.scan(host: "127.0.0.1", port: second.port, timeout: 5) }
+        #expect(keys == [second.hostKey], "the port answers with another sshd's key")
+    }
+
     @Test("the scanner returns sshd's host key, and check compares it with a pin")
     func scanner() async throws {
         let sshd = try await SSHDFixture.start(trustedCA: authority.publicKey)
