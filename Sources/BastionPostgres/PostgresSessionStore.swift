@@ -34,6 +34,10 @@ public final class PostgresSessionStore: SessionStore {
         try database.run { connection in try connection.query("UPDATE sessions SET ended_at = $1 WHERE id = $2", [date, id]) }
     }
 
+    public func updateTarget(id: String, target: String) throws {
+        try database.run { connection in try connection.query("UPDATE sessions SET target = $1 WHERE id = $2", [target, id]) }
+    }
+
     public func liveSessions() throws -> [SessionRecord] {
         try database.run { connection in
             try connection.query("SELECT * FROM sessions WHERE ended_at IS NULL ORDER BY started_at").all.map(Self.record(from:))

@@ -1,3 +1,4 @@
+import BastionCore
 import CLibSSH
 import Foundation
 #if canImport(Glibc)
@@ -10,7 +11,9 @@ import Glibc
 /// ``SessionRelay`` keeps bytes that a full socket or channel window did not take.
 final class DirectTCPIPForward {
     let channel: ssh_channel
-    let destination: String
+    let endpoint: EnforcementFacts.Forward
+    /// The last byte either way (idle time of a connection that only forwards).
+    private(set) var lastActivity: Date
     private let socket: Int32
     private var toSocket: [UInt8] = []
     private var toChannel: [UInt8] = []
@@ -20,11 +23,13 @@ final class DirectTCPIPForward {
     private var buffer = [UInt8](repeating: 0, count: 32 * 1024)
     private(set) var bytesUp = 0
     private(set) var bytesDown = 0
+    private var bytesAtLastPump = 0
 
-    init(channel: ssh_channel, socket: Int32, destination: String) {
+    init(channel: ssh_channel, socket: Int32, endpoint: EnforcementFacts.Forward, now: Date) {
         self.channel = channel
         self.socket = socket
-        self.destination = destination
+        self.endpoint = endpoint
+        self.lastActivity = now
     }
 
     /// Connects to `host:port` within `timeout`; returns a non-blocking socket.
@@ -57,8 +62,9 @@ final class DirectTCPIPForward {
     }
 
     /// Moves what can move now; returns true while the forward is open.
-    func pump() -> Bool {
+    func pump(now: Date) -> Bool {
         var moved = true
+        defer { if bytesUp + bytesDown != bytesAtLastPump { lastActivity = now; bytesAtLastPump = bytesUp + bytesDown } }
         while moved {
             moved = false
             // Channel -> socket.

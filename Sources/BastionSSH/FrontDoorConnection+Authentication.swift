@@ -57,6 +57,9 @@ extension FrontDoorConnection {
     /// step), other auth methods, and channel or global requests Bastion refuses.
     /// Returning 1 lets libssh send the default reply, which is always a refusal.
     func handleMessage(_ message: ssh_message) -> Int32 {
+        // Hanging up with a reason: answer nothing more, so that the last write before the
+        // disconnect is the disconnect itself (LibSSH.disconnect).
+        if disconnectMessage != nil { return 0 }
         let type = ssh_message_type(message)
         let subtype = ssh_message_subtype(message)
         switch type {

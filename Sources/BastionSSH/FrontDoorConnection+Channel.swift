@@ -13,7 +13,7 @@ struct PendingOutput {
 extension FrontDoorConnection {
     /// Accepts one "session" channel per authenticated connection.
     func openSessionChannel() -> ssh_channel? {
-        guard identity != nil, channel == nil, let newChannel = ssh_channel_new(session) else { return nil }
+        guard identity != nil, channel == nil, !enforcementEnded, admitChannel(.session), let newChannel = ssh_channel_new(session) else { return nil }
         channel = newChannel
         channelCallbacks.pointee.size = MemoryLayout<ssh_channel_callbacks_struct>.size
         channelCallbacks.pointee.userdata = userdata

@@ -1,4 +1,5 @@
 import BastionCore
+import BastionCrypto
 import CLibSSH
 import Foundation
 import Logging
@@ -8,21 +9,23 @@ import Glibc
 
 extension FrontDoorConnection {
     /// `direct-tcpip` (`ssh -L`, `ssh -W`): opened only to destinations a role of the user
-    /// lists in `allow_direct_tcpip`; everything else is refused and audited.
+    /// lists in `allow_direct_tcpip`, as the roles are at this moment (the enforcement point);
+    /// everything else is refused and audited.
     func openDirectTCPIP(_ message: ssh_message) -> Int32 {
         let host = ssh_message_channel_request_open_destination(message).map { String(cString: $0) } ?? ""
         let port = Int(ssh_message_channel_request_open_destination_port(message))
-        let destination = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
-        guard let identity, services.sessions.policy.allowsDirectTCPIP(forRoles: identity.user.roles, host: host, port: port) else {
-            refuseForwarding("local port forwarding (direct-tcpip) to \(destination)")
-            return 1
-        }
+        let endpoint = EnforcementFacts.Forward(host: host, port: port)
+        let destination = endpoint.destination
+        guard let identity, !enforcementEnded, admitChannel(.directTCPIP(endpoint)) else { return 1 }
         guard let socket = DirectTCPIPForward.connect(host: host, port: port, timeout: services.sessions.settings.connectTimeout) else {
             refuseForwarding("direct-tcpip to \(destination): destination unreachable")
             return 1
         }
-        // No record, no forward: the open is audited before the channel is accepted.
-        guard auditOrRefuse(.forwardOpen, outcome: .success, target: destination, reason: nil, details: ["destination": destination]) else {
+        // No record, no forward: the open is audited (and a connection that only forwards is
+        // listed for `session list`/`kill`) before the channel is accepted.
+        guard auditOrRefuse(.forwardOpen, outcome: .success, target: destination, reason: nil, details: ["destination": destination]),
+            registerForwards(adding: destination, identity: identity)
+        else {
             Glibc.close(socket)
             return 1
         }
@@ -30,27 +33,77 @@ extension FrontDoorConnection {
             Glibc.close(socket)
             return 1
         }
-        forwards.append(DirectTCPIPForward(channel: channel, socket: socket, destination: destination))
+        forwards.append(DirectTCPIPForward(channel: channel, socket: socket, endpoint: endpoint, now: services.clock.now()))
         return 0
+    }
+
+    /// Lists the connection's forwards in the session registry: one row per connection
+    /// without a relayed session (kind `forward`, target = the destinations so far), so an
+    /// operator sees and can kill it. A relayed session's own row already covers it.
+    private func registerForwards(adding destination: String, identity: AuthenticatedIdentity) -> Bool {
+        guard live == nil else { return true }
+        let registry = services.sessions.registry
+        if let id = forwardRecordID {
+            guard !forwardDestinations.contains(destination) else { return true }
+            forwardDestinations.append(destination)
+            try? registry.updateTarget(id: id, target: forwardDestinations.joined(separator: ","))
+            return true
+        }
+        let id = SecureRandom.bytes(8).map { String(format: "%02x", $0) }.joined()
+        do {
+            try registry.register(SessionRecord(
+                id: id, user: identity.user.name.rawValue, login: "", target: destination, sourceAddress: context.remoteAddress,
+                kind: SessionRecord.forwardKind, startedAt: services.clock.now(), recording: nil
+            ))
+        } catch {
+            logger.error("could not register a forward: refusing it", metadata: ["error": "\(error)"])
+            return false
+        }
+        forwardRecordID = id
+        forwardDestinations = [destination]
+        return true
     }
 
     /// Moves bytes on every open forward and closes the finished ones.
     func serviceForwards() {
         guard !forwards.isEmpty else { return }
+        let now = services.clock.now()
         forwards.removeAll { forward in
-            guard !forward.pump() else { return false }
-            audit(.forwardOpen, outcome: .success, target: forward.destination, reason: nil, details: [
-                "destination": forward.destination, "state": "closed",
-                "bytes_up": String(forward.bytesUp), "bytes_down": String(forward.bytesDown),
-            ])
+            guard !forward.pump(now: now) else { return false }
+            auditClosed(forward, reason: "closed")
             forward.close()
             return true
         }
     }
 
-    /// Frees every forward (the connection is ending).
+    /// Closes the forwards that match, each audited with `reason`.
+    func closeForwards(reason: EnforcementReason, where matches: (DirectTCPIPForward) -> Bool) {
+        forwards.removeAll { forward in
+            guard matches(forward) else { return false }
+            auditClosed(forward, reason: reason.auditReason)
+            forward.close()
+            return true
+        }
+    }
+
+    /// Frees every forward and ends the connection's forward row (the connection is ending).
     func closeForwards() {
-        forwards.forEach { $0.close() }
+        forwards.forEach {
+            auditClosed($0, reason: "connection closed")
+            $0.close()
+        }
         forwards.removeAll()
+        if let id = forwardRecordID {
+            let (registry, now) = (services.sessions.registry, services.clock.now())
+            services.sessions.afterTheFact.run("forwards \(id) ended") { try registry.markEnded(id: id, at: now) }
+            forwardRecordID = nil
+        }
+    }
+
+    private func auditClosed(_ forward: DirectTCPIPForward, reason: String) {
+        audit(.forwardClose, outcome: .success, target: forward.endpoint.destination, reason: nil, details: [
+            "destination": forward.endpoint.destination, "end_reason": reason,
+            "bytes_up": String(forward.bytesUp), "bytes_down": String(forward.bytesDown),
+        ])
     }
 }

@@ -225,7 +225,7 @@ extension FrontDoorConnection {
         session.relay.pump(now: now)
         if now.timeIntervalSince(session.lastPolicyCheck) >= 1 {
             session.lastPolicyCheck = now
-            if let reason = endReason(for: session, now: now) {
+            if session.relay.closeSentAt == nil, let reason = recordingEnding(for: session) {
                 session.endReason = reason.audit
                 session.relay.terminate(message: reason.user, now: now)
             }
@@ -244,49 +244,16 @@ extension FrontDoorConnection {
         return true
     }
 
-    /// Why Bastion must end the session now, if it must.
-    private func endReason(for session: LiveSession, now: Date) -> (user: String, audit: String)? {
+    /// Whether a failed recording ends the session (access itself is the enforcement
+    /// point's, once a second for every connection: FrontDoorConnection+Enforcement).
+    private func recordingEnding(for session: LiveSession) -> (user: String, audit: String)? {
         let settings = services.sessions.settings
-        if closeRequestedFlag { return ("bastion is shutting down; session closed", "server shutdown") }
-        if case .certificate(let certificate)? = identity?.method, now.timeIntervalSince1970 >= TimeInterval(certificate.validBefore) {
-            return ("your certificate expired; session closed (get a new one with `cert`)", "certificate expired")
-        }
-        switch try? services.sessions.registry.endRequest(id: session.id) {
-        case .kill?:
-            return ("session terminated by an administrator", "killed by administrator")
-        case .endedElsewhere?:
-            return (
-                "this bastion node lost contact with the cluster; session closed",
-                "ended by another node while this node was silent"
-            )
-        case nil:
-            break
-        }
-        if let limit = session.maxDuration, now.timeIntervalSince(session.startedAt) >= limit {
-            return ("maximum session length (\(DurationText.format(limit))) reached; session closed", "maximum session length")
-        }
-        // A store that cannot be read (the database restarting) ends nothing: live sessions
-        // keep going and these checks resume when it answers; new logins fail closed meanwhile.
-        if let name = identity?.user.name, case .success(let current) = Result(catching: { try services.sessions.users.user(named: name) }) {
-            if current == nil || current?.isLocked == true { return ("your account is locked; session closed", "user locked or removed") }
-        }
-        if let grantID = session.grantID, let elevation = services.sessions.elevation,
-            case .success(let grant) = Result(catching: { try elevation.request(id: grantID) })
-        {
-            if grant?.isActive(at: now) != true {
-                return ("your elevation grant \(grantID) ended; session closed", "elevation grant ended")
-            }
-        }
-        if now.timeIntervalSince(session.relay.lastActivity) >= settings.idleTimeout {
-            return ("session idle for \(DurationText.format(settings.idleTimeout)); closed", "idle timeout")
-        }
-        if let failure = session.relay.recorder?.failure {
-            audit(.recordingFailed, outcome: .failure, target: session.target, reason: "\(failure)", details: [
-                "session_id": session.id, "policy": settings.onRecordingFailure.rawValue,
-            ])
-            if settings.onRecordingFailure.failsClosed { return ("recording failed; session closed by policy", "recording failed") }
-            live?.relay.recorder = nil
-        }
+        guard let failure = session.relay.recorder?.failure else { return nil }
+        audit(.recordingFailed, outcome: .failure, target: session.target, reason: "\(failure)", details: [
+            "session_id": session.id, "policy": settings.onRecordingFailure.rawValue,
+        ])
+        if settings.onRecordingFailure.failsClosed { return ("recording failed; session closed by policy", "recording failed") }
+        live?.relay.recorder = nil
         return nil
     }
 

@@ -47,6 +47,17 @@ final class FrontDoorConnection: @unchecked Sendable {
     var earlyTargetExit: (status: Int32?, signal: (name: String, coreDumped: Bool, message: String)?) = (nil, nil)
     /// Open `direct-tcpip` forwards a role allowed.
     var forwards: [DirectTCPIPForward] = []
+    /// The registry row of a connection that forwards without a relayed session, and the
+    /// destinations it lists.
+    var forwardRecordID: String?
+    var forwardDestinations: [String] = []
+
+    // Enforcement (FrontDoorConnection+Enforcement).
+    var lastEnforcement = Date.distantPast
+    /// The enforcement point ended the connection; it is closing.
+    var enforcementEnded = false
+    /// Why the connection is hung up, for the client (SSH_MSG_DISCONNECT); nil: libssh's default.
+    var disconnectMessage: String?
 
     private let closeRequested = Atomic<Bool>(false)
 
@@ -103,11 +114,14 @@ final class FrontDoorConnection: @unchecked Sendable {
             abandonSession(event: event)
             interruptConversation()
             closeForwards()
+            // While the session is still in the event: libssh flushes the disconnect
+            // through the session's poll handle, which the event holds.
+            if let disconnectMessage { LibSSH.disconnect(session, event: event, message: disconnectMessage, linger: 2) }
             if let event {
                 ssh_event_remove_session(event, session)
                 ssh_event_free(event)
             }
-            ssh_disconnect(session)
+            if disconnectMessage == nil { ssh_disconnect(session) }
             ssh_free(session)
         }
         var timeout = Int(configuration.loginGraceTime.rounded(.up))
@@ -125,6 +139,11 @@ final class FrontDoorConnection: @unchecked Sendable {
             let rc = ssh_event_dopoll(event, pollTimeoutMilliseconds)
             if ssh_is_connected(session) == 0 { break }
             serviceForwards()
+            if identity != nil, Date().timeIntervalSince(lastEnforcement) >= 1 {
+                lastEnforcement = Date()
+                enforce(now: services.clock.now())
+                if hangUp { break }
+            }
             if live != nil {
                 // A relay ends through its own close sequence (also on shutdown or a lost target).
                 if !serviceLiveSession(event: event) { break }

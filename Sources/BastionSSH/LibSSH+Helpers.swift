@@ -15,6 +15,33 @@ enum LibSSH {
         return String(cString: text)
     }
 
+    /// Sends SSH_MSG_DISCONNECT with `message` and closes so that the client reads it.
+    ///
+    /// `ssh_disconnect` queues the message and closes the socket at once. libssh writes
+    /// straight through only once a poll has seen the socket writable since its last write,
+    /// so after other packets (the forwards' CHANNEL_CLOSE) the message stayed queued and was
+    /// lost: one turn of `event` first lets it see that (the connection answers no message
+    /// meanwhile, so that turn writes nothing). A client still sending would then
+    /// meet a reset and lose the message unread: a duplicate descriptor keeps the socket open
+    /// past libssh's close, half-closes after the message and reads until the client hangs
+    /// up, up to `linger`.
+    static func disconnect(_ session: ssh_session, event: ssh_event?, message: String, linger: TimeInterval) {
+        ssh_session_set_disconnect_message(session, message)
+        _ = ssh_blocking_flush(session, Int32(linger * 1000))
+        if let event { _ = ssh_event_dopoll(event, 100) }
+        let copy = dup(ssh_get_fd(session))
+        ssh_disconnect(session)
+        guard copy >= 0 else { return }
+        defer { close(copy) }
+        shutdown(copy, Int32(SHUT_WR))
+        let deadline = Date().addingTimeInterval(linger)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var poller = pollfd(fd: copy, events: Int16(POLLIN), revents: 0)
+        while Date() < deadline, poll(&poller, 1, Int32(max(1, deadline.timeIntervalSinceNow * 1000))) == 1 {
+            guard buffer.withUnsafeMutableBytes({ recv(copy, $0.baseAddress, $0.count, 0) }) > 0 else { return }
+        }
+    }
+
     /// The wire blob of a key (plain or certificate), as the client sent it.
     static func blob(of key: ssh_key) -> [UInt8]? {
         var base64: UnsafeMutablePointer<CChar>?

@@ -32,6 +32,12 @@ public final class SQLiteSessionStore: SessionStore {
         }
     }
 
+    public func updateTarget(id: String, target: String) throws {
+        try database.storeWrite { db in
+            try db.execute(sql: "UPDATE sessions SET target = ? WHERE id = ?", arguments: [target, id])
+        }
+    }
+
     public func liveSessions() throws -> [SessionRecord] {
         try database.storeSingleStatementRead { db in
             try Row.fetchAll(db, sql: "SELECT * FROM sessions WHERE ended_at IS NULL ORDER BY started_at").map(Self.record(from:))

@@ -22,6 +22,10 @@ public final class InMemorySessionStore: SessionStore {
         entries.withLock { $0[id]?.endedAt = date }
     }
 
+    public func updateTarget(id: String, target: String) throws {
+        entries.withLock { $0[id]?.record.target = target }
+    }
+
     public func liveSessions() throws -> [SessionRecord] {
         entries.withLock { $0.values.filter { $0.endedAt == nil }.map(\.record).sorted { $0.startedAt < $1.startedAt } }
     }

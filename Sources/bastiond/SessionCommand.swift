@@ -8,7 +8,7 @@ import Foundation
 /// the daemon shares (it checks kill requests every second).
 struct SessionCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "session", abstract: "Live relayed sessions.", subcommands: [List.self, Kill.self]
+        commandName: "session", abstract: "Live relayed sessions and forwarding connections.", subcommands: [List.self, Kill.self]
     )
 
     struct List: ParsableCommand {
@@ -26,12 +26,17 @@ struct SessionCommand: ParsableCommand {
                 print(
                     session.id.padding(toLength: 18, withPad: " ", startingAt: 0)
                         + session.user.padding(toLength: 14, withPad: " ", startingAt: 0)
-                        + "\(session.login)@\(session.target)".padding(toLength: 26, withPad: " ", startingAt: 0)
+                        + SessionCommand.what(session).padding(toLength: 26, withPad: " ", startingAt: 0)
                         + session.sourceAddress.padding(toLength: 18, withPad: " ", startingAt: 0)
                         + age.padding(toLength: 9, withPad: " ", startingAt: 0) + session.kind
                 )
             }
         }
+    }
+
+    /// `LOGIN@TARGET` for a relayed session; `-> DESTINATIONS` for a connection that only forwards.
+    static func what(_ session: SessionRecord) -> String {
+        session.kind == SessionRecord.forwardKind ? "-> \(session.target)" : "\(session.login)@\(session.target)"
     }
 
     struct Kill: ParsableCommand {

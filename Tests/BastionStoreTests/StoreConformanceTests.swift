@@ -201,6 +201,10 @@ struct StoreConformanceTests {
             try daemon.register(first)
             try daemon.register(second)
             #expect(try cli.liveSessions() == [first, second])
+            // A connection that only forwards lists the destinations it opened so far.
+            try daemon.updateTarget(id: "s2", target: "10.0.0.9:5432,10.0.0.9:22")
+            second.target = "10.0.0.9:5432,10.0.0.9:22"
+            #expect(try cli.liveSessions() == [first, second])
             #expect(try daemon.endRequest(id: "s1") == nil)
             #expect(try daemon.endRequest(id: "not-yet-registered") == nil)
             #expect(try cli.requestKill(id: "s1"))

@@ -9,6 +9,14 @@ import Logging
 enum InterruptedSessions {
     static func recordEnded(_ sessions: [SessionRecord], reason: String, audit: any AuditEmitter, clock: any WallClock) throws {
         for session in sessions {
+            // A connection that only forwarded has a row too; its end is a forward's end.
+            if session.kind == SessionRecord.forwardKind {
+                try audit.append(AuditEvent(
+                    type: .forwardClose, time: clock.now(), outcome: .failure, actor: .init(user: session.user, method: "daemon"),
+                    target: session.target, reason: reason, details: ["destination": session.target, "end_reason": "interrupted"]
+                ))
+                continue
+            }
             try audit.append(AuditEvent(
                 type: .sessionEnd, time: clock.now(), outcome: .failure, actor: .init(user: session.user, method: "daemon"),
                 session: .init(id: session.id, login: session.login), target: session.target, reason: reason,

@@ -53,6 +53,9 @@ extension AuditEventType {
     public static let commandDenied = AuditEventType("command.denied", code: "B1301W")
     public static let forwardRefused = AuditEventType("forward.refused", code: "B1302W")
     public static let forwardOpen = AuditEventType("forward.open", code: "B1303I")
+    public static let forwardClose = AuditEventType("forward.close", code: "B1304I")
+    /// The enforcement point ended a connection that had no relayed session (forwards, a command).
+    public static let connectionEnd = AuditEventType("connection.end", code: "B1305W")
 
     // Daemon lifecycle and configuration (B14xx)
     public static let serverStart = AuditEventType("server.start", code: "B1400I")
@@ -115,7 +118,7 @@ extension AuditEventType {
         .authLogin, .authFailed, .authLockout, .authKeyAccepted,
         .certIssue, .certRefused,
         .userAdd, .userRemove, .userLock, .userUnlock, .userResetTOTP, .userAddKey,
-        .commandRun, .commandDenied, .forwardRefused, .forwardOpen,
+        .commandRun, .commandDenied, .forwardRefused, .forwardOpen, .forwardClose, .connectionEnd,
         .serverStart, .serverStop, .keyCreate, .configChanged,
         .auditVerify, .auditSearch, .auditExport, .auditPurge, .holdAdd, .holdRemove, .auditCheckpoint, .siemBacklog, .siemRecovered,
         .elevationRequested, .elevationApproval, .elevationApproved, .elevationDenied, .elevationExpired, .elevationWithdrawn,

@@ -11,6 +11,10 @@ public struct SessionRecord: Sendable, Hashable {
     public var startedAt: Date
     public var recording: String?
 
+    /// `kind` of the row of a connection that forwards (`ssh -L`/`-W`) without a relayed
+    /// session; its `target` lists the destinations and `login` is empty.
+    public static let forwardKind = "forward"
+
     public init(id: String, user: String, login: String, target: String, sourceAddress: String, kind: String, startedAt: Date, recording: String?) {
         self.id = id
         self.user = user
@@ -38,6 +42,9 @@ public enum SessionEndRequest: Sendable, Equatable {
 public protocol SessionStore: Sendable {
     func register(_ session: SessionRecord) throws
     func markEnded(id: String, at date: Date) throws
+    /// Replaces what the row lists as its target: a connection that only forwards lists the
+    /// destinations it has opened so far.
+    func updateTarget(id: String, target: String) throws
     func liveSessions() throws -> [SessionRecord]
     /// Returns false if no live session has that id.
     func requestKill(id: String) throws -> Bool

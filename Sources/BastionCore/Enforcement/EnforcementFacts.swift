@@ -1,0 +1,84 @@
+public import Foundation
+
+/// What is true of one authenticated connection at one instant, as the SSH adapter read it:
+/// the input of ``EnforcementPoint``. The adapter reads the stores; the point only decides.
+public struct EnforcementFacts: Sendable {
+    /// The account as the user store reads it now.
+    public enum Account: Sendable, Equatable {
+        case current(User)
+        /// No such user any more (`bastiond user remove`).
+        case removed
+        /// The store did not answer (a database restart): nothing ends for want of an answer.
+        case unreadable
+    }
+
+    /// The elevation grant a relayed session runs under, as the elevation store reads it now.
+    public enum Grant: Sendable, Equatable {
+        case active
+        case ended(id: String)
+        case unreadable
+    }
+
+    /// The relayed session of the connection (`LOGIN@TARGET`), if one runs.
+    public struct Session: Sendable, Equatable {
+        public var login: String
+        public var target: String
+        public var startedAt: Date
+        /// The role's `max_session` when the session started; nil for none.
+        public var maxDuration: TimeInterval?
+        /// The last byte either way.
+        public var lastActivity: Date
+        /// nil when the session needs no grant.
+        public var grant: Grant?
+
+        public init(login: String, target: String, startedAt: Date, maxDuration: TimeInterval?, lastActivity: Date, grant: Grant? = nil) {
+            self.login = login
+            self.target = target
+            self.startedAt = startedAt
+            self.maxDuration = maxDuration
+            self.lastActivity = lastActivity
+            self.grant = grant
+        }
+    }
+
+    /// One open `direct-tcpip` stream.
+    public struct Forward: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+
+        /// `HOST:PORT`, bracketed for IPv6, as roles list destinations.
+        public var destination: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    }
+
+    public var account: Account
+    /// `validBefore` of the certificate the connection authenticated with; nil for key + TOTP.
+    public var certificateValidBefore: Date?
+    /// The daemon is stopping.
+    public var shuttingDown: Bool
+    /// What the session registry says of the connection's registered row (its relayed
+    /// session, or its forwards): `bastiond session kill`, or ended by another node.
+    public var endRequest: SessionEndRequest?
+    public var session: Session?
+    public var forwards: [Forward]
+    /// The last byte on any forward, for a connection that only forwards; nil when idle time
+    /// does not apply (a command, which has its own time limits).
+    public var forwardsLastActivity: Date?
+
+    public init(
+        account: Account, certificateValidBefore: Date? = nil, shuttingDown: Bool = false, endRequest: SessionEndRequest? = nil,
+        session: Session? = nil, forwards: [Forward] = [], forwardsLastActivity: Date? = nil
+    ) {
+        self.account = account
+        self.certificateValidBefore = certificateValidBefore
+        self.shuttingDown = shuttingDown
+        self.endRequest = endRequest
+        self.session = session
+        self.forwards = forwards
+        self.forwardsLastActivity = forwardsLastActivity
+    }
+}

@@ -1,0 +1,53 @@
+public import Foundation
+
+/// Why Bastion ends a connection, a session or a forward, or refuses a new channel: one line
+/// for the user (who already proved who they are) and one for the audit record.
+public enum EnforcementReason: Sendable, Equatable {
+    case shutdown
+    case certificateExpired
+    case accountLocked
+    case accountRemoved
+    case killed
+    case endedElsewhere
+    case maximumLength(TimeInterval)
+    case idle(TimeInterval)
+    case grantEnded(id: String)
+    /// The user's roles no longer grant `login` on `target`.
+    case accessWithdrawn(login: String, target: String)
+    /// No role of the user allows `direct-tcpip` to the destination (any more).
+    case forwardNotAllowed(destination: String)
+
+    /// The line the user reads (`bastion: …` on the session channel, or the SSH disconnect message).
+    public var userMessage: String {
+        switch self {
+        case .shutdown: "bastion is shutting down; session closed"
+        case .certificateExpired: "your certificate expired; session closed (get a new one with `cert`)"
+        case .accountLocked: "your account is locked; session closed"
+        case .accountRemoved: "your account was removed; session closed"
+        case .killed: "session terminated by an administrator"
+        case .endedElsewhere: "this bastion node lost contact with the cluster; session closed"
+        case .maximumLength(let limit): "maximum session length (\(DurationText.format(limit))) reached; session closed"
+        case .idle(let limit): "session idle for \(DurationText.format(limit)); closed"
+        case .grantEnded(let id): "your elevation grant \(id) ended; session closed"
+        case .accessWithdrawn(let login, let target): "your roles no longer allow \(login) on \(target); session closed"
+        case .forwardNotAllowed(let destination): "forwarding to \(destination) is not allowed"
+        }
+    }
+
+    /// The reason written to the audit record (`end_reason`, `reason`).
+    public var auditReason: String {
+        switch self {
+        case .shutdown: "server shutdown"
+        case .certificateExpired: "certificate expired"
+        case .accountLocked: "user locked"
+        case .accountRemoved: "user removed"
+        case .killed: "killed by administrator"
+        case .endedElsewhere: "ended by another node while this node was silent"
+        case .maximumLength: "maximum session length"
+        case .idle: "idle timeout"
+        case .grantEnded: "elevation grant ended"
+        case .accessWithdrawn(let login, let target): "roles no longer grant \(login) on \(target)"
+        case .forwardNotAllowed(let destination): "direct-tcpip to \(destination) not allowed by any role"
+        }
+    }
+}

@@ -1,0 +1,113 @@
+import BastionCore
+import CLibSSH
+import Foundation
+import Logging
+
+extension FrontDoorConnection {
+    /// The enforcement point as the policy stands (sessions' idle timeout included).
+    var enforcementPoint: EnforcementPoint {
+        EnforcementPoint(policy: services.sessions.policy, idleTimeout: services.sessions.settings.idleTimeout)
+    }
+
+    /// Reads what the enforcement point decides on: the account, the registry's end request,
+    /// the session's grant. Called once a second and at every new channel, never per packet.
+    func enforcementFacts(now: Date) -> EnforcementFacts {
+        guard let identity else { return EnforcementFacts(account: .unreadable) }
+        let account: EnforcementFacts.Account
+        switch Result(catching: { try services.sessions.users.user(named: identity.user.name) }) {
+        case .success(let user?): account = .current(user)
+        case .success(nil): account = .removed
+        case .failure: account = .unreadable
+        }
+        var certificateValidBefore: Date?
+        if case .certificate(let certificate) = identity.method {
+            certificateValidBefore = Date(timeIntervalSince1970: TimeInterval(certificate.validBefore))
+        }
+        let registered = live?.id ?? forwardRecordID
+        let endRequest = registered.flatMap { id in try? services.sessions.registry.endRequest(id: id) }
+        var facts = EnforcementFacts(
+            account: account, certificateValidBefore: certificateValidBefore, shuttingDown: closeRequestedFlag, endRequest: endRequest,
+            forwards: forwards.map(\.endpoint)
+        )
+        if let session = live {
+            var grant: EnforcementFacts.Grant?
+            if let grantID = session.grantID {
+                switch Result(catching: { try services.sessions.elevation?.request(id: grantID) }) {
+                case .success(let request): grant = request?.isActive(at: now) == true ? .active : .ended(id: grantID)
+                case .failure: grant = .unreadable
+                }
+            }
+            facts.session = EnforcementFacts.Session(
+                login: session.login, target: session.target, startedAt: session.startedAt, maxDuration: session.maxDuration,
+                lastActivity: session.relay.lastActivity, grant: grant
+            )
+        } else if channel == nil {
+            // Only forwards (or nothing) on this connection: idle since the last forwarded byte.
+            facts.forwardsLastActivity = forwards.map(\.lastActivity).max().map { max($0, identity.authenticatedAt) } ?? identity.authenticatedAt
+        }
+        return facts
+    }
+
+    /// The once-a-second check of an authenticated connection; carries out the decision.
+    func enforce(now: Date) {
+        guard identity != nil, !enforcementEnded else { return }
+        switch enforcementPoint.evaluate(enforcementFacts(now: now), now: now) {
+        case .proceed:
+            break
+        case .closeForwards(let destinations):
+            closeForwards(reason: .forwardNotAllowed(destination: destinations.sorted().joined(separator: ", "))) { destinations.contains($0.endpoint.destination) }
+        case .end(let reason):
+            end(reason, now: now)
+        }
+    }
+
+    /// Asks the enforcement point whether a new channel may open; a refusal that ends the
+    /// connection (a lock, an expired certificate) ends it at once.
+    func admitChannel(_ request: EnforcementPoint.ChannelRequest) -> Bool {
+        let now = services.clock.now()
+        switch enforcementPoint.admit(request, facts: enforcementFacts(now: now), now: now) {
+        case .admit:
+            return true
+        case .refuse(let reason):
+            if case .directTCPIP(let forward) = request {
+                refuseForwarding("local port forwarding (direct-tcpip) to \(forward.destination)")
+            }
+            if case .forwardNotAllowed = reason {} else { end(reason, now: now) }
+            return false
+        }
+    }
+
+    /// Ends everything on the connection for `reason`, telling the user and the audit log.
+    ///
+    /// A relayed session ends through its own close sequence (message, exit, `session.end`);
+    /// a command gets the message on stderr and exit status 1; a connection with no session
+    /// channel gets the message as the SSH disconnect reason, which `ssh` prints.
+    private func end(_ reason: EnforcementReason, now: Date) {
+        enforcementEnded = true
+        closeForwards(reason: reason) { _ in true }
+        if live != nil {
+            live?.endReason = reason.auditReason
+            live?.relay.terminate(message: reason.userMessage, now: now)
+            return
+        }
+        audit(.connectionEnd, outcome: .success, target: "", reason: reason.auditReason, details: ["end_reason": reason.auditReason])
+        if let forwardRecordID {
+            let registry = services.sessions.registry
+            services.sessions.afterTheFact.run("forwards \(forwardRecordID) ended") { try registry.markEnded(id: forwardRecordID, at: now) }
+            self.forwardRecordID = nil
+        }
+        logger.info("connection ended by policy", metadata: ["reason": "\(reason.auditReason)"])
+        if channel != nil, channelClosedAt == nil {
+            interruptConversation()
+            output = PendingOutput(stdout: [], stderr: Self.lineForUser(reason, terminal: ptySize != nil), exitStatus: 1)
+            deliverOutputIfReady()
+            return
+        }
+        disconnectMessage = "bastion: \(reason.userMessage)"
+        hangUp = true
+    }
+
+    static func lineForUser(_ reason: EnforcementReason, terminal: Bool) -> [UInt8] {
+        Array("\(terminal ? "\r\n" : "")bastion: \(reason.userMessage)\(terminal ? "\r\n" : "\n")".utf8)
+    }
+}

@@ -1,0 +1,164 @@
+import BastionCore
+import BastionTesting
+import Foundation
+import Testing
+
+/// The one enforcement decision, case by case, on a manual clock.
+@Suite("Enforcement point")
+struct EnforcementPointTests {
+    static let start = Date(timeIntervalSince1970: 1_800_000_000)
+    static let policy: Policy = {
+        var ops = Role(name: "ops", targets: ["web*"], logins: ["deploy"], maxCertificateTTL: 4 * 3_600)
+        ops.directTCPIPDestinations = ["10.0.0.9:5432"]
+        ops.elevatedLogins = ["root"]
+        let viewer = Role(name: "viewer", maxCertificateTTL: 3_600)
+        return Policy(
+            roles: ["ops": ops, "viewer": viewer],
+            targets: ["web01": TargetDefinition(name: "web01", host: "10.0.0.5", hostKey: "ssh-ed25519 AAAA")]
+        )
+    }()
+
+    static let point = EnforcementPoint(policy: policy, idleTimeout: 600)
+    static let database = EnforcementFacts.Forward(host: "10.0.0.9", port: 5432)
+
+    static func alice(roles: [String] = ["ops"], locked: Bool = false) -> User {
+        User(name: UserName("alice")!, roles: roles, isLocked: locked, createdAt: start)
+    }
+
+    static func session(login: String = "deploy", grant: EnforcementFacts.Grant? = nil, maxDuration: TimeInterval? = nil) -> EnforcementFacts.Session {
+        EnforcementFacts.Session(login: login, target: "web01", startedAt: start, maxDuration: maxDuration, lastActivity: start, grant: grant)
+    }
+
+    /// A connection that is fine at `start`: certificate valid for an hour, a session and a forward.
+    static func healthy() -> EnforcementFacts {
+        EnforcementFacts(
+            account: .current(alice()), certificateValidBefore: start.addingTimeInterval(3_600), session: session(), forwards: [database]
+        )
+    }
+
+    struct Case: Sendable, CustomTestStringConvertible {
+        var name: String
+        var after: TimeInterval
+        var change: @Sendable (inout EnforcementFacts) -> Void
+        var expected: EnforcementPoint.Decision
+        var testDescription: String { name }
+    }
+
+    static let cases: [Case] = [
+        Case(name: "nothing changed", after: 1, change: { _ in }, expected: .proceed),
+        Case(name: "shutdown", after: 1, change: { $0.shuttingDown = true }, expected: .end(.shutdown)),
+        Case(name: "certificate expired", after: 3_600, change: { _ in }, expected: .end(.certificateExpired)),
+        Case(name: "locked", after: 1, change: { $0.account = .current(alice(locked: true)) }, expected: .end(.accountLocked)),
+        Case(name: "removed", after: 1, change: { $0.account = .removed }, expected: .end(.accountRemoved)),
+        // Roles decide what runs (sessions, forwards), not whether the account may stay: a
+        // user with no role may still ask `whoami` and be told why `cert` is refused.
+        Case(
+            name: "every role gone", after: 1, change: { $0.account = .current(alice(roles: ["gone"])) },
+            expected: .end(.accessWithdrawn(login: "deploy", target: "web01"))
+        ),
+        Case(name: "killed", after: 1, change: { $0.endRequest = .kill }, expected: .end(.killed)),
+        Case(name: "ended by another node", after: 1, change: { $0.endRequest = .endedElsewhere }, expected: .end(.endedElsewhere)),
+        Case(name: "maximum length", after: 120, change: { $0.session = session(maxDuration: 60) }, expected: .end(.maximumLength(60))),
+        Case(name: "session idle", after: 600, change: { $0.certificateValidBefore = nil }, expected: .end(.idle(600))),
+        Case(
+            name: "session role withdrawn", after: 1, change: { $0.account = .current(alice(roles: ["viewer"])) },
+            expected: .end(.accessWithdrawn(login: "deploy", target: "web01"))
+        ),
+        Case(
+            name: "grant ended", after: 1, change: { $0.session = session(login: "root", grant: .ended(id: "g1")) },
+            expected: .end(.grantEnded(id: "g1"))
+        ),
+        Case(name: "grant active", after: 1, change: { $0.session = session(login: "root", grant: .active) }, expected: .proceed),
+        Case(name: "grant unreadable", after: 1, change: { $0.session = session(login: "root", grant: .unreadable) }, expected: .proceed),
+        Case(
+            name: "elevated login without a grant", after: 1, change: { $0.session = session(login: "root") },
+            expected: .end(.accessWithdrawn(login: "root", target: "web01"))
+        ),
+        Case(name: "store unreadable ends nothing", after: 1, change: { $0.account = .unreadable }, expected: .proceed),
+        Case(
+            name: "forward destination withdrawn", after: 1,
+            change: {
+                $0.session = nil
+                $0.forwards.append(.init(host: "10.0.0.8", port: 22))
+            },
+            expected: .closeForwards(destinations: ["10.0.0.8:22"])
+        ),
+        Case(
+            name: "forward-only connection idle", after: 600,
+            change: {
+                $0.session = nil
+                $0.forwardsLastActivity = start
+            },
+            expected: .end(.idle(600))
+        ),
+        Case(
+            name: "forward-only connection busy", after: 600,
+            change: {
+                $0.session = nil
+                $0.forwardsLastActivity = start.addingTimeInterval(599)
+            },
+            expected: .proceed
+        ),
+        Case(
+            name: "lock ends a forward-only connection", after: 1,
+            change: {
+                $0.session = nil
+                $0.account = .current(alice(locked: true))
+            },
+            expected: .end(.accountLocked)
+        ),
+    ]
+
+    @Test("each reason", arguments: cases)
+    func decides(_ example: Case) {
+        let clock = ManualClock(Self.start)
+        clock.advance(by: example.after)
+        var facts = Self.healthy()
+        example.change(&facts)
+        #expect(Self.point.evaluate(facts, now: clock.now()) == example.expected)
+    }
+
+    @Test("a new channel is refused for every reason that ends a connection")
+    func channelsRefused() {
+        let now = Self.start.addingTimeInterval(1)
+        var locked = Self.healthy()
+        locked.account = .current(Self.alice(locked: true))
+        #expect(Self.point.admit(.session, facts: locked, now: now) == .refuse(.accountLocked))
+        #expect(Self.point.admit(.directTCPIP(Self.database), facts: locked, now: now) == .refuse(.accountLocked))
+        #expect(Self.point.admit(.session, facts: Self.healthy(), now: Self.start.addingTimeInterval(3_600)) == .refuse(.certificateExpired))
+        var killed = Self.healthy()
+        killed.endRequest = .kill
+        #expect(Self.point.admit(.directTCPIP(Self.database), facts: killed, now: now) == .refuse(.killed))
+    }
+
+    @Test("a forward is admitted by the roles as they are now, and refused when the store cannot say")
+    func forwardAdmission() {
+        let now = Self.start.addingTimeInterval(1)
+        #expect(Self.point.admit(.directTCPIP(Self.database), facts: Self.healthy(), now: now) == .admit)
+        let other = EnforcementFacts.Forward(host: "10.0.0.9", port: 22)
+        #expect(Self.point.admit(.directTCPIP(other), facts: Self.healthy(), now: now) == .refuse(.forwardNotAllowed(destination: "10.0.0.9:22")))
+        var demoted = Self.healthy()
+        demoted.account = .current(Self.alice(roles: ["viewer"]))
+        #expect(Self.point.admit(.directTCPIP(Self.database), facts: demoted, now: now) == .refuse(.forwardNotAllowed(destination: "10.0.0.9:5432")))
+        var unreadable = Self.healthy()
+        unreadable.account = .unreadable
+        #expect(Self.point.admit(.directTCPIP(Self.database), facts: unreadable, now: now) == .refuse(.forwardNotAllowed(destination: "10.0.0.9:5432")))
+        #expect(Self.point.admit(.session, facts: unreadable, now: now) == .admit)
+    }
+
+    @Test("IPv6 destinations are bracketed as roles list them")
+    func ipv6Destination() {
+        #expect(EnforcementFacts.Forward(host: "::1", port: 80).destination == "[::1]:80")
+    }
+
+    @Test("every reason has a user line and an audit reason")
+    func texts() {
+        let reasons: [EnforcementReason] = [
+            .shutdown, .certificateExpired, .accountLocked, .accountRemoved, .killed, .endedElsewhere, .maximumLength(60), .idle(600),
+            .grantEnded(id: "g1"), .accessWithdrawn(login: "root", target: "web01"), .forwardNotAllowed(destination: "h:1"),
+        ]
+        #expect(Set(reasons.map(\.auditReason)).count == reasons.count)
+        #expect(reasons.allSatisfy { !$0.userMessage.isEmpty && !$0.userMessage.contains("\n") })
+        #expect(EnforcementReason.idle(600).userMessage == "session idle for 10m; closed")
+    }
+}
