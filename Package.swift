@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(name: "BastionCoreTests", dependencies: ["BastionCore", "BastionCrypto", "BastionTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "BastionStoreTests", dependencies: ["BastionStore", "BastionPostgres", "BastionCore", "BastionCrypto", "BastionTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "BastionSIEMTests", dependencies: ["BastionSIEM", "BastionCore", "BastionTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "BastionAppTests", dependencies: ["BastionApp", "BastionCore", "BastionCrypto", "BastionStore", "BastionPostgres", "BastionTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "BastionAppTests", dependencies: ["BastionApp", "BastionCore", "BastionCrypto", "BastionSSH", "BastionStore", "BastionPostgres", "BastionTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [

@@ -87,7 +87,7 @@ extension FrontDoorConnection {
             upstream = try UpstreamConnector.connect(
                 UpstreamRequest(
                     host: target.host, port: target.port, pinnedHostKey: pinned, login: login, user: identity.user.name.rawValue,
-                    sessionID: sessionID, connectTimeout: sessions.settings.connectTimeout
+                    sessionID: sessionID, connectTimeout: sessions.settings.connectTimeout, algorithms: configuration.algorithms
                 ),
                 authority: sessions.upstreamAuthority, now: now
             )

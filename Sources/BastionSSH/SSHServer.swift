@@ -49,11 +49,11 @@ public final class SSHServer: Sendable {
         ssh_bind_options_set(bind, SSH_BIND_OPTIONS_BINDADDR, configuration.host)
         ssh_bind_options_set(bind, SSH_BIND_OPTIONS_BINDPORT_STR, String(configuration.port))
         let options: [(ssh_bind_options_e, String)] = [
-            (SSH_BIND_OPTIONS_KEY_EXCHANGE, AlgorithmPolicy.keyExchange),
-            (SSH_BIND_OPTIONS_CIPHERS_C_S, AlgorithmPolicy.ciphers),
-            (SSH_BIND_OPTIONS_CIPHERS_S_C, AlgorithmPolicy.ciphers),
-            (SSH_BIND_OPTIONS_HMAC_C_S, AlgorithmPolicy.macs),
-            (SSH_BIND_OPTIONS_HMAC_S_C, AlgorithmPolicy.macs),
+            (SSH_BIND_OPTIONS_KEY_EXCHANGE, configuration.algorithms.keyExchangeList),
+            (SSH_BIND_OPTIONS_CIPHERS_C_S, configuration.algorithms.cipherList),
+            (SSH_BIND_OPTIONS_CIPHERS_S_C, configuration.algorithms.cipherList),
+            (SSH_BIND_OPTIONS_HMAC_C_S, configuration.algorithms.macList),
+            (SSH_BIND_OPTIONS_HMAC_S_C, configuration.algorithms.macList),
             (SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS, AlgorithmPolicy.hostKeys),
             (SSH_BIND_OPTIONS_PUBKEY_ACCEPTED_KEY_TYPES, AlgorithmPolicy.userKeys),
         ]

@@ -17,11 +17,15 @@ public struct SSHServerConfiguration: Sendable {
     public var maxConnectionsPerSource: Int
     /// Open connections allowed in all.
     public var maxConnections: Int
+    /// Key exchange, ciphers and MACs offered to clients.
+    public var algorithms: SSHAlgorithms
 
     public init(
         host: String, port: Int, hostKeyPath: String, loginGraceTime: TimeInterval = 60,
-        maxAuthAttempts: Int = 10, maxCodeAttempts: Int = 3, maxConnectionsPerSource: Int = 64, maxConnections: Int = 1024
+        maxAuthAttempts: Int = 10, maxCodeAttempts: Int = 3, maxConnectionsPerSource: Int = 64, maxConnections: Int = 1024,
+        algorithms: SSHAlgorithms = .defaults
     ) {
+        self.algorithms = algorithms
         self.host = host
         self.port = port
         self.hostKeyPath = hostKeyPath
@@ -33,24 +37,12 @@ public struct SSHServerConfiguration: Sendable {
     }
 }
 
-/// The algorithm lists Bastion offers: explicit, modern only.
+/// The host key and user key algorithms Bastion accepts (key exchange, ciphers and MACs are
+/// ``SSHAlgorithms``, configurable).
 ///
-/// No compression (CRIME-style leaks, and it is a parser attack surface), no CBC, no SHA-1
-/// MACs, no DH group1/group14; host key Ed25519 only. RSA user keys sign with SHA-2 only
-/// (`ssh-rsa` means SHA-1 signatures and is refused). libssh 0.10.6 (Debian) adds the
-/// strict-kex marker (Terrapin, CVE-2023-48795) itself.
+/// Host key Ed25519 only. RSA user keys sign with SHA-2 only (`ssh-rsa` means SHA-1
+/// signatures and is refused).
 enum AlgorithmPolicy {
-    static let keyExchange = [
-        "curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256", "ecdh-sha2-nistp384",
-        "ecdh-sha2-nistp521", "diffie-hellman-group16-sha512", "diffie-hellman-group18-sha512",
-    ].joined(separator: ",")
-    static let ciphers = [
-        "chacha20-poly1305@openssh.com", "aes256-gcm@openssh.com", "aes128-gcm@openssh.com",
-        "aes256-ctr", "aes192-ctr", "aes128-ctr",
-    ].joined(separator: ",")
-    static let macs = [
-        "hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com", "hmac-sha2-256", "hmac-sha2-512",
-    ].joined(separator: ",")
     static let hostKeys = "ssh-ed25519"
     static let userKeys = [
         "ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",

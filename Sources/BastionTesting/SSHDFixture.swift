@@ -126,8 +126,10 @@ public final class SSHDFixture: Sendable {
         return ShellStartupFiles.hiding(files, behind: empty, command)
     }
 
+    /// The fixture's sshd_config. `extra` comes first: sshd takes the first value of a
+    /// keyword, so a test's `LogLevel DEBUG3` overrides the fixture's `LogLevel VERBOSE`.
     private static func configuration(port: Int, directory: TemporaryDirectory, extra: [String]) -> String {
-        ([
+        (extra + [
             "Port \(port)",
             "ListenAddress 127.0.0.1",
             "HostKey \(directory.file("hostkey"))",
@@ -143,7 +145,7 @@ public final class SSHDFixture: Sendable {
             "Subsystem sftp internal-sftp",
             "PidFile \(directory.file("sshd.pid"))",
             "LogLevel VERBOSE",
-        ] + extra).joined(separator: "\n") + "\n"
+        ]).joined(separator: "\n") + "\n"
     }
 
 

@@ -47,7 +47,9 @@ struct TargetCommand: ParsableCommand {
             }
             let address = ListenAddress(host: target.host, port: target.port)
             do throws(UpstreamError) {
-                try HostKeyScanner.check(host: target.host, port: target.port, pinned: pinned, timeout: TimeInterval(timeout))
+                try HostKeyScanner.check(
+                    host: target.host, port: target.port, pinned: pinned, timeout: TimeInterval(timeout), algorithms: configuration.ssh.algorithms
+                )
                 print("\(name) (\(address)): pinned host key matches (\(pinned.displayType) \(pinned.fingerprint))")
             } catch where error.code == .hostKeyMismatch {
                 let presented = error.presentedHostKey.map { "\($0.displayType) \($0.fingerprint)" } ?? error.detail

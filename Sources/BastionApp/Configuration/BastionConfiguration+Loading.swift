@@ -1,4 +1,5 @@
 import BastionCore
+import BastionSSH
 import TOMLKit
 
 #if canImport(FoundationEssentials)
@@ -66,7 +67,7 @@ extension BastionConfiguration {
             guard configuration.storage.nodeTimeout >= 3 else { throw storage.error("node_timeout", "must be at least 3s") }
         }
         if let ssh = try root.table("ssh") {
-            try ssh.refuseUnknownKeys(allowed: ["listen", "login_grace_time", "max_connections_per_source"])
+            try ssh.refuseUnknownKeys(allowed: ["listen", "login_grace_time", "max_connections_per_source", "kex_algorithms", "ciphers", "macs"])
             configuration.ssh.listen = try ssh.listenAddress("listen", default: SSHConfiguration.defaults.listen)
             configuration.ssh.loginGraceTime = try ssh.duration(
                 "login_grace_time",
@@ -76,6 +77,7 @@ extension BastionConfiguration {
             configuration.ssh.maxConnectionsPerSource = try ssh.int(
                 "max_connections_per_source", default: SSHConfiguration.defaults.maxConnectionsPerSource, in: 1...10_000
             )
+            configuration.ssh.algorithms = try ssh.algorithms()
         }
         if let http = try root.table("http") {
             try http.refuseUnknownKeys(allowed: ["listen", "public_url", "assets_dir"])
@@ -275,5 +277,23 @@ extension BastionConfiguration {
             return "not a valid URL"
         }
         return nil
+    }
+}
+
+extension TOMLTableReader {
+    /// `kex_algorithms`, `ciphers`, `macs` of `[ssh]`: names libssh implements, none that
+    /// Bastion refuses (SHA-1, CBC, `none`).
+    fileprivate func algorithms() throws(ConfigurationError) -> SSHAlgorithms {
+        let defaults = SSHAlgorithms.defaults
+        let lists: [(key: String, kind: SSHAlgorithms.Kind, default: [String])] = [
+            ("kex_algorithms", .keyExchange, defaults.keyExchange), ("ciphers", .cipher, defaults.ciphers), ("macs", .mac, defaults.macs),
+        ]
+        var names: [[String]] = []
+        for list in lists {
+            let value = try strings(list.key, default: list.default)
+            if let problem = SSHAlgorithms.problem(with: value, as: list.kind) { throw error(list.key, problem) }
+            names.append(value)
+        }
+        return SSHAlgorithms(keyExchange: names[0], ciphers: names[1], macs: names[2])
     }
 }

@@ -1,4 +1,5 @@
 public import BastionCore
+public import BastionSSH
 
 #if canImport(FoundationEssentials)
 public import FoundationEssentials
@@ -123,6 +124,8 @@ public struct BastionConfiguration: Sendable, Equatable {
         public var loginGraceTime: TimeInterval
         /// `max_connections_per_source`: open connections one client address may hold.
         public var maxConnectionsPerSource: Int
+        /// `kex_algorithms`, `ciphers`, `macs`: offered on the front door and to targets.
+        public var algorithms: SSHAlgorithms = .defaults
 
         public init(listen: ListenAddress, loginGraceTime: TimeInterval, maxConnectionsPerSource: Int = 64) {
             self.listen = listen

@@ -100,7 +100,7 @@ public final class BastionDaemon: Sendable {
             configuration: SSHServerConfiguration(
                 host: configuration.ssh.listen.host, port: configuration.ssh.listen.port,
                 hostKeyPath: environment.keys.hostKeyPath, loginGraceTime: configuration.ssh.loginGraceTime,
-                maxConnectionsPerSource: configuration.ssh.maxConnectionsPerSource
+                maxConnectionsPerSource: configuration.ssh.maxConnectionsPerSource, algorithms: configuration.ssh.algorithms
             ),
             services: services, logger: logger
         )

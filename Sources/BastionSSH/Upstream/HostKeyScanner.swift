@@ -15,16 +15,20 @@ public enum HostKeyScanner {
     /// Connects to host:port and returns the server's host keys (Ed25519 first), one key
     /// exchange per key family; at least the key libssh negotiates with Bastion's preferences.
     /// Throws `.unreachable` when the first exchange fails.
-    public static func scan(host: String, port: Int, timeout: TimeInterval) throws(UpstreamError) -> [SSHPublicKey] {
-        let preferred = try presentedKey(host: host, port: port, algorithms: UpstreamTransport.allHostKeyAlgorithms, timeout: timeout)
+    public static func scan(
+        host: String, port: Int, timeout: TimeInterval, algorithms: SSHAlgorithms = .defaults
+    ) throws(UpstreamError) -> [SSHPublicKey] {
+        let preferred = try presentedKey(
+            host: host, port: port, hostKeyAlgorithms: UpstreamTransport.allHostKeyAlgorithms, algorithms: algorithms, timeout: timeout
+        )
         var keys: [SSHPublicKey] = []
-        for (index, algorithms) in families.enumerated() {
+        for (index, familyAlgorithms) in families.enumerated() {
             if index == family(of: preferred) {
                 keys.append(preferred)
                 continue
             }
             // A host without a key of this family fails the exchange: not an error here.
-            if let key = try? presentedKey(host: host, port: port, algorithms: algorithms, timeout: timeout) {
+            if let key = try? presentedKey(host: host, port: port, hostKeyAlgorithms: familyAlgorithms, algorithms: algorithms, timeout: timeout) {
                 keys.append(key)
             }
         }
@@ -34,9 +38,12 @@ public enum HostKeyScanner {
     /// Connects with only the pinned key's type offered and returns the presented key when it
     /// equals `pinned`. Throws `.hostKeyMismatch` (detail: presented fingerprint) or `.unreachable`.
     @discardableResult
-    public static func check(host: String, port: Int, pinned: SSHPublicKey, timeout: TimeInterval) throws(UpstreamError) -> SSHPublicKey {
+    public static func check(
+        host: String, port: Int, pinned: SSHPublicKey, timeout: TimeInterval, algorithms: SSHAlgorithms = .defaults
+    ) throws(UpstreamError) -> SSHPublicKey {
         let connected = try UpstreamTransport.open(
-            host: host, port: port, login: nil, hostKeyAlgorithms: UpstreamTransport.hostKeyAlgorithms(for: pinned), timeout: timeout
+            host: host, port: port, login: nil, hostKeyAlgorithms: UpstreamTransport.hostKeyAlgorithms(for: pinned), algorithms: algorithms,
+            timeout: timeout
         )
         hangUp(connected.session)
         guard connected.hostKeyBlob == pinned.blob else {
@@ -56,8 +63,12 @@ public enum HostKeyScanner {
         }
     }
 
-    private static func presentedKey(host: String, port: Int, algorithms: String, timeout: TimeInterval) throws(UpstreamError) -> SSHPublicKey {
-        let connected = try UpstreamTransport.open(host: host, port: port, login: nil, hostKeyAlgorithms: algorithms, timeout: timeout)
+    private static func presentedKey(
+        host: String, port: Int, hostKeyAlgorithms: String, algorithms: SSHAlgorithms, timeout: TimeInterval
+    ) throws(UpstreamError) -> SSHPublicKey {
+        let connected = try UpstreamTransport.open(
+            host: host, port: port, login: nil, hostKeyAlgorithms: hostKeyAlgorithms, algorithms: algorithms, timeout: timeout
+        )
         hangUp(connected.session)
         do {
             return try SSHPublicKey(blob: connected.hostKeyBlob)

@@ -18,7 +18,7 @@ public enum UpstreamConnector {
     ) throws(UpstreamError) -> UpstreamSession {
         let connected = try UpstreamTransport.open(
             host: request.host, port: request.port, login: request.login,
-            hostKeyAlgorithms: UpstreamTransport.hostKeyAlgorithms(for: request.pinnedHostKey),
+            hostKeyAlgorithms: UpstreamTransport.hostKeyAlgorithms(for: request.pinnedHostKey), algorithms: request.algorithms,
             timeout: request.connectTimeout
         )
         let session = connected.session

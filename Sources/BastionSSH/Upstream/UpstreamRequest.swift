@@ -19,11 +19,14 @@ public struct UpstreamRequest: Sendable {
     public var sessionID: String
     /// Seconds allowed for TCP connect, key exchange and each authentication step.
     public var connectTimeout: TimeInterval
+    /// Key exchange, ciphers and MACs offered to the target (`ssh.*` lists, as on the front door).
+    public var algorithms: SSHAlgorithms
 
     public init(
         host: String, port: Int, pinnedHostKey: SSHPublicKey, login: String, user: String, sessionID: String,
-        connectTimeout: TimeInterval = 10
+        connectTimeout: TimeInterval = 10, algorithms: SSHAlgorithms = .defaults
     ) {
+        self.algorithms = algorithms
         self.host = host
         self.port = port
         self.pinnedHostKey = pinnedHostKey

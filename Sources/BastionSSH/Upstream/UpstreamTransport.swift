@@ -43,7 +43,7 @@ enum UpstreamTransport {
     /// Creates a libssh client session, connects to `host:port` and completes key exchange.
     /// Throws `.unreachable` for anything up to and including key exchange.
     static func open(
-        host: String, port: Int, login: String?, hostKeyAlgorithms: String, timeout: TimeInterval
+        host: String, port: Int, login: String?, hostKeyAlgorithms: String, algorithms: SSHAlgorithms, timeout: TimeInterval
     ) throws(UpstreamError) -> Connected {
         ssh_init()
         // A target that hangs up while we write must not kill bastiond.
@@ -51,7 +51,9 @@ enum UpstreamTransport {
         guard (1...65_535).contains(port) else { throw UpstreamError(.unreachable, "invalid port \(port)") }
         guard let session = ssh_new() else { throw UpstreamError(.unreachable, "ssh_new failed") }
         do throws(UpstreamError) {
-            try configure(session, host: host, port: port, login: login, hostKeyAlgorithms: hostKeyAlgorithms, timeout: timeout)
+            try configure(
+                session, host: host, port: port, login: login, hostKeyAlgorithms: hostKeyAlgorithms, algorithms: algorithms, timeout: timeout
+            )
             guard ssh_connect(session) == SSH_OK else {
                 throw UpstreamError(.unreachable, "\(host):\(port): \(LibSSH.errorText(session))")
             }
@@ -74,7 +76,8 @@ enum UpstreamTransport {
     /// Options for a client session toward a target. Nothing comes from the machine's
     /// ssh_config or known_hosts: the configuration file is the only source of trust.
     private static func configure(
-        _ session: OpaquePointer, host: String, port: Int, login: String?, hostKeyAlgorithms: String, timeout: TimeInterval
+        _ session: OpaquePointer, host: String, port: Int, login: String?, hostKeyAlgorithms: String, algorithms: SSHAlgorithms,
+        timeout: TimeInterval
     ) throws(UpstreamError) {
         var noConfig = false
         var portNumber = UInt32(port)
@@ -91,11 +94,11 @@ enum UpstreamTransport {
         let strings: [(String, ssh_options_e, String)] = [
             ("known hosts", SSH_OPTIONS_KNOWNHOSTS, "/dev/null"),
             ("global known hosts", SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null"),
-            ("key exchange", SSH_OPTIONS_KEY_EXCHANGE, AlgorithmPolicy.keyExchange),
-            ("ciphers", SSH_OPTIONS_CIPHERS_C_S, AlgorithmPolicy.ciphers),
-            ("ciphers", SSH_OPTIONS_CIPHERS_S_C, AlgorithmPolicy.ciphers),
-            ("MACs", SSH_OPTIONS_HMAC_C_S, AlgorithmPolicy.macs),
-            ("MACs", SSH_OPTIONS_HMAC_S_C, AlgorithmPolicy.macs),
+            ("key exchange", SSH_OPTIONS_KEY_EXCHANGE, algorithms.keyExchangeList),
+            ("ciphers", SSH_OPTIONS_CIPHERS_C_S, algorithms.cipherList),
+            ("ciphers", SSH_OPTIONS_CIPHERS_S_C, algorithms.cipherList),
+            ("MACs", SSH_OPTIONS_HMAC_C_S, algorithms.macList),
+            ("MACs", SSH_OPTIONS_HMAC_S_C, algorithms.macList),
             ("host key algorithms", SSH_OPTIONS_HOSTKEYS, hostKeyAlgorithms),
             ("user key algorithms", SSH_OPTIONS_PUBLICKEY_ACCEPTED_TYPES, userKeyAlgorithms),
             ("compression", SSH_OPTIONS_COMPRESSION_C_S, "none"),
