@@ -27,8 +27,8 @@ struct BastiondTarget {
     }
 
     /// The same bastiond (same data directory, users and CAs) on new ports, relaying `web01`
-    /// to `target` with recordings in `recordings`. It allows 1000 connections per source
-    /// address, since every benchmark client comes from 127.0.0.1.
+    /// to `target` with recordings in `recordings`. Admission's defaults serve every benchmark
+    /// client from 127.0.0.1: only unauthenticated connections are counted.
     func relaying(to target: OpenSSHTarget, recordings: String, name: String = "bastiond-relay", extra: String = "") throws(BenchError) -> BastiondTarget {
         try Self.configure(executable: executable, scratch: scratch, name: name, extra: extra + """
             [recording]
@@ -38,7 +38,7 @@ struct BastiondTarget {
             address = "127.0.0.1:\(target.port)"
             host_key = "\(try target.hostKeyLine())"
 
-            """, maxConnectionsPerSource: 1000)
+            """)
     }
 
     /// The same bastiond (same data directory, so the same key files) as node `node` of several
@@ -49,23 +49,22 @@ struct BastiondTarget {
             url = "\(url)"
             node = "\(node)"
 
-            """, maxConnectionsPerSource: 1000)
+            """)
     }
 
     private static func configure(
-        executable: String, scratch: ScratchDirectory, name: String, extra: String, maxConnectionsPerSource: Int? = nil
+        executable: String, scratch: ScratchDirectory, name: String, extra: String
     ) throws(BenchError) -> BastiondTarget {
         let sshPort = try LoopbackPort.free()
         var httpPort = try LoopbackPort.free()
         while httpPort == sshPort { httpPort = try LoopbackPort.free() }
-        let limit = maxConnectionsPerSource.map { "max_connections_per_source = \($0)\n" } ?? ""
         let configPath = try scratch.write("\(name).toml", """
             [server]
             data_dir = "\(scratch.file("bastion-data"))"
 
             [ssh]
             listen = "127.0.0.1:\(sshPort)"
-            \(limit)
+
             [http]
             listen = "127.0.0.1:\(httpPort)"
             public_url = "http://127.0.0.1:\(httpPort)"

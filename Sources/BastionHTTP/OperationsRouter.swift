@@ -2,12 +2,13 @@ public import Hummingbird
 public import Prometheus
 
 /// The operator-facing HTTP endpoints: `/healthz` for load balancers, `/metrics` for
-/// Prometheus. Later issues add approval pages and the auditors' web view.
+/// Prometheus. The approval pages and the web view are registered beside them (BastionApp/HTTP).
 public enum OperationsRouter {
     /// - Parameter isHealthy: the readiness check (e.g. "the database answers"); a `false`
     ///   turns `/healthz` into 503 so a load balancer stops sending logins here.
+    /// - Parameter refresh: brings gauges read from elsewhere up to date before `/metrics` answers.
     public static func make(
-        registry: PrometheusCollectorRegistry, isHealthy: @escaping @Sendable () async -> Bool
+        registry: PrometheusCollectorRegistry, refresh: @escaping @Sendable () -> Void = {}, isHealthy: @escaping @Sendable () async -> Bool
     ) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/healthz") { _, _ -> Response in
@@ -19,6 +20,7 @@ public enum OperationsRouter {
             )
         }
         router.get("/metrics") { _, _ -> Response in
+            refresh()
             var bytes: [UInt8] = []
             registry.emit(into: &bytes)
             return Response(

@@ -2,27 +2,26 @@ import BastionCore
 import Foundation
 import Synchronization
 
-/// The open front-door connections, so that shutdown (and later `user lock`) can reach
-/// them, and so that one source cannot hold more than its share.
+/// The open front-door connections, so that shutdown can reach them and admission can push
+/// out a stalled handshake by its ticket.
 ///
 /// Also decides when freed heap memory goes back to the kernel (see ``remove(_:)``).
 final class ConnectionRegistry: Sendable {
-    private let connections = Mutex<[ObjectIdentifier: FrontDoorConnection]>([:])
+    private let connections = Mutex<[Int: FrontDoorConnection]>([:])
     /// The most connections open at once since the heap was last trimmed.
     private let peakSinceTrim = Mutex(0)
 
-    /// Registers the connection unless its source, or the server, is at its limit.
-    func admit(_ connection: FrontDoorConnection, perSource: Int, total: Int) -> Bool {
-        connections.withLock { connections in
-            let address = connection.context.remoteAddress
-            guard connections.count < total,
-                connections.values.lazy.filter({ $0.context.remoteAddress == address }).count < perSource
-            else { return false }
-            connections[ObjectIdentifier(connection)] = connection
-            let open = connections.count
-            peakSinceTrim.withLock { $0 = max($0, open) }
-            return true
+    func register(_ connection: FrontDoorConnection) {
+        let open = connections.withLock { connections in
+            connections[connection.ticket] = connection
+            return connections.count
         }
+        peakSinceTrim.withLock { $0 = max($0, open) }
+    }
+
+    /// Ends the handshake of `ticket` now (admission made room for another source).
+    func evict(ticket: Int) {
+        connections.withLock { $0[ticket] }?.evict()
     }
 
     /// Forgets a connection that ended; returns true when the caller should give freed heap
@@ -34,7 +33,7 @@ final class ConnectionRegistry: Sendable {
     /// when the open connections have fallen to half the peak since the last trim.
     func remove(_ connection: FrontDoorConnection) -> Bool {
         let open = connections.withLock { connections in
-            connections.removeValue(forKey: ObjectIdentifier(connection))
+            connections.removeValue(forKey: connection.ticket)
             return connections.count
         }
         return peakSinceTrim.withLock { peak in
@@ -46,8 +45,13 @@ final class ConnectionRegistry: Sendable {
 
     var count: Int { connections.withLock { $0.count } }
 
+    /// Asks every connection to end: authenticated ones through their own close sequence
+    /// (users are told), handshakes at once.
     func closeAll() {
-        for connection in connections.withLock({ Array($0.values) }) { connection.requestClose() }
+        for connection in connections.withLock({ Array($0.values) }) {
+            connection.requestClose()
+            if !connection.isAuthenticated { connection.evict() }
+        }
     }
 
     func waitUntilEmpty(timeout: TimeInterval) {

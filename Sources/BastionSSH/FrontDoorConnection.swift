@@ -14,6 +14,11 @@ import Synchronization
 /// and libssh receives `self` unretained as `userdata`, used only during `run()`.
 final class FrontDoorConnection: @unchecked Sendable {
     let session: ssh_session
+    /// Admission's name for this connection, and when it was accepted (the login grace time
+    /// counts from then, waiting included).
+    let ticket: Int
+    let acceptedAt: Date
+    let admission: AdmissionGate
     let configuration: SSHServerConfiguration
     let services: FrontDoorServices
     var logger: Logger
@@ -24,7 +29,13 @@ final class FrontDoorConnection: @unchecked Sendable {
     var pendingLogin: Authenticator.PendingLogin?
     /// The certificate this connection's last probe verified, for the signed request after it.
     var probedCertificate: Authenticator.VerifiedCertificate?
-    var identity: AuthenticatedIdentity?
+    var identity: AuthenticatedIdentity? {
+        didSet {
+            guard oldValue == nil, identity != nil else { return }
+            authenticated.store(true, ordering: .relaxed)
+            admission.authenticated(ticket)
+        }
+    }
     var deniedAttempts = 0
     /// Whether the "temporarily unavailable" banner went out (once per connection).
     var unavailableAnnounced = false
@@ -60,6 +71,13 @@ final class FrontDoorConnection: @unchecked Sendable {
     var disconnectMessage: String?
 
     private let closeRequested = Atomic<Bool>(false)
+    private let authenticated = Atomic<Bool>(false)
+    /// Whether the socket may still be shut down from another thread (admission pushing a
+    /// stalled handshake out): false from just before libssh closes it.
+    private let socketOpen = Mutex(true)
+    private let evicted = Atomic<Bool>(false)
+    /// Why the handshake failed, for the source's penalty; nil while it has not.
+    var handshakeFailure: PenaltyBox.Cause?
 
     // libssh keeps pointers to these structs: heap-allocated so their addresses are stable;
     // `.size` is set by hand because `ssh_callbacks_init` is a C macro.
@@ -67,8 +85,14 @@ final class FrontDoorConnection: @unchecked Sendable {
     let channelCallbacks = UnsafeMutablePointer<ssh_channel_callbacks_struct>.allocate(capacity: 1)
     let targetCallbacks = UnsafeMutablePointer<ssh_channel_callbacks_struct>.allocate(capacity: 1)
 
-    init(session: ssh_session, configuration: SSHServerConfiguration, services: FrontDoorServices, logger: Logger) {
+    init(
+        session: ssh_session, ticket: Int, acceptedAt: Date, admission: AdmissionGate, configuration: SSHServerConfiguration,
+        services: FrontDoorServices, logger: Logger
+    ) {
         self.session = session
+        self.ticket = ticket
+        self.acceptedAt = acceptedAt
+        self.admission = admission
         self.configuration = configuration
         self.services = services
         let peer = LibSSH.peerAddress(fd: ssh_get_fd(session))
@@ -100,11 +124,32 @@ final class FrontDoorConnection: @unchecked Sendable {
 
     var closeRequestedFlag: Bool { closeRequested.load(ordering: .relaxed) }
 
-    /// Closes a connection that was never run (over a limit), before key exchange.
-    func discard() {
-        ssh_disconnect(session)
-        ssh_free(session)
+    var isAuthenticated: Bool { authenticated.load(ordering: .relaxed) }
+
+    /// Ends the handshake from another thread: shuts the socket down, which wakes libssh's
+    /// blocking read on the connection's own thread. Safe from any thread.
+    func evict() {
+        evicted.store(true, ordering: .relaxed)
+        socketOpen.withLock { open in
+            if open { shutdown(ssh_get_fd(session), Int32(SHUT_RDWR)) }
+        }
     }
+
+    /// Tells admission how the connection ended: nothing when it authenticated (its slot was
+    /// freed then), else whether its source earned a penalty.
+    private func reportEnd() {
+        guard !isAuthenticated else { return }
+        var cause = handshakeFailure
+        if evicted.load(ordering: .relaxed) || closeRequestedFlag {
+            cause = nil
+        } else if cause == nil {
+            cause = deniedAttempts > 0 || wrongCodes > 0 ? .authFail : (Date() >= loginDeadline ? .graceExceeded : .noAuth)
+        }
+        admission.ended(ticket, source: context.remoteAddress, cause: cause, now: services.clock.now())
+    }
+
+    /// The end of the login grace time, counted from accept.
+    var loginDeadline: Date { acceptedAt.addingTimeInterval(configuration.loginGraceTime) }
 
     /// The connection's whole life, on its own thread.
     func run() {
@@ -121,20 +166,27 @@ final class FrontDoorConnection: @unchecked Sendable {
                 ssh_event_remove_session(event, session)
                 ssh_event_free(event)
             }
-            if disconnectMessage == nil { ssh_disconnect(session) }
+            socketOpen.withLock { open in
+                open = false
+                if disconnectMessage == nil { ssh_disconnect(session) }
+            }
             ssh_free(session)
+            reportEnd()
         }
-        var timeout = Int(configuration.loginGraceTime.rounded(.up))
+        var timeout = max(1, Int(loginDeadline.timeIntervalSinceNow.rounded(.up)))
         ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &timeout)
         installCallbacks()
         guard ssh_handle_key_exchange(session) == SSH_OK else {
-            logger.debug("key exchange failed", metadata: ["error": "\(LibSSH.errorText(session))"])
+            let error = LibSSH.errorText(session)
+            handshakeFailure = Self.penaltyCause(keyExchangeError: error, pastDeadline: Date() >= loginDeadline)
+            logger.debug("key exchange failed", metadata: ["error": "\(error)"])
             return
         }
+        admission.keyExchanged(ticket)
         event = ssh_event_new()
         guard let event else { return }
         ssh_event_add_session(event, session)
-        let deadline = Date().addingTimeInterval(configuration.loginGraceTime)
+        let deadline = loginDeadline
         while !hangUp {
             let rc = ssh_event_dopoll(event, pollTimeoutMilliseconds)
             if ssh_is_connected(session) == 0 { break }
@@ -172,6 +224,21 @@ final class FrontDoorConnection: @unchecked Sendable {
             self.channel = nil
         }
     }
+
+    /// What a failed key exchange earns its source: the grace time ran out, the client just
+    /// went away, or it sent something that is not SSH (a bad banner, packet or KEXINIT).
+    /// A client whose algorithms do not match, or that hangs up, is no worse than one that
+    /// never tried to authenticate.
+    static func penaltyCause(keyExchangeError error: String, pastDeadline: Bool) -> PenaltyBox.Cause {
+        if pastDeadline || error.localizedCaseInsensitiveContains("timeout") { return .graceExceeded }
+        return malformedMarkers.contains { error.localizedCaseInsensitiveContains($0) } ? .malformed : .noAuth
+    }
+
+    /// What libssh 0.10 says of input that is not SSH (checked by the adversarial tests).
+    static let malformedMarkers = [
+        "protocol mismatch", "too high", "too big", "too large", "invalid", "bad packet", "unexpected", "wrong packet", "decrypt",
+        "mac error", "padding", "kexinit", "could not parse", "malformed",
+    ]
 
     /// How long a client may take to hang up after the session's CLOSE. sshd waits as long as
     /// the client likes; a busy or stopped client (a laptop lid, a loaded CI machine) that

@@ -1,4 +1,4 @@
-import BastionCore
+public import BastionCore
 import CLibSSH
 public import Logging
 import Foundation
@@ -7,23 +7,32 @@ import Synchronization
 import Glibc
 #endif
 
-/// Bastion's SSH front door: a libssh bind socket, an accept thread, and one thread per
-/// connection.
+/// Bastion's SSH front door: a listening socket of its own, one admission thread, and one
+/// thread per running connection.
 ///
 /// libssh blocks in key exchange and authentication, so connections never run on Swift's
-/// cooperative pool (STYLE.md rule 2); a thread per connection is what the spike measured.
+/// cooperative pool (STYLE.md rule 2). The admission thread accepts, asks
+/// ``AdmissionControl`` (through ``AdmissionGate``) whether each connection starts its
+/// handshake on a thread now, waits (a socket in the poll set, no thread) or is refused,
+/// and starts waiting connections as slots free up.
 public final class SSHServer: Sendable {
     private struct State {
         var bind: BindHandle?
-        var port: Int?
+        var listener: ListeningSocket?
         var stopping = false
         var acceptThreadDone = false
     }
 
-    /// libssh's bind handle. Only the accept thread touches it after start; `stop()` only
-    /// shuts its socket down (a thread-safe syscall) to wake that thread.
+    /// libssh's bind handle: host key and algorithms for accepted sessions. Only the
+    /// admission thread touches it after start.
     private struct BindHandle: @unchecked Sendable {
         let pointer: OpaquePointer
+    }
+
+    /// A connection waiting for a handshake slot: its socket, and where it came from.
+    private struct WaitingSocket {
+        let fd: Int32
+        let acceptedAt: Date
     }
 
     private let configuration: SSHServerConfiguration
@@ -31,11 +40,24 @@ public final class SSHServer: Sendable {
     private let logger: Logger
     private let state = Mutex(State())
     private let connections = ConnectionRegistry()
+    private let admission: AdmissionGate
 
     public init(configuration: SSHServerConfiguration, services: FrontDoorServices, logger: Logger) {
         self.configuration = configuration
         self.services = services
         self.logger = logger
+        var admissionSettings = configuration.admission
+        admissionSettings.graceTime = configuration.loginGraceTime
+        let (audit, clock) = (services.audit, services.clock)
+        admission = AdmissionGate(settings: admissionSettings, penalties: configuration.penalties) { activation in
+            logger.warning("source penalised", metadata: ["source": "\(activation.source)", "cause": "\(activation.cause.rawValue)"])
+            try? audit.append(AuditEvent(
+                type: .sshPenalty, time: clock.now(), outcome: .failure, actor: .init(user: nil, method: "daemon"),
+                connection: .init(id: "-", remoteAddress: activation.source, remotePort: 0, sshUsername: nil),
+                reason: "\(activation.cause.rawValue): connections refused until \(AuditEvent.timestamp(activation.until))",
+                details: ["source": activation.source, "cause": activation.cause.rawValue, "until": AuditEvent.timestamp(activation.until)]
+            ))
+        }
     }
 
     /// Binds and starts accepting. Returns the bound port.
@@ -43,11 +65,54 @@ public final class SSHServer: Sendable {
     public func start() throws -> Int {
         ssh_init()
         signal(SIGPIPE, SIG_IGN)
+        let bind = try makeBind()
+        let listener: ListeningSocket
+        do {
+            listener = try ListeningSocket.open(host: configuration.host, port: configuration.port)
+        } catch {
+            ssh_bind_free(bind)
+            throw error
+        }
+        let handle = BindHandle(pointer: bind)
+        state.withLock {
+            $0.bind = handle
+            $0.listener = listener
+        }
+        let thread = Thread { [self] in admissionLoop(handle, listener) }
+        thread.name = "ssh-accept"
+        thread.start()
+        logger.info("SSH listening", metadata: ["address": "\(configuration.host):\(listener.port)", "backlog": "\(ListeningSocket.backlog)"])
+        return listener.port
+    }
+
+    /// Stops accepting and ends every open connection.
+    public func stop() {
+        let listener = state.withLock { state -> ListeningSocket? in
+            state.stopping = true
+            return state.listener
+        }
+        admission.wake()
+        connections.closeAll()
+        while listener != nil, !state.withLock({ $0.acceptThreadDone }) { usleep(10_000) }
+        connections.waitUntilEmpty(timeout: 5)
+    }
+
+    /// Number of connections currently open (for metrics and tests).
+    public var openConnections: Int { connections.count }
+
+    /// Unauthenticated connections running and waiting, penalised sources, drops by reason.
+    public var admissionStats: (running: Int, waiting: Int, penalised: Int, dropped: [String: Int]) {
+        let stats = admission.stats(now: services.clock.now())
+        return (stats.running, stats.waiting, stats.penalised, stats.dropped)
+    }
+
+    /// libssh's bind object, configured but never listening: it only gives accepted sockets
+    /// their host key and algorithms. A test accept on a socket pair loads the host key now,
+    /// so that an unreadable key fails the start, not the first login.
+    private func makeBind() throws -> OpaquePointer {
         guard let bind = ssh_bind_new() else { throw SSHError(.resources, "ssh_bind_new failed") }
         var noConfig = false
         ssh_bind_options_set(bind, SSH_BIND_OPTIONS_PROCESS_CONFIG, &noConfig)
-        ssh_bind_options_set(bind, SSH_BIND_OPTIONS_BINDADDR, configuration.host)
-        ssh_bind_options_set(bind, SSH_BIND_OPTIONS_BINDPORT_STR, String(configuration.port))
         let options: [(ssh_bind_options_e, String)] = [
             (SSH_BIND_OPTIONS_KEY_EXCHANGE, configuration.algorithms.keyExchangeList),
             (SSH_BIND_OPTIONS_CIPHERS_C_S, configuration.algorithms.cipherList),
@@ -62,83 +127,125 @@ public final class SSHServer: Sendable {
             ssh_bind_free(bind)
             throw SSHError(.bind, "setting algorithms: \(detail)")
         }
-        guard ssh_bind_options_set(bind, SSH_BIND_OPTIONS_HOSTKEY, configuration.hostKeyPath) == SSH_OK else {
+        var pair: [Int32] = [-1, -1]
+        guard ssh_bind_options_set(bind, SSH_BIND_OPTIONS_HOSTKEY, configuration.hostKeyPath) == SSH_OK,
+            socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0, &pair) == 0, let probe = ssh_new()
+        else {
             let detail = LibSSH.errorText(bind)
             ssh_bind_free(bind)
             throw SSHError(.hostKey, "\(configuration.hostKeyPath): \(detail)")
         }
-        guard ssh_bind_listen(bind) == SSH_OK else {
+        let loaded = ssh_bind_accept_fd(bind, probe, pair[0]) == SSH_OK
+        ssh_free(probe)  // closes pair[0]
+        close(pair[1])
+        guard loaded else {
             let detail = LibSSH.errorText(bind)
             ssh_bind_free(bind)
-            throw SSHError(.bind, "listen on \(configuration.host):\(configuration.port): \(detail)")
+            throw SSHError(.hostKey, "\(configuration.hostKeyPath): \(detail)")
         }
-        let port = LibSSH.localPort(fd: ssh_bind_get_fd(bind)) ?? configuration.port
-        let handle = BindHandle(pointer: bind)
-        state.withLock {
-            $0.bind = handle
-            $0.port = port
-        }
-        let thread = Thread { [self] in acceptLoop(handle) }
-        thread.name = "ssh-accept"
-        thread.start()
-        logger.info("SSH listening", metadata: ["address": "\(configuration.host):\(port)"])
-        return port
+        return bind
     }
 
-    /// Stops accepting and ends every open connection.
-    public func stop() {
-        let bind = state.withLock { state -> BindHandle? in
-            state.stopping = true
-            return state.bind
-        }
-        if let bind { shutdown(ssh_bind_get_fd(bind.pointer), Int32(SHUT_RDWR)) }
-        connections.closeAll()
-        while !state.withLock({ $0.acceptThreadDone || $0.bind == nil }) { usleep(10_000) }
-        connections.waitUntilEmpty(timeout: 5)
-    }
-
-    /// Number of connections currently open (for metrics and tests).
-    public var openConnections: Int { connections.count }
-
-    private func acceptLoop(_ bind: BindHandle) {
+    private func admissionLoop(_ bind: BindHandle, _ listener: ListeningSocket) {
+        var waiting: [Int: WaitingSocket] = [:]
+        var nextTicket = 0
         defer {
+            waiting.values.forEach { close($0.fd) }
+            close(listener.fd)
             ssh_bind_free(bind.pointer)
             state.withLock { $0.acceptThreadDone = true }
         }
+        var lastExpiry = Date()
         while !state.withLock({ $0.stopping }) {
-            guard let session = ssh_new() else {
-                usleep(100_000)
-                continue
+            let tickets = Array(waiting.keys)
+            var pollers = [
+                pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: admission.wakeDescriptor, events: Int16(POLLIN), revents: 0),
+            ]
+            // A waiting client is watched only for hanging up: its banner may already be
+            // readable, and that must wait for its handshake.
+            pollers += tickets.map { pollfd(fd: waiting[$0]!.fd, events: Self.pollPeerHangUp, revents: 0) }
+            _ = poll(&pollers, nfds_t(pollers.count), 1000)
+            if state.withLock({ $0.stopping }) { return }
+            if pollers[1].revents != 0 { admission.drainWakeups() }
+            let now = services.clock.now()
+            for (index, ticket) in tickets.enumerated() where pollers[index + 2].revents != 0 {
+                admission.left(ticket)
+                close(waiting.removeValue(forKey: ticket)!.fd)
             }
-            // Compression has no bind option; it must be set before accept, which builds
-            // the server's KEX offer.
-            ssh_options_set(session, SSH_OPTIONS_COMPRESSION_C_S, "none")
-            ssh_options_set(session, SSH_OPTIONS_COMPRESSION_S_C, "none")
-            guard ssh_bind_accept(bind.pointer, session) == SSH_OK else {
-                ssh_free(session)
-                if state.withLock({ $0.stopping }) { return }
-                logger.warning("accept failed", metadata: ["error": "\(LibSSH.errorText(bind.pointer))"])
-                usleep(50_000)
-                continue
+            if pollers[0].revents != 0 {
+                // A bounded batch per turn, so that waiting sockets and freed slots get a look.
+                for _ in 0..<256 {
+                    guard let fd = listener.accept() else { break }
+                    nextTicket += 1
+                    arrive(fd, ticket: nextTicket, bind: bind, waiting: &waiting, now: now)
+                }
             }
-            let connection = FrontDoorConnection(
-                session: session, configuration: configuration, services: services, logger: logger
-            )
-            guard connections.admit(
-                connection, perSource: configuration.maxConnectionsPerSource, total: configuration.maxConnections
-            ) else {
-                logger.warning("connection limit reached; dropping", metadata: ["source": "\(connection.context.remoteAddress)"])
-                connection.discard()
-                continue
+            if now.timeIntervalSince(lastExpiry) >= 1 {
+                lastExpiry = now
+                for ticket in admission.expire(now: now) {
+                    if let socket = waiting.removeValue(forKey: ticket) { close(socket.fd) }
+                }
             }
-            let thread = Thread { [connections] in
-                connection.run()
-                if connections.remove(connection) { _ = malloc_trim(0) }
+            for ticket in admission.next(now: now) {
+                guard let socket = waiting.removeValue(forKey: ticket) else { continue }
+                run(socket.fd, ticket: ticket, acceptedAt: socket.acceptedAt, bind: bind)
             }
-            thread.name = "ssh-conn"
-            thread.stackSize = 1 << 20
-            thread.start()
         }
+    }
+
+    /// Linux's `POLLRDHUP` (the peer shut its side down; `<poll.h>` with `_GNU_SOURCE`, which
+    /// Swift's Glibc module does not define).
+    private static let pollPeerHangUp: Int16 = 0x2000
+
+    /// Carries out the admission decision for a connection just accepted.
+    private func arrive(_ fd: Int32, ticket: Int, bind: BindHandle, waiting: inout [Int: WaitingSocket], now: Date) {
+        let source = LibSSH.peerAddress(fd: fd).address
+        switch admission.arrive(ticket, source: source, now: now) {
+        case .start(let evicting):
+            if let evicting { connections.evict(ticket: evicting) }
+            run(fd, ticket: ticket, acceptedAt: now, bind: bind)
+        case .wait(let dropping):
+            if let dropping, let socket = waiting.removeValue(forKey: dropping) { close(socket.fd) }
+            waiting[ticket] = WaitingSocket(fd: fd, acceptedAt: now)
+        case .refuse(let refusal):
+            logger.debug("connection refused", metadata: ["source": "\(source)", "reason": "\(refusal.rawValue)"])
+            close(fd)
+        }
+    }
+
+    /// Starts the handshake of `fd` on a thread of its own.
+    private func run(_ fd: Int32, ticket: Int, acceptedAt: Date, bind: BindHandle) {
+        guard let session = ssh_new() else {
+            close(fd)
+            admission.ended(ticket, source: "", cause: nil, now: services.clock.now())
+            return
+        }
+        // Compression has no bind option; it must be set before accept, which builds the
+        // server's KEX offer.
+        ssh_options_set(session, SSH_OPTIONS_COMPRESSION_C_S, "none")
+        ssh_options_set(session, SSH_OPTIONS_COMPRESSION_S_C, "none")
+        guard ssh_bind_accept_fd(bind.pointer, session, fd) == SSH_OK else {
+            logger.warning("accept failed", metadata: ["error": "\(LibSSH.errorText(bind.pointer))"])
+            // Whoever holds the socket closes it, once.
+            let owned = ssh_get_fd(session) == fd
+            ssh_free(session)
+            if !owned { close(fd) }
+            admission.ended(ticket, source: "", cause: nil, now: services.clock.now())
+            return
+        }
+        let connection = FrontDoorConnection(
+            session: session, ticket: ticket, acceptedAt: acceptedAt, admission: admission, configuration: configuration, services: services,
+            logger: logger
+        )
+        connections.register(connection)
+        let thread = Thread { [connections] in
+            connection.run()
+            if connections.remove(connection) { _ = malloc_trim(0) }
+        }
+        thread.name = "ssh-conn"
+        thread.stackSize = 1 << 20
+        thread.start()
     }
 }
 

@@ -1,3 +1,4 @@
+public import BastionCore
 public import Foundation
 
 /// How the front door listens and what it offers.
@@ -12,28 +13,26 @@ public struct SSHServerConfiguration: Sendable {
     public var maxAuthAttempts: Int
     /// Wrong TOTP codes tolerated on one connection (OpenSSH asks three times).
     public var maxCodeAttempts: Int
-    /// Open connections allowed from one source address; more are dropped before key
-    /// exchange, so one host cannot exhaust the threads everyone else needs.
-    public var maxConnectionsPerSource: Int
-    /// Open connections allowed in all.
-    public var maxConnections: Int
+    /// Limits on unauthenticated connections (the login grace time is ``loginGraceTime``).
+    public var admission: AdmissionSettings
+    /// Per-source penalties for failed, abandoned and malformed handshakes.
+    public var penalties: PenaltyBox.Settings
     /// Key exchange, ciphers and MACs offered to clients.
     public var algorithms: SSHAlgorithms
 
     public init(
-        host: String, port: Int, hostKeyPath: String, loginGraceTime: TimeInterval = 60,
-        maxAuthAttempts: Int = 10, maxCodeAttempts: Int = 3, maxConnectionsPerSource: Int = 64, maxConnections: Int = 1024,
-        algorithms: SSHAlgorithms = .defaults
+        host: String, port: Int, hostKeyPath: String, loginGraceTime: TimeInterval = 60, maxAuthAttempts: Int = 10, maxCodeAttempts: Int = 3,
+        admission: AdmissionSettings = .defaults, penalties: PenaltyBox.Settings = .defaults, algorithms: SSHAlgorithms = .defaults
     ) {
-        self.algorithms = algorithms
         self.host = host
         self.port = port
         self.hostKeyPath = hostKeyPath
         self.loginGraceTime = loginGraceTime
         self.maxAuthAttempts = maxAuthAttempts
         self.maxCodeAttempts = maxCodeAttempts
-        self.maxConnectionsPerSource = maxConnectionsPerSource
-        self.maxConnections = maxConnections
+        self.admission = admission
+        self.penalties = penalties
+        self.algorithms = algorithms
     }
 }
 

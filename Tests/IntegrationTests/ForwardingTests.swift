@@ -57,24 +57,3 @@ struct ForwardingTests {
         }
     }
 }
-
-/// One source cannot hold more connections than `ssh.max_connections_per_source`.
-@Suite("Connection limits")
-struct ConnectionLimitTests {
-    @Test("connections over the per-source limit are dropped before key exchange")
-    func perSourceLimit() async throws {
-        try await withBastion(configure: { $0.ssh.maxConnectionsPerSource = 2 }) { bastion in
-            let alice = try await bastion.enroll("alice")
-            try await alice.fetchCertificate()
-            // Two idle TCP connections use up the limit of two.
-            let idle = try (0..<2).map { _ in try LoopbackSocket(port: bastion.endpoints.sshPort) }
-            try await Task.sleep(for: .milliseconds(200))
-            let refused = try await alice.ssh(["whoami"], answer: .none, useCertificate: true)
-            #expect(refused.status == 255, "\(refused)")
-            idle.forEach { $0.close() }
-            try await Task.sleep(for: .milliseconds(300))
-            let accepted = try await alice.ssh(["whoami"], answer: .none, useCertificate: true)
-            #expect(accepted.status == 0, "\(accepted)")
-        }
-    }
-}

@@ -67,16 +67,17 @@ extension BastionConfiguration {
             guard configuration.storage.nodeTimeout >= 3 else { throw storage.error("node_timeout", "must be at least 3s") }
         }
         if let ssh = try root.table("ssh") {
-            try ssh.refuseUnknownKeys(allowed: ["listen", "login_grace_time", "max_connections_per_source", "kex_algorithms", "ciphers", "macs"])
+            try ssh.refuseUnknownKeys(allowed: [
+                "listen", "login_grace_time", "max_startups", "per_source_max_startups", "penalties", "penalty_exempt",
+                "max_connections_per_source", "kex_algorithms", "ciphers", "macs",
+            ])
             configuration.ssh.listen = try ssh.listenAddress("listen", default: SSHConfiguration.defaults.listen)
             configuration.ssh.loginGraceTime = try ssh.duration(
                 "login_grace_time",
                 default: SSHConfiguration.defaults.loginGraceTime,
                 maximum: Limits.loginGraceTime
             )
-            configuration.ssh.maxConnectionsPerSource = try ssh.int(
-                "max_connections_per_source", default: SSHConfiguration.defaults.maxConnectionsPerSource, in: 1...10_000
-            )
+            try ssh.admission(into: &configuration.ssh)
             configuration.ssh.algorithms = try ssh.algorithms()
         }
         if let http = try root.table("http") {
@@ -295,5 +296,36 @@ extension TOMLTableReader {
             names.append(value)
         }
         return SSHAlgorithms(keyExchange: names[0], ciphers: names[1], macs: names[2])
+    }
+}
+
+extension TOMLTableReader {
+    /// `max_startups`, `per_source_max_startups`, `penalties`, `penalty_exempt`, and the
+    /// retired `max_connections_per_source` (read as `per_source_max_startups`, with a notice).
+    fileprivate func admission(into ssh: inout BastionConfiguration.SSHConfiguration) throws(ConfigurationError) {
+        let defaults = AdmissionSettings.defaults
+        if has("max_startups") {
+            switch AdmissionSettings.parseMaxStartups(try nonEmptyString("max_startups", default: "")) {
+            case .success(let value): (ssh.admission.start, ssh.admission.rate, ssh.admission.full) = value
+            case .failure(let problem): throw error("max_startups", problem.reason)
+            }
+        }
+        if has("max_connections_per_source") {
+            ssh.admission.perSource = try int("max_connections_per_source", default: defaults.perSource, in: 1...65_536)
+            ssh.notices.append(
+                "ssh.max_connections_per_source is deprecated: read as ssh.per_source_max_startups = \(ssh.admission.perSource) "
+                    + "(it now counts unauthenticated connections only); rename it"
+            )
+        }
+        ssh.admission.perSource = try int("per_source_max_startups", default: ssh.admission.perSource, in: 1...65_536)
+        var exempt: CIDRList?
+        let blocks = try strings("penalty_exempt", default: [])
+        if !blocks.isEmpty {
+            do { exempt = try CIDRList(blocks.joined(separator: ",")) } catch { throw self.error("penalty_exempt", error.description) }
+        }
+        switch PenaltyBox.Settings.parse(try string("penalties", default: ""), exempt: exempt) {
+        case .success(let penalties): ssh.penalties = penalties
+        case .failure(let problem): throw error("penalties", problem.reason)
+        }
     }
 }

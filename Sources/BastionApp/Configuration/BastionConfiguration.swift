@@ -122,20 +122,21 @@ public struct BastionConfiguration: Sendable, Equatable {
         public var listen: ListenAddress
         /// `login_grace_time`: how long a connection may take to finish authenticating.
         public var loginGraceTime: TimeInterval
-        /// `max_connections_per_source`: open connections one client address may hold.
-        public var maxConnectionsPerSource: Int
+        /// `max_startups`, `per_source_max_startups`: unauthenticated connections only.
+        public var admission: AdmissionSettings = .defaults
+        /// `penalties`, `penalty_exempt`.
+        public var penalties: PenaltyBox.Settings = .defaults
         /// `kex_algorithms`, `ciphers`, `macs`: offered on the front door and to targets.
         public var algorithms: SSHAlgorithms = .defaults
+        /// Lines to print once at start: deprecated keys still read, values ignored.
+        public var notices: [String] = []
 
-        public init(listen: ListenAddress, loginGraceTime: TimeInterval, maxConnectionsPerSource: Int = 64) {
+        public init(listen: ListenAddress, loginGraceTime: TimeInterval) {
             self.listen = listen
             self.loginGraceTime = loginGraceTime
-            self.maxConnectionsPerSource = maxConnectionsPerSource
         }
 
-        public static let defaults = SSHConfiguration(
-            listen: ListenAddress(host: "127.0.0.1", port: 2222), loginGraceTime: 60, maxConnectionsPerSource: 64
-        )
+        public static let defaults = SSHConfiguration(listen: ListenAddress(host: "127.0.0.1", port: 2222), loginGraceTime: 60)
     }
 
     /// `[http]`

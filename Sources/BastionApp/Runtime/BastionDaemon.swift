@@ -100,16 +100,15 @@ public final class BastionDaemon: Sendable {
             configuration: SSHServerConfiguration(
                 host: configuration.ssh.listen.host, port: configuration.ssh.listen.port,
                 hostKeyPath: environment.keys.hostKeyPath, loginGraceTime: configuration.ssh.loginGraceTime,
-                maxConnectionsPerSource: configuration.ssh.maxConnectionsPerSource, algorithms: configuration.ssh.algorithms
+                admission: configuration.ssh.admission, penalties: configuration.ssh.penalties, algorithms: configuration.ssh.algorithms
             ),
             services: services, logger: logger
         )
         let readiness = Readiness(onReady: onReady)
-        let connectionsGauge = registry.makeGauge(descriptor: MetricNameDescriptor(
-            namespace: "bastion", subsystem: "ssh", metricName: "connections", unitName: "open", helpText: "Open SSH front-door connections."
-        ))
-        let router = OperationsRouter.make(registry: registry, isHealthy: { [environment] in
-            connectionsGauge.set(Double(sshServer.openConnections))
+        let sshMetrics = SSHMetrics(server: sshServer, registry: registry)
+        configuration.ssh.notices.forEach { logger.warning("\($0)") }
+        let router = OperationsRouter.make(registry: registry, refresh: sshMetrics.refresh, isHealthy: { [environment] in
+            sshMetrics.refresh()
             // A database round trip (or, with PostgreSQL unreachable, up to its connect timeout)
             // belongs on the blocking pool: load balancers ask every second.
             return (try? await NIOThreadPool.singleton.runIfActive { environment.databaseCheck() }) ?? false

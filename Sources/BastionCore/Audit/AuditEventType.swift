@@ -35,6 +35,9 @@ extension AuditEventType {
     public static let authFailed = AuditEventType("auth.failed", code: "B1001W")
     public static let authLockout = AuditEventType("auth.lockout", code: "B1002W")
     public static let authKeyAccepted = AuditEventType("auth.key_accepted", code: "B1003I")
+    /// A source address crossed its penalty minimum: its connections are refused until `until`
+    /// (one record per source per period, however many connections it keeps making).
+    public static let sshPenalty = AuditEventType("ssh.penalty", code: "B1004W")
 
     // Certificates (B11xx)
     public static let certIssue = AuditEventType("cert.issue", code: "B1100I")
@@ -115,7 +118,7 @@ extension AuditEventType {
 
     /// Every type defined above, for the documentation and schema tests.
     public static let all: [AuditEventType] = [
-        .authLogin, .authFailed, .authLockout, .authKeyAccepted,
+        .authLogin, .authFailed, .authLockout, .authKeyAccepted, .sshPenalty,
         .certIssue, .certRefused,
         .userAdd, .userRemove, .userLock, .userUnlock, .userResetTOTP, .userAddKey,
         .commandRun, .commandDenied, .forwardRefused, .forwardOpen, .forwardClose, .connectionEnd,
