@@ -86,7 +86,7 @@ final class FrontDoorConnection: @unchecked Sendable {
     let targetCallbacks = UnsafeMutablePointer<ssh_channel_callbacks_struct>.allocate(capacity: 1)
 
     init(
-        session: ssh_session, ticket: Int, acceptedAt: Date, admission: AdmissionGate, configuration: SSHServerConfiguration,
+        session: ssh_session, peer: Peer, ticket: Int, acceptedAt: Date, admission: AdmissionGate, configuration: SSHServerConfiguration,
         services: FrontDoorServices, logger: Logger
     ) {
         self.session = session
@@ -95,7 +95,6 @@ final class FrontDoorConnection: @unchecked Sendable {
         self.admission = admission
         self.configuration = configuration
         self.services = services
-        let peer = LibSSH.peerAddress(fd: ssh_get_fd(session))
         let id = SecureRandom.bytes(6).map { String(format: "%02x", $0) }.joined()
         self.context = ConnectionContext(id: id, remoteAddress: peer.address, remotePort: peer.port)
         self.logger = logger
@@ -176,6 +175,15 @@ final class FrontDoorConnection: @unchecked Sendable {
         var timeout = max(1, Int(loginDeadline.timeIntervalSinceNow.rounded(.up)))
         ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &timeout)
         installCallbacks()
+        // A PROXY header from a source that is not a trusted proxy: a client choosing its own address.
+        if ProxyRefusal.startsWithHeader(fd: ssh_get_fd(session), wait: 0.05) {
+            handshakeFailure = .malformed
+            ProxyRefusal.audit(
+                from: Peer(address: context.remoteAddress, port: context.remotePort),
+                reason: "PROXY header from \(context.remoteAddress), which is not in ssh.trusted_proxies", services: services, logger: logger
+            )
+            return
+        }
         guard ssh_handle_key_exchange(session) == SSH_OK else {
             let error = LibSSH.errorText(session)
             handshakeFailure = Self.penaltyCause(keyExchangeError: error, pastDeadline: Date() >= loginDeadline)

@@ -33,7 +33,18 @@ public final class SSHServer: Sendable {
     private struct WaitingSocket {
         let fd: Int32
         let acceptedAt: Date
+        let peer: Peer
     }
+
+    /// A connection from a trusted proxy whose PROXY header has not arrived whole yet.
+    private struct AwaitingHeader {
+        let fd: Int32
+        let acceptedAt: Date
+        let proxy: Peer
+    }
+
+    /// How long a trusted proxy has to send its header. HAProxy sends it at once.
+    static let proxyHeaderTimeout: TimeInterval = 3
 
     private let configuration: SSHServerConfiguration
     private let services: FrontDoorServices
@@ -148,9 +159,11 @@ public final class SSHServer: Sendable {
 
     private func admissionLoop(_ bind: BindHandle, _ listener: ListeningSocket) {
         var waiting: [Int: WaitingSocket] = [:]
+        var awaiting: [AwaitingHeader] = []
         var nextTicket = 0
         defer {
             waiting.values.forEach { close($0.fd) }
+            awaiting.forEach { close($0.fd) }
             close(listener.fd)
             ssh_bind_free(bind.pointer)
             state.withLock { $0.acceptThreadDone = true }
@@ -165,7 +178,8 @@ public final class SSHServer: Sendable {
             // A waiting client is watched only for hanging up: its banner may already be
             // readable, and that must wait for its handshake.
             pollers += tickets.map { pollfd(fd: waiting[$0]!.fd, events: Self.pollPeerHangUp, revents: 0) }
-            _ = poll(&pollers, nfds_t(pollers.count), 1000)
+            pollers += awaiting.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+            _ = poll(&pollers, nfds_t(pollers.count), awaiting.isEmpty ? 1000 : 200)
             if state.withLock({ $0.stopping }) { return }
             if pollers[1].revents != 0 { admission.drainWakeups() }
             let now = services.clock.now()
@@ -173,12 +187,35 @@ public final class SSHServer: Sendable {
                 admission.left(ticket)
                 close(waiting.removeValue(forKey: ticket)!.fd)
             }
+            // Trusted proxies' headers: read whole ones, drop bad or late ones.
+            var stillAwaiting: [AwaitingHeader] = []
+            for (entry, revents) in zip(awaiting, pollers.suffix(awaiting.count).map(\.revents)) {
+                guard revents != 0 || now.timeIntervalSince(entry.acceptedAt) >= Self.proxyHeaderTimeout else {
+                    stillAwaiting.append(entry)
+                    continue
+                }
+                switch readProxyHeader(entry, now: now) {
+                case nil:
+                    stillAwaiting.append(entry)
+                case let peer??:
+                    nextTicket += 1
+                    arrive(entry.fd, peer: peer, ticket: nextTicket, acceptedAt: entry.acceptedAt, bind: bind, waiting: &waiting, now: now)
+                case .some(nil):
+                    close(entry.fd)
+                }
+            }
+            awaiting = stillAwaiting
             if pollers[0].revents != 0 {
                 // A bounded batch per turn, so that waiting sockets and freed slots get a look.
                 for _ in 0..<256 {
                     guard let fd = listener.accept() else { break }
+                    let peer = LibSSH.peerAddress(fd: fd)
+                    if configuration.trustedProxies?.contains(address: peer.address) == true {
+                        awaiting.append(AwaitingHeader(fd: fd, acceptedAt: now, proxy: Peer(address: peer.address, port: peer.port)))
+                        continue
+                    }
                     nextTicket += 1
-                    arrive(fd, ticket: nextTicket, bind: bind, waiting: &waiting, now: now)
+                    arrive(fd, peer: Peer(address: peer.address, port: peer.port), ticket: nextTicket, acceptedAt: now, bind: bind, waiting: &waiting, now: now)
                 }
             }
             if now.timeIntervalSince(lastExpiry) >= 1 {
@@ -189,7 +226,7 @@ public final class SSHServer: Sendable {
             }
             for ticket in admission.next(now: now) {
                 guard let socket = waiting.removeValue(forKey: ticket) else { continue }
-                run(socket.fd, ticket: ticket, acceptedAt: socket.acceptedAt, bind: bind)
+                run(socket.fd, peer: socket.peer, ticket: ticket, acceptedAt: socket.acceptedAt, bind: bind)
             }
         }
     }
@@ -198,16 +235,42 @@ public final class SSHServer: Sendable {
     /// Swift's Glibc module does not define).
     private static let pollPeerHangUp: Int16 = 0x2000
 
+    /// Reads a trusted proxy's PROXY v2 header off `entry`'s socket: nil while it is still
+    /// incomplete; `.some(peer)` with the client it names (the proxy itself for a LOCAL
+    /// header: its health check); `.some(nil)` when it is malformed or late (audited).
+    private func readProxyHeader(_ entry: AwaitingHeader, now: Date) -> Peer?? {
+        var buffer = [UInt8](repeating: 0, count: ProxyHeader.maximumLength)
+        let peeked = buffer.withUnsafeMutableBytes { recv(entry.fd, $0.baseAddress, $0.count, Int32(MSG_PEEK | MSG_DONTWAIT)) }
+        let late = now.timeIntervalSince(entry.acceptedAt) >= Self.proxyHeaderTimeout
+        let problem: String
+        switch ProxyHeader.parse(Array(buffer.prefix(max(0, peeked)))) {
+        case .header(let header, let length):
+            _ = buffer.withUnsafeMutableBytes { recv(entry.fd, $0.baseAddress, length, Int32(MSG_DONTWAIT)) }
+            return .some(header.source.map { Peer(address: $0.address, port: $0.port) } ?? entry.proxy)
+        case .incomplete where peeked == 0:
+            problem = "the proxy closed the connection before its PROXY header"
+        case .incomplete:
+            guard late else { return nil }
+            problem = "no whole PROXY header within \(Int(Self.proxyHeaderTimeout))s"
+        case .invalid(let reason):
+            problem = reason
+        }
+        ProxyRefusal.audit(from: entry.proxy, reason: "from trusted proxy \(entry.proxy.address): \(problem)", services: services, logger: logger)
+        return .some(nil)
+    }
+
     /// Carries out the admission decision for a connection just accepted.
-    private func arrive(_ fd: Int32, ticket: Int, bind: BindHandle, waiting: inout [Int: WaitingSocket], now: Date) {
-        let source = LibSSH.peerAddress(fd: fd).address
+    private func arrive(
+        _ fd: Int32, peer: Peer, ticket: Int, acceptedAt: Date, bind: BindHandle, waiting: inout [Int: WaitingSocket], now: Date
+    ) {
+        let source = peer.address
         switch admission.arrive(ticket, source: source, now: now) {
         case .start(let evicting):
             if let evicting { connections.evict(ticket: evicting) }
-            run(fd, ticket: ticket, acceptedAt: now, bind: bind)
+            run(fd, peer: peer, ticket: ticket, acceptedAt: acceptedAt, bind: bind)
         case .wait(let dropping):
             if let dropping, let socket = waiting.removeValue(forKey: dropping) { close(socket.fd) }
-            waiting[ticket] = WaitingSocket(fd: fd, acceptedAt: now)
+            waiting[ticket] = WaitingSocket(fd: fd, acceptedAt: acceptedAt, peer: peer)
         case .refuse(let refusal):
             logger.debug("connection refused", metadata: ["source": "\(source)", "reason": "\(refusal.rawValue)"])
             close(fd)
@@ -215,10 +278,10 @@ public final class SSHServer: Sendable {
     }
 
     /// Starts the handshake of `fd` on a thread of its own.
-    private func run(_ fd: Int32, ticket: Int, acceptedAt: Date, bind: BindHandle) {
+    private func run(_ fd: Int32, peer: Peer, ticket: Int, acceptedAt: Date, bind: BindHandle) {
         guard let session = ssh_new() else {
             close(fd)
-            admission.ended(ticket, source: "", cause: nil, now: services.clock.now())
+            admission.ended(ticket, source: peer.address, cause: nil, now: services.clock.now())
             return
         }
         // Compression has no bind option; it must be set before accept, which builds the
@@ -231,12 +294,12 @@ public final class SSHServer: Sendable {
             let owned = ssh_get_fd(session) == fd
             ssh_free(session)
             if !owned { close(fd) }
-            admission.ended(ticket, source: "", cause: nil, now: services.clock.now())
+            admission.ended(ticket, source: peer.address, cause: nil, now: services.clock.now())
             return
         }
         let connection = FrontDoorConnection(
-            session: session, ticket: ticket, acceptedAt: acceptedAt, admission: admission, configuration: configuration, services: services,
-            logger: logger
+            session: session, peer: peer, ticket: ticket, acceptedAt: acceptedAt, admission: admission, configuration: configuration,
+            services: services, logger: logger
         )
         connections.register(connection)
         let thread = Thread { [connections] in

@@ -19,11 +19,16 @@ public struct SSHServerConfiguration: Sendable {
     public var penalties: PenaltyBox.Settings
     /// Key exchange, ciphers and MACs offered to clients.
     public var algorithms: SSHAlgorithms
+    /// `ssh.trusted_proxies`: load balancers whose connections must start with a PROXY v2
+    /// header naming the client; from anyone else a header is refused. nil: none.
+    public var trustedProxies: CIDRList?
 
     public init(
         host: String, port: Int, hostKeyPath: String, loginGraceTime: TimeInterval = 60, maxAuthAttempts: Int = 10, maxCodeAttempts: Int = 3,
-        admission: AdmissionSettings = .defaults, penalties: PenaltyBox.Settings = .defaults, algorithms: SSHAlgorithms = .defaults
+        admission: AdmissionSettings = .defaults, penalties: PenaltyBox.Settings = .defaults, algorithms: SSHAlgorithms = .defaults,
+        trustedProxies: CIDRList? = nil
     ) {
+        self.trustedProxies = trustedProxies
         self.host = host
         self.port = port
         self.hostKeyPath = hostKeyPath
@@ -50,4 +55,10 @@ enum AlgorithmPolicy {
         "ecdsa-sha2-nistp384-cert-v01@openssh.com", "ecdsa-sha2-nistp521-cert-v01@openssh.com",
         "rsa-sha2-512-cert-v01@openssh.com", "rsa-sha2-256-cert-v01@openssh.com",
     ].joined(separator: ",")
+}
+
+/// Where a connection comes from: the socket's peer, or the client a trusted proxy named.
+struct Peer: Sendable, Equatable {
+    var address: String
+    var port: Int
 }

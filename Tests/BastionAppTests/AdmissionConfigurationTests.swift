@@ -48,7 +48,7 @@ struct AdmissionConfigurationTests {
             ("per_source_max_startups = 0", "ssh.per_source_max_startups", "1"),
             ("penalties = \"crash:90s\"", "ssh.penalties", "unknown penalty"),
             ("penalties = \"min:1h max:1m\"", "ssh.penalties", "max must be at least min"),
-            ("penalty_exempt = [\"10.0.0.1/8\"]", "ssh.penalty_exempt", "host bits"),
+            ("penalty_exempt = [\"10.0.0.1/8\"]", "ssh.penalty_exempt", "no host bits"),
         ]
     )
     func refused(line: String, key: String, reason: String) {
@@ -58,6 +58,22 @@ struct AdmissionConfigurationTests {
         } catch {
             #expect(error.file == "b.toml" && error.line == 3 && error.key == key, "\(error)")
             #expect(error.reason.contains(reason), "\(error)")
+        }
+    }
+}
+
+extension AdmissionConfigurationTests {
+    @Test("ssh.trusted_proxies: none by default; CIDR blocks; bad blocks name the line")
+    func trustedProxies() throws {
+        #expect(try BastionConfiguration.parse("", file: "t.toml").ssh.trustedProxies == nil)
+        let ssh = try BastionConfiguration.parse("[ssh]\ntrusted_proxies = [\"10.0.0.2/32\", \"fd00::/8\"]\n", file: "t.toml").ssh
+        #expect(ssh.trustedProxies?.contains(address: "10.0.0.2") == true)
+        #expect(ssh.trustedProxies?.contains(address: "10.0.0.3") == false)
+        #expect(throws: ConfigurationError(
+            file: "t.toml", line: 2, key: "ssh.trusted_proxies",
+            reason: "\"haproxy\" is not an address or CIDR block (like 10.0.0.0/8; no host bits below the prefix)"
+        )) {
+            try BastionConfiguration.parse("[ssh]\ntrusted_proxies = [\"haproxy\"]\n", file: "t.toml")
         }
     }
 }

@@ -79,11 +79,11 @@ struct HAProxyExampleTests {
         let askpass = directory.file("askpass")
         try Engineer.writeExecutable(askpass, "#!/bin/sh\nexec oathtool --totp -b \(secret)\n")
         let certificate = key + "-cert.pub"
-        func ssh(_ command: String, withCertificate: Bool) async throws -> ProcessRunner.Result {
+        func ssh(_ command: String, withCertificate: Bool, from source: String = "127.0.0.1") async throws -> ProcessRunner.Result {
             try await ProcessRunner.run(
                 "ssh",
                 [
-                    "-F", "/dev/null", "-i", key, "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                    "-b", source, "-F", "/dev/null", "-i", key, "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                     "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", "-o", "CertificateFile=\(withCertificate ? certificate : "/dev/null")",
                     "-p", String(sshPort), "alice@127.0.0.1", command,
                 ],
@@ -104,6 +104,11 @@ struct HAProxyExampleTests {
             let whoami = try await ssh("whoami", withCertificate: true)
             #expect(whoami.status == 0 && whoami.stdout.contains("alice"), "\(whoami)")
         }
+        // PROXY v2: the nodes see the engineer's own address, not HAProxy's.
+        let fromElsewhere = try await ssh("whoami", withCertificate: true, from: "127.0.0.5")
+        #expect(fromElsewhere.status == 0, "\(fromElsewhere)")
+        let logins = try await BastiondBinary.run(["audit", "search", "--type", "auth.login", "--json", "--config", configB])
+        #expect(logins.stdout.contains(#""remoteAddress":"127.0.0.5""#), "\(logins)")
         let health = try await ProcessRunner.run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(httpPort)/healthz"])
         #expect(health.stdout == "200", "\(health)")
 

@@ -69,7 +69,7 @@ extension BastionConfiguration {
         if let ssh = try root.table("ssh") {
             try ssh.refuseUnknownKeys(allowed: [
                 "listen", "login_grace_time", "max_startups", "per_source_max_startups", "penalties", "penalty_exempt",
-                "max_connections_per_source", "kex_algorithms", "ciphers", "macs",
+                "max_connections_per_source", "kex_algorithms", "ciphers", "macs", "trusted_proxies",
             ])
             configuration.ssh.listen = try ssh.listenAddress("listen", default: SSHConfiguration.defaults.listen)
             configuration.ssh.loginGraceTime = try ssh.duration(
@@ -78,6 +78,7 @@ extension BastionConfiguration {
                 maximum: Limits.loginGraceTime
             )
             try ssh.admission(into: &configuration.ssh)
+            configuration.ssh.trustedProxies = try ssh.cidrList("trusted_proxies")
             configuration.ssh.algorithms = try ssh.algorithms()
         }
         if let http = try root.table("http") {
@@ -318,14 +319,20 @@ extension TOMLTableReader {
             )
         }
         ssh.admission.perSource = try int("per_source_max_startups", default: ssh.admission.perSource, in: 1...65_536)
-        var exempt: CIDRList?
-        let blocks = try strings("penalty_exempt", default: [])
-        if !blocks.isEmpty {
-            do { exempt = try CIDRList(blocks.joined(separator: ",")) } catch { throw self.error("penalty_exempt", error.description) }
-        }
-        switch PenaltyBox.Settings.parse(try string("penalties", default: ""), exempt: exempt) {
+        switch PenaltyBox.Settings.parse(try string("penalties", default: ""), exempt: try cidrList("penalty_exempt")) {
         case .success(let penalties): ssh.penalties = penalties
         case .failure(let problem): throw error("penalties", problem.reason)
         }
+    }
+}
+
+extension TOMLTableReader {
+    /// An array of addresses and CIDR blocks (`["10.0.0.0/8", "192.0.2.7"]`); nil when absent or empty.
+    fileprivate func cidrList(_ key: String) throws(ConfigurationError) -> CIDRList? {
+        let blocks = try strings(key, default: [], isValid: { (try? CIDRList($0)) != nil && !$0.contains(",") }) {
+            "\"\($0)\" is not an address or CIDR block (like 10.0.0.0/8; no host bits below the prefix)"
+        }
+        guard !blocks.isEmpty else { return nil }
+        return try? CIDRList(blocks.joined(separator: ","))
     }
 }

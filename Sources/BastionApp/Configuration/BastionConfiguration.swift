@@ -128,6 +128,8 @@ public struct BastionConfiguration: Sendable, Equatable {
         public var penalties: PenaltyBox.Settings = .defaults
         /// `kex_algorithms`, `ciphers`, `macs`: offered on the front door and to targets.
         public var algorithms: SSHAlgorithms = .defaults
+        /// `trusted_proxies`: load balancers that must send a PROXY v2 header (none by default).
+        public var trustedProxies: CIDRList?
         /// Lines to print once at start: deprecated keys still read, values ignored.
         public var notices: [String] = []
 

@@ -100,7 +100,8 @@ public final class BastionDaemon: Sendable {
             configuration: SSHServerConfiguration(
                 host: configuration.ssh.listen.host, port: configuration.ssh.listen.port,
                 hostKeyPath: environment.keys.hostKeyPath, loginGraceTime: configuration.ssh.loginGraceTime,
-                admission: configuration.ssh.admission, penalties: configuration.ssh.penalties, algorithms: configuration.ssh.algorithms
+                admission: configuration.ssh.admission, penalties: configuration.ssh.penalties, algorithms: configuration.ssh.algorithms,
+                trustedProxies: configuration.ssh.trustedProxies
             ),
             services: services, logger: logger
         )

@@ -38,6 +38,9 @@ extension AuditEventType {
     /// A source address crossed its penalty minimum: its connections are refused until `until`
     /// (one record per source per period, however many connections it keeps making).
     public static let sshPenalty = AuditEventType("ssh.penalty", code: "B1004W")
+    /// A PROXY protocol header refused: from a source not in `ssh.trusted_proxies`, or
+    /// malformed, late or missing from one that is.
+    public static let sshProxyRefused = AuditEventType("ssh.proxy_refused", code: "B1005W")
 
     // Certificates (B11xx)
     public static let certIssue = AuditEventType("cert.issue", code: "B1100I")
@@ -118,7 +121,7 @@ extension AuditEventType {
 
     /// Every type defined above, for the documentation and schema tests.
     public static let all: [AuditEventType] = [
-        .authLogin, .authFailed, .authLockout, .authKeyAccepted, .sshPenalty,
+        .authLogin, .authFailed, .authLockout, .authKeyAccepted, .sshPenalty, .sshProxyRefused,
         .certIssue, .certRefused,
         .userAdd, .userRemove, .userLock, .userUnlock, .userResetTOTP, .userAddKey,
         .commandRun, .commandDenied, .forwardRefused, .forwardOpen, .forwardClose, .connectionEnd,
