@@ -8,6 +8,8 @@ import Synchronization
 /// Also decides when freed heap memory goes back to the kernel (see ``remove(_:)``).
 final class ConnectionRegistry: Sendable {
     private let connections = Mutex<[Int: FrontDoorConnection]>([:])
+    /// Authenticated connections: user and order of authentication, for `max_connections`.
+    private let authenticated = Mutex<(next: Int, byTicket: [Int: (user: String, order: Int)])>((0, [:]))
     /// The most connections open at once since the heap was last trimmed.
     private let peakSinceTrim = Mutex(0)
 
@@ -17,6 +19,23 @@ final class ConnectionRegistry: Sendable {
             return connections.count
         }
         peakSinceTrim.withLock { $0 = max($0, open) }
+    }
+
+    /// Records that `connection` authenticated as `user`.
+    func authenticated(_ connection: FrontDoorConnection, as user: String) {
+        authenticated.withLock { state in
+            state.next += 1
+            state.byTicket[connection.ticket] = (user, state.next)
+        }
+    }
+
+    /// The connection's place among its user's authenticated connections, oldest first (1 is
+    /// the oldest).
+    func rank(of connection: FrontDoorConnection) -> Int {
+        authenticated.withLock { state in
+            guard let mine = state.byTicket[connection.ticket] else { return 1 }
+            return state.byTicket.values.count { $0.user == mine.user && $0.order < mine.order } + 1
+        }
     }
 
     /// Ends the handshake of `ticket` now (admission made room for another source).
@@ -36,6 +55,7 @@ final class ConnectionRegistry: Sendable {
             connections.removeValue(forKey: connection.ticket)
             return connections.count
         }
+        _ = authenticated.withLock { $0.byTicket.removeValue(forKey: connection.ticket) }
         return peakSinceTrim.withLock { peak in
             guard peak >= 8, open <= peak / 2 else { return false }
             peak = open

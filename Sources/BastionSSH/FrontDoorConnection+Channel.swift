@@ -13,7 +13,10 @@ struct PendingOutput {
 extension FrontDoorConnection {
     /// Accepts one "session" channel per authenticated connection.
     func openSessionChannel() -> ssh_channel? {
-        guard identity != nil, channel == nil, !enforcementEnded, admitChannel(.session), let newChannel = ssh_channel_new(session) else { return nil }
+        guard identity != nil, channel == nil, !enforcementEnded, let newChannel = ssh_channel_new(session) else { return nil }
+        // A refusal is told on the channel at its shell or exec request: a refused channel
+        // open carries no text, and ssh would leave before reading a disconnect message.
+        refusalAtRequest = refusalOfChannel(.session)
         channel = newChannel
         channelCallbacks.pointee.size = MemoryLayout<ssh_channel_callbacks_struct>.size
         channelCallbacks.pointee.userdata = userdata
@@ -60,6 +63,11 @@ extension FrontDoorConnection {
     /// Bastion's own commands otherwise (which have no subsystems).
     func startSession(_ kind: SessionKind) -> Int32 {
         guard let identity else { return 1 }
+        if let reason = refusalAtRequest {
+            refusalAtRequest = nil
+            end(reason, now: services.clock.now())
+            return 0
+        }
         switch (identity.request, kind) {
         case (.target, _): return startTargetSession(kind)
         case (.bastion, .shell): return runCommand(nil)

@@ -27,7 +27,7 @@ extension FrontDoorConnection {
         let endRequest = registered.flatMap { id in try? services.sessions.registry.endRequest(id: id) }
         var facts = EnforcementFacts(
             account: account, certificateValidBefore: certificateValidBefore, shuttingDown: closeRequestedFlag, endRequest: endRequest,
-            forwards: forwards.map(\.endpoint)
+            forwards: forwards.map(\.endpoint), connectionRank: registry.rank(of: self)
         )
         if let session = live {
             var grant: EnforcementFacts.Grant?
@@ -64,17 +64,19 @@ extension FrontDoorConnection {
     /// Asks the enforcement point whether a new channel may open; a refusal that ends the
     /// connection (a lock, an expired certificate) ends it at once.
     func admitChannel(_ request: EnforcementPoint.ChannelRequest) -> Bool {
-        let now = services.clock.now()
-        switch enforcementPoint.admit(request, facts: enforcementFacts(now: now), now: now) {
-        case .admit:
-            return true
-        case .refuse(let reason):
-            if case .directTCPIP(let forward) = request {
-                refuseForwarding("local port forwarding (direct-tcpip) to \(forward.destination)")
-            }
-            if case .forwardNotAllowed = reason {} else { end(reason, now: now) }
-            return false
+        guard let reason = refusalOfChannel(request) else { return true }
+        if case .directTCPIP(let forward) = request {
+            refuseForwarding("local port forwarding (direct-tcpip) to \(forward.destination)")
         }
+        if case .forwardNotAllowed = reason {} else { end(reason, now: services.clock.now()) }
+        return false
+    }
+
+    /// Why the enforcement point refuses a new channel now, if it does.
+    func refusalOfChannel(_ request: EnforcementPoint.ChannelRequest) -> EnforcementReason? {
+        let now = services.clock.now()
+        guard case .refuse(let reason) = enforcementPoint.admit(request, facts: enforcementFacts(now: now), now: now) else { return nil }
+        return reason
     }
 
     /// Ends everything on the connection for `reason`, telling the user and the audit log.
@@ -82,7 +84,7 @@ extension FrontDoorConnection {
     /// A relayed session ends through its own close sequence (message, exit, `session.end`);
     /// a command gets the message on stderr and exit status 1; a connection with no session
     /// channel gets the message as the SSH disconnect reason, which `ssh` prints.
-    private func end(_ reason: EnforcementReason, now: Date) {
+    func end(_ reason: EnforcementReason, now: Date) {
         enforcementEnded = true
         closeForwards(reason: reason) { _ in true }
         if live != nil {
@@ -98,9 +100,9 @@ extension FrontDoorConnection {
         }
         logger.info("connection ended by policy", metadata: ["reason": "\(reason.auditReason)"])
         if channel != nil, channelClosedAt == nil {
+            // The event loop writes it, with exit status 1, EOF and CLOSE, then hangs up.
             interruptConversation()
             output = PendingOutput(stdout: [], stderr: Self.lineForUser(reason, terminal: ptySize != nil), exitStatus: 1)
-            deliverOutputIfReady()
             return
         }
         disconnectMessage = "bastion: \(reason.userMessage)"

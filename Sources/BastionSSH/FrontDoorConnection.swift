@@ -19,6 +19,8 @@ final class FrontDoorConnection: @unchecked Sendable {
     let ticket: Int
     let acceptedAt: Date
     let admission: AdmissionGate
+    /// The server's open connections (for `max_connections`).
+    let registry: ConnectionRegistry
     let configuration: SSHServerConfiguration
     let services: FrontDoorServices
     var logger: Logger
@@ -34,6 +36,10 @@ final class FrontDoorConnection: @unchecked Sendable {
             guard oldValue == nil, identity != nil else { return }
             authenticated.store(true, ordering: .relaxed)
             admission.authenticated(ticket)
+            // The first check a second from now: a client's channel right after login is
+            // checked as it opens, and a refusal is then told on that channel.
+            lastEnforcement = Date()
+            if let identity { registry.authenticated(self, as: identity.user.name.rawValue) }
         }
     }
     var deniedAttempts = 0
@@ -67,6 +73,9 @@ final class FrontDoorConnection: @unchecked Sendable {
     var lastEnforcement = Date.distantPast
     /// The enforcement point ended the connection; it is closing.
     var enforcementEnded = false
+    /// The session channel was opened while the connection may no longer run anything: the
+    /// reason is told at its shell or exec request.
+    var refusalAtRequest: EnforcementReason?
     /// Why the connection is hung up, for the client (SSH_MSG_DISCONNECT); nil: libssh's default.
     var disconnectMessage: String?
 
@@ -86,9 +95,10 @@ final class FrontDoorConnection: @unchecked Sendable {
     let targetCallbacks = UnsafeMutablePointer<ssh_channel_callbacks_struct>.allocate(capacity: 1)
 
     init(
-        session: ssh_session, peer: Peer, ticket: Int, acceptedAt: Date, admission: AdmissionGate, configuration: SSHServerConfiguration,
-        services: FrontDoorServices, logger: Logger
+        session: ssh_session, peer: Peer, ticket: Int, acceptedAt: Date, admission: AdmissionGate, registry: ConnectionRegistry,
+        configuration: SSHServerConfiguration, services: FrontDoorServices, logger: Logger
     ) {
+        self.registry = registry
         self.session = session
         self.ticket = ticket
         self.acceptedAt = acceptedAt

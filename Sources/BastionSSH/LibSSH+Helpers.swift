@@ -28,7 +28,17 @@ enum LibSSH {
     static func disconnect(_ session: ssh_session, event: ssh_event?, message: String, linger: TimeInterval) {
         ssh_session_set_disconnect_message(session, message)
         _ = ssh_blocking_flush(session, Int32(linger * 1000))
-        if let event { _ = ssh_event_dopoll(event, 100) }
+        if let event {
+            // Until a turn finds no input waiting: input answered (a refused channel) is a write,
+            // and only a turn after the last write leaves the socket marked writable.
+            let fd = ssh_get_fd(session)
+            for _ in 0..<10 {
+                var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                let inputWaiting = poll(&poller, 1, 0) == 1
+                _ = ssh_event_dopoll(event, 100)
+                if !inputWaiting { break }
+            }
+        }
         let copy = dup(ssh_get_fd(session))
         ssh_disconnect(session)
         guard copy >= 0 else { return }

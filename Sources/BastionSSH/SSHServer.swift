@@ -298,7 +298,7 @@ public final class SSHServer: Sendable {
             return
         }
         let connection = FrontDoorConnection(
-            session: session, peer: peer, ticket: ticket, acceptedAt: acceptedAt, admission: admission, configuration: configuration,
+            session: session, peer: peer, ticket: ticket, acceptedAt: acceptedAt, admission: admission, registry: connections, configuration: configuration,
             services: services, logger: logger
         )
         connections.register(connection)

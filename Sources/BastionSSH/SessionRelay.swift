@@ -81,6 +81,9 @@ final class SessionRelay {
             ssh_channel_send_eof(client)
             eofToClient = true
         }
+        // No exit status after this: the target's (a command that already ended, `ssh … true`)
+        // would otherwise follow, and the client would read success for a session Bastion refused.
+        exitSent = true
         if closeSentAt == nil {
             ssh_channel_close(client)
             closeSentAt = now

@@ -10,6 +10,7 @@ struct EnforcementPointTests {
     static let policy: Policy = {
         var ops = Role(name: "ops", targets: ["web*"], logins: ["deploy"], maxCertificateTTL: 4 * 3_600)
         ops.directTCPIPDestinations = ["10.0.0.9:5432"]
+        ops.maxConnections = 2
         ops.elevatedLogins = ["root"]
         let viewer = Role(name: "viewer", maxCertificateTTL: 3_600)
         return Policy(
@@ -99,6 +100,16 @@ struct EnforcementPointTests {
             },
             expected: .proceed
         ),
+        Case(name: "within max_connections", after: 1, change: { $0.connectionRank = 2 }, expected: .proceed),
+        Case(name: "past max_connections", after: 1, change: { $0.connectionRank = 3 }, expected: .end(.tooManyConnections(limit: 2))),
+        Case(
+            name: "no limit when one role has none", after: 1,
+            change: {
+                $0.account = .current(alice(roles: ["ops", "viewer"]))
+                $0.connectionRank = 30
+            },
+            expected: .proceed
+        ),
         Case(
             name: "lock ends a forward-only connection", after: 1,
             change: {
@@ -156,6 +167,7 @@ struct EnforcementPointTests {
         let reasons: [EnforcementReason] = [
             .shutdown, .certificateExpired, .accountLocked, .accountRemoved, .killed, .endedElsewhere, .maximumLength(60), .idle(600),
             .grantEnded(id: "g1"), .accessWithdrawn(login: "root", target: "web01"), .forwardNotAllowed(destination: "h:1"),
+            .tooManyConnections(limit: 2),
         ]
         #expect(Set(reasons.map(\.auditReason)).count == reasons.count)
         #expect(reasons.allSatisfy { !$0.userMessage.isEmpty && !$0.userMessage.contains("\n") })

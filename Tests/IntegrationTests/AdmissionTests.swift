@@ -79,6 +79,34 @@ struct AdmissionTests {
         }
     }
 
+    @Test("a role's max_connections: the connection past it is ended with one line and audited; the older ones stay")
+    func maxConnectionsPerUser() async throws {
+        try await withBastion(configure: { $0.policy.roles["engineer"]?.maxConnections = 2 }) { bastion in
+            let alice = try await bastion.enroll("alice")
+            try await alice.fetchCertificate()
+            var held: [SpawnedProcess] = []
+            defer { held.forEach { $0.signal(SIGKILL) } }
+            for count in 1...2 {
+                held.append(try SpawnedProcess(
+                    executable: "ssh", alice.clientOptions(useCertificate: true) + ["-N", "-p", String(bastion.endpoints.sshPort), "alice@127.0.0.1"]
+                ))
+                #expect(try await relayPoll(timeout: 20) { try await Self.metric(bastion, "bastion_ssh_connections_open") == Double(count) })
+            }
+            let third = try await alice.ssh(["whoami"], answer: .none, useCertificate: true)
+            // Told on the session channel (exit 1) or as the disconnect message (255), whichever comes first.
+            #expect(third.status == 1 || third.status == 255, "\(third)")
+            #expect(third.stderr.contains("bastion: you already hold 2 connections, the most your roles allow (max_connections)"), "\(third.stderr)")
+            let endings = try bastion.auditRecords("connection.end").compactMap { $0["reason"] as? String }
+            #expect(endings == ["max_connections (2) reached"], "\(endings)")
+            let olderAlive = held.allSatisfy { $0.isRunning }
+            #expect(olderAlive, "an older connection was ended")
+            held.removeFirst().signal(SIGKILL)
+            #expect(try await relayPoll(timeout: 10) { try await Self.metric(bastion, "bastion_ssh_connections_open") == 1 })
+            let again = try await alice.ssh(["whoami"], answer: .none, useCertificate: true)
+            #expect(again.status == 0, "\(again)")
+        }
+    }
+
     /// Idle, banner-only and key-exchange-stalled connections from eight sources hold every
     /// handshake slot and fill the queue; a login from another address still completes within
     /// 2 s, and the threads they cost stay at the slot count. The long version (2,000 from 40

@@ -191,7 +191,7 @@ extension BastionConfiguration {
         guard let role = try roles.table(name) else { throw roles.error(name, "expected a table") }
         try role.refuseUnknownKeys(allowed: [
             "targets", "logins", "max_cert_ttl", "extensions", "max_session", "allow_direct_tcpip", "elevated_logins", "max_elevation",
-            "approve_targets", "approve_logins", "audit",
+            "approve_targets", "approve_logins", "audit", "max_connections",
         ])
         var parsed = Role(
             name: name,
@@ -238,6 +238,7 @@ extension BastionConfiguration {
             invalid: { "invalid login \"\($0)\" (must match ^[a-z_][a-z0-9_.-]{0,31}$)" }
         )
         parsed.audit = try role.bool("audit", default: false)
+        if role.has("max_connections") { parsed.maxConnections = try role.int("max_connections", default: 0, in: 1...100_000) }
         return parsed
     }
 

@@ -68,11 +68,15 @@ public struct EnforcementFacts: Sendable {
     /// The last byte on any forward, for a connection that only forwards; nil when idle time
     /// does not apply (a command, which has its own time limits).
     public var forwardsLastActivity: Date?
+    /// This connection's place among the user's authenticated connections, oldest first
+    /// (1: the oldest); what `max_connections` is checked against at a new channel.
+    public var connectionRank: Int
 
     public init(
         account: Account, certificateValidBefore: Date? = nil, shuttingDown: Bool = false, endRequest: SessionEndRequest? = nil,
-        session: Session? = nil, forwards: [Forward] = [], forwardsLastActivity: Date? = nil
+        session: Session? = nil, forwards: [Forward] = [], forwardsLastActivity: Date? = nil, connectionRank: Int = 1
     ) {
+        self.connectionRank = connectionRank
         self.account = account
         self.certificateValidBefore = certificateValidBefore
         self.shuttingDown = shuttingDown

@@ -69,7 +69,10 @@ public struct EnforcementPoint: Sendable {
         switch facts.account {
         case .removed: return .accountRemoved
         case .current(let user) where user.isLocked: return .accountLocked
-        case .current, .unreadable: break
+        case .current(let user):
+            // The newest connections past the roles' max_connections end, the oldest stay.
+            if let limit = policy.maxConnections(forRoles: user.roles), facts.connectionRank > limit { return .tooManyConnections(limit: limit) }
+        case .unreadable: break
         }
         switch facts.endRequest {
         case .kill?: return .killed

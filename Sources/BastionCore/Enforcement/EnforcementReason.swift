@@ -16,6 +16,8 @@ public enum EnforcementReason: Sendable, Equatable {
     case accessWithdrawn(login: String, target: String)
     /// No role of the user allows `direct-tcpip` to the destination (any more).
     case forwardNotAllowed(destination: String)
+    /// The user already holds `limit` connections (`max_connections` of their roles).
+    case tooManyConnections(limit: Int)
 
     /// The line the user reads (`bastion: …` on the session channel, or the SSH disconnect message).
     public var userMessage: String {
@@ -31,6 +33,7 @@ public enum EnforcementReason: Sendable, Equatable {
         case .grantEnded(let id): "your elevation grant \(id) ended; session closed"
         case .accessWithdrawn(let login, let target): "your roles no longer allow \(login) on \(target); session closed"
         case .forwardNotAllowed(let destination): "forwarding to \(destination) is not allowed"
+        case .tooManyConnections(let limit): "you already hold \(limit) connections, the most your roles allow (max_connections); close one first"
         }
     }
 
@@ -48,6 +51,7 @@ public enum EnforcementReason: Sendable, Equatable {
         case .grantEnded: "elevation grant ended"
         case .accessWithdrawn(let login, let target): "roles no longer grant \(login) on \(target)"
         case .forwardNotAllowed(let destination): "direct-tcpip to \(destination) not allowed by any role"
+        case .tooManyConnections(let limit): "max_connections (\(limit)) reached"
         }
     }
 }

@@ -44,6 +44,13 @@ public struct Policy: Sendable, Equatable {
         Set(known(roleNames).filter { $0.grants(target: target) }.flatMap(\.logins)).sorted()
     }
 
+    /// The most authenticated connections a user holding `roles` may have at once: the
+    /// largest `max_connections` among the known roles, nil when one of them has none.
+    public func maxConnections(forRoles roleNames: [String]) -> Int? {
+        let limits = known(roleNames).map(\.maxConnections)
+        return limits.contains { $0 == nil } ? nil : limits.compactMap { $0 }.max()
+    }
+
     /// Whether one of the roles lets its members open `direct-tcpip` to `host:port`.
     public func allowsDirectTCPIP(forRoles roleNames: [String], host: String, port: Int) -> Bool {
         let destination = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"

@@ -34,6 +34,9 @@ public struct Role: Sendable, Equatable {
     public var approveLogins: [String] = []
     /// `audit`: members are auditors (list, search and replay sessions, the web view).
     public var audit = false
+    /// `max_connections`: authenticated connections a member may hold at once (Teleport's
+    /// name); nil for no limit.
+    public var maxConnections: Int?
 
     public init(
         name: String,
