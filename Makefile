@@ -11,7 +11,7 @@ BENCH_PACKAGES := $(TEST_PACKAGES)
 # Scripts/fetch-web-assets: pip downloads asciinema-player for the web view (Debian's pip is python3 -m pip).
 WEB_PACKAGES := python3 python3-pip
 
-.PHONY: run build test bench deps-build deps-test web-assets clean
+.PHONY: run build test bench fuzz deps-build deps-test web-assets clean
 
 define ensure_packages
 	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
@@ -56,6 +56,15 @@ bench: deps-test
 	$(SWIFT) build -c release --product bastion-bench
 	$(SWIFT) build -c release --product libssh-floor
 	.build/release/bastion-bench --bastiond .build/release/bastiond
+
+## Parsers fed millions of mutated inputs (make test runs a few thousand each). FUZZ_SEED varies them;
+## BASTION_FUZZ_LAST keeps the input that crashed a run.
+FUZZ_ITERATIONS ?= 1000000
+FUZZ_SEED ?= $(shell date +%s)
+fuzz: deps-build
+	$(SWIFT) build --build-tests
+	BASTION_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) BASTION_FUZZ_SEED=$(FUZZ_SEED) BASTION_FUZZ_LAST=$(CURDIR)/.build/fuzz-last-input \
+		$(SWIFT) test --skip-build --filter 'Fuzz|ProxyHeaderTests/mutations'
 
 clean:
 	rm -rf .build

@@ -32,6 +32,9 @@ extension BastionConfiguration {
     /// Stops at the first problem: sections in the order of the reference (docs/configuration.md),
     /// and within a table unknown keys before values.
     public static func parse(_ text: String, file: String) throws(ConfigurationError) -> BastionConfiguration {
+        if let problem = TOMLPrecheck.problem(in: text) {
+            throw ConfigurationError(file: file, line: problem.line, key: "(syntax)", reason: problem.reason)
+        }
         let document: TOMLTable
         do {
             document = try TOMLTable(string: text)
