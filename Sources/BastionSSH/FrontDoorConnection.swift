@@ -243,16 +243,21 @@ final class FrontDoorConnection: @unchecked Sendable {
         }
     }
 
-    /// What a failed key exchange earns its source: the grace time ran out, the client just
-    /// went away, or it sent something that is not SSH (a bad banner, packet or KEXINIT).
-    /// A client whose algorithms do not match, or that hangs up, is no worse than one that
-    /// never tried to authenticate.
+    /// What a failed key exchange earns its source, from libssh 0.10's error text (each case
+    /// seen with a real client or a raw socket in HostileClientTests): the grace time ran out;
+    /// the client went away (`Socket error: disconnected`, `… reset by peer`) or offered no
+    /// algorithm Bastion has (`no match for method`), no worse than never trying; or it sent
+    /// something that is not SSH: a non-SSH banner (libssh closes with `Socket error: Success`),
+    /// an oversized packet (`Packet len too high`), a KEXINIT it cannot parse (no text at all).
     static func penaltyCause(keyExchangeError error: String, pastDeadline: Bool) -> PenaltyBox.Cause {
-        if pastDeadline || error.localizedCaseInsensitiveContains("timeout") { return .graceExceeded }
-        return malformedMarkers.contains { error.localizedCaseInsensitiveContains($0) } ? .malformed : .noAuth
+        let text = error.trimmingCharacters(in: .whitespaces)
+        if pastDeadline || text.localizedCaseInsensitiveContains("timeout") { return .graceExceeded }
+        if text.isEmpty || text == "Socket error: Success" { return .malformed }
+        if text.localizedCaseInsensitiveContains("no match for method") || text.hasPrefix("Socket error:") { return .noAuth }
+        return malformedMarkers.contains { text.localizedCaseInsensitiveContains($0) } ? .malformed : .noAuth
     }
 
-    /// What libssh 0.10 says of input that is not SSH (checked by the adversarial tests).
+    /// Other things libssh 0.10 says of input that is not SSH.
     static let malformedMarkers = [
         "protocol mismatch", "too high", "too big", "too large", "invalid", "bad packet", "unexpected", "wrong packet", "decrypt",
         "mac error", "padding", "kexinit", "could not parse", "malformed",

@@ -14,7 +14,11 @@ import Glibc
 struct AdmissionTests {
     /// The number in `/metrics` for `name` (first sample), or nil.
     static func metric(_ bastion: BastionHarness, _ name: String) async throws -> Double? {
-        let body = try await ProcessRunner.run("curl", ["-s", "http://127.0.0.1:\(bastion.endpoints.httpPort)/metrics"]).stdout
+        try await metric(httpPort: bastion.endpoints.httpPort, name)
+    }
+
+    static func metric(httpPort: Int, _ name: String) async throws -> Double? {
+        let body = try await ProcessRunner.run("curl", ["-s", "http://127.0.0.1:\(httpPort)/metrics"]).stdout
         return body.split(separator: "\n").first { $0.hasPrefix(name + " ") || $0.hasPrefix(name + "{") }
             .flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }
     }

@@ -39,6 +39,22 @@ final class TCPStream: Sendable {
 
     deinit { Glibc.close(fd) }
 
+    /// Sends all of `bytes`, waiting up to `timeout` for room; false when the peer closed or
+    /// stopped reading.
+    func sendAll(_ bytes: [UInt8], timeout: TimeInterval = 5) -> Bool {
+        var offset = 0
+        let deadline = Date().addingTimeInterval(timeout)
+        while offset < bytes.count {
+            var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            guard poll(&poller, 1, Int32(max(0, deadline.timeIntervalSinceNow) * 1000)) == 1, poller.revents & Int16(POLLOUT) != 0 else { return false }
+            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+            if sent < 0, errno == EAGAIN { continue }
+            guard sent > 0 else { return false }
+            offset += sent
+        }
+        return true
+    }
+
     /// Sends `bytes` at once (a raw client's banner or packet).
     func send(_ bytes: [UInt8]) {
         _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
