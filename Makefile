@@ -6,7 +6,7 @@ SWIFT ?= swift
 CONFIG ?= Config/bastiond.toml
 
 BUILD_PACKAGES := pkg-config libssh-dev libssl-dev libsqlite3-dev libqrencode-dev libpq-dev
-TEST_PACKAGES := openssh-client openssh-server oathtool asciinema expect curl tmux python3 sqlite3 rsyslog rsyslog-openssl openssl pamtester sudo chromium postgresql haproxy
+TEST_PACKAGES := openssh-client openssh-server oathtool asciinema expect curl tmux python3 python3-paramiko sqlite3 rsyslog rsyslog-openssl openssl pamtester sudo chromium postgresql haproxy
 BENCH_PACKAGES := $(TEST_PACKAGES)
 # Scripts/fetch-web-assets: pip downloads asciinema-player for the web view (Debian's pip is python3 -m pip).
 WEB_PACKAGES := python3 python3-pip
