@@ -98,6 +98,19 @@ enum BastionBench {
                 status = 1
             }
         }
+        if options.suites.contains("hostile") {
+            if options.suites.count > 1 { print("") }
+            var certificatePath = certificate
+            if certificatePath == nil {
+                let daemon = try bastion.start()
+                defer { stop(daemon) }
+                certificatePath = try bastion.fetchCertificate(user: "alice", identity: identity, totpSecret: secret)
+            }
+            let hostile = try HostileBenchmark.run(bastion: bastion, identity: identity, certificate: certificatePath!, kex: options.kex, scratch: scratch)
+            print(HostileBenchmark.render(hostile))
+            if !HostileBenchmark.metGoals(hostile) { note("hostile: bastiond missed a goal (see the table)") }
+            if hostile.bastiond.flood.failures + hostile.bastiond.burst.failures > 0 { status = 1 }
+        }
         return status
     }
 
