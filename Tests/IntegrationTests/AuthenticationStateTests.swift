@@ -103,4 +103,19 @@ struct AuthenticationStateTests {
             #expect(try bastion.auditRecords("auth.login").count == 2, "the cert fetch and Paramiko's certificate login only")
         }
     }
+
+    @Test("certificates.source_address: a certificate works from the address it was issued to, and from no other")
+    func sourceAddressEnforced() async throws {
+        try await withBastion(configure: { $0.certificates.bindSourceAddress = true }) { bastion in
+            let alice = try await bastion.enroll("alice")
+            let certificate = try await alice.fetchCertificate()
+            #expect(certificate.criticalOptions["source-address"] == "127.0.0.1")
+            let here = try await alice.ssh(["whoami"], answer: .none, useCertificate: true)
+            #expect(here.status == 0, "\(here)")
+            let elsewhere = try await alice.ssh(["whoami"], answer: .none, useCertificate: true, options: ["-b", "127.0.9.9"])
+            #expect(elsewhere.status == 255, "\(elsewhere)")
+            let reasons = try bastion.denialReasons()
+            #expect(reasons.contains { $0.contains("source") }, "\(reasons)")
+        }
+    }
 }
