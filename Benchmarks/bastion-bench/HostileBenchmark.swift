@@ -14,6 +14,8 @@ import Glibc
 ///   with its default `MaxStartups 10:30:100` and with it raised to `200:30:400` (the usual fix
 ///   for Ansible).
 ///
+/// - 10,000 connect/disconnect cycles: bastiond's threads, descriptors and memory before and after.
+///
 /// Goals (issue 15): 0 failed legitimate logins; login p99 during the flood ≤ 2 s; 0 failures
 /// in the burst; fewer than 300 bastiond threads at the flood's peak.
 enum HostileBenchmark {
@@ -42,7 +44,15 @@ enum HostileBenchmark {
         var burst: LoginLoad.Measurement
     }
 
+    /// bastiond before and after `cycles` connect/disconnect cycles (after a first batch).
+    struct Cycles {
+        var cycles: Int
+        var before: (usage: Usage, descriptors: Int)
+        var after: (usage: Usage, descriptors: Int)
+    }
+
     struct Result {
+        var cycles: Cycles
         var bastiond: Side
         var sshdDefault: Side
         var sshdRaisedBurst: LoginLoad.Measurement
@@ -52,9 +62,11 @@ enum HostileBenchmark {
     static let floodSources = 40
     static let loginsDuringFlood = 20
     static let burst = 200
+    static let connectCycles = 10_000
 
     static func run(bastion: BastiondTarget, identity: String, certificate: String, kex: String?, scratch: ScratchDirectory) throws -> Result {
         let bastiondSide: Side
+        var cycles: Cycles
         do {
             let daemon = try bastion.start()
             defer { BastionBench.stop(daemon) }
@@ -67,6 +79,8 @@ enum HostileBenchmark {
             BastionBench.note("bastiond: \(burst) concurrent logins from one address")
             let burstLoad = try LoginLoad.run(login, count: burst, concurrency: burst, scratch: scratch, serverCPU: { 0 }, settle: {})
             bastiondSide = Side(flood: flood, burst: burstLoad)
+            BastionBench.note("bastiond: \(connectCycles) connect/disconnect cycles from 50 sources")
+            cycles = measureCycles(port: bastion.sshPort, pid: daemon.pid)
         }
         func sshdSide(_ maxStartups: String, flood floodToo: Bool) throws -> (Flood?, LoginLoad.Measurement) {
             var sshd = try OpenSSHTarget.configure(
@@ -91,7 +105,7 @@ enum HostileBenchmark {
         }
         let defaults = try sshdSide("10:30:100", flood: true)
         let raised = try sshdSide("200:30:400", flood: false)
-        return Result(bastiond: bastiondSide, sshdDefault: Side(flood: defaults.0!, burst: defaults.1), sshdRaisedBurst: raised.1)
+        return Result(cycles: cycles, bastiond: bastiondSide, sshdDefault: Side(flood: defaults.0!, burst: defaults.1), sshdRaisedBurst: raised.1)
     }
 
     /// Opens the flood, times the logins during it, samples usage at its peak, closes it and
@@ -134,6 +148,27 @@ enum HostileBenchmark {
         sockets = []
         sleep(5)
         return Flood(latencies: latencies, failures: failures, firstFailure: firstFailure, peak: peak, after: usage())
+    }
+
+    /// Connect/disconnect cycles (half of them sending a banner first): a first batch of 1,000
+    /// brings the allocator and the runtime to their working size, then `connectCycles` more.
+    private static func measureCycles(port: Int, pid: pid_t) -> Cycles {
+        func batch(_ count: Int) {
+            for cycle in 0..<count {
+                guard let fd = connect(port: port, from: "127.0.30.\(cycle % 50 + 1)") else { continue }
+                if cycle % 2 == 0 {
+                    usleep(200)
+                    _ = Array("SSH-2.0-Cycle\r\n".utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+                }
+                close(fd)
+            }
+            sleep(5)
+        }
+        func descriptors() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1 }
+        batch(1_000)
+        let before = (threads(of: pid), descriptors())
+        batch(connectCycles)
+        return Cycles(cycles: connectCycles, before: before, after: (threads(of: pid), descriptors()))
     }
 
     /// A non-blocking TCP connection to 127.0.0.1:`port` from `source`.
@@ -220,6 +255,12 @@ enum HostileBenchmark {
         lines.append("  bastiond (defaults):            " + burstText(result.bastiond.burst))
         lines.append("  sshd MaxStartups 10:30:100:     " + burstText(result.sshdDefault.burst))
         lines.append("  sshd MaxStartups 200:30:400:    " + burstText(result.sshdRaisedBurst))
+        let c = result.cycles
+        lines.append(
+            "bastiond across \(c.cycles) connect/disconnect cycles: threads \(c.before.usage.tasks) -> \(c.after.usage.tasks), "
+                + "descriptors \(c.before.descriptors) -> \(c.after.descriptors), "
+                + String(format: "memory %.0f -> %.0f MiB", c.before.usage.rssMiB, c.after.usage.rssMiB)
+        )
         if let failure = result.bastiond.flood.firstFailure { lines.append("bastiond's first failed login during the flood: \(failure)") }
         if let failure = result.bastiond.burst.firstFailure { lines.append("bastiond's first failed login in the burst: \(failure)") }
         lines.append("(sshd forks a process per connection: its column counts processes; bastiond's counts threads)")

@@ -1,3 +1,4 @@
+import BastionApp
 import BastionCore
 import BastionTesting
 import Foundation
@@ -10,7 +11,8 @@ import Glibc
 /// memory, read from /proc): a banner trickled a byte a second, a client that stops in the
 /// middle of key exchange, an oversized packet length, a malformed KEXINIT, a pre-authentication
 /// flood of SSH_MSG_IGNORE (the CVE-2025-26466 class), and a thousand connect/disconnect
-/// cycles. Meanwhile `ssh-keyscan`, a real key exchange, is served from another address.
+/// cycles; and a client that stops reading a large output. Meanwhile `ssh-keyscan`, a real key
+/// exchange, is served from another address.
 /// The long runs (10,000 cycles, 2,000-connection floods) are `make bench`'s `hostile` suite.
 @Suite("Hostile clients against a bastiond process", .serialized)
 struct HostileClientTests {
@@ -174,6 +176,42 @@ struct HostileClientTests {
             #expect(after.rssKiB - before.rssKiB < 8 * 1024, "RSS \(before.rssKiB) -> \(after.rssKiB) KiB")
             let scan = try await Self.keyscan(daemon)
             #expect(scan.ok)
+        }
+    }
+
+    /// The size of the largest recording under `directory` (a live session's file grows as
+    /// Bastion reads the target's output).
+    static func largestRecording(in directory: String) -> Int {
+        let files = FileManager.default.enumerator(atPath: directory)?.compactMap { $0 as? String }.filter { $0.hasSuffix(".cast") } ?? []
+        return files.compactMap { (try? FileManager.default.attributesOfItem(atPath: directory + "/" + $0))?[.size] as? Int }.max() ?? 0
+    }
+
+    @Test("a client that stops reading while the target prints 200 MB: Bastion stops reading the target; other sessions go on")
+    func slowReader() async throws {
+        try await withRelay { bastion, _ in
+            let alice = try await RelayTests.operatorWithCertificate(bastion)
+            // The client's stdout is a pipe nobody reads: ssh stops reading once it is full.
+            let pipe = try ChildSpawner.pipe()
+            defer { close(pipe.read) }
+            let client = try SpawnedProcess(
+                executable: "ssh",
+                alice.clientOptions(useCertificate: true) + ["-p", String(bastion.endpoints.sshPort), "root@web01@127.0.0.1", "yes | head -c 200000000"],
+                stdout: .descriptor(pipe.write)
+            )
+            close(pipe.write)
+            defer { client.signal(SIGKILL) }
+            let recordings = bastion.directory.file("recordings")
+            #expect(try await relayPoll(timeout: 20) { Self.largestRecording(in: recordings) > 0 }, "the session never started")
+            try await Task.sleep(for: .seconds(3))
+            let stalled = Self.largestRecording(in: recordings)
+            try await Task.sleep(for: .seconds(2))
+            let later = Self.largestRecording(in: recordings)
+            // Windows and buffers on the way hold a few MB (3.2 MB of recording here); without
+            // backpressure Bastion would read (and record) the whole 200 MB within seconds.
+            #expect(later < 16 << 20, "Bastion read \(later) bytes of output the client never took")
+            #expect(later - stalled < 1 << 20, "still reading: \(stalled) -> \(later) bytes")
+            let other = try await alice.ssh(["echo other-ok"], user: "root@web01", answer: .none, useCertificate: true)
+            #expect(other.stdout.contains("other-ok"), "\(other)")
         }
     }
 }
