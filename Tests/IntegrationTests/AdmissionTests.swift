@@ -23,6 +23,30 @@ struct AdmissionTests {
             .flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }
     }
 
+    /// `count` authenticated connections of `engineer` (`ssh -N`), opened one after the
+    /// other, each once its handshake is over (no handshake running, one more open).
+    static func holdConnections(_ engineer: Engineer, count: Int) async throws -> [SpawnedProcess] {
+        var held: [SpawnedProcess] = []
+        for open in 1...count {
+            held.append(try SpawnedProcess(
+                executable: "ssh",
+                engineer.clientOptions(useCertificate: true) + ["-N", "-p", String(engineer.harness.endpoints.sshPort), "\(engineer.name)@127.0.0.1"]
+            ))
+            var seen: (Double?, Double?) = (nil, nil)
+            let settled = try await relayPoll(timeout: 20) {
+                seen = (
+                    try await metric(engineer.harness, "bastion_ssh_connections_open"), try await metric(engineer.harness, "bastion_ssh_handshakes_running")
+                )
+                return seen == (Double(open), 0)
+            }
+            if !settled {
+                held.forEach { $0.signal(SIGKILL) }
+                throw HarnessError(message: "connection \(open) of \(count) not settled: open and running \(seen)")
+            }
+        }
+        return held
+    }
+
     @Test("the listen backlog is the kernel's maximum, not libssh's 10")
     func backlog() async throws {
         try await withBastion { bastion in
@@ -56,20 +80,10 @@ struct AdmissionTests {
         try await withBastion(configure: { $0.ssh.admission.perSource = 2 }) { bastion in
             let alice = try await bastion.enroll("alice")
             try await alice.fetchCertificate()
-            // Three authenticated connections held open (ssh -N) from the same address, one
-            // after the other (two handshakes at once are the limit).
-            var held: [SpawnedProcess] = []
+            // Three authenticated connections held open from the same address, one after the
+            // other (two handshakes at once are the limit).
+            let held = try await Self.holdConnections(alice, count: 3)
             defer { held.forEach { $0.signal(SIGKILL) } }
-            for count in 1...3 {
-                held.append(try SpawnedProcess(
-                    executable: "ssh", alice.clientOptions(useCertificate: true) + ["-N", "-p", String(bastion.endpoints.sshPort), "alice@127.0.0.1"]
-                ))
-                var seen: (Double?, Double?) = (nil, nil)
-                #expect(try await relayPoll(timeout: 20) {
-                    seen = (try await Self.metric(bastion, "bastion_ssh_connections_open"), try await Self.metric(bastion, "bastion_ssh_handshakes_running"))
-                    return seen == (Double(count), 0)
-                }, "open and running: \(seen)")
-            }
             let fourth = try await alice.ssh(["whoami"], answer: .none, useCertificate: true)
             #expect(fourth.status == 0, "\(fourth)")
             // Two idle handshakes use up the per-source limit: the next connection is refused.
@@ -88,14 +102,8 @@ struct AdmissionTests {
         try await withBastion(configure: { $0.policy.roles["engineer"]?.maxConnections = 2 }) { bastion in
             let alice = try await bastion.enroll("alice")
             try await alice.fetchCertificate()
-            var held: [SpawnedProcess] = []
+            var held = try await Self.holdConnections(alice, count: 2)
             defer { held.forEach { $0.signal(SIGKILL) } }
-            for count in 1...2 {
-                held.append(try SpawnedProcess(
-                    executable: "ssh", alice.clientOptions(useCertificate: true) + ["-N", "-p", String(bastion.endpoints.sshPort), "alice@127.0.0.1"]
-                ))
-                #expect(try await relayPoll(timeout: 20) { try await Self.metric(bastion, "bastion_ssh_connections_open") == Double(count) })
-            }
             let third = try await alice.ssh(["whoami"], answer: .none, useCertificate: true)
             // Told on the session channel (exit 1) or as the disconnect message (255), whichever comes first.
             #expect(third.status == 1 || third.status == 255, "\(third)")
