@@ -57,21 +57,23 @@ struct AdmissionTests {
         }
     }
 
-    @Test("200 concurrent certificate logins from one address all succeed")
+    /// 100 here, beside the rest of the suite on two cores (the old 64-per-address cap dropped
+    /// a third of such a burst); the issue's 200, beside sshd, is `make bench`'s `hostile` suite.
+    @Test("100 concurrent certificate logins from one address all succeed")
     func burstFromOneAddress() async throws {
         try await withBastion { bastion in
             let alice = try await bastion.enroll("alice")
             try await alice.fetchCertificate()
             let started = Date()
             let failures = try await withThrowingTaskGroup(of: ProcessRunner.Result.self) { group in
-                for _ in 0..<200 {
+                for _ in 0..<100 {
                     group.addTask { try await alice.ssh(["whoami"], answer: .none, useCertificate: true, options: ["-o", "ConnectTimeout=60"]) }
                 }
                 var failures: [String] = []
                 for try await result in group where result.status != 0 { failures.append(result.stderr) }
                 return failures
             }
-            #expect(failures.isEmpty, "\(failures.count) of 200 failed after \(Date().timeIntervalSince(started)) s: \(failures.first ?? "")")
+            #expect(failures.isEmpty, "\(failures.count) of 100 failed after \(Date().timeIntervalSince(started)) s: \(failures.first ?? "")")
         }
     }
 
