@@ -119,7 +119,14 @@ struct EnforcementTests {
             #expect(row.user == "alice")
             #expect(row.target == "127.0.0.1:\(held.echoPort)")
             #expect(row.sourceAddress == "127.0.0.1")
-            #expect(try sessions.requestKill(id: row.id))
+            // The operator's way: the admin CLI on the same database.
+            let config = held.bastion.directory.file("cli.toml")
+            try BastionHarness.configText(in: held.bastion.directory).write(toFile: config, atomically: true, encoding: .utf8)
+            let listing = try await BastiondBinary.run(["session", "list", "--config", config])
+            let line = listing.stdout.split(separator: "\n").first { $0.hasPrefix(row.id) }.map(String.init) ?? ""
+            #expect(line.contains("-> 127.0.0.1:\(held.echoPort)") && line.hasSuffix("forward"), "\(listing)")
+            let killed = try await BastiondBinary.run(["session", "kill", row.id, "--config", config])
+            #expect(killed.status == 0, "\(killed)")
             try await Self.expectEnded(
                 held, since: Date(), within: 3, message: "session terminated by an administrator", reason: "killed by administrator"
             )
