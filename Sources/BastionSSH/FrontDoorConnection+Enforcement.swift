@@ -27,7 +27,7 @@ extension FrontDoorConnection {
         let endRequest = registered.flatMap { id in try? services.sessions.registry.endRequest(id: id) }
         var facts = EnforcementFacts(
             account: account, certificateValidBefore: certificateValidBefore, shuttingDown: closeRequestedFlag, endRequest: endRequest,
-            forwards: forwards.map(\.endpoint), connectionRank: registry.rank(of: self)
+            forwards: forwards.map(\.endpoint), connectionRank: Self.connectionRank(self, account: account, policy: services.sessions.policy)
         )
         if let session = live {
             var grant: EnforcementFacts.Grant?
@@ -46,6 +46,14 @@ extension FrontDoorConnection {
             facts.forwardsLastActivity = forwards.map(\.lastActivity).max().map { max($0, identity.authenticatedAt) } ?? identity.authenticatedAt
         }
         return facts
+    }
+
+    /// The connection's rank among its user's connections, read only when a role of the user
+    /// sets `max_connections`: the rank scans every open connection, and this runs once a
+    /// second for each of them.
+    private static func connectionRank(_ connection: FrontDoorConnection, account: EnforcementFacts.Account, policy: Policy) -> Int {
+        guard case .current(let user) = account, policy.maxConnections(forRoles: user.roles) != nil else { return 1 }
+        return connection.registry.rank(of: connection)
     }
 
     /// The once-a-second check of an authenticated connection; carries out the decision.
