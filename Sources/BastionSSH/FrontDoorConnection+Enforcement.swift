@@ -23,29 +23,34 @@ extension FrontDoorConnection {
         if case .certificate(let certificate) = identity.method {
             certificateValidBefore = Date(timeIntervalSince1970: TimeInterval(certificate.validBefore))
         }
-        let registered = live?.id ?? forwardRecordID
-        let endRequest = registered.flatMap { id in try? services.sessions.registry.endRequest(id: id) }
+        let registry = services.sessions.registry
         var facts = EnforcementFacts(
-            account: account, certificateValidBefore: certificateValidBefore, shuttingDown: closeRequestedFlag, endRequest: endRequest,
+            account: account, certificateValidBefore: certificateValidBefore, shuttingDown: closeRequestedFlag,
+            endRequest: forwardRecordID.flatMap { id in try? registry.endRequest(id: id) },
+            sessions: channels.compactMap { $0.live.map { sessionFacts($0, now: now) } }, sessionChannels: channels.count,
             forwards: forwards.map(\.endpoint), connectionRank: Self.connectionRank(self, account: account, policy: services.sessions.policy)
         )
-        if let session = live {
-            var grant: EnforcementFacts.Grant?
-            if let grantID = session.grantID {
-                switch Result(catching: { try services.sessions.elevation?.request(id: grantID) }) {
-                case .success(let request): grant = request?.isActive(at: now) == true ? .active : .ended(id: grantID)
-                case .failure: grant = .unreadable
-                }
-            }
-            facts.session = EnforcementFacts.Session(
-                login: session.login, target: session.target, startedAt: session.startedAt, maxDuration: session.maxDuration,
-                lastActivity: session.relay.lastActivity, grant: grant
-            )
-        } else if channel == nil {
-            // Only forwards (or nothing) on this connection: idle since the last forwarded byte.
-            facts.forwardsLastActivity = forwards.map(\.lastActivity).max().map { max($0, identity.authenticatedAt) } ?? identity.authenticatedAt
+        if !channels.contains(where: \.isBusy) {
+            // Nothing runs on a session channel: idle since the last forwarded byte, the last
+            // channel's end, or the login.
+            facts.lastActivity = ([identity.authenticatedAt, lastChannelClosedAt] + forwards.map(\.lastActivity)).compactMap { $0 }.max()
         }
         return facts
+    }
+
+    /// What the enforcement point needs of one relayed session: its limits, grant and kill request.
+    private func sessionFacts(_ session: LiveSession, now: Date) -> EnforcementFacts.Session {
+        var grant: EnforcementFacts.Grant?
+        if let grantID = session.grantID {
+            switch Result(catching: { try services.sessions.elevation?.request(id: grantID) }) {
+            case .success(let request): grant = request?.isActive(at: now) == true ? .active : .ended(id: grantID)
+            case .failure: grant = .unreadable
+            }
+        }
+        return EnforcementFacts.Session(
+            id: session.id, login: session.login, target: session.target, startedAt: session.startedAt, maxDuration: session.maxDuration,
+            lastActivity: session.relay.lastActivity, grant: grant, endRequest: try? services.sessions.registry.endRequest(id: session.id)
+        )
     }
 
     /// The connection's rank among its user's connections, read only when a role of the user
@@ -62,8 +67,15 @@ extension FrontDoorConnection {
         switch enforcementPoint.evaluate(enforcementFacts(now: now), now: now) {
         case .proceed:
             break
-        case .closeForwards(let destinations):
-            closeForwards(reason: .forwardNotAllowed(destination: destinations.sorted().joined(separator: ", "))) { destinations.contains($0.endpoint.destination) }
+        case .close(let sessions, let destinations):
+            for channel in channels {
+                if let id = channel.live?.id, let reason = sessions[id] { channel.terminate(reason, now: now) }
+            }
+            if !destinations.isEmpty {
+                closeForwards(reason: .forwardNotAllowed(destination: destinations.sorted().joined(separator: ", "))) {
+                    destinations.contains($0.endpoint.destination)
+                }
+            }
         case .end(let reason):
             end(reason, now: now)
         }
@@ -76,7 +88,7 @@ extension FrontDoorConnection {
         if case .directTCPIP(let forward) = request {
             refuseForwarding("local port forwarding (direct-tcpip) to \(forward.destination)")
         }
-        if case .forwardNotAllowed = reason {} else { end(reason, now: services.clock.now()) }
+        if reason.endsConnection { end(reason, now: services.clock.now()) }
         return false
     }
 
@@ -89,17 +101,12 @@ extension FrontDoorConnection {
 
     /// Ends everything on the connection for `reason`, telling the user and the audit log.
     ///
-    /// A relayed session ends through its own close sequence (message, exit, `session.end`);
-    /// a command gets the message on stderr and exit status 1; a connection with no session
+    /// Each relayed session ends through its own close sequence (message, exit, `session.end`);
+    /// each command gets the message on stderr and exit status 1; a connection with no session
     /// channel gets the message as the SSH disconnect reason, which `ssh` prints.
     func end(_ reason: EnforcementReason, now: Date) {
         enforcementEnded = true
         closeForwards(reason: reason) { _ in true }
-        if live != nil {
-            live?.endReason = reason.auditReason
-            live?.relay.terminate(message: reason.userMessage, now: now)
-            return
-        }
         audit(.connectionEnd, outcome: .success, target: "", reason: reason.auditReason, details: ["end_reason": reason.auditReason])
         if let forwardRecordID {
             let registry = services.sessions.registry
@@ -107,10 +114,9 @@ extension FrontDoorConnection {
             self.forwardRecordID = nil
         }
         logger.info("connection ended by policy", metadata: ["reason": "\(reason.auditReason)"])
-        if channel != nil, channelClosedAt == nil {
-            // The event loop writes it, with exit status 1, EOF and CLOSE, then hangs up.
-            interruptConversation()
-            output = PendingOutput(stdout: [], stderr: Self.lineForUser(reason, terminal: ptySize != nil), exitStatus: 1)
+        guard channels.isEmpty else {
+            // The event loop writes each line, with the exit, EOF and CLOSE, then hangs up.
+            for channel in channels { channel.end(reason, now: now) }
             return
         }
         disconnectMessage = "bastion: \(reason.userMessage)"

@@ -37,11 +37,10 @@ extension FrontDoorConnection {
         return 0
     }
 
-    /// Lists the connection's forwards in the session registry: one row per connection
-    /// without a relayed session (kind `forward`, target = the destinations so far), so an
-    /// operator sees and can kill it. A relayed session's own row already covers it.
+    /// Lists the connection's forwards in the session registry: one row per connection that
+    /// forwards (kind `forward`, target = the destinations so far), so an operator sees it
+    /// and can kill it (which ends the whole connection, its relayed sessions included).
     private func registerForwards(adding destination: String, identity: AuthenticatedIdentity) -> Bool {
-        guard live == nil else { return true }
         let registry = services.sessions.registry
         if let id = forwardRecordID {
             guard !forwardDestinations.contains(destination) else { return true }

@@ -48,20 +48,11 @@ final class FrontDoorConnection: @unchecked Sendable {
     var wrongCodes = 0
     var hangUp = false
 
-    // Channel state (one session channel per connection).
-    var channel: ssh_channel?
-    var ptySize: (term: String, columns: Int32, rows: Int32)?
-    var output: PendingOutput?
-    /// A Bastion command still talking with the user (`elevate`, `approve`).
-    var conversation: (any CommandConversation)?
-    var conversationInputEnded = false
-    var channelClosedAt: Date?
-
-    // A relayed session to a target, when the username was LOGIN@TARGET.
-    var live: LiveSession?
-    var upstreamInEvent = false
-    /// A target's exit reported while the relay was still being set up (`ssh … true`).
-    var earlyTargetExit: (status: Int32?, signal: (name: String, coreDumped: Bool, message: String)?) = (nil, nil)
+    // Channels (FrontDoorConnection+Channels).
+    /// Open session channels, oldest first (up to `max_sessions`).
+    var channels: [SessionChannel] = []
+    /// When the last session channel was freed: idle time of a connection left with none.
+    var lastChannelClosedAt: Date?
     /// Open `direct-tcpip` forwards a role allowed.
     var forwards: [DirectTCPIPForward] = []
     /// The registry row of a connection that forwards without a relayed session, and the
@@ -73,9 +64,6 @@ final class FrontDoorConnection: @unchecked Sendable {
     var lastEnforcement = Date.distantPast
     /// The enforcement point ended the connection; it is closing.
     var enforcementEnded = false
-    /// The session channel was opened while the connection may no longer run anything: the
-    /// reason is told at its shell or exec request.
-    var refusalAtRequest: EnforcementReason?
     /// Why the connection is hung up, for the client (SSH_MSG_DISCONNECT); nil: libssh's default.
     var disconnectMessage: String?
 
@@ -91,8 +79,6 @@ final class FrontDoorConnection: @unchecked Sendable {
     // libssh keeps pointers to these structs: heap-allocated so their addresses are stable;
     // `.size` is set by hand because `ssh_callbacks_init` is a C macro.
     let serverCallbacks = UnsafeMutablePointer<ssh_server_callbacks_struct>.allocate(capacity: 1)
-    let channelCallbacks = UnsafeMutablePointer<ssh_channel_callbacks_struct>.allocate(capacity: 1)
-    let targetCallbacks = UnsafeMutablePointer<ssh_channel_callbacks_struct>.allocate(capacity: 1)
 
     init(
         session: ssh_session, peer: Peer, ticket: Int, acceptedAt: Date, admission: AdmissionGate, registry: ConnectionRegistry,
@@ -110,14 +96,10 @@ final class FrontDoorConnection: @unchecked Sendable {
         self.logger = logger
         self.logger[metadataKey: "conn"] = "\(id)"
         serverCallbacks.initialize(to: ssh_server_callbacks_struct())
-        channelCallbacks.initialize(to: ssh_channel_callbacks_struct())
-        targetCallbacks.initialize(to: ssh_channel_callbacks_struct())
     }
 
     deinit {
         serverCallbacks.deallocate()
-        channelCallbacks.deallocate()
-        targetCallbacks.deallocate()
     }
 
     var userdata: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
@@ -164,9 +146,9 @@ final class FrontDoorConnection: @unchecked Sendable {
     func run() {
         var event: ssh_event?
         defer {
-            // Order matters: detach the sessions from the event before freeing any of them.
-            abandonSession(event: event)
-            interruptConversation()
+            // Order matters: detach the sessions from the event before freeing any of them, and
+            // free the channels before the session that owns them.
+            closeChannels(event: event)
             closeForwards()
             // While the session is still in the event: libssh flushes the disconnect
             // through the session's poll handle, which the event holds.
@@ -214,32 +196,24 @@ final class FrontDoorConnection: @unchecked Sendable {
                 enforce(now: services.clock.now())
                 if hangUp { break }
             }
-            if live != nil {
-                // A relay ends through its own close sequence (also on shutdown or a lost target).
-                if !serviceLiveSession(event: event) { break }
-                // Even when the session just finished: an error from this turn's poll may be
-                // the target hanging up, which must not cut the client off before it has read
-                // its exit status. The target is out of the event now; the next turn polls
-                // the client alone.
-                continue
-            }
+            let relaying = channels.contains { $0.live != nil }
+            serviceChannels(event: event)
+            // While a relay ran this turn, an error from the poll may be a target hanging up,
+            // which must not cut the client off before it has read its exit status (the
+            // finished target is out of the event now; the next turn polls the client alone),
+            // and a shutdown or a lock ends the relay through its own close sequence first.
+            if relaying { continue }
             if rc == SSH_ERROR { break }
             if closeRequested.load(ordering: .relaxed) { break }
             if identity == nil, Date() > deadline {
                 logger.info("authentication not finished within the login grace time")
                 break
             }
-            serviceConversation()
-            deliverOutputIfReady()
-            if let closedAt = channelClosedAt, Date().timeIntervalSince(closedAt) > Self.hangUpGrace {
-                // We sent CLOSE; the client normally hangs up first (then it prints no
-                // "connection closed by remote host"), but do not wait forever.
+            if enforcementEnded, channels.isEmpty, let closed = lastChannelClosedAt, Date().timeIntervalSince(closed) > Self.hangUpGrace {
+                // Every channel was told why and closed; the client normally hangs up first
+                // (then it prints no "connection closed by remote host"), but do not wait forever.
                 break
             }
-        }
-        if let channel {
-            ssh_channel_free(channel)
-            self.channel = nil
         }
     }
 
@@ -263,17 +237,20 @@ final class FrontDoorConnection: @unchecked Sendable {
         "mac error", "padding", "kexinit", "could not parse", "malformed",
     ]
 
-    /// How long a client may take to hang up after the session's CLOSE. sshd waits as long as
-    /// the client likes; a busy or stopped client (a laptop lid, a loaded CI machine) that
-    /// resumes within this still reads its exit status. Ten seconds of one idle connection.
+    /// How long a client may take to hang up after the enforcement point ended its connection
+    /// and every channel was closed. A busy or stopped client (a laptop lid, a loaded CI
+    /// machine) that resumes within this still reads its exit status. Ten seconds of one idle
+    /// connection. (A connection whose channels simply ended stays, as sshd keeps it, for
+    /// `ControlPersist`, under the idle timeout.)
     static let hangUpGrace: TimeInterval = 10
 
-    /// How long the event loop may sleep: 100 ms without a session (only logins and
-    /// forwards), 10 ms with one (policy checks, endings), 1 ms while the relay holds a
+    /// How long the event loop may sleep: 100 ms without a relayed session (only logins,
+    /// commands and forwards), 10 ms with one (policy checks, endings), 1 ms while the relay holds a
     /// partial packet of a bulk transfer back.
     private var pollTimeoutMilliseconds: Int32 {
-        guard let live else { return 100 }
-        return live.relay.holdsPartialPacket ? 1 : 10
+        let relays = channels.compactMap { $0.live?.relay }
+        if relays.isEmpty { return 100 }
+        return relays.contains { $0.holdsPartialPacket } ? 1 : 10
     }
 
     private func installCallbacks() {

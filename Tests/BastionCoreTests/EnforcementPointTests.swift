@@ -13,8 +13,10 @@ struct EnforcementPointTests {
         ops.maxConnections = 2
         ops.elevatedLogins = ["root"]
         let viewer = Role(name: "viewer", maxCertificateTTL: 3_600)
+        var batch = Role(name: "batch", maxCertificateTTL: 3_600)
+        batch.maxSessions = 50
         return Policy(
-            roles: ["ops": ops, "viewer": viewer],
+            roles: ["ops": ops, "viewer": viewer, "batch": batch],
             targets: ["web01": TargetDefinition(name: "web01", host: "10.0.0.5", hostKey: "ssh-ed25519 AAAA")]
         )
     }()
@@ -26,14 +28,26 @@ struct EnforcementPointTests {
         User(name: UserName("alice")!, roles: roles, isLocked: locked, createdAt: start)
     }
 
-    static func session(login: String = "deploy", grant: EnforcementFacts.Grant? = nil, maxDuration: TimeInterval? = nil) -> EnforcementFacts.Session {
-        EnforcementFacts.Session(login: login, target: "web01", startedAt: start, maxDuration: maxDuration, lastActivity: start, grant: grant)
+    static func session(
+        id: String = "s1", login: String = "deploy", grant: EnforcementFacts.Grant? = nil, maxDuration: TimeInterval? = nil,
+        startedAt: Date = start, endRequest: SessionEndRequest? = nil
+    ) -> EnforcementFacts.Session {
+        EnforcementFacts.Session(
+            id: id, login: login, target: "web01", startedAt: startedAt, maxDuration: maxDuration, lastActivity: startedAt, grant: grant,
+            endRequest: endRequest
+        )
+    }
+
+    /// No session channel open: only the forward.
+    static func forwardsOnly(_ facts: inout EnforcementFacts) {
+        facts.sessions = []
+        facts.sessionChannels = 0
     }
 
     /// A connection that is fine at `start`: certificate valid for an hour, a session and a forward.
     static func healthy() -> EnforcementFacts {
         EnforcementFacts(
-            account: .current(alice()), certificateValidBefore: start.addingTimeInterval(3_600), session: session(), forwards: [database]
+            account: .current(alice()), certificateValidBefore: start.addingTimeInterval(3_600), sessions: [session()], forwards: [database]
         )
     }
 
@@ -55,48 +69,72 @@ struct EnforcementPointTests {
         // user with no role may still ask `whoami` and be told why `cert` is refused.
         Case(
             name: "every role gone", after: 1, change: { $0.account = .current(alice(roles: ["gone"])) },
-            expected: .end(.accessWithdrawn(login: "deploy", target: "web01"))
+            expected: .close(sessions: ["s1": .accessWithdrawn(login: "deploy", target: "web01")], forwards: ["10.0.0.9:5432"])
         ),
         Case(name: "killed", after: 1, change: { $0.endRequest = .kill }, expected: .end(.killed)),
+        Case(
+            name: "one session killed", after: 1,
+            change: { $0.sessions = [session(endRequest: .kill), session(id: "s2")] },
+            expected: .close(sessions: ["s1": .killed], forwards: [])
+        ),
         Case(name: "ended by another node", after: 1, change: { $0.endRequest = .endedElsewhere }, expected: .end(.endedElsewhere)),
-        Case(name: "maximum length", after: 120, change: { $0.session = session(maxDuration: 60) }, expected: .end(.maximumLength(60))),
-        Case(name: "session idle", after: 600, change: { $0.certificateValidBefore = nil }, expected: .end(.idle(600))),
+        Case(
+            name: "maximum length", after: 120, change: { $0.sessions = [session(maxDuration: 60)] },
+            expected: .close(sessions: ["s1": .maximumLength(60)], forwards: [])
+        ),
+        Case(
+            name: "maximum length of one session of two", after: 120,
+            change: { $0.sessions = [session(maxDuration: 60), session(id: "s2", maxDuration: 60, startedAt: start.addingTimeInterval(100))] },
+            expected: .close(sessions: ["s1": .maximumLength(60)], forwards: [])
+        ),
+        Case(
+            name: "session idle", after: 600, change: { $0.certificateValidBefore = nil },
+            expected: .close(sessions: ["s1": .idle(600)], forwards: [])
+        ),
         Case(
             name: "session role withdrawn", after: 1, change: { $0.account = .current(alice(roles: ["viewer"])) },
-            expected: .end(.accessWithdrawn(login: "deploy", target: "web01"))
+            expected: .close(sessions: ["s1": .accessWithdrawn(login: "deploy", target: "web01")], forwards: ["10.0.0.9:5432"])
         ),
         Case(
-            name: "grant ended", after: 1, change: { $0.session = session(login: "root", grant: .ended(id: "g1")) },
-            expected: .end(.grantEnded(id: "g1"))
+            name: "grant ended", after: 1, change: { $0.sessions = [session(login: "root", grant: .ended(id: "g1"))] },
+            expected: .close(sessions: ["s1": .grantEnded(id: "g1")], forwards: [])
         ),
-        Case(name: "grant active", after: 1, change: { $0.session = session(login: "root", grant: .active) }, expected: .proceed),
-        Case(name: "grant unreadable", after: 1, change: { $0.session = session(login: "root", grant: .unreadable) }, expected: .proceed),
+        Case(name: "grant active", after: 1, change: { $0.sessions = [session(login: "root", grant: .active)] }, expected: .proceed),
+        Case(name: "grant unreadable", after: 1, change: { $0.sessions = [session(login: "root", grant: .unreadable)] }, expected: .proceed),
         Case(
-            name: "elevated login without a grant", after: 1, change: { $0.session = session(login: "root") },
-            expected: .end(.accessWithdrawn(login: "root", target: "web01"))
+            name: "elevated login without a grant", after: 1, change: { $0.sessions = [session(login: "root")] },
+            expected: .close(sessions: ["s1": .accessWithdrawn(login: "root", target: "web01")], forwards: [])
         ),
         Case(name: "store unreadable ends nothing", after: 1, change: { $0.account = .unreadable }, expected: .proceed),
         Case(
             name: "forward destination withdrawn", after: 1,
             change: {
-                $0.session = nil
+                forwardsOnly(&$0)
                 $0.forwards.append(.init(host: "10.0.0.8", port: 22))
             },
-            expected: .closeForwards(destinations: ["10.0.0.8:22"])
+            expected: .close(sessions: [:], forwards: ["10.0.0.8:22"])
         ),
         Case(
             name: "forward-only connection idle", after: 600,
             change: {
-                $0.session = nil
-                $0.forwardsLastActivity = start
+                forwardsOnly(&$0)
+                $0.lastActivity = start
+            },
+            expected: .end(.idle(600))
+        ),
+        Case(
+            name: "a session channel left unused does not keep a connection from idling", after: 600,
+            change: {
+                $0.sessions = []
+                $0.lastActivity = start
             },
             expected: .end(.idle(600))
         ),
         Case(
             name: "forward-only connection busy", after: 600,
             change: {
-                $0.session = nil
-                $0.forwardsLastActivity = start.addingTimeInterval(599)
+                forwardsOnly(&$0)
+                $0.lastActivity = start.addingTimeInterval(599)
             },
             expected: .proceed
         ),
@@ -113,7 +151,7 @@ struct EnforcementPointTests {
         Case(
             name: "lock ends a forward-only connection", after: 1,
             change: {
-                $0.session = nil
+                forwardsOnly(&$0)
                 $0.account = .current(alice(locked: true))
             },
             expected: .end(.accountLocked)
@@ -157,6 +195,23 @@ struct EnforcementPointTests {
         #expect(Self.point.admit(.session, facts: unreadable, now: now) == .admit)
     }
 
+    @Test("max_sessions counts the connection's open session channels; the largest of the roles applies")
+    func sessionLimit() {
+        let now = Self.start.addingTimeInterval(1)
+        var facts = Self.healthy()
+        facts.sessionChannels = 9
+        #expect(Self.point.admit(.session, facts: facts, now: now) == .admit)
+        facts.sessionChannels = 10
+        #expect(Self.point.admit(.session, facts: facts, now: now) == .refuse(.tooManySessions(limit: Role.defaultMaxSessions)))
+        #expect(Self.point.admit(.directTCPIP(Self.database), facts: facts, now: now) == .admit)
+        facts.account = .current(Self.alice(roles: ["ops", "batch"]))
+        #expect(Self.point.admit(.session, facts: facts, now: now) == .admit)
+        facts.sessionChannels = 50
+        #expect(Self.point.admit(.session, facts: facts, now: now) == .refuse(.tooManySessions(limit: 50)))
+        #expect(!EnforcementReason.tooManySessions(limit: 50).endsConnection)
+        #expect(EnforcementReason.tooManyConnections(limit: 2).endsConnection)
+    }
+
     @Test("IPv6 destinations are bracketed as roles list them")
     func ipv6Destination() {
         #expect(EnforcementFacts.Forward(host: "::1", port: 80).destination == "[::1]:80")
@@ -167,7 +222,7 @@ struct EnforcementPointTests {
         let reasons: [EnforcementReason] = [
             .shutdown, .certificateExpired, .accountLocked, .accountRemoved, .killed, .endedElsewhere, .maximumLength(60), .idle(600),
             .grantEnded(id: "g1"), .accessWithdrawn(login: "root", target: "web01"), .forwardNotAllowed(destination: "h:1"),
-            .tooManyConnections(limit: 2),
+            .tooManyConnections(limit: 2), .tooManySessions(limit: 10),
         ]
         #expect(Set(reasons.map(\.auditReason)).count == reasons.count)
         #expect(reasons.allSatisfy { !$0.userMessage.isEmpty && !$0.userMessage.contains("\n") })

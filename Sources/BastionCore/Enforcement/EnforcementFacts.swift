@@ -19,8 +19,11 @@ public struct EnforcementFacts: Sendable {
         case unreadable
     }
 
-    /// The relayed session of the connection (`LOGIN@TARGET`), if one runs.
+    /// One relayed session of the connection (`LOGIN@TARGET`; several over one connection
+    /// with OpenSSH's `ControlMaster`).
     public struct Session: Sendable, Equatable {
+        /// The session's id in the registry.
+        public var id: String
         public var login: String
         public var target: String
         public var startedAt: Date
@@ -30,8 +33,16 @@ public struct EnforcementFacts: Sendable {
         public var lastActivity: Date
         /// nil when the session needs no grant.
         public var grant: Grant?
+        /// What the registry says of the session's row: `bastiond session kill`, or ended by
+        /// another node.
+        public var endRequest: SessionEndRequest?
 
-        public init(login: String, target: String, startedAt: Date, maxDuration: TimeInterval?, lastActivity: Date, grant: Grant? = nil) {
+        public init(
+            id: String = "", login: String, target: String, startedAt: Date, maxDuration: TimeInterval?, lastActivity: Date,
+            grant: Grant? = nil, endRequest: SessionEndRequest? = nil
+        ) {
+            self.id = id
+            self.endRequest = endRequest
             self.login = login
             self.target = target
             self.startedAt = startedAt
@@ -60,29 +71,34 @@ public struct EnforcementFacts: Sendable {
     public var certificateValidBefore: Date?
     /// The daemon is stopping.
     public var shuttingDown: Bool
-    /// What the session registry says of the connection's registered row (its relayed
-    /// session, or its forwards): `bastiond session kill`, or ended by another node.
+    /// What the session registry says of the connection's own row (the one listing its
+    /// forwards): `bastiond session kill`, or ended by another node.
     public var endRequest: SessionEndRequest?
-    public var session: Session?
+    /// The relayed sessions running on the connection.
+    public var sessions: [Session]
+    /// Session channels open on the connection (relayed sessions, Bastion commands, channels
+    /// not yet asked to run anything): what `max_sessions` counts.
+    public var sessionChannels: Int
     public var forwards: [Forward]
-    /// The last byte on any forward, for a connection that only forwards; nil when idle time
-    /// does not apply (a command, which has its own time limits).
-    public var forwardsLastActivity: Date?
+    /// For a connection with no session channel open: its last sign of use (a forwarded byte,
+    /// a channel closing, the login), for the idle timeout. nil when idle time does not apply.
+    public var lastActivity: Date?
     /// This connection's place among the user's authenticated connections, oldest first
     /// (1: the oldest); what `max_connections` is checked against at a new channel.
     public var connectionRank: Int
 
     public init(
         account: Account, certificateValidBefore: Date? = nil, shuttingDown: Bool = false, endRequest: SessionEndRequest? = nil,
-        session: Session? = nil, forwards: [Forward] = [], forwardsLastActivity: Date? = nil, connectionRank: Int = 1
+        sessions: [Session] = [], sessionChannels: Int? = nil, forwards: [Forward] = [], lastActivity: Date? = nil, connectionRank: Int = 1
     ) {
         self.connectionRank = connectionRank
         self.account = account
         self.certificateValidBefore = certificateValidBefore
         self.shuttingDown = shuttingDown
         self.endRequest = endRequest
-        self.session = session
+        self.sessions = sessions
+        self.sessionChannels = sessionChannels ?? sessions.count
         self.forwards = forwards
-        self.forwardsLastActivity = forwardsLastActivity
+        self.lastActivity = lastActivity
     }
 }

@@ -11,11 +11,12 @@ public struct EnforcementPoint: Sendable {
     /// What must happen to the connection now.
     public enum Decision: Sendable, Equatable {
         case proceed
-        /// Everything ends: the relayed session (with its message on the channel), forwards,
-        /// a running command; then the connection.
+        /// Everything ends: relayed sessions (each with its message on its channel), forwards,
+        /// running commands; then the connection.
         case end(EnforcementReason)
-        /// These forwards close (their destination is no longer allowed); the rest go on.
-        case closeForwards(destinations: Set<String>)
+        /// These relayed sessions end (by id, each for its reason) and these forwards close
+        /// (their destination is no longer allowed); the rest of the connection goes on.
+        case close(sessions: [String: EnforcementReason], forwards: Set<String>)
     }
 
     /// A channel the client asks to open.
@@ -41,25 +42,37 @@ public struct EnforcementPoint: Sendable {
     /// The once-a-second check.
     public func evaluate(_ facts: EnforcementFacts, now: Date) -> Decision {
         if let reason = connectionEnding(facts, now: now) { return .end(reason) }
-        if let session = facts.session, let reason = sessionEnding(session, account: facts.account, now: now) { return .end(reason) }
-        if facts.session == nil, let last = facts.forwardsLastActivity, now.timeIntervalSince(last) >= idleTimeout {
+        if facts.sessions.isEmpty, let last = facts.lastActivity, now.timeIntervalSince(last) >= idleTimeout {
             return .end(.idle(idleTimeout))
         }
-        guard case .current(let user) = facts.account else { return .proceed }
-        let withdrawn = Set(facts.forwards.filter { !allows($0, roles: user.roles) }.map(\.destination))
-        return withdrawn.isEmpty ? .proceed : .closeForwards(destinations: withdrawn)
+        var sessions: [String: EnforcementReason] = [:]
+        for session in facts.sessions {
+            if let reason = sessionEnding(session, account: facts.account, now: now) { sessions[session.id] = reason }
+        }
+        var withdrawn: Set<String> = []
+        if case .current(let user) = facts.account {
+            withdrawn = Set(facts.forwards.filter { !allows($0, roles: user.roles) }.map(\.destination))
+        }
+        return sessions.isEmpty && withdrawn.isEmpty ? .proceed : .close(sessions: sessions, forwards: withdrawn)
     }
 
     /// The check at every new channel: the connection must still be entitled to anything,
-    /// and a forward's destination must be allowed by the user's roles as they are now.
+    /// a session channel must fit in `max_sessions`, and a forward's destination must be
+    /// allowed by the user's roles as they are now.
     public func admit(_ request: ChannelRequest, facts: EnforcementFacts, now: Date) -> Admission {
         if let reason = connectionEnding(facts, now: now) { return .refuse(reason) }
-        guard case .directTCPIP(let forward) = request else { return .admit }
-        // An unreadable account opens nothing new (fail closed); running channels are left alone.
-        guard case .current(let user) = facts.account, allows(forward, roles: user.roles) else {
-            return .refuse(.forwardNotAllowed(destination: forward.destination))
+        switch request {
+        case .session:
+            guard case .current(let user) = facts.account else { return .admit }
+            let limit = policy.maxSessions(forRoles: user.roles)
+            return facts.sessionChannels >= limit ? .refuse(.tooManySessions(limit: limit)) : .admit
+        case .directTCPIP(let forward):
+            // An unreadable account opens nothing new (fail closed); running channels are left alone.
+            guard case .current(let user) = facts.account, allows(forward, roles: user.roles) else {
+                return .refuse(.forwardNotAllowed(destination: forward.destination))
+            }
+            return .admit
         }
-        return .admit
     }
 
     /// Reasons that end the whole connection whatever runs on it.
@@ -74,15 +87,20 @@ public struct EnforcementPoint: Sendable {
             if let limit = policy.maxConnections(forRoles: user.roles), facts.connectionRank > limit { return .tooManyConnections(limit: limit) }
         case .unreadable: break
         }
-        switch facts.endRequest {
-        case .kill?: return .killed
-        case .endedElsewhere?: return .endedElsewhere
-        case nil: return nil
+        return Self.reason(for: facts.endRequest)
+    }
+
+    private static func reason(for request: SessionEndRequest?) -> EnforcementReason? {
+        switch request {
+        case .kill?: .killed
+        case .endedElsewhere?: .endedElsewhere
+        case nil: nil
         }
     }
 
     /// Reasons that end a relayed session: its own limits, and the policy as it is now.
     private func sessionEnding(_ session: EnforcementFacts.Session, account: EnforcementFacts.Account, now: Date) -> EnforcementReason? {
+        if let reason = Self.reason(for: session.endRequest) { return reason }
         if let limit = session.maxDuration, now.timeIntervalSince(session.startedAt) >= limit { return .maximumLength(limit) }
         switch session.grant {
         case .ended(let id)?: return .grantEnded(id: id)

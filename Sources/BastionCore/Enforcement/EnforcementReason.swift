@@ -18,6 +18,8 @@ public enum EnforcementReason: Sendable, Equatable {
     case forwardNotAllowed(destination: String)
     /// The user already holds `limit` connections (`max_connections` of their roles).
     case tooManyConnections(limit: Int)
+    /// The connection already has `limit` session channels open (`max_sessions` of the roles).
+    case tooManySessions(limit: Int)
 
     /// The line the user reads (`bastion: …` on the session channel, or the SSH disconnect message).
     public var userMessage: String {
@@ -34,6 +36,8 @@ public enum EnforcementReason: Sendable, Equatable {
         case .accessWithdrawn(let login, let target): "your roles no longer allow \(login) on \(target); session closed"
         case .forwardNotAllowed(let destination): "forwarding to \(destination) is not allowed"
         case .tooManyConnections(let limit): "you already hold \(limit) connections, the most your roles allow (max_connections); close one first"
+        case .tooManySessions(let limit):
+            "this connection already has \(limit) sessions open, the most your roles allow (max_sessions); close one or open another connection"
         }
     }
 
@@ -52,6 +56,18 @@ public enum EnforcementReason: Sendable, Equatable {
         case .accessWithdrawn(let login, let target): "roles no longer grant \(login) on \(target)"
         case .forwardNotAllowed(let destination): "direct-tcpip to \(destination) not allowed by any role"
         case .tooManyConnections(let limit): "max_connections (\(limit)) reached"
+        case .tooManySessions(let limit): "max_sessions (\(limit)) reached"
+        }
+    }
+}
+
+extension EnforcementReason {
+    /// Whether a refused channel ends the whole connection: a refused forward or one session
+    /// too many leaves the rest of the connection as it is; everything else ends it.
+    public var endsConnection: Bool {
+        switch self {
+        case .forwardNotAllowed, .tooManySessions: false
+        default: true
         }
     }
 }

@@ -51,6 +51,13 @@ public struct Policy: Sendable, Equatable {
         return limits.contains { $0 == nil } ? nil : limits.compactMap { $0 }.max()
     }
 
+    /// The most session channels one connection of a user holding `roles` may have open at
+    /// once: the largest `max_sessions` among the known roles (a role without one counts as
+    /// ``Role/defaultMaxSessions``); the default when no role is known.
+    public func maxSessions(forRoles roleNames: [String]) -> Int {
+        known(roleNames).map { $0.maxSessions ?? Role.defaultMaxSessions }.max() ?? Role.defaultMaxSessions
+    }
+
     /// Whether one of the roles lets its members open `direct-tcpip` to `host:port`.
     public func allowsDirectTCPIP(forRoles roleNames: [String], host: String, port: Int) -> Bool {
         let destination = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"

@@ -37,6 +37,12 @@ public struct Role: Sendable, Equatable {
     /// `max_connections`: authenticated connections a member may hold at once (Teleport's
     /// name); nil for no limit.
     public var maxConnections: Int?
+    /// `max_sessions`: session channels one connection may have open at once (Teleport's
+    /// name, sshd's `MaxSessions`); nil for the default, ``defaultMaxSessions``.
+    public var maxSessions: Int?
+
+    /// sshd's `MaxSessions` default.
+    public static let defaultMaxSessions = 10
 
     public init(
         name: String,

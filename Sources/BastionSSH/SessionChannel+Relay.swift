@@ -27,7 +27,7 @@ enum SessionKind {
     }
 }
 
-/// The live relayed session of a connection (at most one: one session channel).
+/// The relayed session of a session channel.
 struct LiveSession {
     var id: String
     var login: String
@@ -42,19 +42,18 @@ struct LiveSession {
     var grantID: String?
 }
 
-extension FrontDoorConnection {
+extension SessionChannel {
     // MARK: - Opening
 
     /// Opens a recorded session on the target named in `LOGIN@TARGET`. Refusals become one
     /// line on stderr and exit status 1, and an audit record.
     func startTargetSession(_ kind: SessionKind) -> Int32 {
-        guard let identity, case .target(let login, let targetName) = identity.request, live == nil, output == nil, let channel else {
-            return 1
-        }
+        guard let identity, case .target(let login, let targetName) = identity.request, live == nil, output == nil else { return 1 }
+        let connection = connection
         let sessions = services.sessions
         let now = services.clock.now()
         func refuse(_ userMessage: String, reason: String, type: AuditEventType = .sessionDenied, details: [String: String] = [:]) -> Int32 {
-            audit(type, outcome: .failure, target: targetName, reason: reason, details: details.merging(["login": login, "kind": kind.name]) { a, _ in a })
+            connection.audit(type, outcome: .failure, target: targetName, reason: reason, details: details.merging(["login": login, "kind": kind.name]) { a, _ in a })
             logger.info("session refused", metadata: ["target": "\(targetName)", "reason": "\(reason)"])
             output = PendingOutput(stdout: [], stderr: Array("bastion: \(userMessage)\n".utf8), exitStatus: 1)
             return 0
@@ -87,14 +86,14 @@ extension FrontDoorConnection {
             upstream = try UpstreamConnector.connect(
                 UpstreamRequest(
                     host: target.host, port: target.port, pinnedHostKey: pinned, login: login, user: identity.user.name.rawValue,
-                    sessionID: sessionID, connectTimeout: sessions.settings.connectTimeout, algorithms: configuration.algorithms
+                    sessionID: sessionID, connectTimeout: sessions.settings.connectTimeout, algorithms: connection.configuration.algorithms
                 ),
                 authority: sessions.upstreamAuthority, now: now
             )
         } catch {
             switch error.code {
             case .hostKeyMismatch:
-                audit(
+                connection.audit(
                     .hostKeyMismatch, outcome: .failure, target: targetName, reason: "host key mismatch for \(targetName)",
                     details: ["pinned": pinned.fingerprint, "presented": error.presentedHostKey?.fingerprint ?? "unknown"]
                 )
@@ -111,14 +110,14 @@ extension FrontDoorConnection {
                 directory: sessions.settings.recordingDirectory,
                 metadata: RecordingMetadata(
                     sessionID: sessionID, user: identity.user.name.rawValue, login: login, target: targetName,
-                    sourceAddress: context.remoteAddress, width: Self.dimension(ptySize?.columns, default: 80),
-                    height: Self.dimension(ptySize?.rows, default: 24),
-                    term: ptySize?.term, command: kind.command, title: "\(login)@\(targetName) by \(identity.user.name)", startedAt: now
+                    sourceAddress: connection.context.remoteAddress, width: Self.dimension(terminal?.columns, default: 80),
+                    height: Self.dimension(terminal?.rows, default: 24),
+                    term: terminal?.term, command: kind.command, title: "\(login)@\(targetName) by \(identity.user.name)", startedAt: now
                 ),
                 clock: services.clock
             )
         } catch {
-            audit(.recordingFailed, outcome: .failure, target: targetName, reason: "\(error)", details: [
+            connection.audit(.recordingFailed, outcome: .failure, target: targetName, reason: "\(error)", details: [
                 "session_id": sessionID, "policy": sessions.settings.onRecordingFailure.rawValue,
             ])
             if sessions.settings.onRecordingFailure.failsClosed {
@@ -154,9 +153,9 @@ extension FrontDoorConnection {
             if let grantID { _ = recorder.offerMarker("elevation \(grantID): \(login) under an approved grant") }
         }
         do {
-            try services.audit.append(event(.sessionStart, outcome: .success, target: targetName, reason: nil, details: details))
+            try services.audit.append(connection.event(.sessionStart, outcome: .success, target: targetName, reason: nil, details: details))
             try sessions.registry.register(SessionRecord(
-                id: sessionID, user: identity.user.name.rawValue, login: login, target: targetName, sourceAddress: context.remoteAddress,
+                id: sessionID, user: identity.user.name.rawValue, login: login, target: targetName, sourceAddress: connection.context.remoteAddress,
                 kind: kind.name, startedAt: now, recording: recorder?.path
             ))
         } catch {
@@ -181,21 +180,21 @@ extension FrontDoorConnection {
         targetCallbacks.pointee.userdata = userdata
         // Until the relay exists, the exit goes to `earlyTargetExit` and the relay picks it up.
         targetCallbacks.pointee.channel_exit_status_function = { _, _, status, userdata in
-            let connection = FrontDoorConnection.from(userdata)
-            if let relay = connection.live?.relay { relay.exitStatus = status } else { connection.earlyTargetExit.status = status }
+            let channel = SessionChannel.from(userdata)
+            if let relay = channel.live?.relay { relay.exitStatus = status } else { channel.earlyTargetExit.status = status }
         }
         targetCallbacks.pointee.channel_exit_signal_function = { _, _, signal, core, message, _, userdata in
             let name = signal.map { String(cString: $0) } ?? "KILL"
             let text = message.map { String(cString: $0) } ?? ""
-            let connection = FrontDoorConnection.from(userdata)
-            if let relay = connection.live?.relay {
+            let channel = SessionChannel.from(userdata)
+            if let relay = channel.live?.relay {
                 relay.exitSignal = (name, core != 0, text)
             } else {
-                connection.earlyTargetExit.signal = (name, core != 0, text)
+                channel.earlyTargetExit.signal = (name, core != 0, text)
             }
         }
         ssh_set_channel_callbacks(targetChannel, targetCallbacks)
-        if let pty = ptySize, ssh_channel_request_pty_size(targetChannel, pty.term, pty.columns, pty.rows) != SSH_OK {
+        if let pty = terminal, ssh_channel_request_pty_size(targetChannel, pty.term, pty.columns, pty.rows) != SSH_OK {
             ssh_channel_free(targetChannel)
             return nil
         }
@@ -213,10 +212,9 @@ extension FrontDoorConnection {
 
     // MARK: - Running
 
-    /// One turn of the event loop for a live session: move bytes, enforce limits, finish.
-    /// Returns false when the connection should end at once.
-    func serviceLiveSession(event: ssh_event) -> Bool {
-        guard var session = live else { return true }
+    /// One turn of the event loop for a live session: move bytes, check the recording, finish.
+    func serviceLiveSession(event: ssh_event) {
+        guard var session = live else { return }
         let now = services.clock.now()
         if !upstreamInEvent {
             ssh_event_add_session(event, session.relay.upstream.session)
@@ -237,11 +235,15 @@ extension FrontDoorConnection {
         live = session
         if session.relay.isFinished(now: now) {
             finishSession(event: event)
-            // Like after a command: let the client hang up first (up to `hangUpGrace`), or it may see
-            // "connection closed by remote host" before it has read the exit status.
-            channelClosedAt = Date()
+            closedAt = Date()
         }
-        return true
+    }
+
+    /// Ends the relayed session for `reason`: its line to the user, then its close sequence.
+    func terminate(_ reason: EnforcementReason, now: Date) {
+        guard live != nil else { return }
+        live?.endReason = reason.auditReason
+        live?.relay.terminate(message: reason.userMessage, now: now)
     }
 
     /// Whether a failed recording ends the session (access itself is the enforcement
@@ -249,7 +251,7 @@ extension FrontDoorConnection {
     private func recordingEnding(for session: LiveSession) -> (user: String, audit: String)? {
         let settings = services.sessions.settings
         guard let failure = session.relay.recorder?.failure else { return nil }
-        audit(.recordingFailed, outcome: .failure, target: session.target, reason: "\(failure)", details: [
+        connection.audit(.recordingFailed, outcome: .failure, target: session.target, reason: "\(failure)", details: [
             "session_id": session.id, "policy": settings.onRecordingFailure.rawValue,
         ])
         if settings.onRecordingFailure.failsClosed { return ("recording failed; session closed by policy", "recording failed") }
@@ -282,7 +284,7 @@ extension FrontDoorConnection {
         details["elevation_request"] = session.grantID
         // The session has ended whatever the store says: its record and its row wait for the
         // store if it does not answer now (a database restart), in this order.
-        let ended = self.event(.sessionEnd, outcome: .success, target: session.target, reason: nil, details: details)
+        let ended = connection.event(.sessionEnd, outcome: .success, target: session.target, reason: nil, details: details)
         let (audit, registry, id) = (services.audit, services.sessions.registry, session.id)
         services.sessions.afterTheFact.run("session.end \(id)") { try audit.append(ended) }
         services.sessions.afterTheFact.run("session \(id) ended") { try registry.markEnded(id: id, at: now) }
@@ -316,39 +318,5 @@ extension FrontDoorConnection {
     static func dimension(_ value: Int32?, default fallback: Int) -> Int {
         guard let value, value > 0 else { return fallback }
         return Int(value)
-    }
-
-    private func event(_ type: AuditEventType, outcome: AuditEvent.Outcome, target: String, reason: String?, details: [String: String]) -> AuditEvent {
-        AuditEvent(
-            type: type, time: services.clock.now(), outcome: outcome,
-            actor: identity.map { identity in
-                var actor = AuditEvent.Actor(user: identity.user.name.rawValue, method: identity.methodName)
-                if case .certificate(let certificate) = identity.method { actor.certificateSerial = String(certificate.serial) }
-                return actor
-            },
-            connection: .init(id: context.id, remoteAddress: context.remoteAddress, remotePort: context.remotePort, sshUsername: sshUsername),
-            // The session block (schema v2); `details.session_id` stays for rules written against v1.
-            session: details["session_id"].map { AuditEvent.Session(id: $0, login: details["login"]) },
-            target: target, reason: reason, details: details
-        )
-    }
-
-    /// Appends an event; false (and a loud log line) when the audit log refused it, so that
-    /// the caller does not perform the action it records.
-    @discardableResult
-    func auditOrRefuse(_ type: AuditEventType, outcome: AuditEvent.Outcome, target: String, reason: String?, details: [String: String]) -> Bool {
-        do {
-            try services.audit.append(event(type, outcome: outcome, target: target, reason: reason, details: details))
-            return true
-        } catch {
-            logger.error("audit append failed: refusing the action it records", metadata: ["type": "\(type.name)", "error": "\(error)"])
-            return false
-        }
-    }
-
-    func audit(_ type: AuditEventType, outcome: AuditEvent.Outcome, target: String, reason: String?, details: [String: String]) {
-        do { try services.audit.append(event(type, outcome: outcome, target: target, reason: reason, details: details)) } catch {
-            logger.error("audit append failed", metadata: ["type": "\(type.name)", "error": "\(error)"])
-        }
     }
 }
