@@ -53,6 +53,9 @@ let package = Package(
             dependencies: [
                 "BastionCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings
@@ -95,6 +98,18 @@ let package = Package(
 
         .testTarget(name: "BastionCoreTests", dependencies: ["BastionCore", "BastionCrypto", "BastionTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "BastionStoreTests", dependencies: ["BastionStore", "BastionPostgres", "BastionCore", "BastionCrypto", "BastionTesting"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "BastionHTTPTests",
+            dependencies: [
+                "BastionHTTP", "BastionCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "BastionSIEMTests", dependencies: ["BastionSIEM", "BastionCore", "BastionTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "BastionAppTests", dependencies: ["BastionApp", "BastionCore", "BastionCrypto", "BastionSSH", "BastionStore", "BastionPostgres", "BastionTesting"], swiftSettings: swiftSettings),
         .testTarget(

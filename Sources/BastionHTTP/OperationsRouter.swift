@@ -1,16 +1,21 @@
+public import BastionCore
 public import Hummingbird
 public import Prometheus
 
 /// The operator-facing HTTP endpoints: `/healthz` for load balancers, `/metrics` for
 /// Prometheus. The approval pages and the web view are registered beside them (BastionApp/HTTP).
+/// Every request first gets its client's address (``ClientOriginMiddleware``).
 public enum OperationsRouter {
     /// - Parameter isHealthy: the readiness check (e.g. "the database answers"); a `false`
     ///   turns `/healthz` into 503 so a load balancer stops sending logins here.
     /// - Parameter refresh: brings gauges read from elsewhere up to date before `/metrics` answers.
+    /// - Parameter trustedProxies: `http.trusted_proxies`, whose `Forwarded`/`X-Forwarded-For` is believed.
     public static func make(
-        registry: PrometheusCollectorRegistry, refresh: @escaping @Sendable () -> Void = {}, isHealthy: @escaping @Sendable () async -> Bool
-    ) -> Router<BasicRequestContext> {
-        let router = Router()
+        registry: PrometheusCollectorRegistry, trustedProxies: CIDRList? = nil, refresh: @escaping @Sendable () -> Void = {},
+        isHealthy: @escaping @Sendable () async -> Bool
+    ) -> Router<BastionRequestContext> {
+        let router = Router(context: BastionRequestContext.self)
+        router.add(middleware: ClientOriginMiddleware(trustedProxies: trustedProxies))
         router.get("/healthz") { _, _ -> Response in
             let healthy = await isHealthy()
             return Response(

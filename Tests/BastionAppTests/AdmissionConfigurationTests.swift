@@ -77,3 +77,19 @@ extension AdmissionConfigurationTests {
         }
     }
 }
+
+extension AdmissionConfigurationTests {
+    @Test("http.trusted_proxies: none by default; CIDR blocks; bad blocks name the line")
+    func httpTrustedProxies() throws {
+        #expect(try BastionConfiguration.parse("", file: "t.toml").http.trustedProxies == nil)
+        let http = try BastionConfiguration.parse("[http]\ntrusted_proxies = [\"127.0.0.1/32\"]\n", file: "t.toml").http
+        #expect(http.trustedProxies?.contains(address: "127.0.0.1") == true)
+        #expect(http.trustedProxies?.contains(address: "127.0.0.5") == false)
+        #expect(throws: ConfigurationError(
+            file: "t.toml", line: 3, key: "http.trusted_proxies",
+            reason: "\"10.0.0.1/8\" is not an address or CIDR block (like 10.0.0.0/8; no host bits below the prefix)"
+        )) {
+            try BastionConfiguration.parse("[http]\nlisten = \"127.0.0.1:8080\"\ntrusted_proxies = [\"10.0.0.1/8\"]\n", file: "t.toml")
+        }
+    }
+}

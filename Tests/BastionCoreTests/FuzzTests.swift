@@ -63,7 +63,7 @@ struct FuzzTests {
         Self.fuzz([Array(cast.utf8)], seed: 5) { (try? CastPlayback(cast: Data($0)))?.events.count }
     }
 
-    @Test("durations, CIDR lists, PROXY headers and audit records")
+    @Test("durations, CIDR lists, PROXY headers, Forwarded and X-Forwarded-For, and audit records")
     func smallGrammars() throws {
         Self.fuzz(["4h", "1h30m", "7y", "15m"].map { Array($0.utf8) }, seed: 6) { try? DurationText.parse(String(decoding: $0, as: UTF8.self)) }
         Self.fuzz(["10.0.0.0/8,192.0.2.7", "::1/128,fd00::/8", "::ffff:10.0.0.0/104"].map { Array($0.utf8) }, seed: 7) {
@@ -71,6 +71,15 @@ struct FuzzTests {
         }
         let header = ProxyHeader.signature + [0x21, 0x11, 0, 12, 203, 0, 113, 9, 127, 0, 0, 1, 0x15, 0xB3, 0x08, 0xAE]
         Self.fuzz([header, ProxyHeader.signature + [0x21, 0x21, 0, 36] + [UInt8](repeating: 1, count: 36)], seed: 8) { ProxyHeader.parse($0) }
+        let forwarded = ForwardedFor(trustedProxies: try CIDRList("127.0.0.1"))
+        let chains = [#"for=192.0.2.60;proto=https, for="[2001:db8::17]:4711""#, "203.0.113.7, 10.0.0.5", "[2001:db8::5]:80"]
+        Self.fuzz(chains.map { Array($0.utf8) }, seed: 10) { bytes -> [ForwardedFor.Origin] in
+            let text = String(decoding: bytes, as: UTF8.self)
+            return [
+                forwarded.origin(peerAddress: "127.0.0.1", peerPort: 1, forwarded: [text], xForwardedFor: []),
+                forwarded.origin(peerAddress: "127.0.0.1", peerPort: 1, forwarded: [], xForwardedFor: [text]),
+            ]
+        }
         let record = AuditEvent(type: .authLogin, time: Date(timeIntervalSince1970: 1_800_000_000), actor: .init(user: "alice", method: "certificate"))
         Self.fuzz([record.canonicalJSON()], seed: 9) { (try? AuditEvent(canonicalJSON: $0))?.canonicalJSON() }
     }

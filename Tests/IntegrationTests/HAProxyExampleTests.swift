@@ -112,6 +112,23 @@ struct HAProxyExampleTests {
         let health = try await ProcessRunner.run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(httpPort)/healthz"])
         #expect(health.stdout == "200", "\(health)")
 
+        // X-Forwarded-For from HAProxy (http.trusted_proxies): a refused approval link is audited
+        // with the browser's address; one the client wrote itself is passed over; and sent
+        // straight to a node, bypassing HAProxy, the header is ignored.
+        func get(_ url: String, from source: String, forwardedFor: String? = nil) async throws -> String {
+            let header = forwardedFor.map { ["-H", "X-Forwarded-For: \($0)"] } ?? []
+            return try await ProcessRunner.run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--interface", source] + header + [url]).stdout
+        }
+        #expect(try await get("http://127.0.0.1:\(httpPort)/approve/not-a-link", from: "127.0.0.5") == "404")
+        #expect(try await get("http://127.0.0.1:\(httpPort)/approve/not-a-link", from: "127.0.0.6", forwardedFor: "10.9.9.9") == "404")
+        #expect(try await get("http://127.0.0.1:\(nodeB.httpPort)/approve/not-a-link", from: "127.0.0.7", forwardedFor: "10.9.9.9") == "404")
+        let refusals = try await BastiondBinary.run(["audit", "search", "--type", "elevation.refused", "--json", "--config", configB]).stdout
+        let addresses = refusals.split(separator: "\n").compactMap { line -> String? in
+            let record = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            return (record?["connection"] as? [String: Any])?["remoteAddress"] as? String
+        }
+        #expect(addresses.sorted() == ["127.0.0.5", "127.0.0.6", "127.0.0.7"], "\(refusals)")
+
         // Node A stops: after its checks fail, every login goes to node B.
         try #require(try await nodeA.signal(SIGTERM))
         try await Task.sleep(for: .seconds(3))

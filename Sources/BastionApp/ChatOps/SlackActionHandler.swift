@@ -24,21 +24,25 @@ struct SlackActionHandler: Sendable {
     let audit: any AuditEmitter
     let clock: any WallClock
 
-    func handle(body: [UInt8], signature header: String?, timestamp: String?) -> Answer {
+    /// - Parameter connection: where the request came from, for the audit records.
+    func handle(body: [UInt8], signature header: String?, timestamp: String?, connection: AuditEvent.Connection? = nil) -> Answer {
         let now = clock.now()
         if let problem = signature.problem(signature: header, timestamp: timestamp, body: body, now: now) {
-            refuse(problem.rawValue, slackUser: nil, requestID: nil, now: now)
+            refuse(problem.rawValue, slackUser: nil, requestID: nil, connection: connection, now: now)
             return .unverified
         }
         guard let click = SlackClick(formBody: body) else {
-            refuse("Slack payload is not a Bastion button click", slackUser: nil, requestID: nil, now: now)
+            refuse("Slack payload is not a Bastion button click", slackUser: nil, requestID: nil, connection: connection, now: now)
             return .notDone
         }
         guard let name = users[click.slackUser], let approver = UserName(name) else {
-            refuse("Slack user \(click.slackUser) is not mapped to a Bastion user", slackUser: click.slackUser, requestID: click.requestID, now: now)
+            refuse(
+                "Slack user \(click.slackUser) is not mapped to a Bastion user", slackUser: click.slackUser, requestID: click.requestID,
+                connection: connection, now: now
+            )
             return .notDone
         }
-        let caller = ElevationService.Caller(actor: .init(user: name, method: "slack"), via: "slack")
+        let caller = ElevationService.Caller(actor: .init(user: name, method: "slack"), connection: connection, via: "slack")
         let result = elevation.decide(
             id: click.requestID, approve: click.approve, approver: approver, proof: .slackUser(click.slackUser), comment: "", caller: caller
         )
@@ -48,13 +52,13 @@ struct SlackActionHandler: Sendable {
         }
     }
 
-    private func refuse(_ reason: String, slackUser: String?, requestID: String?, now: Date) {
+    private func refuse(_ reason: String, slackUser: String?, requestID: String?, connection: AuditEvent.Connection?, now: Date) {
         var details = ["action": "slack", "via": "slack"]
         details["slack_user"] = slackUser
         details["request_id"] = requestID
         try? audit.append(AuditEvent(
             type: .elevationRefused, time: now, outcome: .failure, actor: .init(user: slackUser.flatMap { users[$0] }, method: "slack"),
-            reason: reason, details: details
+            connection: connection, reason: reason, details: details
         ))
     }
 }

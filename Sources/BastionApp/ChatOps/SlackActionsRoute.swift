@@ -1,4 +1,5 @@
 import BastionCore
+import BastionHTTP
 import Foundation
 import Hummingbird
 import NIOCore
@@ -11,20 +12,21 @@ enum SlackActionsRoute {
     /// Slack's payloads are small; anything bigger is not Slack.
     static let maximumBody = 64 * 1_024
 
-    static func register(on router: Router<BasicRequestContext>, context: HTTPRouteContext) {
+    static func register(on router: Router<BastionRequestContext>, context: HTTPRouteContext) {
         let slack = context.environment.configuration.chatops.slack
         guard slack.interactive, let secret = slack.signingSecret else { return }
         let handler = SlackActionHandler(
             users: slack.users, signature: SlackRequestSignature(signingSecret: secret), elevation: context.elevation,
             audit: context.audit, clock: context.environment.clock
         )
-        router.post(RouterPath(path)) { request, _ -> Response in
+        router.post(RouterPath(path)) { request, context -> Response in
             let body = try await request.body.collect(upTo: maximumBody)
             let signature = request.headers[.init("X-Slack-Signature")!]
             let timestamp = request.headers[.init("X-Slack-Request-Timestamp")!]
+            let connection = context.auditConnection
             // A decision writes and fsyncs: off the cooperative pool.
             let answer = try await NIOThreadPool.singleton.runIfActive {
-                handler.handle(body: Array(buffer: body), signature: signature, timestamp: timestamp)
+                handler.handle(body: Array(buffer: body), signature: signature, timestamp: timestamp, connection: connection)
             }
             var json = CanonicalJSONWriter()
             json.beginObject()

@@ -85,11 +85,12 @@ extension BastionConfiguration {
             configuration.ssh.algorithms = try ssh.algorithms()
         }
         if let http = try root.table("http") {
-            try http.refuseUnknownKeys(allowed: ["listen", "public_url", "assets_dir"])
+            try http.refuseUnknownKeys(allowed: ["listen", "public_url", "assets_dir", "trusted_proxies"])
             configuration.http.listen = try http.listenAddress("listen", default: HTTPConfiguration.defaults.listen)
             configuration.http.publicURL = try http.string("public_url", default: HTTPConfiguration.defaults.publicURL)
             if let reason = publicURLProblem(configuration.http.publicURL) { throw http.error("public_url", reason) }
             configuration.http.assetsDirectory = try http.nonEmptyString("assets_dir", default: HTTPConfiguration.defaults.assetsDirectory)
+            configuration.http.trustedProxies = try http.cidrList("trusted_proxies")
         }
         if let auth = try root.table("auth") {
             try auth.refuseUnknownKeys(allowed: ["totp_skew_steps", "max_failures", "lockout"])

@@ -151,6 +151,9 @@ public struct BastionConfiguration: Sendable, Equatable {
         /// `vendor/` (asciinema-player, fetched by `Scripts/fetch-web-assets`, never committed).
         /// Relative to the working directory.
         public var assetsDirectory: String
+        /// `trusted_proxies`: addresses (CIDRs) whose `Forwarded`/`X-Forwarded-For` names the
+        /// client in audit records; from anyone else those headers are ignored. Default none.
+        public var trustedProxies: CIDRList?
 
         public init(listen: ListenAddress, publicURL: String, assetsDirectory: String = "Web") {
             self.listen = listen

@@ -1,4 +1,5 @@
 import BastionCore
+import BastionHTTP
 import HTTPTypes
 import Hummingbird
 import Foundation
@@ -9,14 +10,14 @@ import NIOPosix
 /// a fresh TOTP code. The token (see ``ApprovalLink``) is the only capability in the link; it
 /// is useless without an approver's code, works once, and dies with the request.
 enum ApprovalRoutes {
-    static func register(on router: Router<BasicRequestContext>, context: HTTPRouteContext) {
+    static func register(on router: Router<BastionRequestContext>, context: HTTPRouteContext) {
         let elevation = context.elevation
         let audit = context.audit
         let clock = context.environment.clock
-        router.get("/approve/:token") { _, request -> Response in
-            let token = request.parameters.get("token") ?? ""
+        router.get("/approve/:token") { _, context -> Response in
+            let token = context.parameters.get("token") ?? ""
             guard let id = elevation.links.requestID(fromToken: token), let found = try? elevation.request(id: id) else {
-                refuseLink(audit: audit, clock: clock, reason: ElevationRefusal.linkInvalid.description)
+                refuseLink(audit: audit, clock: clock, reason: ElevationRefusal.linkInvalid.description, connection: context.auditConnection)
                 return html(.notFound, ApprovalPage.message("Not found", detail: "This approval link is not valid."))
             }
             guard !found.linkUsed else { return html(.gone, ApprovalPage.outcome(found, headline: "This link was already used")) }
@@ -25,23 +26,26 @@ enum ApprovalRoutes {
             }
             return html(.ok, ApprovalPage.form(found, now: clock.now()))
         }
-        router.post("/approve/:token") { incoming, request -> Response in
-            let token = request.parameters.get("token") ?? ""
+        router.post("/approve/:token") { incoming, context -> Response in
+            let token = context.parameters.get("token") ?? ""
+            let connection = context.auditConnection
             guard let id = elevation.links.requestID(fromToken: token) else {
-                refuseLink(audit: audit, clock: clock, reason: ElevationRefusal.linkInvalid.description)
+                refuseLink(audit: audit, clock: clock, reason: ElevationRefusal.linkInvalid.description, connection: connection)
                 return html(.notFound, ApprovalPage.message("Not found", detail: "This approval link is not valid."))
             }
             let body = try await incoming.body.collect(upTo: 16_384)
             let form = FormBody(String(buffer: body))
             let decision = form["decision"]
             let name = form["username"] ?? ""
-            let caller = ElevationService.Caller(actor: .init(user: String(name.prefix(64)), method: "web+totp"), via: "web")
+            let caller = ElevationService.Caller(actor: .init(user: String(name.prefix(64)), method: "web+totp"), connection: connection, via: "web")
             guard decision == "approve" || decision == "deny" else {
                 return html(.badRequest, ApprovalPage.message("Bad request", detail: "Choose approve or deny."))
             }
             guard let approver = UserName(name) else {
                 // Same words as any failed check: the page does not say which part was wrong.
-                refuseLink(audit: audit, clock: clock, reason: ElevationRefusal.unknownApprover.description, id: id, user: name)
+                refuseLink(
+                    audit: audit, clock: clock, reason: ElevationRefusal.unknownApprover.description, connection: connection, id: id, user: name
+                )
                 return try decisionRefused(id: id, elevation: elevation, message: "Not accepted: check your user name and code.", clock: clock)
             }
             let (approve, code, comment) = (decision == "approve", form["code"] ?? "", form["comment"] ?? "")
@@ -74,12 +78,14 @@ enum ApprovalRoutes {
         return html(.forbidden, ApprovalPage.form(found, now: clock.now(), message: message))
     }
 
-    private static func refuseLink(audit: any AuditEmitter, clock: any WallClock, reason: String, id: String? = nil, user: String? = nil) {
+    private static func refuseLink(
+        audit: any AuditEmitter, clock: any WallClock, reason: String, connection: AuditEvent.Connection, id: String? = nil, user: String? = nil
+    ) {
         var details = ["action": "web", "via": "web"]
         details["request_id"] = id
         try? audit.append(AuditEvent(
             type: .elevationRefused, time: clock.now(), outcome: .failure, actor: .init(user: user.map { String($0.prefix(64)) }, method: "web"),
-            reason: reason, details: details
+            connection: connection, reason: reason, details: details
         ))
     }
 

@@ -1,4 +1,5 @@
 import BastionCore
+import BastionHTTP
 import Hummingbird
 import Logging
 
@@ -12,7 +13,7 @@ struct HTTPRouteContext: Sendable {
 
 /// Adds every feature's routes to the operations router (one line per feature).
 enum HTTPRoutes {
-    static func register(on router: Router<BasicRequestContext>, context: HTTPRouteContext) {
+    static func register(on router: Router<BastionRequestContext>, context: HTTPRouteContext) {
         ApprovalRoutes.register(on: router, context: context)
         TargetAPIRoutes.register(on: router, context: context)
         SlackActionsRoute.register(on: router, context: context)

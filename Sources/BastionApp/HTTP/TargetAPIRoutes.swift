@@ -1,4 +1,5 @@
 import BastionCore
+import BastionHTTP
 import Foundation
 import Hummingbird
 import NIOCore
@@ -38,7 +39,7 @@ enum TargetAPIRoutes {
         }
     }
 
-    static func register(on router: Router<BasicRequestContext>, context: HTTPRouteContext) {
+    static func register(on router: Router<BastionRequestContext>, context: HTTPRouteContext) {
         let environment = context.environment
         let check = SudoCheck(
             elevation: context.elevation, users: environment.users, sessions: environment.sessions, policy: environment.configuration.policy,
@@ -54,7 +55,10 @@ enum TargetAPIRoutes {
             let bearer = bearerToken(request.headers[.authorization])
             // The check writes (request, audit append with its fsync): off the cooperative pool,
             // so a slow disk delays this answer only, not every task of the process.
-            let outcome = try await NIOThreadPool.singleton.runIfActive { check.check(target: target, bearer: bearer, query: query) }
+            let connection = requestContext.auditConnection
+            let outcome = try await NIOThreadPool.singleton.runIfActive {
+                check.check(target: target, bearer: bearer, query: query, connection: connection)
+            }
             switch outcome {
             case .unauthorized:
                 return json(status: .unauthorized, AnswerBody(decision: "deny", message: "unauthorized"))

@@ -108,12 +108,14 @@ public final class BastionDaemon: Sendable {
         let readiness = Readiness(onReady: onReady)
         let sshMetrics = SSHMetrics(server: sshServer, registry: registry)
         configuration.ssh.notices.forEach { logger.warning("\($0)") }
-        let router = OperationsRouter.make(registry: registry, refresh: sshMetrics.refresh, isHealthy: { [environment] in
+        let router = OperationsRouter.make(
+            registry: registry, trustedProxies: configuration.http.trustedProxies, refresh: sshMetrics.refresh
+        ) { [environment] in
             sshMetrics.refresh()
             // A database round trip (or, with PostgreSQL unreachable, up to its connect timeout)
             // belongs on the blocking pool: load balancers ask every second.
             return (try? await NIOThreadPool.singleton.runIfActive { environment.databaseCheck() }) ?? false
-        })
+        }
         HTTPRoutes.register(on: router, context: HTTPRouteContext(environment: environment, elevation: elevation, audit: audit, logger: logger))
         let http = Application(
             router: router,

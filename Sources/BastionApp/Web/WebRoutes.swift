@@ -1,4 +1,5 @@
 import BastionCore
+import BastionHTTP
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -11,7 +12,7 @@ import NIOPosix
 /// for a signed-in auditor (checked again on every request) and every look is audited, like
 /// the same actions over SSH (`via` = `web`).
 enum WebRoutes {
-    static func register(on router: Router<BasicRequestContext>, context: HTTPRouteContext) {
+    static func register(on router: Router<BastionRequestContext>, context: HTTPRouteContext) {
         let web = WebView(
             sessions: WebSessions(environment: context.environment, audit: context.audit), archive: SessionArchiveService(environment: context.environment),
             audit: context.audit, clock: context.environment.clock, logger: context.logger,
@@ -19,11 +20,15 @@ enum WebRoutes {
             host: URL(string: context.environment.configuration.http.publicURL)?.host ?? "bastion"
         )
         router.get("/signin") { _, _ in html(.ok, WebPage.signInHelp(sshPort: web.sshPort, host: web.host)) }
-        router.get("/signin/:token") { request, _ in try web.signIn(request) }
-        router.post("/signout") { request, _ in try web.signOut(request) }
-        router.get("/sessions") { request, _ in try await web.list(request) }
-        router.get("/sessions/:id") { request, context in try await web.player(request, id: context.parameters.get("id") ?? "") }
-        router.get("/sessions/:id/cast") { request, context in try await web.cast(request, id: context.parameters.get("id") ?? "") }
+        router.get("/signin/:token") { request, context in try web.signIn(request, from: context.auditConnection) }
+        router.post("/signout") { request, context in try web.signOut(request, from: context.auditConnection) }
+        router.get("/sessions") { request, context in try await web.list(request, from: context.auditConnection) }
+        router.get("/sessions/:id") { request, context in
+            try await web.player(request, id: context.parameters.get("id") ?? "", from: context.auditConnection)
+        }
+        router.get("/sessions/:id/cast") { request, context in
+            try await web.cast(request, id: context.parameters.get("id") ?? "", from: context.auditConnection)
+        }
         router.get("/assets/:name") { _, context in try await web.asset(context.parameters.get("name") ?? "") }
     }
 
@@ -64,10 +69,10 @@ private struct WebView: Sendable {
 
     // MARK: Sign-in and sign-out
 
-    func signIn(_ request: Request) throws -> Response {
+    func signIn(_ request: Request, from connection: AuditEvent.Connection) throws -> Response {
         let token = request.uri.path.split(separator: "/").last.map(String.init) ?? ""
         // The URL is a capability: audit the path without it.
-        switch try sessions.signIn(token: token, path: "/signin/…") {
+        switch try sessions.signIn(token: token, path: "/signin/…", connection: connection) {
         case .refused(let gone, let message):
             return WebRoutes.html(gone ? .gone : .forbidden, WebPage.message("Not signed in", detail: message))
         case .signedIn(let cookie, let session):
@@ -77,8 +82,8 @@ private struct WebView: Sendable {
         }
     }
 
-    func signOut(_ request: Request) throws -> Response {
-        try sessions.signOut(cookie: request.cookies[WebSessions.cookieName]?.value)
+    func signOut(_ request: Request, from connection: AuditEvent.Connection) throws -> Response {
+        try sessions.signOut(cookie: request.cookies[WebSessions.cookieName]?.value, connection: connection)
         return redirect(to: "/signin", cookie: "\(WebSessions.cookieName)=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
     }
 
@@ -89,8 +94,8 @@ private struct WebView: Sendable {
     }
 
     /// The signed-in auditor, or the response that turns the request away.
-    private func auditor(_ request: Request) throws -> Result<(User, WebSession), WebRefusal> {
-        switch try sessions.viewer(cookie: request.cookies[WebSessions.cookieName]?.value, path: request.uri.path) {
+    private func auditor(_ request: Request, from connection: AuditEvent.Connection) throws -> Result<(User, WebSession), WebRefusal> {
+        switch try sessions.viewer(cookie: request.cookies[WebSessions.cookieName]?.value, path: request.uri.path, connection: connection) {
         case .auditor(let user, let session): return .success((user, session))
         case .signedOut, .refused:
             var fields: HTTPFields = [.location: "/signin"]
@@ -101,9 +106,9 @@ private struct WebView: Sendable {
 
     // MARK: Pages
 
-    func list(_ request: Request) async throws -> Response {
+    func list(_ request: Request, from connection: AuditEvent.Connection) async throws -> Response {
         let (user, session): (User, WebSession)
-        switch try auditor(request) {
+        switch try auditor(request, from: connection) {
         case .success(let found): (user, session) = found
         case .failure(let refusal): return refusal.response
         }
@@ -130,17 +135,17 @@ private struct WebView: Sendable {
         var details = ["via": "web", "results": String(found.count), "web_session": session.auditID]
         details["query"] = [("user", query.user), ("target", query.target), ("since", field(filter.since)), ("until", field(filter.until)),
             ("grep", query.grep)].compactMap { name, value in value.map { "\(name)=\($0)" } }.joined(separator: " ")
-        try audit.append(AuditEvent(type: .sessionSearch, time: now, actor: actor(user), details: details))
+        try audit.append(AuditEvent(type: .sessionSearch, time: now, actor: actor(user), connection: connection, details: details))
         return WebRoutes.html(.ok, WebPage.list(found, filter: filter, viewer: user.name.rawValue))
     }
 
-    func player(_ request: Request, id: String) async throws -> Response {
+    func player(_ request: Request, id: String, from connection: AuditEvent.Connection) async throws -> Response {
         let (user, session): (User, WebSession)
-        switch try auditor(request) {
+        switch try auditor(request, from: connection) {
         case .success(let found): (user, session) = found
         case .failure(let refusal): return refusal.response
         }
-        switch try await verified(id: id, user: user, session: session) {
+        switch try await verified(id: id, user: user, session: session, connection: connection) {
         case .notFound:
             return WebRoutes.html(.notFound, WebPage.message("Not found", detail: "No recorded session has this id.", viewer: user.name.rawValue))
         case .refused(let indexed, let reason):
@@ -148,27 +153,29 @@ private struct WebView: Sendable {
         case .intact(let indexed, let data):
             let (markers, length) = WebPage.markers(in: data)
             try audit.append(AuditEvent(
-                type: .sessionReplay, time: clock.now(), actor: actor(user), session: .init(id: indexed.id, login: indexed.login), target: indexed.target,
+                type: .sessionReplay, time: clock.now(), actor: actor(user), connection: connection, session: .init(id: indexed.id, login: indexed.login),
+                target: indexed.target,
                 details: ["session_id": indexed.id, "via": "web", "forced": "false", "web_session": session.auditID]
             ))
             return WebRoutes.html(.ok, WebPage.player(indexed, markers: markers, length: length, viewer: user.name.rawValue))
         }
     }
 
-    func cast(_ request: Request, id: String) async throws -> Response {
+    func cast(_ request: Request, id: String, from connection: AuditEvent.Connection) async throws -> Response {
         let (user, session): (User, WebSession)
-        switch try auditor(request) {
+        switch try auditor(request, from: connection) {
         case .success(let found): (user, session) = found
         case .failure(let refusal): return refusal.response
         }
-        switch try await verified(id: id, user: user, session: session) {
+        switch try await verified(id: id, user: user, session: session, connection: connection) {
         case .notFound:
             return WebRoutes.html(.notFound, WebPage.message("Not found", detail: "No recorded session has this id.", viewer: user.name.rawValue))
         case .refused(let indexed, let reason):
             return WebRoutes.html(.conflict, WebPage.refusedRecording(indexed, reason: reason, viewer: user.name.rawValue))
         case .intact(let indexed, let data):
             try audit.append(AuditEvent(
-                type: .sessionExport, time: clock.now(), actor: actor(user), session: .init(id: indexed.id, login: indexed.login), target: indexed.target,
+                type: .sessionExport, time: clock.now(), actor: actor(user), connection: connection, session: .init(id: indexed.id, login: indexed.login),
+                target: indexed.target,
                 details: ["session_id": indexed.id, "via": "web", "forced": "false", "web_session": session.auditID, "bytes": String(data.count)]
             ))
             return Response(
@@ -190,7 +197,7 @@ private struct WebView: Sendable {
 
     /// Finds the session and checks its recording against the audit record (off the
     /// cooperative pool: it hashes the whole file); a refusal is audited as `recording.integrity`.
-    private func verified(id: String, user: User, session: WebSession) async throws -> Checked {
+    private func verified(id: String, user: User, session: WebSession, connection: AuditEvent.Connection) async throws -> Checked {
         let archive = self.archive
         let outcome: Checked = try await NIOThreadPool.singleton.runIfActive {
             guard id.utf8.count <= 64, let indexed = try archive.session(id: id) else { return .notFound }
@@ -202,7 +209,7 @@ private struct WebView: Sendable {
         }
         if case .refused(let indexed, let reason) = outcome {
             try audit.append(AuditEvent(
-                type: .recordingIntegrity, time: clock.now(), outcome: .failure, actor: actor(user),
+                type: .recordingIntegrity, time: clock.now(), outcome: .failure, actor: actor(user), connection: connection,
                 session: .init(id: indexed.id, login: indexed.login), target: indexed.target, reason: reason,
                 details: ["session_id": indexed.id, "forced": "false", "via": "web", "web_session": session.auditID]
             ))

@@ -61,8 +61,11 @@ public struct WebSessions: WebSignInIssuer {
     }
 
     /// Uses the link up and, for an auditor who is not locked, starts a web session.
-    public func signIn(token: String, path: String) throws -> SignIn {
+    public func signIn(token: String, path: String, connection: AuditEvent.Connection? = nil) throws -> SignIn {
         let now = clock.now()
+        func refuse(path: String, user: String?, reason: String, now: Date) {
+            self.refuse(path: path, user: user, reason: reason, now: now, connection: connection)
+        }
         guard Self.isWellFormed(token) else {
             refuse(path: path, user: nil, reason: "sign-in link is not valid", now: now)
             return .refused(gone: false, message: "This sign-in link is not valid.")
@@ -86,7 +89,7 @@ public struct WebSessions: WebSignInIssuer {
             let session = WebSession(tokenHash: Self.hash(cookie), user: name, createdAt: now, expiresAt: now.addingTimeInterval(Self.sessionLifetime))
             try store.addWebSession(session)
             try audit.append(AuditEvent(
-                type: .webSignIn, time: now, actor: .init(user: name.rawValue, method: "web"),
+                type: .webSignIn, time: now, actor: .init(user: name.rawValue, method: "web"), connection: connection,
                 details: ["web_session": session.auditID, "expires": Self.timestamp(session.expiresAt)]
             ))
             return .signedIn(cookie: cookie, session: session)
@@ -104,14 +107,14 @@ public struct WebSessions: WebSignInIssuer {
         case refused
     }
 
-    public func viewer(cookie: String?, path: String) throws -> Viewer {
+    public func viewer(cookie: String?, path: String, connection: AuditEvent.Connection? = nil) throws -> Viewer {
         let now = clock.now()
         guard let cookie, Self.isWellFormed(cookie), let session = try store.webSession(tokenHash: Self.hash(cookie), now: now) else {
             return .signedOut
         }
         if let reason = try refusal(for: session.user, now: now) {
             _ = try store.removeWebSession(tokenHash: session.tokenHash)
-            refuse(path: path, user: session.user.rawValue, reason: reason, now: now, webSession: session.auditID)
+            refuse(path: path, user: session.user.rawValue, reason: reason, now: now, webSession: session.auditID, connection: connection)
             return .refused
         }
         guard let user = try users.user(named: session.user) else { return .refused }
@@ -120,20 +123,24 @@ public struct WebSessions: WebSignInIssuer {
 
     /// Ends the session of `cookie`, if any; audited. Returns whether one ended.
     @discardableResult
-    public func signOut(cookie: String?) throws -> Bool {
+    public func signOut(cookie: String?, connection: AuditEvent.Connection? = nil) throws -> Bool {
         guard let cookie, Self.isWellFormed(cookie), let session = try store.removeWebSession(tokenHash: Self.hash(cookie)) else { return false }
         try audit.append(AuditEvent(
-            type: .webSignOut, time: clock.now(), actor: .init(user: session.user.rawValue, method: "web"), details: ["web_session": session.auditID]
+            type: .webSignOut, time: clock.now(), actor: .init(user: session.user.rawValue, method: "web"), connection: connection,
+            details: ["web_session": session.auditID]
         ))
         return true
     }
 
     /// Audits a refused web request (`web.refused`).
-    public func refuse(path: String, user: String?, reason: String, now: Date? = nil, webSession: String? = nil) {
+    public func refuse(
+        path: String, user: String?, reason: String, now: Date? = nil, webSession: String? = nil, connection: AuditEvent.Connection? = nil
+    ) {
         var details = ["path": String(path.prefix(200))]
         details["web_session"] = webSession
         try? audit.append(AuditEvent(
-            type: .webRefused, time: now ?? clock.now(), outcome: .failure, actor: .init(user: user, method: "web"), reason: reason, details: details
+            type: .webRefused, time: now ?? clock.now(), outcome: .failure, actor: .init(user: user, method: "web"), connection: connection,
+            reason: reason, details: details
         ))
     }
 

@@ -80,15 +80,16 @@ public struct SudoCheck: Sendable {
 
     /// Answers the check of `targetName` that presented `bearer`; `query` is nil when the
     /// body could not be read (told only to a caller holding the right token).
-    public func check(target targetName: String, bearer: String?, query: Query?) -> Outcome {
+    /// - Parameter connection: the HTTP request's origin (the target host), for the audit records.
+    public func check(target targetName: String, bearer: String?, query: Query?, connection: AuditEvent.Connection? = nil) -> Outcome {
         let target = policy.targets[targetName]
         guard let bearer, tokens.verify(bearer, for: target, name: targetName), let target else {
-            refuseToken(claimedTarget: targetName)
+            refuseToken(claimedTarget: targetName, connection: connection)
             return .unauthorized
         }
         guard let query, !query.login.isEmpty else {
             let answer = Answer(decision: .deny, message: "malformed check request (expected JSON with user and command)")
-            _ = record(answer, user: nil, target: target.name, login: query?.login ?? "", command: query?.command ?? "")
+            _ = record(answer, user: nil, target: target.name, login: query?.login ?? "", command: query?.command ?? "", connection: connection)
             return .answered(answer)
         }
         let command = String(query.command.prefix(Self.commandLimit))
@@ -99,9 +100,11 @@ public struct SudoCheck: Sendable {
             answer = refusal
         case .user(let user):
             subject = user
-            answer = decide(for: user, target: target.name, command: command, requestID: query.requestID)
+            answer = decide(for: user, target: target.name, command: command, requestID: query.requestID, connection: connection)
         }
-        if !record(answer, user: subject, target: target.name, login: query.login, command: command), answer.decision == .allow {
+        if !record(answer, user: subject, target: target.name, login: query.login, command: command, connection: connection),
+            answer.decision == .allow
+        {
             // No record, no root: an allow the audit log cannot hold is a deny.
             answer = Answer(decision: .deny, requestID: answer.requestID, message: "Bastion cannot record this sudo right now; try again later")
         }
@@ -110,8 +113,8 @@ public struct SudoCheck: Sendable {
 
     // MARK: - Steps
 
-    private func decide(for user: User, target: String, command: String, requestID: String?) -> Answer {
-        let caller = ElevationService.Caller(actor: .init(user: user.name.rawValue, method: "sudo-check"), via: "sudo")
+    private func decide(for user: User, target: String, command: String, requestID: String?, connection: AuditEvent.Connection?) -> Answer {
+        let caller = ElevationService.Caller(actor: .init(user: user.name.rawValue, method: "sudo-check"), connection: connection, via: "sudo")
         do {
             if let grant = try elevation.activeGrant(user: user.name.rawValue, target: target, login: nil) {
                 return Answer(decision: .allow, requestID: grant.id, message: "elevation \(grant.id) is active\(Self.until(grant))")
@@ -195,19 +198,19 @@ public struct SudoCheck: Sendable {
     // MARK: - Audit
 
     /// Returns false when the audit log refused the record.
-    private func record(_ answer: Answer, user: User?, target: String, login: String, command: String) -> Bool {
+    private func record(_ answer: Answer, user: User?, target: String, login: String, command: String, connection: AuditEvent.Connection?) -> Bool {
         var details = ["login": login, "command": command, "decision": answer.decision.rawValue]
         details["request_id"] = answer.requestID
         return (try? audit.append(AuditEvent(
             type: .elevationSudo, time: clock.now(), outcome: answer.decision == .deny ? .failure : .success,
-            actor: .init(user: user?.name.rawValue, method: "sudo-check"), target: target,
+            actor: .init(user: user?.name.rawValue, method: "sudo-check"), connection: connection, target: target,
             reason: answer.decision == .deny ? answer.message : nil, details: details
         ))) != nil
     }
 
-    private func refuseToken(claimedTarget: String) {
+    private func refuseToken(claimedTarget: String, connection: AuditEvent.Connection?) {
         try? audit.append(AuditEvent(
-            type: .elevationRefused, time: clock.now(), outcome: .failure, actor: .init(user: nil, method: "sudo-check"),
+            type: .elevationRefused, time: clock.now(), outcome: .failure, actor: .init(user: nil, method: "sudo-check"), connection: connection,
             target: PolicyRules.isValidName(claimedTarget) ? claimedTarget : nil, reason: "wrong target token",
             details: ["action": "sudo", "via": "sudo"]
         ))
