@@ -61,9 +61,23 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "BastionDelivery",
+            dependencies: [
+                "BastionCore", "BastionSIEM",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "BastionApp",
             dependencies: [
-                "BastionCore", "BastionCrypto", "BastionStore", "BastionPostgres", "BastionSSH", "BastionHTTP", "BastionSIEM", "CQREncode",
+                "BastionCore", "BastionCrypto", "BastionStore", "BastionPostgres", "BastionSSH", "BastionHTTP", "BastionSIEM", "BastionDelivery",
+                "CQREncode",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -110,6 +124,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "BastionDeliveryTests",
+            dependencies: ["BastionDelivery", "BastionCore", "BastionCrypto", "BastionStore", "BastionPostgres", "BastionTesting"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "BastionSIEMTests", dependencies: ["BastionSIEM", "BastionCore", "BastionTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "BastionAppTests", dependencies: ["BastionApp", "BastionCore", "BastionCrypto", "BastionSSH", "BastionStore", "BastionPostgres", "BastionTesting"], swiftSettings: swiftSettings),
         .testTarget(
@@ -125,7 +144,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "bastion-bench",
-            dependencies: ["BastionApp", "BastionCore", "BastionCrypto", "BastionPostgres", "BastionSIEM", "BastionStore", "BastionTesting"],
+            dependencies: ["BastionApp", "BastionCore", "BastionCrypto", "BastionDelivery", "BastionPostgres", "BastionSIEM", "BastionStore", "BastionTesting"],
             path: "Benchmarks/bastion-bench",
             swiftSettings: swiftSettings
         ),

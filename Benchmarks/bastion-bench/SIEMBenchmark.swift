@@ -1,6 +1,7 @@
 import BastionApp
 import BastionCore
 import BastionCrypto
+import BastionDelivery
 import BastionSIEM
 import BastionStore
 import BastionTesting

@@ -1,4 +1,5 @@
 import BastionCore
+import BastionDelivery
 import BastionStore
 import BastionSSH
 import BastionHTTP
@@ -135,8 +136,8 @@ public final class BastionDaemon: Sendable {
             clock: clock, logger: logger
         )
         let siem = SIEMService(
-            relays: siemRelays, outbox: environment.siemOutbox, audit: audit, configuration: configuration.siem, registry: registry,
-            clock: clock, logger: logger
+            relays: siemRelays, outbox: environment.siemOutbox, audit: audit, alertDepth: configuration.siem.alertDepth,
+            alertAge: configuration.siem.alertAge, registry: registry, clock: clock, logger: logger
         )
         let group = ServiceGroup(configuration: .init(
             services: [

@@ -1,5 +1,4 @@
 import BastionCore
-import BastionStore
 import Foundation
 
 /// Cuts live recordings into `session.data` events for one sink.

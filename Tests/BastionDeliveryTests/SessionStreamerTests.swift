@@ -1,4 +1,4 @@
-@testable import BastionApp
+@testable import BastionDelivery
 import Testing
 
 @Suite("Session streamer cuts")

@@ -1,4 +1,5 @@
 import BastionCore
+import BastionDelivery
 import BastionSIEM
 import Foundation
 

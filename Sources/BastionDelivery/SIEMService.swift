@@ -1,40 +1,44 @@
-import BastionCore
-import BastionStore
-import Foundation
-import Logging
-import Prometheus
-import ServiceLifecycle
+public import BastionCore
+public import Foundation
+public import Logging
+public import Prometheus
+public import ServiceLifecycle
 import Synchronization
 
 /// Runs one ``SinkRelay`` per configured sink, each on a thread of its own (a sink may block
 /// on a slow receiver; nothing else waits for it), and watches every sink's backlog:
 /// metrics each tick, an alert (log and `siem.backlog` audit record) when a backlog crosses
 /// `siem.alert_depth` or `siem.alert_age`, and `siem.recovered` when it is back.
-struct SIEMService: Service {
+public struct SIEMService: Service {
     private let relays: [SinkRelay]
     private let outbox: any OutboxStore
     private let audit: any AuditEmitter
-    private let configuration: SIEMConfiguration
+    private let alertDepth: Int
+    private let alertAge: TimeInterval
     private let registry: PrometheusCollectorRegistry
     private let clock: any WallClock
     private let logger: Logger
     private let checkInterval: TimeInterval
 
-    init(
-        relays: [SinkRelay], outbox: any OutboxStore, audit: any AuditEmitter, configuration: SIEMConfiguration,
+    /// - Parameters:
+    ///   - alertDepth: `siem.alert_depth`, records waiting before the alert.
+    ///   - alertAge: `siem.alert_age`, the oldest record's age before the alert.
+    public init(
+        relays: [SinkRelay], outbox: any OutboxStore, audit: any AuditEmitter, alertDepth: Int, alertAge: TimeInterval,
         registry: PrometheusCollectorRegistry, clock: any WallClock, logger: Logger, checkInterval: TimeInterval = 10
     ) {
         self.relays = relays
         self.outbox = outbox
         self.audit = audit
-        self.configuration = configuration
+        self.alertDepth = alertDepth
+        self.alertAge = alertAge
         self.registry = registry
         self.clock = clock
         self.logger = logger
         self.checkInterval = checkInterval
     }
 
-    func run() async throws {
+    public func run() async throws {
         let stop = Stop()
         var threads: [Thread] = []
         for relay in relays {
@@ -52,7 +56,7 @@ struct SIEMService: Service {
             threads.append(thread)
         }
         var alarms = Dictionary(uniqueKeysWithValues: relays.map {
-            ($0.sink.name, BacklogAlarm(maximumDepth: Int64(configuration.alertDepth), maximumAge: configuration.alertAge))
+            ($0.sink.name, BacklogAlarm(maximumDepth: Int64(alertDepth), maximumAge: alertAge))
         })
         while true {
             check(&alarms)

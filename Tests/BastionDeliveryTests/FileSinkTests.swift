@@ -1,4 +1,4 @@
-import BastionApp
+import BastionDelivery
 import BastionCore
 import BastionTesting
 import Foundation

@@ -1,4 +1,5 @@
 import BastionCore
+import BastionDelivery
 import BastionStore
 import Foundation
 
