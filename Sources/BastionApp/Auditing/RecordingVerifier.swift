@@ -11,10 +11,7 @@ public import Foundation
 public struct RecordingVerifier: Sendable {
     public typealias Verdict = RecordingVerdict
 
-    /// Why a recording may not be served, in words for the auditor (the session is named).
-    public struct Refusal: Error, Sendable {
-        public var reason: String
-    }
+    public typealias Refusal = RecordingRefusal
 
     private let environment: BastionEnvironment
 

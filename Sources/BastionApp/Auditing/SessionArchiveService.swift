@@ -31,7 +31,7 @@ public struct SessionArchiveService: SessionArchive {
     }
 
     /// The recording's bytes, checked as read (see ``RecordingVerifier/readVerified(_:)``).
-    public func readVerified(_ session: IndexedSession) -> Result<Data, RecordingVerifier.Refusal> {
+    public func readVerified(_ session: IndexedSession) -> Result<Data, RecordingRefusal> {
         RecordingVerifier(environment: environment).readVerified(session)
     }
 

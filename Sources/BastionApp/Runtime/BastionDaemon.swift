@@ -117,7 +117,9 @@ public final class BastionDaemon: Sendable {
             // belongs on the blocking pool: load balancers ask every second.
             return (try? await NIOThreadPool.singleton.runIfActive { environment.databaseCheck() }) ?? false
         }
-        HTTPRoutes.register(on: router, context: HTTPRouteContext(environment: environment, elevation: elevation, audit: audit, logger: logger))
+        HTTPRoutes.register(
+            on: router, context: HTTPRouteContext(environment: environment, elevation: elevation, archive: archive, audit: audit, logger: logger)
+        )
         let http = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.http.listen.host, port: configuration.http.listen.port), serverName: "bastiond"),

@@ -1,3 +1,5 @@
+public import Foundation
+
 /// What auditors' commands need from the recordings side, without knowing about SQLite or
 /// the audit chain's storage: find sessions, and decide whether a recording is intact.
 public protocol SessionArchive: Sendable {
@@ -6,6 +8,18 @@ public protocol SessionArchive: Sendable {
     func session(id: String) throws -> IndexedSession?
     /// Whether `session`'s recording is the one its audit record describes.
     func verify(_ session: IndexedSession) -> RecordingVerdict
+    /// The recording's bytes, read once and checked as read: what is served is exactly what
+    /// was hashed (no window between a check of the file and a second read of it).
+    func readVerified(_ session: IndexedSession) -> Result<Data, RecordingRefusal>
+}
+
+/// Why a recording may not be served, in words for the auditor (the session is named).
+public struct RecordingRefusal: Error, Sendable, Equatable {
+    public var reason: String
+
+    public init(reason: String) {
+        self.reason = reason
+    }
 }
 
 /// The outcome of checking a recording before replay or export.

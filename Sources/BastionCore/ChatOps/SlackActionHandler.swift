@@ -1,5 +1,4 @@
-import BastionCore
-import Foundation
+public import Foundation
 
 /// Slack's interactive buttons (`bastion_approve`, `bastion_deny`) turned into elevation
 /// decisions: verify Slack's signature, map the Slack user to a Bastion user, then let the
@@ -8,11 +7,11 @@ import Foundation
 /// Every refusal made here (bad signature, stale timestamp, unknown Slack user, a payload
 /// that is not a button click) is an `elevation.refused` record before the answer goes out;
 /// the answer itself says nothing an attacker could use (rule 9).
-struct SlackActionHandler: Sendable {
+public struct SlackActionHandler: Sendable {
     /// What goes back to Slack: an HTTP status and a short ephemeral text.
-    struct Answer: Sendable, Equatable {
-        var status: Int
-        var text: String
+    public struct Answer: Sendable, Equatable {
+        public var status: Int
+        public var text: String
 
         static let unverified = Answer(status: 401, text: "Request not verified.")
         static let notDone = Answer(status: 200, text: "Bastion could not do that. Use the approval page.")
@@ -24,8 +23,17 @@ struct SlackActionHandler: Sendable {
     let audit: any AuditEmitter
     let clock: any WallClock
 
+    /// - Parameter users: Slack user id → Bastion user name (`[chatops.slack] users`).
+    public init(users: [String: String], signature: SlackRequestSignature, elevation: ElevationService, audit: any AuditEmitter, clock: any WallClock) {
+        self.users = users
+        self.signature = signature
+        self.elevation = elevation
+        self.audit = audit
+        self.clock = clock
+    }
+
     /// - Parameter connection: where the request came from, for the audit records.
-    func handle(body: [UInt8], signature header: String?, timestamp: String?, connection: AuditEvent.Connection? = nil) -> Answer {
+    public func handle(body: [UInt8], signature header: String?, timestamp: String?, connection: AuditEvent.Connection? = nil) -> Answer {
         let now = clock.now()
         if let problem = signature.problem(signature: header, timestamp: timestamp, body: body, now: now) {
             refuse(problem.rawValue, slackUser: nil, requestID: nil, connection: connection, now: now)
@@ -65,13 +73,13 @@ struct SlackActionHandler: Sendable {
 
 /// The one button click Bastion understands in Slack's `payload` form field
 /// (`block_actions`): who clicked, which button, which request.
-struct SlackClick: Sendable, Equatable {
-    var slackUser: String
-    var approve: Bool
-    var requestID: String
+public struct SlackClick: Sendable, Equatable {
+    public var slackUser: String
+    public var approve: Bool
+    public var requestID: String
 
     /// Nil unless `body` is `payload=<json>` with a user id and a Bastion approve/deny button.
-    init?(formBody body: [UInt8]) {
+    public init?(formBody body: [UInt8]) {
         guard let payload = Self.formField("payload", in: String(decoding: body, as: UTF8.self)),
             let object = try? JSONSerialization.jsonObject(with: Data(payload.utf8)) as? [String: Any],
             let user = (object["user"] as? [String: Any])?["id"] as? String, !user.isEmpty,

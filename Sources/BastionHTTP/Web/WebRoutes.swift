@@ -1,5 +1,4 @@
 import BastionCore
-import BastionHTTP
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -14,10 +13,8 @@ import NIOPosix
 enum WebRoutes {
     static func register(on router: Router<BastionRequestContext>, context: HTTPRouteContext) {
         let web = WebView(
-            sessions: WebSessions(environment: context.environment, audit: context.audit), archive: SessionArchiveService(environment: context.environment),
-            audit: context.audit, clock: context.environment.clock, logger: context.logger,
-            assets: context.environment.configuration.http.assetsDirectory, sshPort: context.environment.configuration.ssh.listen.port,
-            host: URL(string: context.environment.configuration.http.publicURL)?.host ?? "bastion"
+            sessions: context.webSessions, archive: context.archive, audit: context.audit, clock: context.clock, logger: context.logger,
+            assets: context.assetsDirectory, sshPort: context.sshPort, host: context.publicHost
         )
         router.get("/signin") { _, _ in html(.ok, WebPage.signInHelp(sshPort: web.sshPort, host: web.host)) }
         router.get("/signin/:token") { request, context in try web.signIn(request, from: context.auditConnection) }
@@ -59,7 +56,7 @@ enum WebRoutes {
 /// The handlers, over the services they share.
 private struct WebView: Sendable {
     let sessions: WebSessions
-    let archive: SessionArchiveService
+    let archive: any SessionArchive
     let audit: any AuditEmitter
     let clock: any WallClock
     let logger: Logger
@@ -245,14 +242,4 @@ private struct WebView: Sendable {
 /// A response that ends a request before its handler runs (not signed in).
 private struct WebRefusal: Error {
     var response: Response
-}
-
-extension WebSessions {
-    /// Over a running bastion's stores and policy.
-    init(environment: BastionEnvironment, audit: any AuditEmitter) {
-        self.init(
-            store: environment.webSessions, users: environment.users, policy: environment.configuration.policy, audit: audit,
-            clock: environment.clock, publicURL: environment.configuration.http.publicURL
-        )
-    }
 }

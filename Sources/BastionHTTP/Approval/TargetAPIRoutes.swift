@@ -1,5 +1,4 @@
 import BastionCore
-import BastionHTTP
 import Foundation
 import Hummingbird
 import NIOCore
@@ -40,11 +39,7 @@ enum TargetAPIRoutes {
     }
 
     static func register(on router: Router<BastionRequestContext>, context: HTTPRouteContext) {
-        let environment = context.environment
-        let check = SudoCheck(
-            elevation: context.elevation, users: environment.users, sessions: environment.sessions, policy: environment.configuration.policy,
-            tokens: environment.targetTokens, audit: context.audit, clock: environment.clock
-        )
+        let check = context.sudoCheck
         router.post("/api/v1/targets/:target/sudo") { request, requestContext -> Response in
             let target = requestContext.parameters.get("target") ?? ""
             let body = try? await request.body.collect(upTo: maximumBody)

@@ -1,5 +1,4 @@
 import BastionCore
-import BastionHTTP
 import Foundation
 import Hummingbird
 import NIOCore
@@ -13,12 +12,7 @@ enum SlackActionsRoute {
     static let maximumBody = 64 * 1_024
 
     static func register(on router: Router<BastionRequestContext>, context: HTTPRouteContext) {
-        let slack = context.environment.configuration.chatops.slack
-        guard slack.interactive, let secret = slack.signingSecret else { return }
-        let handler = SlackActionHandler(
-            users: slack.users, signature: SlackRequestSignature(signingSecret: secret), elevation: context.elevation,
-            audit: context.audit, clock: context.environment.clock
-        )
+        guard let handler = context.slackActions else { return }
         router.post(RouterPath(path)) { request, context -> Response in
             let body = try await request.body.collect(upTo: maximumBody)
             let signature = request.headers[.init("X-Slack-Signature")!]

@@ -1,5 +1,4 @@
 import BastionCore
-import BastionHTTP
 import HTTPTypes
 import Hummingbird
 import Foundation
@@ -13,7 +12,7 @@ enum ApprovalRoutes {
     static func register(on router: Router<BastionRequestContext>, context: HTTPRouteContext) {
         let elevation = context.elevation
         let audit = context.audit
-        let clock = context.environment.clock
+        let clock = context.clock
         router.get("/approve/:token") { _, context -> Response in
             let token = context.parameters.get("token") ?? ""
             guard let id = elevation.links.requestID(fromToken: token), let found = try? elevation.request(id: id) else {
