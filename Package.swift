@@ -42,10 +42,10 @@ let package = Package(
             dependencies: ["BastionCore", "BastionCrypto", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
-        .target(name: "BastionPostgres", dependencies: ["BastionCore", "CLibPQ"], swiftSettings: swiftSettings),
+        .target(name: "BastionPostgres", dependencies: ["BastionCore", "BastionCrypto", "CLibPQ"], swiftSettings: swiftSettings),
         .target(
             name: "BastionSSH",
-            dependencies: ["BastionCore", "CLibSSH", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["BastionCore", "BastionCrypto", "CLibSSH", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -80,13 +80,9 @@ let package = Package(
                 "BastionCore", "BastionCrypto", "BastionStore", "BastionPostgres", "BastionSSH", "BastionHTTP", "BastionSIEM", "BastionDelivery",
                 "CQREncode",
                 .product(name: "TOMLKit", package: "TOMLKit"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -96,7 +92,7 @@ let package = Package(
         .executableTarget(
             name: "bastiond",
             dependencies: [
-                "BastionApp", "BastionCore", "BastionSSH", "BastionStore", "BastionPostgres",
+                "BastionApp", "BastionCore", "BastionCrypto", "BastionSSH", "BastionStore", "BastionPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -106,7 +102,7 @@ let package = Package(
         ),
         .target(
             name: "BastionSIEM",
-            dependencies: ["BastionCore", "BastionCrypto", "COpenSSL"],
+            dependencies: ["BastionCore", "COpenSSL"],
             swiftSettings: swiftSettings
         ),
         .target(name: "BastionTesting", dependencies: ["BastionCore"], swiftSettings: swiftSettings),
@@ -131,7 +127,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "BastionSIEMTests", dependencies: ["BastionSIEM", "BastionCore", "BastionTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "BastionAppTests", dependencies: ["BastionApp", "BastionCore", "BastionCrypto", "BastionSSH", "BastionStore", "BastionPostgres", "BastionTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "BastionAppTests", dependencies: ["BastionApp", "BastionCore", "BastionSSH", "BastionTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [

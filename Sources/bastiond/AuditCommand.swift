@@ -2,7 +2,6 @@ import ArgumentParser
 import BastionApp
 import BastionCore
 import BastionCrypto
-import BastionStore
 import Foundation
 
 /// `bastiond audit verify|search|export|hold|key`: the auditor's side of the audit log.

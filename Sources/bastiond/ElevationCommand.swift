@@ -1,7 +1,6 @@
 import ArgumentParser
 import BastionApp
 import BastionCore
-import BastionStore
 import Foundation
 
 /// `bastiond elevation list|revoke`: the operator's view of elevation requests and grants,

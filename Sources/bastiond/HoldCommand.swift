@@ -1,7 +1,6 @@
 import ArgumentParser
 import BastionApp
 import BastionCore
-import BastionStore
 import Foundation
 
 /// `bastiond audit hold add|remove|list`: legal holds keep matching audit records and

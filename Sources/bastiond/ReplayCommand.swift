@@ -1,7 +1,6 @@
 import ArgumentParser
 import BastionApp
 import BastionCore
-import BastionStore
 import Foundation
 #if canImport(Glibc)
 import Glibc

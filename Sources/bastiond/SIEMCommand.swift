@@ -1,7 +1,6 @@
 import ArgumentParser
 import BastionApp
 import BastionCore
-import BastionStore
 import Foundation
 
 /// `bastiond siem status|dead-letters`: how far each configured sink has got.

@@ -1,7 +1,6 @@
 import ArgumentParser
 import BastionApp
 import BastionCore
-import BastionStore
 import Foundation
 
 /// `bastiond session list|kill`: live relayed sessions, seen and ended through the database

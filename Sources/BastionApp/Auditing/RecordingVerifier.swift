@@ -1,5 +1,4 @@
 public import BastionCore
-public import BastionStore
 import BastionCrypto
 public import Foundation
 

@@ -1,5 +1,4 @@
 public import BastionCore
-public import BastionStore
 public import Foundation
 import Logging
 import NIOPosix

@@ -1,5 +1,4 @@
 public import BastionCore
-public import BastionStore
 import Foundation
 
 /// Keeps the session catalog up to date with the audit log: every `session.end` record

@@ -1,6 +1,5 @@
 import BastionCore
 import BastionDelivery
-import BastionStore
 import Foundation
 
 /// Builds one ``SinkRelay`` per `[[chatops.webhooks]]` entry, on the same audit outbox as the

@@ -1,6 +1,5 @@
 public import BastionCore
 public import Foundation
-import BastionStore
 
 /// One pass of the retention policy: audit ranges, then recordings. Run daily by the daemon
 /// and on demand by `bastiond retention run`; both write what they purged to the audit log.

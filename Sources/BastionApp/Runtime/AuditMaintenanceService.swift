@@ -1,5 +1,4 @@
 import BastionCore
-import BastionStore
 import Foundation
 import Logging
 import NIOPosix

@@ -1,6 +1,5 @@
 import BastionCore
 import BastionDelivery
-import BastionStore
 import BastionSSH
 import BastionHTTP
 import Foundation
