@@ -1,4 +1,3 @@
-import BastionCrypto
 
 /// An OpenSSH certificate (PROTOCOL.certkeys), parsed strictly from its blob.
 ///
