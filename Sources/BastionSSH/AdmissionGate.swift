@@ -1,5 +1,4 @@
 public import BastionCore
-import CLibSSH
 import Foundation
 import Synchronization
 #if canImport(Glibc)

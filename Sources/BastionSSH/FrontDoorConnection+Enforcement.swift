@@ -1,5 +1,4 @@
 import BastionCore
-import CLibSSH
 import Foundation
 import Logging
 
