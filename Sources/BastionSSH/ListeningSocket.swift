@@ -1,5 +1,4 @@
 import CLibSSH
-import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,5 +1,3 @@
-import Foundation
-
 /// One audit record on its way to a SIEM: the event, its canonical bytes, and an id that
 /// stays the same across redeliveries so a receiver can drop duplicates.
 public struct SIEMRecord: Sendable {

@@ -1,5 +1,3 @@
-public import Foundation
-
 /// Elevation requests and grants, shared by the daemon and the admin CLI (later several
 /// nodes) through the database.
 public protocol ElevationStore: Sendable {
