@@ -126,6 +126,7 @@ let package = Package(
             dependencies: ["BastionDelivery", "BastionCore", "BastionCrypto", "BastionStore", "BastionPostgres", "BastionTesting"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "BastionSSHTests", dependencies: ["BastionSSH", "BastionCore"], swiftSettings: swiftSettings),
         .testTarget(name: "BastionSIEMTests", dependencies: ["BastionSIEM", "BastionCore", "BastionTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "BastionAppTests", dependencies: ["BastionApp", "BastionCore", "BastionSSH", "BastionTesting"], swiftSettings: swiftSettings),
         .testTarget(

@@ -135,8 +135,8 @@ extension SessionChannel {
             client: channel, upstream: upstream, target: targetChannel, recorder: recorder,
             captureInput: sessions.settings.captureInput, now: now
         )
-        relay.exitStatus = earlyTargetExit.status
-        relay.exitSignal = earlyTargetExit.signal
+        relay.ending.exitStatus = earlyTargetExit.status
+        relay.ending.exitSignal = earlyTargetExit.signal
         live = LiveSession(
             id: sessionID, login: login, target: targetName, kind: kind, startedAt: now, relay: relay, maxDuration: maxDuration,
             lastPolicyCheck: now, grantID: grantID
@@ -181,16 +181,16 @@ extension SessionChannel {
         // Until the relay exists, the exit goes to `earlyTargetExit` and the relay picks it up.
         targetCallbacks.pointee.channel_exit_status_function = { _, _, status, userdata in
             let channel = SessionChannel.from(userdata)
-            if let relay = channel.live?.relay { relay.exitStatus = status } else { channel.earlyTargetExit.status = status }
+            if let relay = channel.live?.relay { relay.ending.exitStatus = status } else { channel.earlyTargetExit.status = status }
         }
         targetCallbacks.pointee.channel_exit_signal_function = { _, _, signal, core, message, _, userdata in
             let name = signal.map { String(cString: $0) } ?? "KILL"
             let text = message.map { String(cString: $0) } ?? ""
             let channel = SessionChannel.from(userdata)
             if let relay = channel.live?.relay {
-                relay.exitSignal = (name, core != 0, text)
+                relay.ending.exitSignal = ExitSignal(name: name, coreDumped: core != 0, message: text)
             } else {
-                channel.earlyTargetExit.signal = (name, core != 0, text)
+                channel.earlyTargetExit.signal = ExitSignal(name: name, coreDumped: core != 0, message: text)
             }
         }
         ssh_set_channel_callbacks(targetChannel, targetCallbacks)
@@ -223,17 +223,17 @@ extension SessionChannel {
         session.relay.pump(now: now)
         if now.timeIntervalSince(session.lastPolicyCheck) >= 1 {
             session.lastPolicyCheck = now
-            if session.relay.closeSentAt == nil, let reason = recordingEnding(for: session) {
+            if !session.relay.isFinished, let reason = recordingEnding(for: session) {
                 session.endReason = reason.audit
                 session.relay.terminate(message: reason.user, now: now)
             }
         }
-        if !session.relay.upstream.isConnected, session.relay.closeSentAt == nil {
+        if !session.relay.upstream.isConnected, !session.relay.isFinished {
             session.endReason = "target closed the connection"
             session.relay.terminate(message: "connection to \(session.target) lost", now: now)
         }
         live = session
-        if session.relay.isFinished(now: now) {
+        if session.relay.isFinished {
             finishSession(event: event)
             closedAt = Date()
         }
@@ -268,8 +268,8 @@ extension SessionChannel {
             "duration": String(format: "%.3f", now.timeIntervalSince(session.startedAt)),
             "bytes_up": String(session.relay.bytesUp), "bytes_down": String(session.relay.bytesDown),
         ]
-        if let status = session.relay.exitStatus { details["exit_status"] = String(status) }
-        if let signal = session.relay.exitSignal { details["exit_signal"] = signal.name }
+        if let status = session.relay.ending.exitStatus { details["exit_status"] = String(status) }
+        if let signal = session.relay.ending.exitSignal { details["exit_signal"] = signal.name }
         services.sessions.markers?.unregister(sessionID: session.id)
         if let recorder = session.relay.recorder {
             do {
@@ -308,7 +308,7 @@ extension SessionChannel {
     func abandonSession(event: ssh_event?) {
         guard let session = live else { return }
         // Keep the reason if Bastion was already ending the session (it may be why the client left).
-        if session.relay.closeSentAt == nil { live?.endReason = "client disconnected" }
+        if !session.relay.isFinished { live?.endReason = "client disconnected" }
         if let event { finishSession(event: event) }
     }
 

@@ -297,5 +297,5 @@ final class SessionChannel {
 /// How the target's side of a session ended, as it reported it.
 struct TargetExit {
     var status: Int32?
-    var signal: (name: String, coreDumped: Bool, message: String)?
+    var signal: ExitSignal?
 }

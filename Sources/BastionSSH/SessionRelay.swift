@@ -28,12 +28,8 @@ final class SessionRelay {
     private(set) var bytesUp = 0
     private(set) var bytesDown = 0
     private(set) var lastActivity: Date
-    var exitStatus: Int32?
-    var exitSignal: (name: String, coreDumped: Bool, message: String)?
-    private var eofToTarget = false
-    private var eofToClient = false
-    private var exitSent = false
-    private(set) var closeSentAt: Date?
+    /// EOF, exit status and CLOSE, in OpenSSH's order (the target's exit is reported into it).
+    var ending = RelayEnding()
 
     init(client: ssh_channel, upstream: UpstreamSession, target: ssh_channel, recorder: SessionRecorder?, captureInput: Bool, now: Date) {
         self.client = client
@@ -65,29 +61,15 @@ final class SessionRelay {
     var holdsPartialPacket: Bool { up.isHolding || down.isHolding || downError.isHolding }
 
     /// True once Bastion has sent the client its exit status (if any), EOF and CLOSE, or the
-    /// client closed first; the connection then waits for the client to hang up.
-    func isFinished(now: Date) -> Bool {
-        closeSentAt != nil
-    }
+    /// client closed first.
+    var isFinished: Bool { ending.isFinished }
 
     /// Ends the session from Bastion's side (timeout, expiry, lock, recording failure):
     /// one line to the user, then EOF and CLOSE without an exit status.
     func terminate(message: String, now: Date) {
         let line = Array("\r\nbastion: \(message)\r\n".utf8)
         _ = line.withUnsafeBytes { ssh_channel_write_stderr(client, $0.baseAddress, UInt32($0.count)) }
-        if ssh_channel_is_eof(target) == 0 { ssh_channel_send_eof(target) }
-        ssh_channel_close(target)
-        if !eofToClient {
-            ssh_channel_send_eof(client)
-            eofToClient = true
-        }
-        // No exit status after this: the target's (a command that already ended, `ssh … true`)
-        // would otherwise follow, and the client would read success for a session Bastion refused.
-        exitSent = true
-        if closeSentAt == nil {
-            ssh_channel_close(client)
-            closeSentAt = now
-        }
+        perform(ending.terminate(targetSentEOF: ssh_channel_is_eof(target) != 0, now: now))
     }
 
     // MARK: - Directions
@@ -164,40 +146,32 @@ final class SessionRelay {
         }
     }
 
-    // MARK: - EOF, exit status, close (order matters to OpenSSH)
+    // MARK: - EOF, exit status, close (RelayEnding decides, in the order OpenSSH needs)
 
     private func forwardEndings(now: Date) {
-        if !eofToTarget, up.isEmpty, ssh_channel_is_eof(client) != 0 {
-            ssh_channel_send_eof(target)
-            eofToTarget = true
-        }
-        if !eofToClient, down.isEmpty, downError.isEmpty, ssh_channel_is_eof(target) != 0,
-            ssh_channel_poll(target, 0) <= 0, ssh_channel_poll(target, 1) <= 0
-        {
-            ssh_channel_send_eof(client)
-            eofToClient = true
-        }
-        if !exitSent, eofToClient, exitStatus == nil, exitSignal == nil, ssh_channel_is_closed(target) != 0 {
+        let targetClosed = ssh_channel_is_closed(target) != 0
+        let facts = RelayEnding.Facts(
+            clientDone: up.isEmpty && ssh_channel_is_eof(client) != 0,
+            targetDone: down.isEmpty && downError.isEmpty && ssh_channel_is_eof(target) != 0
+                && ssh_channel_poll(target, 0) <= 0 && ssh_channel_poll(target, 1) <= 0,
+            targetClosed: targetClosed, clientClosed: ssh_channel_is_closed(client) != 0,
             // Belt and braces: libssh also keeps the status it received (does not block once closed).
-            let status = ssh_channel_get_exit_status(target)
-            if status >= 0 { exitStatus = status }
-        }
-        if !exitSent, eofToClient, exitStatus != nil || exitSignal != nil || ssh_channel_is_closed(target) != 0 {
-            if let signal = exitSignal {
+            keptExitStatus: targetClosed && ending.exitStatus == nil ? ssh_channel_get_exit_status(target) : nil
+        )
+        perform(ending.advance(facts, now: now))
+    }
+
+    private func perform(_ actions: [RelayEnding.Action]) {
+        for action in actions {
+            switch action {
+            case .eofToTarget: ssh_channel_send_eof(target)
+            case .eofToClient: ssh_channel_send_eof(client)
+            case .exitStatus(let status): ssh_channel_request_send_exit_status(client, status)
+            case .exitSignal(let signal):
                 ssh_channel_request_send_exit_signal(client, signal.name, signal.coreDumped ? 1 : 0, signal.message, "")
-            } else if let status = exitStatus {
-                ssh_channel_request_send_exit_status(client, status)
+            case .closeClient: ssh_channel_close(client)
+            case .closeTarget: ssh_channel_close(target)
             }
-            exitSent = true
-        }
-        if closeSentAt == nil, exitSent, eofToClient {
-            ssh_channel_close(client)
-            closeSentAt = now
-        }
-        if closeSentAt == nil, ssh_channel_is_closed(client) != 0 {
-            // The client went away first: close the target side too.
-            ssh_channel_close(target)
-            closeSentAt = now
         }
     }
 }
