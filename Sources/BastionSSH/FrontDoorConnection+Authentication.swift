@@ -8,7 +8,7 @@ extension FrontDoorConnection {
     /// signature already checked by libssh). Enrolled keys get a partial success so that
     /// only keyboard-interactive (the TOTP code) is offered next.
     func authenticatePublicKey(username: String, key: ssh_key, signatureState: CChar) -> Int32 {
-        sshUsername = username
+        authentication.sshUsername = username
         let state = Int32(signatureState)
         let signed: Bool
         switch state {
@@ -19,14 +19,14 @@ extension FrontDoorConnection {
             return deny()
         }
         let offered = LibSSH.blob(of: key).flatMap(OfferedKey.init(blob:))
-        let probed = probedCertificate
-        probedCertificate = nil
+        let probed = authentication.probedCertificate
+        authentication.probedCertificate = nil
         switch services.authenticator.evaluateKey(offered, username: username, signed: signed, connection: context, probed: probed) {
         case .acceptable(let verified):
-            probedCertificate = verified
+            authentication.probedCertificate = verified
             return LibSSH.authSuccess  // answers the probe with PK_OK
         case .needsTOTP(let pending):
-            pendingLogin = pending
+            authentication.pending = pending
             ssh_set_auth_methods(session, Int32(SSH_AUTH_METHOD_INTERACTIVE))
             return LibSSH.authPartial
         case .authenticated(let identity):
@@ -44,8 +44,8 @@ extension FrontDoorConnection {
     /// database or audit log does not answer), not a wrong key: OpenSSH prints the banner, so
     /// an engineer knows to retry rather than to re-enrol. It names no cause beyond that.
     private func announceUnavailable() {
-        guard !unavailableAnnounced else { return }
-        unavailableAnnounced = true
+        guard !authentication.unavailableAnnounced else { return }
+        authentication.unavailableAnnounced = true
         guard let banner = ssh_string_from_char(Self.unavailableBanner) else { return }
         defer { ssh_string_free(banner) }
         _ = ssh_send_issue_banner(session, banner)
@@ -59,7 +59,7 @@ extension FrontDoorConnection {
     func handleMessage(_ message: ssh_message) -> Int32 {
         // Hanging up with a reason: answer nothing more, so that the last write before the
         // disconnect is the disconnect itself (LibSSH.disconnect).
-        if disconnectMessage != nil { return 0 }
+        if phase.disconnectMessage != nil { return 0 }
         let type = ssh_message_type(message)
         let subtype = ssh_message_subtype(message)
         switch type {
@@ -93,7 +93,7 @@ extension FrontDoorConnection {
         let username = ssh_message_auth_user(message).map { String(cString: $0) } ?? ""
         switch method {
         case Int32(SSH_AUTH_METHOD_INTERACTIVE):
-            guard let pending = pendingLogin else {
+            guard let pending = authentication.pending else {
                 services.authenticator.refuseMethod("keyboard-interactive", username: username, connection: context)
                 _ = deny()
                 return 1
@@ -107,7 +107,7 @@ extension FrontDoorConnection {
             switch services.authenticator.verifyCode(code, for: pending, connection: context) {
             case .authenticated(let identity):
                 self.identity = identity
-                pendingLogin = nil
+                authentication.pending = nil
                 logger.info("authenticated", metadata: ["user": "\(identity.user.name)", "method": "\(identity.methodName)"])
                 ssh_message_auth_reply_success(message, 0)
                 return 0
@@ -115,9 +115,9 @@ extension FrontDoorConnection {
                 logger.info("verification code denied", metadata: ["user": "\(pending.user)", "reason": "\(reason)"])
                 // The store may go away between the key step and the code step.
                 if case .internalFailure = reason { announceUnavailable() }
-                wrongCodes += 1
-                if wrongCodes >= configuration.maxCodeAttempts || reason == .lockedOut || reason == .userLocked {
-                    hangUp = true
+                authentication.wrongCodes += 1
+                if authentication.wrongCodes >= configuration.maxCodeAttempts || reason == .lockedOut || reason == .userLocked {
+                    phase = .hangingUp(message: nil)
                 }
                 return 1
             }
@@ -151,8 +151,8 @@ extension FrontDoorConnection {
     }
 
     private func deny() -> Int32 {
-        deniedAttempts += 1
-        if deniedAttempts >= configuration.maxAuthAttempts { hangUp = true }
+        authentication.deniedAttempts += 1
+        if authentication.deniedAttempts >= configuration.maxAuthAttempts { phase = .hangingUp(message: nil) }
         return LibSSH.authDenied
     }
 
@@ -160,7 +160,7 @@ extension FrontDoorConnection {
         let event = AuditEvent(
             type: .forwardRefused, time: services.clock.now(), outcome: .failure,
             actor: identity.map { .init(user: $0.user.name.rawValue, method: $0.methodName) },
-            connection: .init(id: context.id, remoteAddress: context.remoteAddress, remotePort: context.remotePort, sshUsername: sshUsername),
+            connection: .init(id: context.id, remoteAddress: context.remoteAddress, remotePort: context.remotePort, sshUsername: authentication.sshUsername),
             reason: "\(what) is not allowed by policy"
         )
         do { try services.audit.append(event) } catch {

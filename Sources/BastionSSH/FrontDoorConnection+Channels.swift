@@ -8,7 +8,7 @@ extension FrontDoorConnection {
     /// at its shell or exec request, where the user can read it; while such a channel waits
     /// for its request, a further one is refused outright.
     func openSessionChannel() -> ssh_channel? {
-        guard identity != nil, !enforcementEnded, !channels.contains(where: { $0.refusalAtRequest != nil }),
+        guard identity != nil, phase.isOpen, !channels.contains(where: { $0.refusalAtRequest != nil }),
             let newChannel = ssh_channel_new(session)
         else { return nil }
         let opened = SessionChannel(connection: self, channel: newChannel)

@@ -25,14 +25,14 @@ extension FrontDoorConnection {
         let registry = services.sessions.registry
         var facts = EnforcementFacts(
             account: account, certificateValidBefore: certificateValidBefore, shuttingDown: closeRequestedFlag,
-            endRequest: forwardRecordID.flatMap { id in try? registry.endRequest(id: id) },
+            endRequest: forwarding.recordID.flatMap { id in try? registry.endRequest(id: id) },
             sessions: channels.compactMap { $0.live.map { sessionFacts($0, now: now) } }, sessionChannels: channels.count,
-            forwards: forwards.map(\.endpoint), connectionRank: Self.connectionRank(self, account: account, policy: services.sessions.policy)
+            forwards: forwarding.open.map(\.endpoint), connectionRank: Self.connectionRank(self, account: account, policy: services.sessions.policy)
         )
         if !channels.contains(where: \.isBusy) {
             // Nothing runs on a session channel: idle since the last forwarded byte, the last
             // channel's end, or the login.
-            facts.lastActivity = ([identity.authenticatedAt, lastChannelClosedAt] + forwards.map(\.lastActivity)).compactMap { $0 }.max()
+            facts.lastActivity = ([identity.authenticatedAt, lastChannelClosedAt] + forwarding.open.map(\.lastActivity)).compactMap { $0 }.max()
         }
         return facts
     }
@@ -62,7 +62,7 @@ extension FrontDoorConnection {
 
     /// The once-a-second check of an authenticated connection; carries out the decision.
     func enforce(now: Date) {
-        guard identity != nil, !enforcementEnded else { return }
+        guard identity != nil, phase.isOpen else { return }
         switch enforcementPoint.evaluate(enforcementFacts(now: now), now: now) {
         case .proceed:
             break
@@ -104,22 +104,17 @@ extension FrontDoorConnection {
     /// each command gets the message on stderr and exit status 1; a connection with no session
     /// channel gets the message as the SSH disconnect reason, which `ssh` prints.
     func end(_ reason: EnforcementReason, now: Date) {
-        enforcementEnded = true
+        phase = .ending
         closeForwards(reason: reason) { _ in true }
         audit(.connectionEnd, outcome: .success, target: "", reason: reason.auditReason, details: ["end_reason": reason.auditReason])
-        if let forwardRecordID {
-            let registry = services.sessions.registry
-            services.sessions.afterTheFact.run("forwards \(forwardRecordID) ended") { try registry.markEnded(id: forwardRecordID, at: now) }
-            self.forwardRecordID = nil
-        }
+        endForwardRow(at: now)
         logger.info("connection ended by policy", metadata: ["reason": "\(reason.auditReason)"])
         guard channels.isEmpty else {
             // The event loop writes each line, with the exit, EOF and CLOSE, then hangs up.
             for channel in channels { channel.end(reason, now: now) }
             return
         }
-        disconnectMessage = "bastion: \(reason.userMessage)"
-        hangUp = true
+        phase = .hangingUp(message: "bastion: \(reason.userMessage)")
     }
 
     static func lineForUser(_ reason: EnforcementReason, terminal: Bool) -> [UInt8] {

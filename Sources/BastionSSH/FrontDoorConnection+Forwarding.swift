@@ -16,7 +16,7 @@ extension FrontDoorConnection {
         let port = Int(ssh_message_channel_request_open_destination_port(message))
         let endpoint = EnforcementFacts.Forward(host: host, port: port)
         let destination = endpoint.destination
-        guard let identity, !enforcementEnded, admitChannel(.directTCPIP(endpoint)) else { return 1 }
+        guard let identity, phase.isOpen, admitChannel(.directTCPIP(endpoint)) else { return 1 }
         guard let socket = DirectTCPIPForward.connect(host: host, port: port, timeout: services.sessions.settings.connectTimeout) else {
             refuseForwarding("direct-tcpip to \(destination): destination unreachable")
             return 1
@@ -33,7 +33,7 @@ extension FrontDoorConnection {
             Glibc.close(socket)
             return 1
         }
-        forwards.append(DirectTCPIPForward(channel: channel, socket: socket, endpoint: endpoint, now: services.clock.now()))
+        forwarding.open.append(DirectTCPIPForward(channel: channel, socket: socket, endpoint: endpoint, now: services.clock.now()))
         return 0
     }
 
@@ -42,10 +42,10 @@ extension FrontDoorConnection {
     /// and can kill it (which ends the whole connection, its relayed sessions included).
     private func registerForwards(adding destination: String, identity: AuthenticatedIdentity) -> Bool {
         let registry = services.sessions.registry
-        if let id = forwardRecordID {
-            guard !forwardDestinations.contains(destination) else { return true }
-            forwardDestinations.append(destination)
-            try? registry.updateTarget(id: id, target: forwardDestinations.joined(separator: ","))
+        if let id = forwarding.recordID {
+            guard !forwarding.destinations.contains(destination) else { return true }
+            forwarding.destinations.append(destination)
+            try? registry.updateTarget(id: id, target: forwarding.destinations.joined(separator: ","))
             return true
         }
         let id = SecureRandom.bytes(8).map { String(format: "%02x", $0) }.joined()
@@ -58,16 +58,16 @@ extension FrontDoorConnection {
             logger.error("could not register a forward: refusing it", metadata: ["error": "\(error)"])
             return false
         }
-        forwardRecordID = id
-        forwardDestinations = [destination]
+        forwarding.recordID = id
+        forwarding.destinations = [destination]
         return true
     }
 
     /// Moves bytes on every open forward and closes the finished ones.
     func serviceForwards() {
-        guard !forwards.isEmpty else { return }
+        guard !forwarding.open.isEmpty else { return }
         let now = services.clock.now()
-        forwards.removeAll { forward in
+        forwarding.open.removeAll { forward in
             guard !forward.pump(now: now) else { return false }
             auditClosed(forward, reason: "closed")
             forward.close()
@@ -77,7 +77,7 @@ extension FrontDoorConnection {
 
     /// Closes the forwards that match, each audited with `reason`.
     func closeForwards(reason: EnforcementReason, where matches: (DirectTCPIPForward) -> Bool) {
-        forwards.removeAll { forward in
+        forwarding.open.removeAll { forward in
             guard matches(forward) else { return false }
             auditClosed(forward, reason: reason.auditReason)
             forward.close()
@@ -87,16 +87,20 @@ extension FrontDoorConnection {
 
     /// Frees every forward and ends the connection's forward row (the connection is ending).
     func closeForwards() {
-        forwards.forEach {
+        forwarding.open.forEach {
             auditClosed($0, reason: "connection closed")
             $0.close()
         }
-        forwards.removeAll()
-        if let id = forwardRecordID {
-            let (registry, now) = (services.sessions.registry, services.clock.now())
-            services.sessions.afterTheFact.run("forwards \(id) ended") { try registry.markEnded(id: id, at: now) }
-            forwardRecordID = nil
-        }
+        forwarding.open.removeAll()
+        endForwardRow(at: services.clock.now())
+    }
+
+    /// Marks the connection's forward row ended (once; the store may answer later).
+    func endForwardRow(at now: Date) {
+        guard let id = forwarding.recordID else { return }
+        let registry = services.sessions.registry
+        services.sessions.afterTheFact.run("forwards \(id) ended") { try registry.markEnded(id: id, at: now) }
+        forwarding.recordID = nil
     }
 
     private func auditClosed(_ forward: DirectTCPIPForward, reason: String) {

@@ -26,14 +26,14 @@ final class FrontDoorConnection: @unchecked Sendable {
     var logger: Logger
     let context: ConnectionContext
 
-    // Authentication state.
-    var sshUsername = ""
-    var pendingLogin: Authenticator.PendingLogin?
-    /// The certificate this connection's last probe verified, for the signed request after it.
-    var probedCertificate: Authenticator.VerifiedCertificate?
+    /// Where the connection stands (authenticating, open, ending, hanging up).
+    var phase = ConnectionPhase.authenticating
+    /// What the login has gathered so far (FrontDoorConnection+Authentication).
+    var authentication = LoginProgress()
     var identity: AuthenticatedIdentity? {
         didSet {
             guard oldValue == nil, identity != nil else { return }
+            phase = .open
             authenticated.store(true, ordering: .relaxed)
             admission.authenticated(ticket)
             // The first check a second from now: a client's channel right after login is
@@ -42,30 +42,16 @@ final class FrontDoorConnection: @unchecked Sendable {
             if let identity { registry.authenticated(self, as: identity.user.name.rawValue) }
         }
     }
-    var deniedAttempts = 0
-    /// Whether the "temporarily unavailable" banner went out (once per connection).
-    var unavailableAnnounced = false
-    var wrongCodes = 0
-    var hangUp = false
 
-    // Channels (FrontDoorConnection+Channels).
+    // Channels (FrontDoorConnection+Channels, +Forwarding).
     /// Open session channels, oldest first (up to `max_sessions`).
     var channels: [SessionChannel] = []
     /// When the last session channel was freed: idle time of a connection left with none.
     var lastChannelClosedAt: Date?
-    /// Open `direct-tcpip` forwards a role allowed.
-    var forwards: [DirectTCPIPForward] = []
-    /// The registry row of a connection that forwards without a relayed session, and the
-    /// destinations it lists.
-    var forwardRecordID: String?
-    var forwardDestinations: [String] = []
+    var forwarding = ForwardingState()
 
-    // Enforcement (FrontDoorConnection+Enforcement).
+    /// The last once-a-second check (FrontDoorConnection+Enforcement).
     var lastEnforcement = Date.distantPast
-    /// The enforcement point ended the connection; it is closing.
-    var enforcementEnded = false
-    /// Why the connection is hung up, for the client (SSH_MSG_DISCONNECT); nil: libssh's default.
-    var disconnectMessage: String?
 
     private let closeRequested = Atomic<Bool>(false)
     private let authenticated = Atomic<Bool>(false)
@@ -134,7 +120,7 @@ final class FrontDoorConnection: @unchecked Sendable {
         if evicted.load(ordering: .relaxed) || closeRequestedFlag {
             cause = nil
         } else if cause == nil {
-            cause = deniedAttempts > 0 || wrongCodes > 0 ? .authFail : (Date() >= loginDeadline ? .graceExceeded : .noAuth)
+            cause = authentication.deniedAttempts > 0 || authentication.wrongCodes > 0 ? .authFail : (Date() >= loginDeadline ? .graceExceeded : .noAuth)
         }
         admission.ended(ticket, source: context.remoteAddress, cause: cause, now: services.clock.now())
     }
@@ -152,6 +138,7 @@ final class FrontDoorConnection: @unchecked Sendable {
             closeForwards()
             // While the session is still in the event: libssh flushes the disconnect
             // through the session's poll handle, which the event holds.
+            let disconnectMessage = phase.disconnectMessage
             if let disconnectMessage { LibSSH.disconnect(session, event: event, message: disconnectMessage, linger: 2) }
             if let event {
                 ssh_event_remove_session(event, session)
@@ -187,14 +174,14 @@ final class FrontDoorConnection: @unchecked Sendable {
         guard let event else { return }
         ssh_event_add_session(event, session)
         let deadline = loginDeadline
-        while !hangUp {
+        while !phase.isHangingUp {
             let rc = ssh_event_dopoll(event, pollTimeoutMilliseconds)
             if ssh_is_connected(session) == 0 { break }
             serviceForwards()
             if identity != nil, Date().timeIntervalSince(lastEnforcement) >= 1 {
                 lastEnforcement = Date()
                 enforce(now: services.clock.now())
-                if hangUp { break }
+                if phase.isHangingUp { break }
             }
             let relaying = channels.contains { $0.live != nil }
             serviceChannels(event: event)
@@ -209,7 +196,7 @@ final class FrontDoorConnection: @unchecked Sendable {
                 logger.info("authentication not finished within the login grace time")
                 break
             }
-            if enforcementEnded, channels.isEmpty, let closed = lastChannelClosedAt, Date().timeIntervalSince(closed) > Self.hangUpGrace {
+            if phase == .ending, channels.isEmpty, let closed = lastChannelClosedAt, Date().timeIntervalSince(closed) > Self.hangUpGrace {
                 // Every channel was told why and closed; the client normally hangs up first
                 // (then it prints no "connection closed by remote host"), but do not wait forever.
                 break
