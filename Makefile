@@ -10,8 +10,9 @@ TEST_PACKAGES := openssh-client openssh-server oathtool asciinema expect curl tm
 BENCH_PACKAGES := $(TEST_PACKAGES)
 # Scripts/fetch-web-assets: pip downloads asciinema-player for the web view (Debian's pip is python3 -m pip).
 WEB_PACKAGES := python3 python3-pip
+DEMO_PACKAGES := openssh-client openssh-server oathtool
 
-.PHONY: run build test bench fuzz deps-build deps-test web-assets clean
+.PHONY: run demo build test bench fuzz deps-build deps-test web-assets clean
 
 define ensure_packages
 	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
@@ -44,6 +45,12 @@ web-assets:
 run: build
 	@$(MAKE) --no-print-directory web-assets || echo "bastion: could not fetch the web player (is PyPI reachable?); everything but the web view's player works"
 	$(SWIFT) run --skip-build bastiond serve --config $(CONFIG)
+
+## A first recorded session without a host of your own: bastiond and a throwaway local sshd
+## target under .bastion-demo/, a demo user, and the three commands to try (Scripts/demo).
+demo: build
+	$(call ensure_packages,$(DEMO_PACKAGES))
+	Scripts/demo
 
 ## Build everything and run every test (unit and integration with real OpenSSH).
 test: deps-test web-assets

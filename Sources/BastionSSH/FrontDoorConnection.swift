@@ -94,7 +94,7 @@ final class FrontDoorConnection: @unchecked Sendable {
         Unmanaged<FrontDoorConnection>.fromOpaque(userdata!).takeUnretainedValue()
     }
 
-    /// Asks the connection to end (shutdown, later `user lock`); safe from any thread.
+    /// Asks the connection to end (shutdown); safe from any thread.
     func requestClose() {
         closeRequested.store(true, ordering: .relaxed)
     }

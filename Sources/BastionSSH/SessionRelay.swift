@@ -7,7 +7,7 @@ import Foundation
 /// Owned by the connection thread alone (no locks per packet, STYLE.md rule 4).
 /// Re-key safety: `ssh_channel_write` on the non-blocking target session returns a short
 /// count while a key exchange runs; the bytes it did not take stay in a pending buffer and
-/// nothing more is read until they are written (ssh-engine.md). Backpressure: nothing is
+/// nothing more is read until they are written (RelayStream). Backpressure: nothing is
 /// read from one side while the other side's window is closed or the recorder's queue is
 /// full, so a slow client, target or disk slows the session instead of growing memory.
 final class SessionRelay {

@@ -1,4 +1,4 @@
-/// Elevation requests and grants, shared by the daemon and the admin CLI (later several
+/// Elevation requests and grants, shared by the daemon and the admin CLI (and several
 /// nodes) through the database.
 public protocol ElevationStore: Sendable {
     /// Throws ``StoreError/conflict`` on a duplicate id.

@@ -3,7 +3,7 @@ public import Foundation
 /// Users, their enrolled keys and their TOTP state.
 ///
 /// Implementations must make ``consumeTOTPStep(_:for:)`` and ``recordTOTPFailure(for:now:maxFailures:lockout:)``
-/// atomic across processes: the admin CLI and the daemon (and later several nodes) share
+/// atomic across processes: the admin CLI and the daemon (and several nodes) share
 /// one database, and a TOTP code must never be accepted twice.
 public protocol UserStore: Sendable {
     /// Creates the user with one enrolled key and a sealed TOTP secret.

@@ -3,7 +3,7 @@ public import Hummingbird
 public import Prometheus
 
 /// The operator-facing HTTP endpoints: `/healthz` for load balancers, `/metrics` for
-/// Prometheus. The approval pages and the web view are registered beside them (BastionApp/HTTP).
+/// Prometheus. Every other route is registered beside them (``HTTPRoutes``).
 /// Every request first gets its client's address (``ClientOriginMiddleware``).
 public enum OperationsRouter {
     /// - Parameter isHealthy: the readiness check (e.g. "the database answers"); a `false`
