@@ -47,130 +47,22 @@ extension BastionConfiguration {
         try root.refuseUnknownKeys(allowed: Sections.all, reason: "unknown section")
 
         var configuration = BastionConfiguration.defaults
-        if let server = try root.table("server") {
-            try server.refuseUnknownKeys(allowed: ["data_dir"])
-            configuration.server.dataDirectory = try server.nonEmptyString("data_dir", default: ServerConfiguration.defaults.dataDirectory)
-        }
-        if let storage = try root.table("storage") {
-            try storage.refuseUnknownKeys(allowed: ["url", "node", "node_timeout"])
-            if storage.table["url"] != nil {
-                let url = try storage.nonEmptyString("url", default: "")
-                guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") else {
-                    throw storage.error("url", "must be a postgres:// URL (leave it out for the embedded SQLite database)")
-                }
-                configuration.storage.url = url
-            }
-            configuration.storage.node = try storage.nonEmptyString("node", default: StorageConfiguration.defaults.node)
-            guard configuration.storage.node.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), configuration.storage.node.count <= 64 else {
-                throw storage.error("node", "must be at most 64 letters, digits, '-', '_' or '.'")
-            }
-            configuration.storage.nodeTimeout = try storage.duration(
-                "node_timeout", default: StorageConfiguration.defaults.nodeTimeout, maximum: 600
-            )
-            guard configuration.storage.nodeTimeout >= 3 else { throw storage.error("node_timeout", "must be at least 3s") }
-        }
-        if let ssh = try root.table("ssh") {
-            try ssh.refuseUnknownKeys(allowed: [
-                "listen", "login_grace_time", "max_startups", "per_source_max_startups", "penalties", "penalty_exempt",
-                "max_connections_per_source", "kex_algorithms", "ciphers", "macs", "trusted_proxies",
-            ])
-            configuration.ssh.listen = try ssh.listenAddress("listen", default: SSHConfiguration.defaults.listen)
-            configuration.ssh.loginGraceTime = try ssh.duration(
-                "login_grace_time",
-                default: SSHConfiguration.defaults.loginGraceTime,
-                maximum: Limits.loginGraceTime
-            )
-            try ssh.admission(into: &configuration.ssh)
-            configuration.ssh.trustedProxies = try ssh.cidrList("trusted_proxies")
-            configuration.ssh.algorithms = try ssh.algorithms()
-        }
-        if let http = try root.table("http") {
-            try http.refuseUnknownKeys(allowed: ["listen", "public_url", "assets_dir", "trusted_proxies"])
-            configuration.http.listen = try http.listenAddress("listen", default: HTTPConfiguration.defaults.listen)
-            configuration.http.publicURL = try http.string("public_url", default: HTTPConfiguration.defaults.publicURL)
-            if let reason = publicURLProblem(configuration.http.publicURL) { throw http.error("public_url", reason) }
-            configuration.http.assetsDirectory = try http.nonEmptyString("assets_dir", default: HTTPConfiguration.defaults.assetsDirectory)
-            configuration.http.trustedProxies = try http.cidrList("trusted_proxies")
-        }
-        if let auth = try root.table("auth") {
-            try auth.refuseUnknownKeys(allowed: ["totp_skew_steps", "max_failures", "lockout"])
-            configuration.auth.totpSkewSteps = try auth.int("totp_skew_steps", default: AuthConfiguration.defaults.totpSkewSteps, in: 0...1)
-            configuration.auth.maxFailures = try auth.int("max_failures", default: AuthConfiguration.defaults.maxFailures, in: 1...100)
-            configuration.auth.lockout = try auth.duration("lockout", default: AuthConfiguration.defaults.lockout)
-        }
-        if let certificates = try root.table("certificates") {
-            try certificates.refuseUnknownKeys(allowed: ["default_ttl", "source_address"])
-            configuration.certificates.defaultTTL = try certificates.duration(
-                "default_ttl",
-                default: CertificatesConfiguration.defaults.defaultTTL,
-                maximum: PolicyRules.maximumCertificateTTL
-            )
-            configuration.certificates.bindSourceAddress = try certificates.bool(
-                "source_address",
-                default: CertificatesConfiguration.defaults.bindSourceAddress
-            )
-        }
-        if let recording = try root.table("recording") {
-            try recording.refuseUnknownKeys(allowed: ["dir", "capture_input", "on_failure"])
-            configuration.recording.directory = try recording.nonEmptyString("dir", default: RecordingConfiguration.defaults.directory)
-            configuration.recording.captureInput = try recording.bool("capture_input", default: false)
-            let policy = try recording.string("on_failure", default: "reject")
-            guard let onFailure = SessionSettings.RecordingFailurePolicy(rawValue: policy) else {
-                throw recording.error("on_failure", "must be reject, terminate or continue, not \"\(policy)\"")
-            }
-            configuration.recording.onFailure = onFailure
-        }
-        if let sessions = try root.table("sessions") {
-            try sessions.refuseUnknownKeys(allowed: ["idle_timeout"])
-            configuration.sessions.idleTimeout = try sessions.duration("idle_timeout", default: SessionsConfiguration.defaults.idleTimeout)
-        }
-        if let audit = try root.table("audit") {
-            try audit.refuseUnknownKeys(allowed: ["checkpoint_every", "checkpoint_interval"])
-            configuration.audit.checkpointEvery = try audit.int(
-                "checkpoint_every", default: AuditConfiguration.defaults.checkpointEvery, in: 1...1_000_000
-            )
-            configuration.audit.checkpointInterval = try audit.duration(
-                "checkpoint_interval", default: AuditConfiguration.defaults.checkpointInterval, maximum: 86_400
-            )
-        }
-        if let retention = try root.table("retention") {
-            try retention.refuseUnknownKeys(allowed: ["audit", "recordings"])
-            configuration.retention.audit = try retention.retentionPeriod("audit")
-            configuration.retention.recordings = try retention.retentionPeriod("recordings")
-        }
-        if let siem = try root.table("siem") {
-            configuration.siem = try parseSIEM(siem)
-        }
-        if let chatops = try root.table("chatops") {
-            configuration.chatops = try parseChatOps(chatops)
-        }
-        if let elevation = try root.table("elevation") {
-            try elevation.refuseUnknownKeys(allowed: ["request_ttl", "approvals_required", "end_with_session", "sudo_wait"])
-            let defaults = ElevationSettings.defaults
-            configuration.elevation.requestTTL = try elevation.duration("request_ttl", default: defaults.requestTTL, maximum: 24 * 3_600)
-            configuration.elevation.approvalsRequired = try elevation.int("approvals_required", default: defaults.approvalsRequired, in: 1...10)
-            configuration.elevation.endWithSession = try elevation.bool("end_with_session", default: defaults.endWithSession)
-            configuration.elevation.sudoWait = try elevation.duration("sudo_wait", default: defaults.sudoWait, maximum: 3_600)
-        }
-        if let log = try root.table("log") {
-            try log.refuseUnknownKeys(allowed: ["level"])
-            let level = try log.string("level", default: LogConfiguration.defaults.level)
-            guard LogConfiguration.levels.contains(level) else {
-                throw log.error("level", "unknown level \"\(level)\" (use \(LogConfiguration.levels.joined(separator: ", ")))")
-            }
-            configuration.log.level = level
-        }
-        if let roles = try root.table("roles") {
-            for name in roles.keysInFileOrder {
-                let role = try parseRole(name, in: roles, defaultTTL: configuration.certificates.defaultTTL)
-                configuration.policy.roles[name] = role
-            }
-        }
-        if let targets = try root.table("targets") {
-            for name in targets.keysInFileOrder {
-                configuration.policy.targets[name] = try parseTarget(name, in: targets)
-            }
-        }
+        if let table = try root.table("server") { try parseServer(table, into: &configuration) }
+        if let table = try root.table("storage") { try parseStorage(table, into: &configuration) }
+        if let table = try root.table("ssh") { try parseSSH(table, into: &configuration) }
+        if let table = try root.table("http") { try parseHTTP(table, into: &configuration) }
+        if let table = try root.table("auth") { try parseAuth(table, into: &configuration) }
+        if let table = try root.table("certificates") { try parseCertificates(table, into: &configuration) }
+        if let table = try root.table("recording") { try parseRecording(table, into: &configuration) }
+        if let table = try root.table("sessions") { try parseSessions(table, into: &configuration) }
+        if let table = try root.table("audit") { try parseAudit(table, into: &configuration) }
+        if let table = try root.table("retention") { try parseRetention(table, into: &configuration) }
+        if let table = try root.table("siem") { try parseSIEMSection(table, into: &configuration) }
+        if let table = try root.table("chatops") { try parseChatOpsSection(table, into: &configuration) }
+        if let table = try root.table("elevation") { try parseElevation(table, into: &configuration) }
+        if let table = try root.table("log") { try parseLog(table, into: &configuration) }
+        if let table = try root.table("roles") { try parseRoles(table, into: &configuration) }
+        if let table = try root.table("targets") { try parseTargets(table, into: &configuration) }
         return configuration
     }
 
@@ -182,13 +74,13 @@ extension BastionConfiguration {
         ]
     }
 
-    private enum Limits {
+    enum Limits {
         /// An unauthenticated connection holds a thread (DESIGN: a thread per connection), so
         /// the grace time is bounded.
         static let loginGraceTime: TimeInterval = 3_600
     }
 
-    private static func parseRole(_ name: String, in roles: TOMLTableReader, defaultTTL: TimeInterval) throws(ConfigurationError) -> Role {
+    static func parseRole(_ name: String, in roles: TOMLTableReader, defaultTTL: TimeInterval) throws(ConfigurationError) -> Role {
         guard PolicyRules.isValidName(name) else {
             throw roles.error(name, "invalid role name (use letters, digits, \"_\", \".\" and \"-\")")
         }
@@ -247,7 +139,7 @@ extension BastionConfiguration {
         return parsed
     }
 
-    private static func parseTarget(_ name: String, in targets: TOMLTableReader) throws(ConfigurationError) -> TargetDefinition {
+    static func parseTarget(_ name: String, in targets: TOMLTableReader) throws(ConfigurationError) -> TargetDefinition {
         guard PolicyRules.isValidName(name) else {
             throw targets.error(name, "invalid target name (use letters, digits, \"_\", \".\" and \"-\")")
         }
@@ -276,7 +168,7 @@ extension BastionConfiguration {
     }
 
     /// Why `text` cannot be the public URL, or nil. Only http(s): it is put into links in chat.
-    private static func publicURLProblem(_ text: String) -> String? {
+    static func publicURLProblem(_ text: String) -> String? {
         let lowered = text.lowercased()
         guard lowered.hasPrefix("http://") || lowered.hasPrefix("https://") else {
             return "must be an http:// or https:// URL"
@@ -291,7 +183,7 @@ extension BastionConfiguration {
 extension TOMLTableReader {
     /// `kex_algorithms`, `ciphers`, `macs` of `[ssh]`: names libssh implements, none that
     /// Bastion refuses (SHA-1, CBC, `none`).
-    fileprivate func algorithms() throws(ConfigurationError) -> SSHAlgorithms {
+    func algorithms() throws(ConfigurationError) -> SSHAlgorithms {
         let defaults = SSHAlgorithms.defaults
         let lists: [(key: String, kind: SSHAlgorithms.Kind, default: [String])] = [
             ("kex_algorithms", .keyExchange, defaults.keyExchange), ("ciphers", .cipher, defaults.ciphers), ("macs", .mac, defaults.macs),
@@ -309,7 +201,7 @@ extension TOMLTableReader {
 extension TOMLTableReader {
     /// `max_startups`, `per_source_max_startups`, `penalties`, `penalty_exempt`, and the
     /// retired `max_connections_per_source` (read as `per_source_max_startups`, with a notice).
-    fileprivate func admission(into ssh: inout BastionConfiguration.SSHConfiguration) throws(ConfigurationError) {
+    func admission(into ssh: inout BastionConfiguration.SSHConfiguration) throws(ConfigurationError) {
         let defaults = AdmissionSettings.defaults
         if has("max_startups") {
             switch AdmissionSettings.parseMaxStartups(try nonEmptyString("max_startups", default: "")) {
@@ -334,7 +226,7 @@ extension TOMLTableReader {
 
 extension TOMLTableReader {
     /// An array of addresses and CIDR blocks (`["10.0.0.0/8", "192.0.2.7"]`); nil when absent or empty.
-    fileprivate func cidrList(_ key: String) throws(ConfigurationError) -> CIDRList? {
+    func cidrList(_ key: String) throws(ConfigurationError) -> CIDRList? {
         let blocks = try strings(key, default: [], isValid: { (try? CIDRList($0)) != nil && !$0.contains(",") }) {
             "\"\($0)\" is not an address or CIDR block (like 10.0.0.0/8; no host bits below the prefix)"
         }

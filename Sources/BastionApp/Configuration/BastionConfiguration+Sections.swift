@@ -1,0 +1,163 @@
+import BastionCore
+import Foundation
+import TOMLKit
+
+/// One parse function per section of the file, in the order of the reference
+/// (docs/configuration.md); each refuses unknown keys first, then reads values.
+extension BastionConfiguration {
+    /// `[server]`.
+    static func parseServer(_ server: TOMLTableReader, into configuration: inout BastionConfiguration) throws(ConfigurationError) {
+        try server.refuseUnknownKeys(allowed: ["data_dir"])
+        configuration.server.dataDirectory = try server.nonEmptyString("data_dir", default: ServerConfiguration.defaults.dataDirectory)
+    }
+
+    /// `[storage]`.
+    static func parseStorage(_ storage: TOMLTableReader, into configuration: inout BastionConfiguration) throws(ConfigurationError) {
+        try storage.refuseUnknownKeys(allowed: ["url", "node", "node_timeout"])
+        if storage.table["url"] != nil {
+            let url = try storage.nonEmptyString("url", default: "")
+            guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") else {
+                throw storage.error("url", "must be a postgres:// URL (leave it out for the embedded SQLite database)")
+            }
+            configuration.storage.url = url
+        }
+        configuration.storage.node = try storage.nonEmptyString("node", default: StorageConfiguration.defaults.node)
+        guard configuration.storage.node.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), configuration.storage.node.count <= 64 else {
+            throw storage.error("node", "must be at most 64 letters, digits, '-', '_' or '.'")
+        }
+        configuration.storage.nodeTimeout = try storage.duration(
+            "node_timeout", default: StorageConfiguration.defaults.nodeTimeout, maximum: 600
+        )
+        guard configuration.storage.nodeTimeout >= 3 else { throw storage.error("node_timeout", "must be at least 3s") }
+    }
+
+    /// `[ssh]`.
+    static func parseSSH(_ ssh: TOMLTableReader, into configuration: inout BastionConfiguration) throws(ConfigurationError) {
+        try ssh.refuseUnknownKeys(allowed: [
+            "listen", "login_grace_time", "max_startups", "per_source_max_startups", "penalties", "penalty_exempt",
+            "max_connections_per_source", "kex_algorithms", "ciphers", "macs", "trusted_proxies",
+        ])
+        configuration.ssh.listen = try ssh.listenAddress("listen", default: SSHConfiguration.defaults.listen)
+        configuration.ssh.loginGraceTime = try ssh.duration(
+            "login_grace_time",
+            default: SSHConfiguration.defaults.loginGraceTime,
+            maximum: Limits.loginGraceTime
+        )
+        try ssh.admission(into: &configuration.ssh)
+        configuration.ssh.trustedProxies = try ssh.cidrList("trusted_proxies")
+        configuration.ssh.algorithms = try ssh.algorithms()
+    }
+
+    /// `[http]`.
+    static func parseHTTP(_ http: TOMLTableReader, into configuration: inout BastionConfiguration) throws(ConfigurationError) {
+        try http.refuseUnknownKeys(allowed: ["listen", "public_url", "assets_dir", "trusted_proxies"])
+        configuration.http.listen = try http.listenAddress("listen", default: HTTPConfiguration.defaults.listen)
+        configuration.http.publicURL = try http.string("public_url", default: HTTPConfiguration.defaults.publicURL)
+        if let reason = publicURLProblem(configuration.http.publicURL) { throw http.error("public_url", reason) }
+        configuration.http.assetsDirectory = try http.nonEmptyString("assets_dir", default: HTTPConfiguration.defaults.assetsDirectory)
+        configuration.http.trustedProxies = try http.cidrList("trusted_proxies")
+    }
+
+    /// `[auth]`.
+    static func parseAuth(_ auth: TOMLTableReader, into configuration: inout BastionConfiguration) throws(ConfigurationError) {
+        try auth.refuseUnknownKeys(allowed: ["totp_skew_steps", "max_failures", "lockout"])
+        configuration.auth.totpSkewSteps = try auth.int("totp_skew_steps", default: AuthConfiguration.defaults.totpSkewSteps, in: 0...1)
+        configuration.auth.maxFailures = try auth.int("max_failures", default: AuthConfiguration.defaults.maxFailures, in: 1...100)
+        configuration.auth.lockout = try auth.duration("lockout", default: AuthConfiguration.defaults.lockout)
+    }
+
+    /// `[certificates]`.
+    static func parseCertificates(_ certificates: TOMLTableReader, into configuration: inout BastionConfiguration) throws(ConfigurationError) {
+        try certificates.refuseUnknownKeys(allowed: ["default_ttl", "source_address"])
+        configuration.certificates.defaultTTL = try certificates.duration(
+            "default_ttl",
+            default: CertificatesConfiguration.defaults.defaultTTL,
+            maximum: PolicyRules.maximumCertificateTTL
+        )
+        configuration.certificates.bindSourceAddress = try certificates.bool(
+            "source_address",
+            default: CertificatesConfiguration.defaults.bindSourceAddress
+        )
+    }
+
+    /// `[recording]`.
+    static func parseRecording(_ recording: TOMLTableReader, into configuration: inout BastionConfiguration) throws(ConfigurationError) {
+        try recording.refuseUnknownKeys(allowed: ["dir", "capture_input", "on_failure"])
+        configuration.recording.directory = try recording.nonEmptyString("dir", default: RecordingConfiguration.defaults.directory)
+        configuration.recording.captureInput = try recording.bool("capture_input", default: false)
+        let policy = try recording.string("on_failure", default: "reject")
+        guard let onFailure = SessionSettings.RecordingFailurePolicy(rawValue: policy) else {
+            throw recording.error("on_failure", "must be reject, terminate or continue, not \"\(policy)\"")
+        }
+        configuration.recording.onFailure = onFailure
+    }
+
+    /// `[sessions]`.
+    static func parseSessions(_ sessions: TOMLTableReader, into configuration: inout BastionConfiguration) throws(ConfigurationError) {
+        try sessions.refuseUnknownKeys(allowed: ["idle_timeout"])
+        configuration.sessions.idleTimeout = try sessions.duration("idle_timeout", default: SessionsConfiguration.defaults.idleTimeout)
+    }
+
+    /// `[audit]`.
+    static func parseAudit(_ audit: TOMLTableReader, into configuration: inout BastionConfiguration) throws(ConfigurationError) {
+        try audit.refuseUnknownKeys(allowed: ["checkpoint_every", "checkpoint_interval"])
+        configuration.audit.checkpointEvery = try audit.int(
+            "checkpoint_every", default: AuditConfiguration.defaults.checkpointEvery, in: 1...1_000_000
+        )
+        configuration.audit.checkpointInterval = try audit.duration(
+            "checkpoint_interval", default: AuditConfiguration.defaults.checkpointInterval, maximum: 86_400
+        )
+    }
+
+    /// `[retention]`.
+    static func parseRetention(_ retention: TOMLTableReader, into configuration: inout BastionConfiguration) throws(ConfigurationError) {
+        try retention.refuseUnknownKeys(allowed: ["audit", "recordings"])
+        configuration.retention.audit = try retention.retentionPeriod("audit")
+        configuration.retention.recordings = try retention.retentionPeriod("recordings")
+    }
+
+    /// `[siem]`.
+    static func parseSIEMSection(_ siem: TOMLTableReader, into configuration: inout BastionConfiguration) throws(ConfigurationError) {
+        configuration.siem = try parseSIEM(siem)
+    }
+
+    /// `[chatops]`.
+    static func parseChatOpsSection(_ chatops: TOMLTableReader, into configuration: inout BastionConfiguration) throws(ConfigurationError) {
+        configuration.chatops = try parseChatOps(chatops)
+    }
+
+    /// `[elevation]`.
+    static func parseElevation(_ elevation: TOMLTableReader, into configuration: inout BastionConfiguration) throws(ConfigurationError) {
+        try elevation.refuseUnknownKeys(allowed: ["request_ttl", "approvals_required", "end_with_session", "sudo_wait"])
+        let defaults = ElevationSettings.defaults
+        configuration.elevation.requestTTL = try elevation.duration("request_ttl", default: defaults.requestTTL, maximum: 24 * 3_600)
+        configuration.elevation.approvalsRequired = try elevation.int("approvals_required", default: defaults.approvalsRequired, in: 1...10)
+        configuration.elevation.endWithSession = try elevation.bool("end_with_session", default: defaults.endWithSession)
+        configuration.elevation.sudoWait = try elevation.duration("sudo_wait", default: defaults.sudoWait, maximum: 3_600)
+    }
+
+    /// `[log]`.
+    static func parseLog(_ log: TOMLTableReader, into configuration: inout BastionConfiguration) throws(ConfigurationError) {
+        try log.refuseUnknownKeys(allowed: ["level"])
+        let level = try log.string("level", default: LogConfiguration.defaults.level)
+        guard LogConfiguration.levels.contains(level) else {
+            throw log.error("level", "unknown level \"\(level)\" (use \(LogConfiguration.levels.joined(separator: ", ")))")
+        }
+        configuration.log.level = level
+    }
+
+    /// `[roles]`.
+    static func parseRoles(_ roles: TOMLTableReader, into configuration: inout BastionConfiguration) throws(ConfigurationError) {
+        for name in roles.keysInFileOrder {
+            let role = try parseRole(name, in: roles, defaultTTL: configuration.certificates.defaultTTL)
+            configuration.policy.roles[name] = role
+        }
+    }
+
+    /// `[targets]`.
+    static func parseTargets(_ targets: TOMLTableReader, into configuration: inout BastionConfiguration) throws(ConfigurationError) {
+        for name in targets.keysInFileOrder {
+            configuration.policy.targets[name] = try parseTarget(name, in: targets)
+        }
+    }
+}
