@@ -90,7 +90,7 @@ public final class SinkRelay: Sendable {
             var streamed = Set(try outbox.streams(of: sink.name).map(\.sessionID))
             let end = batch.firstIndex { item in
                 guard let event = item.event, let session = Self.sessionID(of: event) else { return false }
-                if event.type == .sessionStart, let path = event.details["recording"], path != "none" { streamed.insert(session) }
+                if event.type == .sessionStart, let path = event.details[.recording], path != "none" { streamed.insert(session) }
                 return event.type == .sessionEnd && streamed.contains(session)
             }
             if let end {
@@ -113,7 +113,7 @@ public final class SinkRelay: Sendable {
                 continue
             }
             if streamer != nil, event.type == .sessionStart, let session = Self.sessionID(of: event),
-                let path = event.details["recording"], path != "none"
+                let path = event.details[.recording], path != "none"
             {
                 starts.append((session, path))
             }
@@ -158,7 +158,7 @@ public final class SinkRelay: Sendable {
 
     /// The session an event is about (v2 block, or v1 `details.session_id`).
     static func sessionID(of event: AuditEvent?) -> String? {
-        event?.session?.id ?? event?.details["session_id"]
+        event?.session?.id ?? event?.details[.sessionID]
     }
 
     /// Sends the checkpoints sealing records the sink already has.

@@ -77,7 +77,7 @@ final class FrontDoorConnection: @unchecked Sendable {
         self.admission = admission
         self.configuration = configuration
         self.services = services
-        let id = SecureRandom.bytes(6).map { String(format: "%02x", $0) }.joined()
+        let id = ConnectionID.random().rawValue
         self.context = ConnectionContext(id: id, remoteAddress: peer.address, remotePort: peer.port)
         self.logger = logger
         self.logger[metadataKey: "conn"] = "\(id)"

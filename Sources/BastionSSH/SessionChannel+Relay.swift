@@ -80,7 +80,7 @@ extension SessionChannel {
         guard let pinned = try? SSHPublicKey(authorizedKeysLine: target.hostKey) else {
             return refuse("target \(targetName) is misconfigured", reason: "pinned host key of \(targetName) is unreadable")
         }
-        let sessionID = SecureRandom.bytes(8).map { String(format: "%02x", $0) }.joined()
+        let sessionID = SessionID.random().rawValue
         let upstream: UpstreamSession
         do {
             upstream = try UpstreamConnector.connect(

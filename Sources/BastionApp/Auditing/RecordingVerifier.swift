@@ -44,7 +44,7 @@ public struct RecordingVerifier: Sendable {
             guard let data = try? Data(contentsOf: URL(fileURLWithPath: path)) else {
                 return .failure(Refusal(reason: "session \(session.id): recording \(path) is missing or unreadable"))
             }
-            let actual = SHA256.hash(Array(data)).map { String(format: "%02x", $0) }.joined()
+            let actual = Hex.string(SHA256.hash(Array(data)))
             guard constantTimeEquals(Array(actual.utf8), Array(expected.utf8)) else {
                 return .failure(Refusal(reason: "session \(session.id): the recording does not match its audit record (sha256 \(actual), recorded \(expected))"))
             }
@@ -56,7 +56,7 @@ public struct RecordingVerifier: Sendable {
     private func trustedRecording(_ session: IndexedSession) -> Result<IndexedSession, Refusal> {
         let now = environment.clock.now()
         guard let record = try? environment.auditLog.search(AuditQuery(fromSeq: session.auditSeq, toSeq: session.auditSeq)).first,
-            let event = try? AuditEvent(canonicalJSON: Array(record.json.utf8)), event.details["session_id"] == session.id
+            let event = try? AuditEvent(canonicalJSON: Array(record.json.utf8)), event.details[.sessionID] == session.id
         else {
             return .failure(Refusal(reason: "session \(session.id): its session.end audit record (seq \(session.auditSeq)) is missing"))
         }
@@ -68,8 +68,8 @@ public struct RecordingVerifier: Sendable {
             return .failure(Refusal(reason: "session \(session.id): its session.end audit record (seq \(session.auditSeq)) does not verify against the hash chain"))
         }
         var trusted = session
-        trusted.recording = event.details["recording"].flatMap { $0 == "none" ? nil : $0 }
-        trusted.recordingSHA256 = event.details["recording_sha256"]
+        trusted.recording = event.details[.recording].flatMap { $0 == "none" ? nil : $0 }
+        trusted.recordingSHA256 = event.details[.recordingSHA256]
         return .success(trusted)
     }
 }

@@ -37,17 +37,17 @@ public struct SessionIndexer: Sendable {
     }
 
     static func session(from record: AuditStoredRecord) -> IndexedSession? {
-        guard let event = try? AuditEvent(canonicalJSON: Array(record.json.utf8)), let id = event.details["session_id"] else { return nil }
+        guard let event = try? AuditEvent(canonicalJSON: Array(record.json.utf8)), let id = event.details[.sessionID] else { return nil }
         let details = event.details
-        let duration = Double(details["duration"] ?? "") ?? 0
-        let exit = details["exit_status"] ?? details["exit_signal"].map { "signal \($0)" }
-        let recording = details["recording"].flatMap { $0 == "none" ? nil : $0 }
+        let duration = Double(details[.duration] ?? "") ?? 0
+        let exit = details[.exitStatus] ?? details[.exitSignal].map { "signal \($0)" }
+        let recording = details[.recording].flatMap { $0 == "none" ? nil : $0 }
         return IndexedSession(
-            id: id, user: event.actor?.user ?? "", login: details["login"] ?? event.session?.login ?? "", target: event.target ?? "",
+            id: id, user: event.actor?.user ?? "", login: details[.login] ?? event.session?.login ?? "", target: event.target ?? "",
             sourceAddress: event.connection?.remoteAddress ?? "", startedAt: event.time.addingTimeInterval(-duration), duration: duration,
-            exitStatus: exit, endReason: details["end_reason"] ?? "", recording: recording,
-            recordingSize: Int(details["recording_size"] ?? "") ?? 0, recordingSHA256: details["recording_sha256"],
-            elevationRequest: details["elevation_request"], auditSeq: record.seq
+            exitStatus: exit, endReason: details[.endReason] ?? "", recording: recording,
+            recordingSize: Int(details[.recordingSize] ?? "") ?? 0, recordingSHA256: details[.recordingSHA256],
+            elevationRequest: details[.elevationRequest], auditSeq: record.seq
         )
     }
 }

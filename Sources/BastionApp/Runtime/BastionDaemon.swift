@@ -163,9 +163,8 @@ public final class BastionDaemon: Sendable {
     private func auditConfigurationChange(_ audit: some AuditEmitter) throws {
         guard let configurationDigest,
             let previous = try environment.auditLog.latest(type: AuditEventType.serverStart.name),
-            let data = previous.json.data(using: .utf8),
-            let event = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-            let details = event["details"] as? [String: String], let before = details["config_sha256"], before != configurationDigest
+            let event = try? AuditEvent(canonicalJSON: Array(previous.json.utf8)),
+            let before = event.details[.configSHA256], before != configurationDigest
         else { return }
         try audit.append(AuditEvent(
             type: .configChanged, time: environment.clock.now(), actor: .init(user: nil, method: "daemon"),

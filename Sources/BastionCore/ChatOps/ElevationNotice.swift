@@ -31,20 +31,20 @@ public struct ElevationNotice: Sendable, Equatable {
     /// The notice for `event`, or nil when it is not an elevation record about one request.
     public init?(event: AuditEvent, links: ApprovalLink) {
         let type = event.type.name
-        guard type.hasPrefix("elevation."), let id = event.details["request_id"], ElevationService.isValidRequestID(id) else { return nil }
+        guard type.hasPrefix("elevation."), let id = event.details[.requestID], ElevationService.isValidRequestID(id) else { return nil }
         self.type = type
         self.requestID = id
-        self.requester = event.details["requester"] ?? ""
+        self.requester = event.details[.requester] ?? ""
         self.target = event.target ?? ""
-        self.login = event.details["login"] ?? ""
-        self.reason = event.details["request_reason"] ?? ""
-        self.duration = event.details["duration"] ?? ""
-        self.state = event.details["state"] ?? ""
-        self.approver = event.details["approver"]
-        self.comment = event.details["comment"]
+        self.login = event.details[.login] ?? ""
+        self.reason = event.details[.requestReason] ?? ""
+        self.duration = event.details[.duration] ?? ""
+        self.state = event.details[.state] ?? ""
+        self.approver = event.details[.approver]
+        self.comment = event.details[.comment]
         self.closeReason = event.reason
-        self.grantEnds = event.details["grant_ends"].flatMap(TimeInterval.init).map(Date.init(timeIntervalSince1970:))
-        self.expires = event.details["expires"].flatMap(TimeInterval.init).map(Date.init(timeIntervalSince1970:))
+        self.grantEnds = event.details[.grantEnds].flatMap(TimeInterval.init).map(Date.init(timeIntervalSince1970:))
+        self.expires = event.details[.expires].flatMap(TimeInterval.init).map(Date.init(timeIntervalSince1970:))
         self.time = event.time
         self.approveURL = event.type == .elevationRequested ? links.url(for: id) : nil
     }

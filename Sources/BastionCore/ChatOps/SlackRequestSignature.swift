@@ -29,6 +29,6 @@ public struct SlackRequestSignature: Sendable {
     /// What Slack would send for `body` at `timestamp`.
     public func signature(timestamp: String, body: [UInt8]) -> String {
         let mac = HMAC.sha256(key: secret, message: Array("v0:\(timestamp):".utf8) + body)
-        return "v0=" + mac.map { String(format: "%02x", $0) }.joined()
+        return "v0=" + Hex.string(mac)
     }
 }

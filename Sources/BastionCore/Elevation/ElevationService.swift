@@ -91,7 +91,7 @@ public struct ElevationService: Sendable {
             granted = cap
         }
         for _ in 0..<5 {
-            let id = SecureRandom.bytes(4).map { String(format: "%02x", $0) }.joined()
+            let id = ElevationID.random().rawValue
             let request = ElevationRequest(
                 id: id, requester: user.name.rawValue, target: targetName, login: chosenLogin, reason: String(trimmed.prefix(500)),
                 duration: granted, origin: origin, createdAt: now, expiresAt: now.addingTimeInterval(settings.requestTTL),

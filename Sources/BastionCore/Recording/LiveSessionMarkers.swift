@@ -46,29 +46,29 @@ public struct MarkingAuditEmitter: AuditEmitter {
     public func append(_ event: AuditEvent) throws {
         try inner.append(event)
         guard let label = Self.label(for: event), let target = event.target else { return }
-        let user = event.type == .elevationSudo ? event.actor?.user : event.details["requester"]
+        let user = event.type == .elevationSudo ? event.actor?.user : event.details[.requester]
         guard let user else { return }
         markers.mark(user: user, target: target, label: label)
     }
 
     /// The marker text for `event`, or nil when it marks nothing.
     public static func label(for event: AuditEvent) -> String? {
-        let id = event.details["request_id"] ?? "?"
+        let id = event.details[.requestID] ?? "?"
         switch event.type {
         case .elevationRequested:
-            return "elevation \(id) requested: \(event.details["login"] ?? "?") for \(event.details["duration"] ?? "?")"
+            return "elevation \(id) requested: \(event.details[.login] ?? "?") for \(event.details[.duration] ?? "?")"
         case .elevationApproved:
-            return "elevation \(id) approved by \(event.details["approver"] ?? "?")"
+            return "elevation \(id) approved by \(event.details[.approver] ?? "?")"
         case .elevationDenied:
-            return "elevation \(id) denied by \(event.details["approver"] ?? "?")"
+            return "elevation \(id) denied by \(event.details[.approver] ?? "?")"
         case .elevationActive:
-            let until = event.details["grant_ends"].flatMap(Double.init).map { ElevateConversation.clock(Date(timeIntervalSince1970: $0)) }
+            let until = event.details[.grantEnds].flatMap(Double.init).map { ElevateConversation.clock(Date(timeIntervalSince1970: $0)) }
             return "elevation \(id) active until \(until ?? "?")"
         case .elevationEnded, .elevationRevoked, .elevationExpired, .elevationWithdrawn:
             return "elevation \(id) \(event.type.name.dropFirst("elevation.".count))"
         case .elevationSudo:
-            let command = event.details["command"].map { String($0.prefix(120)) } ?? ""
-            return "sudo \(event.details["decision"] ?? "?"): \(command)"
+            let command = event.details[.command].map { String($0.prefix(120)) } ?? ""
+            return "sudo \(event.details[.decision] ?? "?"): \(command)"
         default:
             return nil
         }

@@ -166,7 +166,7 @@ public struct WebSessions: WebSignInIssuer {
     }
 
     static func hash(_ token: String) -> String {
-        SHA256.hash(Array(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.string(SHA256.hash(Array(token.utf8)))
     }
 
     private static func timestamp(_ date: Date) -> String {

@@ -1,0 +1,46 @@
+import BastionCrypto
+
+/// Lower-case hex of bytes: ids, digests and fingerprints in records and reports.
+public enum Hex {
+    public static func string(_ bytes: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        for byte in bytes {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+}
+
+/// A random identifier: `bytes` from the system's CSPRNG, in hex. The one generator every id
+/// comes from, so none is guessable and all read alike.
+public enum RandomID {
+    public static func hex(bytes: Int) -> String { Hex.string(SecureRandom.bytes(bytes)) }
+}
+
+/// A relayed session (or a connection's row of forwards) in the session registry, the
+/// recording's file name and every audit record about it: 16 hex digits.
+public struct SessionID: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public static func random() -> SessionID { SessionID(rawValue: RandomID.hex(bytes: 8)) }
+    public var description: String { rawValue }
+}
+
+/// One front-door connection, in audit records (`connection.id`) and log lines: 12 hex digits.
+public struct ConnectionID: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public static func random() -> ConnectionID { ConnectionID(rawValue: RandomID.hex(bytes: 6)) }
+    public var description: String { rawValue }
+}
+
+/// An elevation request and the grant it becomes: 8 hex digits, short enough to type
+/// (`elevate --approve 1a2b3c4d`).
+public struct ElevationID: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public static func random() -> ElevationID { ElevationID(rawValue: RandomID.hex(bytes: 4)) }
+    public var description: String { rawValue }
+}
