@@ -112,10 +112,11 @@ let package = Package(
         .testTarget(
             name: "BastionHTTPTests",
             dependencies: [
-                "BastionHTTP", "BastionCore",
+                "BastionHTTP", "BastionCore", "BastionCrypto", "BastionStore", "BastionTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
