@@ -40,7 +40,55 @@ public final class BastionDaemon: Sendable {
         let markers = LiveSessionMarkers()
         let audit = MarkingAuditEmitter(wrapping: MetricsAuditEmitter(wrapping: environment.auditLog, registry: registry), markers: markers)
         let clock = environment.clock
-        let logger = self.logger
+        let elevation = environment.elevation(audit: audit)
+        let archive = SessionArchiveService(environment: environment)
+        // Sinks first: a sink seen for the first time starts at the head of the chain, and
+        // everything this start records (recoveries, server.start) should reach it.
+        let relays = try makeRelays(audit: audit)
+        try InterruptedSessions.recordEnded(
+            try environment.sessions.endAbandoned(at: clock.now()), reason: "bastiond stopped while the session ran", audit: audit, clock: clock
+        )
+        try InterruptedSessions.closeRecordings(in: configuration.recording.directory, audit: audit, clock: clock, logger: logger)
+        let readiness = Readiness(onReady: onReady)
+        let sshServer = SSHServer(
+            configuration: SSHServerConfiguration(
+                host: configuration.ssh.listen.host, port: configuration.ssh.listen.port,
+                hostKeyPath: environment.keys.hostKeyPath, loginGraceTime: configuration.ssh.loginGraceTime,
+                admission: configuration.ssh.admission, penalties: configuration.ssh.penalties, algorithms: configuration.ssh.algorithms,
+                trustedProxies: configuration.ssh.trustedProxies
+            ),
+            services: makeFrontDoorServices(audit: audit, markers: markers, elevation: elevation, archive: archive), logger: logger
+        )
+        configuration.ssh.notices.forEach { logger.warning("\($0)") }
+        let http = makeHTTP(
+            sshMetrics: SSHMetrics(server: sshServer, registry: registry), elevation: elevation, archive: archive, audit: audit, readiness: readiness
+        )
+        try auditConfigurationChange(audit)
+        var startDetails = ["ssh_listen": configuration.ssh.listen.description, "http_listen": configuration.http.listen.description]
+        startDetails["config_sha256"] = configurationDigest
+        try audit.append(AuditEvent(type: .serverStart, time: clock.now(), actor: .init(user: nil, method: "daemon"), details: startDetails))
+        let group = makeServiceGroup(
+            [
+                SSHService(server: sshServer, onListening: { readiness.set(ssh: $0) }), http,
+                SIEMService(
+                    relays: relays, outbox: environment.siemOutbox, audit: audit, alertDepth: configuration.siem.alertDepth,
+                    alertAge: configuration.siem.alertAge, registry: registry, clock: clock, logger: logger
+                ),
+                ElevationSweepService(elevation: elevation, logger: logger), SessionIndexService(archive: archive, logger: logger),
+            ],
+            audit: audit, handleSignals: handleSignals
+        )
+        try await group.run()
+        try? audit.append(AuditEvent(type: .serverStop, time: clock.now(), actor: .init(user: nil, method: "daemon")))
+        do { try environment.auditLog.checkpoint() } catch { logger.error("final audit checkpoint failed: \(error)") }
+    }
+
+    /// What every SSH connection is served with: authentication, the commands, sessions.
+    private func makeFrontDoorServices(
+        audit: some AuditEmitter, markers: LiveSessionMarkers, elevation: ElevationService, archive: SessionArchiveService
+    ) -> FrontDoorServices {
+        let configuration = environment.configuration
+        let (clock, logger) = (environment.clock, logger)
         let authenticator = Authenticator(
             users: environment.users, ledger: environment.ledger, audit: audit, sealer: environment.sealer, clock: clock,
             settings: AuthenticationSettings(
@@ -56,8 +104,6 @@ public final class BastionDaemon: Sendable {
             settings: .init(defaultTTL: configuration.certificates.defaultTTL, bindSourceAddress: configuration.certificates.bindSourceAddress),
             clock: clock
         )
-        let elevation = environment.elevation(audit: audit)
-        let archive = SessionArchiveService(environment: environment)
         let sessions = SessionServices(
             authorizer: SessionAuthorizer(policy: configuration.policy),
             upstreamAuthority: CertificateAuthority(privateKey: environment.keys.upstreamAuthority),
@@ -70,44 +116,39 @@ public final class BastionDaemon: Sendable {
                 logger.error("could not record \(label) yet; retrying", metadata: ["error": "\(error)"])
             }
         )
-        let services = FrontDoorServices(
+        return FrontDoorServices(
             authenticator: authenticator, commands: CommandRouter(
                 issuer: issuer, policy: configuration.policy, audit: audit, clock: clock, elevation: elevation, archive: archive,
                 webSignIn: WebSessions(environment: environment, audit: audit)
             ),
             audit: audit, clock: clock, sessions: sessions
         )
-        // Sinks first: a sink seen for the first time starts at the head of the chain, and
-        // everything this start records (recoveries, server.start) should reach it.
-        var siemRelays: [SinkRelay] = []
+    }
+
+    /// One outbox relay per SIEM sink and per chat-ops webhook.
+    private func makeRelays(audit: some AuditEmitter) throws -> [SinkRelay] {
+        let configuration = environment.configuration
+        let clock = environment.clock
+        var relays: [SinkRelay] = []
         for sink in configuration.siem.sinks {
             let relay = SinkRelay(
                 sink: try SIEMSinkFactory.make(sink), outbox: environment.siemOutbox, installation: configuration.siem.installation, clock: clock,
                 streamSessions: sink.streamSessions
             )
             _ = try environment.siemOutbox.cursor(of: sink.name, now: clock.now())
-            siemRelays.append(relay)
+            relays.append(relay)
         }
-        siemRelays += try ChatOpsRelays.make(
+        return relays + (try ChatOpsRelays.make(
             configuration.chatops, links: environment.elevation(audit: audit).links, outbox: environment.siemOutbox,
             installation: configuration.siem.installation, clock: clock
-        )
-        try InterruptedSessions.recordEnded(
-            try environment.sessions.endAbandoned(at: clock.now()), reason: "bastiond stopped while the session ran", audit: audit, clock: clock
-        )
-        try InterruptedSessions.closeRecordings(in: configuration.recording.directory, audit: audit, clock: clock, logger: logger)
-        let sshServer = SSHServer(
-            configuration: SSHServerConfiguration(
-                host: configuration.ssh.listen.host, port: configuration.ssh.listen.port,
-                hostKeyPath: environment.keys.hostKeyPath, loginGraceTime: configuration.ssh.loginGraceTime,
-                admission: configuration.ssh.admission, penalties: configuration.ssh.penalties, algorithms: configuration.ssh.algorithms,
-                trustedProxies: configuration.ssh.trustedProxies
-            ),
-            services: services, logger: logger
-        )
-        let readiness = Readiness(onReady: onReady)
-        let sshMetrics = SSHMetrics(server: sshServer, registry: registry)
-        configuration.ssh.notices.forEach { logger.warning("\($0)") }
+        ))
+    }
+
+    /// The HTTP side: health, metrics and every route, on `http.listen`.
+    private func makeHTTP(
+        sshMetrics: SSHMetrics, elevation: ElevationService, archive: SessionArchiveService, audit: some AuditEmitter, readiness: Readiness
+    ) -> some Service {
+        let configuration = environment.configuration
         let router = OperationsRouter.make(
             registry: registry, trustedProxies: configuration.http.trustedProxies, refresh: sshMetrics.refresh
         ) { [environment] in
@@ -119,44 +160,34 @@ public final class BastionDaemon: Sendable {
         HTTPRoutes.register(
             on: router, context: HTTPRouteContext(environment: environment, elevation: elevation, archive: archive, audit: audit, logger: logger)
         )
-        let http = Application(
+        return Application(
             router: router,
             configuration: .init(address: .hostname(configuration.http.listen.host, port: configuration.http.listen.port), serverName: "bastiond"),
             onServerRunning: { channel in readiness.set(http: channel.localAddress?.port ?? configuration.http.listen.port) },
             logger: logger
         )
-        let ssh = SSHService(server: sshServer, onListening: { readiness.set(ssh: $0) })
-        try auditConfigurationChange(audit)
-        var startDetails = ["ssh_listen": configuration.ssh.listen.description, "http_listen": configuration.http.listen.description]
-        startDetails["config_sha256"] = configurationDigest
-        try audit.append(AuditEvent(type: .serverStart, time: clock.now(), actor: .init(user: nil, method: "daemon"), details: startDetails))
-        let environment = self.environment
-        let maintenance = AuditMaintenanceService(
+    }
+
+    /// `services` (SSH and HTTP first), audit maintenance, and on PostgreSQL the cluster
+    /// heartbeat, in one group.
+    private func makeServiceGroup(_ services: [any Service], audit: some AuditEmitter, handleSignals: Bool) -> ServiceGroup {
+        let (environment, configuration, clock, logger) = (environment, environment.configuration, environment.clock, logger)
+        var all = services
+        // After SSH and HTTP, as ever: the group stops services in reverse order.
+        all.insert(AuditMaintenanceService(
             auditLog: environment.auditLog, checkpointInterval: configuration.audit.checkpointInterval,
             retention: { try RetentionRun(environment: environment, actor: .init(user: nil, method: "daemon")).run() },
             clock: clock, logger: logger
-        )
-        let siem = SIEMService(
-            relays: siemRelays, outbox: environment.siemOutbox, audit: audit, alertDepth: configuration.siem.alertDepth,
-            alertAge: configuration.siem.alertAge, registry: registry, clock: clock, logger: logger
-        )
-        let group = ServiceGroup(configuration: .init(
-            services: [
-                .init(service: ssh), .init(service: http), .init(service: maintenance), .init(service: siem),
-                .init(service: ElevationSweepService(elevation: elevation, logger: logger)),
-                .init(service: SessionIndexService(archive: archive, logger: logger)),
-            ] + (configuration.storage.url == nil ? [] : [
-                .init(service: ClusterService(
-                    sessions: environment.sessions, audit: audit, recordingDirectory: configuration.recording.directory,
-                    silence: configuration.storage.nodeTimeout, clock: clock, logger: logger
-                )),
-            ]),
-            gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
-            logger: logger
+        ), at: min(2, all.count))
+        if configuration.storage.url != nil {
+            all.append(ClusterService(
+                sessions: environment.sessions, audit: audit, recordingDirectory: configuration.recording.directory,
+                silence: configuration.storage.nodeTimeout, clock: clock, logger: logger
+            ))
+        }
+        return ServiceGroup(configuration: .init(
+            services: all.map { .init(service: $0) }, gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [], logger: logger
         ))
-        try await group.run()
-        try? audit.append(AuditEvent(type: .serverStop, time: clock.now(), actor: .init(user: nil, method: "daemon")))
-        do { try environment.auditLog.checkpoint() } catch { logger.error("final audit checkpoint failed: \(error)") }
     }
 
     /// Audits a configuration file that differs from the one the previous start recorded.
