@@ -188,7 +188,8 @@ struct RelayTests {
             let alice = try await Self.operatorWithCertificate(bastion)
             let clock = bastion.clock
             Task {
-                try await Task.sleep(for: .seconds(1.5))
+                // Once the session runs (its start is audited), the certificate's time is up.
+                _ = try await relayPoll(timeout: 20) { try bastion.auditRecords("session.start").count == 1 }
                 clock.advance(by: 5 * 3600)
             }
             let result = try await alice.ssh(["sleep 20"], user: "root@web01", answer: .none, useCertificate: true)
@@ -204,7 +205,7 @@ struct RelayTests {
             let alice = try await Self.operatorWithCertificate(bastion)
             let administration = bastion.administration
             Task {
-                try await Task.sleep(for: .seconds(1.5))
+                _ = try await relayPoll(timeout: 20) { try bastion.auditRecords("session.start").count == 1 }
                 try administration.lockUser(name: "alice")
             }
             let result = try await alice.ssh(["sleep 20"], user: "root@web01", answer: .none, useCertificate: true)

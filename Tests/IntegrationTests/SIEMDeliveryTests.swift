@@ -74,7 +74,8 @@ struct SIEMDeliveryTests {
                 try log.append(AuditEvent(type: .userLock, time: Date(), actor: .init(user: "admin"), target: "user\(index)"))
             }
             let lastSeq = try #require(try log.bounds()?.upperBound)
-            try await Task.sleep(for: .seconds(2))
+            // The relay tries the missing receiver (and backs off) while the records wait.
+            _ = try await relayPoll(timeout: 10) { try bastion.environment.siemOutbox.state(of: "soc")?.attempts ?? 0 > 0 }
             let waiting = try #require(try bastion.environment.siemOutbox.state(of: "soc"))
             #expect(waiting.depth >= 30, "\(waiting)")
             #expect(waiting.attempts > 0)
