@@ -23,19 +23,19 @@ public final class PostgresSessionStore: SessionStore {
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                 """,
                 [
-                    session.id, node, session.user, session.login, session.target, session.sourceAddress, session.kind, session.startedAt,
+                    session.id.rawValue, node, session.user, session.login, session.target, session.sourceAddress, session.kind, session.startedAt,
                     session.recording,
                 ]
             )
         }
     }
 
-    public func markEnded(id: String, at date: Date) throws {
-        try database.run { connection in try connection.query("UPDATE sessions SET ended_at = $1 WHERE id = $2", [date, id]) }
+    public func markEnded(id: SessionID, at date: Date) throws {
+        try database.run { connection in try connection.query("UPDATE sessions SET ended_at = $1 WHERE id = $2", [date, id.rawValue]) }
     }
 
-    public func updateTarget(id: String, target: String) throws {
-        try database.run { connection in try connection.query("UPDATE sessions SET target = $1 WHERE id = $2", [target, id]) }
+    public func updateTarget(id: SessionID, target: String) throws {
+        try database.run { connection in try connection.query("UPDATE sessions SET target = $1 WHERE id = $2", [target, id.rawValue]) }
     }
 
     public func liveSessions() throws -> [SessionRecord] {
@@ -44,16 +44,16 @@ public final class PostgresSessionStore: SessionStore {
         }
     }
 
-    public func requestKill(id: String) throws -> Bool {
+    public func requestKill(id: SessionID) throws -> Bool {
         try database.run { connection in
-            try connection.query("UPDATE sessions SET kill_requested = true WHERE id = $1 AND ended_at IS NULL", [id]).changedRows > 0
+            try connection.query("UPDATE sessions SET kill_requested = true WHERE id = $1 AND ended_at IS NULL", [id.rawValue]).changedRows > 0
         }
     }
 
-    public func endRequest(id: String) throws -> SessionEndRequest? {
+    public func endRequest(id: SessionID) throws -> SessionEndRequest? {
         try database.run { connection in
             guard let row = try connection.query(
-                "SELECT kill_requested, ended_at IS NOT NULL AS ended FROM sessions WHERE id = $1", [id]
+                "SELECT kill_requested, ended_at IS NOT NULL AS ended FROM sessions WHERE id = $1", [id.rawValue]
             ).first else { return nil }
             if try row.bool("ended") { return .endedElsewhere }
             return try row.bool("kill_requested") ? .kill : nil
@@ -99,7 +99,7 @@ public final class PostgresSessionStore: SessionStore {
 
     private static func record(from row: PostgresRow) throws -> SessionRecord {
         SessionRecord(
-            id: try row.text("id"), user: try row.text("user_name"), login: try row.text("login"), target: try row.text("target"),
+            id: SessionID(rawValue: try row.text("id")), user: try row.text("user_name"), login: try row.text("login"), target: try row.text("target"),
             sourceAddress: try row.text("source_address"), kind: try row.text("kind"), startedAt: try row.date("started_at"),
             recording: try row.optionalText("recording")
         )

@@ -49,6 +49,6 @@ struct ForwardingState {
     var open: [DirectTCPIPForward] = []
     /// The registry row listing the connection's forwards (kind `forward`), and the
     /// destinations it lists.
-    var recordID: String?
+    var recordID: SessionID?
     var destinations: [String] = []
 }

@@ -48,7 +48,7 @@ extension FrontDoorConnection {
             try? registry.updateTarget(id: id, target: forwarding.destinations.joined(separator: ","))
             return true
         }
-        let id = SessionID.random().rawValue
+        let id = SessionID.random()
         do {
             try registry.register(SessionRecord(
                 id: id, user: identity.user.name.rawValue, login: "", target: destination, sourceAddress: context.remoteAddress,

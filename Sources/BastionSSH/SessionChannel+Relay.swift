@@ -29,7 +29,7 @@ enum SessionKind {
 
 /// The relayed session of a session channel.
 struct LiveSession {
-    var id: String
+    var id: SessionID
     var login: String
     var target: String
     var kind: SessionKind
@@ -80,13 +80,13 @@ extension SessionChannel {
         guard let pinned = try? SSHPublicKey(authorizedKeysLine: target.hostKey) else {
             return refuse("target \(targetName) is misconfigured", reason: "pinned host key of \(targetName) is unreadable")
         }
-        let sessionID = SessionID.random().rawValue
+        let sessionID = SessionID.random()
         let upstream: UpstreamSession
         do {
             upstream = try UpstreamConnector.connect(
                 UpstreamRequest(
                     host: target.host, port: target.port, pinnedHostKey: pinned, login: login, user: identity.user.name.rawValue,
-                    sessionID: sessionID, connectTimeout: sessions.settings.connectTimeout, algorithms: connection.configuration.algorithms
+                    sessionID: sessionID.rawValue, connectTimeout: sessions.settings.connectTimeout, algorithms: connection.configuration.algorithms
                 ),
                 authority: sessions.upstreamAuthority, now: now
             )
@@ -109,7 +109,7 @@ extension SessionChannel {
             recorder = try SessionRecorder(
                 directory: sessions.settings.recordingDirectory,
                 metadata: RecordingMetadata(
-                    sessionID: sessionID, user: identity.user.name.rawValue, login: login, target: targetName,
+                    sessionID: sessionID.rawValue, user: identity.user.name.rawValue, login: login, target: targetName,
                     sourceAddress: connection.context.remoteAddress, width: Self.dimension(terminal?.columns, default: 80),
                     height: Self.dimension(terminal?.rows, default: 24),
                     term: terminal?.term, command: kind.command, title: "\(login)@\(targetName) by \(identity.user.name)", startedAt: now
@@ -118,7 +118,7 @@ extension SessionChannel {
             )
         } catch {
             connection.audit(.recordingFailed, outcome: .failure, target: targetName, reason: "\(error)", details: [
-                "session_id": sessionID, "policy": sessions.settings.onRecordingFailure.rawValue,
+                "session_id": sessionID.rawValue, "policy": sessions.settings.onRecordingFailure.rawValue,
             ])
             if sessions.settings.onRecordingFailure.failsClosed {
                 upstream.close()
@@ -142,14 +142,14 @@ extension SessionChannel {
             lastPolicyCheck: now, grantID: grantID
         )
         var details = [
-            "session_id": sessionID, "login": login, "kind": kind.name, "upstream_serial": String(upstream.certificate.serial),
+            "session_id": sessionID.rawValue, "login": login, "kind": kind.name, "upstream_serial": String(upstream.certificate.serial),
             "recording": recorder?.path ?? "none",
         ]
         if let command = kind.command { details["command"] = String(command.prefix(500)) }
         details["elevation_request"] = grantID
         // Markers first: once the session is listed as live, events about it must find it.
         if let recorder {
-            sessions.markers?.register(sessionID: sessionID, user: identity.user.name.rawValue, target: targetName, recorder: recorder)
+            sessions.markers?.register(sessionID: sessionID.rawValue, user: identity.user.name.rawValue, target: targetName, recorder: recorder)
             if let grantID { _ = recorder.offerMarker("elevation \(grantID): \(login) under an approved grant") }
         }
         do {
@@ -252,7 +252,7 @@ extension SessionChannel {
         let settings = services.sessions.settings
         guard let failure = session.relay.recorder?.failure else { return nil }
         connection.audit(.recordingFailed, outcome: .failure, target: session.target, reason: "\(failure)", details: [
-            "session_id": session.id, "policy": settings.onRecordingFailure.rawValue,
+            "session_id": session.id.rawValue, "policy": settings.onRecordingFailure.rawValue,
         ])
         if settings.onRecordingFailure.failsClosed { return ("recording failed; session closed by policy", "recording failed") }
         live?.relay.recorder = nil
@@ -264,13 +264,13 @@ extension SessionChannel {
         guard let session = live else { return }
         let now = services.clock.now()
         var details = [
-            "session_id": session.id, "login": session.login, "end_reason": session.endReason,
+            "session_id": session.id.rawValue, "login": session.login, "end_reason": session.endReason,
             "duration": String(format: "%.3f", now.timeIntervalSince(session.startedAt)),
             "bytes_up": String(session.relay.bytesUp), "bytes_down": String(session.relay.bytesDown),
         ]
         if let status = session.relay.ending.exitStatus { details["exit_status"] = String(status) }
         if let signal = session.relay.ending.exitSignal { details["exit_signal"] = signal.name }
-        services.sessions.markers?.unregister(sessionID: session.id)
+        services.sessions.markers?.unregister(sessionID: session.id.rawValue)
         if let recorder = session.relay.recorder {
             do {
                 let summary = try recorder.close()

@@ -20,21 +20,21 @@ public final class SQLiteSessionStore: SessionStore {
                 INSERT INTO sessions (id, user_name, login, target, source_address, kind, started_at, recording)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [
-                session.id, session.user, session.login, session.target, session.sourceAddress, session.kind,
+                session.id.rawValue, session.user, session.login, session.target, session.sourceAddress, session.kind,
                 session.startedAt.timeIntervalSince1970, session.recording,
             ])
         }
     }
 
-    public func markEnded(id: String, at date: Date) throws {
+    public func markEnded(id: SessionID, at date: Date) throws {
         try database.storeWrite { db in
-            try db.cachedStatement(sql: "UPDATE sessions SET ended_at = ? WHERE id = ?").execute(arguments: [date.timeIntervalSince1970, id])
+            try db.cachedStatement(sql: "UPDATE sessions SET ended_at = ? WHERE id = ?").execute(arguments: [date.timeIntervalSince1970, id.rawValue])
         }
     }
 
-    public func updateTarget(id: String, target: String) throws {
+    public func updateTarget(id: SessionID, target: String) throws {
         try database.storeWrite { db in
-            try db.execute(sql: "UPDATE sessions SET target = ? WHERE id = ?", arguments: [target, id])
+            try db.execute(sql: "UPDATE sessions SET target = ? WHERE id = ?", arguments: [target, id.rawValue])
         }
     }
 
@@ -44,17 +44,17 @@ public final class SQLiteSessionStore: SessionStore {
         }
     }
 
-    public func requestKill(id: String) throws -> Bool {
+    public func requestKill(id: SessionID) throws -> Bool {
         try database.storeWrite { db in
-            try db.execute(sql: "UPDATE sessions SET kill_requested = 1 WHERE id = ? AND ended_at IS NULL", arguments: [id])
+            try db.execute(sql: "UPDATE sessions SET kill_requested = 1 WHERE id = ? AND ended_at IS NULL", arguments: [id.rawValue])
             return db.changesCount > 0
         }
     }
 
-    public func endRequest(id: String) throws -> SessionEndRequest? {
+    public func endRequest(id: SessionID) throws -> SessionEndRequest? {
         try database.storeSingleStatementRead { db in
             let row = try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT kill_requested, ended_at IS NOT NULL AS ended FROM sessions WHERE id = ?"), arguments: [id]
+                db.cachedStatement(sql: "SELECT kill_requested, ended_at IS NOT NULL AS ended FROM sessions WHERE id = ?"), arguments: [id.rawValue]
             )
             guard let row else { return nil }
             if row["ended"] as Bool? == true { return .endedElsewhere }
@@ -72,7 +72,7 @@ public final class SQLiteSessionStore: SessionStore {
 
     private static func record(from row: Row) -> SessionRecord {
         SessionRecord(
-            id: row["id"], user: row["user_name"], login: row["login"], target: row["target"], sourceAddress: row["source_address"],
+            id: SessionID(rawValue: row["id"]), user: row["user_name"], login: row["login"], target: row["target"], sourceAddress: row["source_address"],
             kind: row["kind"], startedAt: Date(timeIntervalSince1970: row["started_at"]), recording: row["recording"]
         )
     }

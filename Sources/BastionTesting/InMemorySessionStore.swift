@@ -10,7 +10,7 @@ public final class InMemorySessionStore: SessionStore {
         var killRequested = false
     }
 
-    private let entries = Mutex<[String: Entry]>([:])
+    private let entries = Mutex<[SessionID: Entry]>([:])
 
     public init() {}
 
@@ -18,11 +18,11 @@ public final class InMemorySessionStore: SessionStore {
         entries.withLock { $0[session.id] = Entry(record: session) }
     }
 
-    public func markEnded(id: String, at date: Date) throws {
+    public func markEnded(id: SessionID, at date: Date) throws {
         entries.withLock { $0[id]?.endedAt = date }
     }
 
-    public func updateTarget(id: String, target: String) throws {
+    public func updateTarget(id: SessionID, target: String) throws {
         entries.withLock { $0[id]?.record.target = target }
     }
 
@@ -30,7 +30,7 @@ public final class InMemorySessionStore: SessionStore {
         entries.withLock { $0.values.filter { $0.endedAt == nil }.map(\.record).sorted { $0.startedAt < $1.startedAt } }
     }
 
-    public func requestKill(id: String) throws -> Bool {
+    public func requestKill(id: SessionID) throws -> Bool {
         entries.withLock { entries in
             guard entries[id]?.endedAt == nil, entries[id] != nil else { return false }
             entries[id]?.killRequested = true
@@ -38,7 +38,7 @@ public final class InMemorySessionStore: SessionStore {
         }
     }
 
-    public func endRequest(id: String) throws -> SessionEndRequest? {
+    public func endRequest(id: SessionID) throws -> SessionEndRequest? {
         entries.withLock { entries in
             guard let entry = entries[id] else { return nil }
             if entry.endedAt != nil { return .endedElsewhere }

@@ -23,7 +23,7 @@ struct SessionCommand: ParsableCommand {
             for session in sessions {
                 let age = DurationText.format(now.timeIntervalSince(session.startedAt).rounded(.down))
                 print(
-                    session.id.padding(toLength: 18, withPad: " ", startingAt: 0)
+                    session.id.rawValue.padding(toLength: 18, withPad: " ", startingAt: 0)
                         + session.user.padding(toLength: 14, withPad: " ", startingAt: 0)
                         + SessionCommand.what(session).padding(toLength: 26, withPad: " ", startingAt: 0)
                         + session.sourceAddress.padding(toLength: 18, withPad: " ", startingAt: 0)
@@ -45,7 +45,7 @@ struct SessionCommand: ParsableCommand {
 
         func run() throws {
             let environment = try Startup.open(options.config)
-            guard try environment.sessions.requestKill(id: id) else { throw Refusal(message: "no live session \(id)") }
+            guard try environment.sessions.requestKill(id: SessionID(rawValue: id)) else { throw Refusal(message: "no live session \(id)") }
             try environment.auditLog.append(AuditEvent(
                 type: .sessionKill, time: Date(), actor: .init(user: BastionEnvironment.operatingSystemUser, method: "admin-cli"),
                 session: .init(id: id), details: ["session_id": id]

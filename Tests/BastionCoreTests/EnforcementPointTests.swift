@@ -22,6 +22,7 @@ struct EnforcementPointTests {
     }()
 
     static let point = EnforcementPoint(policy: policy, idleTimeout: 600)
+    static let s1 = SessionID(rawValue: "s1")
     static let database = EnforcementFacts.Forward(host: "10.0.0.9", port: 5432)
 
     static func alice(roles: [String] = ["ops"], locked: Bool = false) -> User {
@@ -29,7 +30,7 @@ struct EnforcementPointTests {
     }
 
     static func session(
-        id: String = "s1", login: String = "deploy", grant: EnforcementFacts.Grant? = nil, maxDuration: TimeInterval? = nil,
+        id: SessionID = s1, login: String = "deploy", grant: EnforcementFacts.Grant? = nil, maxDuration: TimeInterval? = nil,
         startedAt: Date = start, endRequest: SessionEndRequest? = nil
     ) -> EnforcementFacts.Session {
         EnforcementFacts.Session(
@@ -69,41 +70,41 @@ struct EnforcementPointTests {
         // user with no role may still ask `whoami` and be told why `cert` is refused.
         Case(
             name: "every role gone", after: 1, change: { $0.account = .current(alice(roles: ["gone"])) },
-            expected: .close(sessions: ["s1": .accessWithdrawn(login: "deploy", target: "web01")], forwards: ["10.0.0.9:5432"])
+            expected: .close(sessions: [s1: .accessWithdrawn(login: "deploy", target: "web01")], forwards: ["10.0.0.9:5432"])
         ),
         Case(name: "killed", after: 1, change: { $0.endRequest = .kill }, expected: .end(.killed)),
         Case(
             name: "one session killed", after: 1,
-            change: { $0.sessions = [session(endRequest: .kill), session(id: "s2")] },
-            expected: .close(sessions: ["s1": .killed], forwards: [])
+            change: { $0.sessions = [session(endRequest: .kill), session(id: SessionID(rawValue: "s2"))] },
+            expected: .close(sessions: [s1: .killed], forwards: [])
         ),
         Case(name: "ended by another node", after: 1, change: { $0.endRequest = .endedElsewhere }, expected: .end(.endedElsewhere)),
         Case(
             name: "maximum length", after: 120, change: { $0.sessions = [session(maxDuration: 60)] },
-            expected: .close(sessions: ["s1": .maximumLength(60)], forwards: [])
+            expected: .close(sessions: [s1: .maximumLength(60)], forwards: [])
         ),
         Case(
             name: "maximum length of one session of two", after: 120,
-            change: { $0.sessions = [session(maxDuration: 60), session(id: "s2", maxDuration: 60, startedAt: start.addingTimeInterval(100))] },
-            expected: .close(sessions: ["s1": .maximumLength(60)], forwards: [])
+            change: { $0.sessions = [session(maxDuration: 60), session(id: SessionID(rawValue: "s2"), maxDuration: 60, startedAt: start.addingTimeInterval(100))] },
+            expected: .close(sessions: [s1: .maximumLength(60)], forwards: [])
         ),
         Case(
             name: "session idle", after: 600, change: { $0.certificateValidBefore = nil },
-            expected: .close(sessions: ["s1": .idle(600)], forwards: [])
+            expected: .close(sessions: [s1: .idle(600)], forwards: [])
         ),
         Case(
             name: "session role withdrawn", after: 1, change: { $0.account = .current(alice(roles: ["viewer"])) },
-            expected: .close(sessions: ["s1": .accessWithdrawn(login: "deploy", target: "web01")], forwards: ["10.0.0.9:5432"])
+            expected: .close(sessions: [s1: .accessWithdrawn(login: "deploy", target: "web01")], forwards: ["10.0.0.9:5432"])
         ),
         Case(
             name: "grant ended", after: 1, change: { $0.sessions = [session(login: "root", grant: .ended(id: "g1"))] },
-            expected: .close(sessions: ["s1": .grantEnded(id: "g1")], forwards: [])
+            expected: .close(sessions: [s1: .grantEnded(id: "g1")], forwards: [])
         ),
         Case(name: "grant active", after: 1, change: { $0.sessions = [session(login: "root", grant: .active)] }, expected: .proceed),
         Case(name: "grant unreadable", after: 1, change: { $0.sessions = [session(login: "root", grant: .unreadable)] }, expected: .proceed),
         Case(
             name: "elevated login without a grant", after: 1, change: { $0.sessions = [session(login: "root")] },
-            expected: .close(sessions: ["s1": .accessWithdrawn(login: "root", target: "web01")], forwards: [])
+            expected: .close(sessions: [s1: .accessWithdrawn(login: "root", target: "web01")], forwards: [])
         ),
         Case(name: "store unreadable ends nothing", after: 1, change: { $0.account = .unreadable }, expected: .proceed),
         Case(

@@ -72,7 +72,7 @@ struct SudoCheckTests {
 
         func liveSession(_ user: String, login: String, target: String = "web01") throws {
             try sessions.register(SessionRecord(
-                id: UUID().uuidString, user: user, login: login, target: target, sourceAddress: "192.0.2.1", kind: "shell",
+                id: SessionID(rawValue: UUID().uuidString), user: user, login: login, target: target, sourceAddress: "192.0.2.1", kind: "shell",
                 startedAt: clock.now(), recording: nil
             ))
         }

@@ -123,9 +123,9 @@ struct EnforcementTests {
             let config = held.bastion.directory.file("cli.toml")
             try BastionHarness.configText(in: held.bastion.directory).write(toFile: config, atomically: true, encoding: .utf8)
             let listing = try await BastiondBinary.run(["session", "list", "--config", config])
-            let line = listing.stdout.split(separator: "\n").first { $0.hasPrefix(row.id) }.map(String.init) ?? ""
+            let line = listing.stdout.split(separator: "\n").first { $0.hasPrefix(row.id.rawValue) }.map(String.init) ?? ""
             #expect(line.contains("-> 127.0.0.1:\(held.echoPort)") && line.hasSuffix("forward"), "\(listing)")
-            let killed = try await BastiondBinary.run(["session", "kill", row.id, "--config", config])
+            let killed = try await BastiondBinary.run(["session", "kill", row.id.rawValue, "--config", config])
             #expect(killed.status == 0, "\(killed)")
             try await Self.expectEnded(
                 held, since: Date(), within: 3, message: "session terminated by an administrator", reason: "killed by administrator"

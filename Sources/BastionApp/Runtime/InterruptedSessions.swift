@@ -19,9 +19,9 @@ enum InterruptedSessions {
             }
             try audit.append(AuditEvent(
                 type: .sessionEnd, time: clock.now(), outcome: .failure, actor: .init(user: session.user, method: "daemon"),
-                session: .init(id: session.id, login: session.login), target: session.target, reason: reason,
+                session: .init(id: session.id.rawValue, login: session.login), target: session.target, reason: reason,
                 details: [
-                    "session_id": session.id, "login": session.login, "end_reason": "interrupted", "recording": session.recording ?? "none",
+                    "session_id": session.id.rawValue, "login": session.login, "end_reason": "interrupted", "recording": session.recording ?? "none",
                 ]
             ))
         }

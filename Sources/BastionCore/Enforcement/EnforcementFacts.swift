@@ -23,7 +23,7 @@ public struct EnforcementFacts: Sendable {
     /// with OpenSSH's `ControlMaster`).
     public struct Session: Sendable, Equatable {
         /// The session's id in the registry.
-        public var id: String
+        public var id: SessionID
         public var login: String
         public var target: String
         public var startedAt: Date
@@ -38,7 +38,7 @@ public struct EnforcementFacts: Sendable {
         public var endRequest: SessionEndRequest?
 
         public init(
-            id: String = "", login: String, target: String, startedAt: Date, maxDuration: TimeInterval?, lastActivity: Date,
+            id: SessionID = SessionID(rawValue: ""), login: String, target: String, startedAt: Date, maxDuration: TimeInterval?, lastActivity: Date,
             grant: Grant? = nil, endRequest: SessionEndRequest? = nil
         ) {
             self.id = id

@@ -16,7 +16,7 @@ public struct EnforcementPoint: Sendable {
         case end(EnforcementReason)
         /// These relayed sessions end (by id, each for its reason) and these forwards close
         /// (their destination is no longer allowed); the rest of the connection goes on.
-        case close(sessions: [String: EnforcementReason], forwards: Set<String>)
+        case close(sessions: [SessionID: EnforcementReason], forwards: Set<String>)
     }
 
     /// A channel the client asks to open.
@@ -45,7 +45,7 @@ public struct EnforcementPoint: Sendable {
         if facts.sessions.isEmpty, let last = facts.lastActivity, now.timeIntervalSince(last) >= idleTimeout {
             return .end(.idle(idleTimeout))
         }
-        var sessions: [String: EnforcementReason] = [:]
+        var sessions: [SessionID: EnforcementReason] = [:]
         for session in facts.sessions {
             if let reason = sessionEnding(session, account: facts.account, now: now) { sessions[session.id] = reason }
         }

@@ -21,26 +21,32 @@ public enum RandomID {
 
 /// A relayed session (or a connection's row of forwards) in the session registry, the
 /// recording's file name and every audit record about it: 16 hex digits.
-public struct SessionID: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+public struct SessionID: RawRepresentable, Sendable, Hashable, CustomStringConvertible, ExpressibleByStringLiteral {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
+    /// Tests and fixtures name ids as literals (`"s1"`); real ones come from ``random()`` or a store.
+    public init(stringLiteral value: String) { self.rawValue = value }
     public static func random() -> SessionID { SessionID(rawValue: RandomID.hex(bytes: 8)) }
     public var description: String { rawValue }
 }
 
 /// One front-door connection, in audit records (`connection.id`) and log lines: 12 hex digits.
-public struct ConnectionID: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+public struct ConnectionID: RawRepresentable, Sendable, Hashable, CustomStringConvertible, ExpressibleByStringLiteral {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
+    /// Tests and fixtures name ids as literals (`"s1"`); real ones come from ``random()`` or a store.
+    public init(stringLiteral value: String) { self.rawValue = value }
     public static func random() -> ConnectionID { ConnectionID(rawValue: RandomID.hex(bytes: 6)) }
     public var description: String { rawValue }
 }
 
 /// An elevation request and the grant it becomes: 8 hex digits, short enough to type
 /// (`elevate --approve 1a2b3c4d`).
-public struct ElevationID: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+public struct ElevationID: RawRepresentable, Sendable, Hashable, CustomStringConvertible, ExpressibleByStringLiteral {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
+    /// Tests and fixtures name ids as literals (`"s1"`); real ones come from ``random()`` or a store.
+    public init(stringLiteral value: String) { self.rawValue = value }
     public static func random() -> ElevationID { ElevationID(rawValue: RandomID.hex(bytes: 4)) }
     public var description: String { rawValue }
 }

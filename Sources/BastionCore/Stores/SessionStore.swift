@@ -2,7 +2,7 @@ public import Foundation
 
 /// One relayed session, as the registry shows it (`bastiond session list`).
 public struct SessionRecord: Sendable, Hashable {
-    public var id: String
+    public var id: SessionID
     public var user: String
     public var login: String
     public var target: String
@@ -15,7 +15,7 @@ public struct SessionRecord: Sendable, Hashable {
     /// session; its `target` lists the destinations and `login` is empty.
     public static let forwardKind = "forward"
 
-    public init(id: String, user: String, login: String, target: String, sourceAddress: String, kind: String, startedAt: Date, recording: String?) {
+    public init(id: SessionID, user: String, login: String, target: String, sourceAddress: String, kind: String, startedAt: Date, recording: String?) {
         self.id = id
         self.user = user
         self.login = login
@@ -41,16 +41,16 @@ public enum SessionEndRequest: Sendable, Equatable {
 /// and the admin CLI (which lists them and asks for kills) through the database.
 public protocol SessionStore: Sendable {
     func register(_ session: SessionRecord) throws
-    func markEnded(id: String, at date: Date) throws
+    func markEnded(id: SessionID, at date: Date) throws
     /// Replaces what the row lists as its target: a connection that only forwards lists the
     /// destinations it has opened so far.
-    func updateTarget(id: String, target: String) throws
+    func updateTarget(id: SessionID, target: String) throws
     func liveSessions() throws -> [SessionRecord]
     /// Returns false if no live session has that id.
-    func requestKill(id: String) throws -> Bool
+    func requestKill(id: SessionID) throws -> Bool
     /// Whether the session `id`, still relayed by this process, must end; nil when not, or
     /// when no session has that id (one not yet registered).
-    func endRequest(id: String) throws -> SessionEndRequest?
+    func endRequest(id: SessionID) throws -> SessionEndRequest?
     /// Ends the sessions a previous run left open (it stopped while they ran); returns them.
     func endAbandoned(at date: Date) throws -> [SessionRecord]
     /// Several nodes: records that this node is alive.
