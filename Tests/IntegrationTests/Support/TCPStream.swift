@@ -10,8 +10,13 @@ final class TCPStream: Sendable {
     private let fd: Int32
 
     /// Connects to 127.0.0.1:`port`, from `source` (another loopback address) when given.
+    ///
+    /// The descriptor becomes the stream's only once connected: a class whose stored properties
+    /// are all set runs its deinit when init throws, and a second close here would close
+    /// whatever descriptor the process opened in between (an in-process bastiond's NIO socket).
     init(port: Int, from source: String? = nil) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw HarnessError(message: "socket() failed") }
         if let source {
             var local = sockaddr_in()
             local.sin_family = sa_family_t(AF_INET)
@@ -35,6 +40,7 @@ final class TCPStream: Sendable {
             Glibc.close(fd)
             throw HarnessError(message: "connect to 127.0.0.1:\(port) failed")
         }
+        self.fd = fd
     }
 
     deinit { Glibc.close(fd) }
