@@ -70,7 +70,7 @@ enum LoginLoad {
     /// and `settle` waits until the server has accounted for the last connection.
     static func run(
         _ sshArguments: [String], count: Int, concurrency: Int, scratch: ScratchDirectory,
-        serverCPU: () throws(BenchError) -> Double, settle: () -> Void
+        serverCPU: () throws(BenchError) -> Double, settle: () throws(BenchError) -> Void
     ) throws(BenchError) -> Measurement {
         try run(spreadOver: [sshArguments], count: count, concurrency: concurrency, scratch: scratch, serverCPU: serverCPU, settle: settle)
     }
@@ -79,7 +79,7 @@ enum LoginLoad {
     /// `sshArguments[i % n]` (several nodes behind one address, without the load balancer).
     static func run(
         spreadOver sshArguments: [[String]], count: Int, concurrency: Int, scratch: ScratchDirectory,
-        serverCPU: () throws(BenchError) -> Double, settle: () -> Void
+        serverCPU: () throws(BenchError) -> Double, settle: () throws(BenchError) -> Void
     ) throws(BenchError) -> Measurement {
         let progress = Progress(count: count)
         let finished = DispatchSemaphore(value: 0)
@@ -98,7 +98,7 @@ enum LoginLoad {
         }
         for _ in 0..<workers { finished.wait() }
         let wall = ContinuousClock.now - start
-        settle()
+        try settle()
         let cpuAfter = try serverCPU()
         let outcome = progress.snapshot
         return Measurement(

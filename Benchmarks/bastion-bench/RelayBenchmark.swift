@@ -191,7 +191,7 @@ enum RelayBenchmark {
         // Routes in turn, each round: the best of the rounds counts (the machine is shared).
         var relays = [RelayClients.Route.bastiond: daemon.pid]
         relays[.libsshFloor] = floor?.pid
-        let meter = CPUMeter(relays: relays, target: targetDaemon.pid)
+        let meter = CPUMeter(relays: relays, recordings: [.bastiond: recordings], target: targetDaemon.pid)
         let uploadRoutes = routes + (floor == nil ? [] : [.libsshFloor])
         for round in 1...options.rounds {
             for route in uploadRoutes where parts.contains("upload") {
@@ -210,11 +210,8 @@ enum RelayBenchmark {
                     )
                 }
                 result.download[route] = faster(result.download[route], transfer)
-                // bastiond seals the recording (flush, fsync, SHA-256 of the whole file) after
-                // the client has gone; let it finish before the next measure, so that the
-                // next transfer or keystroke does not share the CPU with it. Then drop the
-                // file: it is as big as the download.
-                waitUntilRecordingsClosed(in: recordings)
+                // The meter waited for bastiond to seal the recording; drop the file: it is as
+                // big as the download.
                 removeRecordings(in: recordings)
             }
         }
@@ -248,17 +245,26 @@ enum RelayBenchmark {
         options: BenchOptions, clients: RelayClients, daemon: Daemon, recordings: String, scratch: ScratchDirectory
     ) throws(BenchError) -> SessionCPU {
         BastionBench.note("new recorded sessions through bastiond: \(options.newSessions), \(min(options.concurrency, 4)) concurrent")
-        let recordingsBefore = countRecordings(in: recordings)
+        try waitUntilRecordingsClosed(in: recordings)
+        let closedBefore = recordingCounts(in: recordings).closed
         let load = try LoginLoad.run(
             clients.arguments(.bastiond, command: "true"), count: options.newSessions, concurrency: min(options.concurrency, 4),
             scratch: scratch,
             serverCPU: { () throws(BenchError) in try ProcessCPU.seconds(of: daemon.pid, .selfOnly) },
-            // bastiond closes the recording (fsync) and writes session.end after the client has gone.
-            settle: { usleep(500_000) }
+            // bastiond closes the recording (fsync, SHA-256) after the client has gone: its
+            // cost belongs to the session. Every recording was opened before its session ran.
+            settle: { () throws(BenchError) in try waitUntilRecordingsClosed(in: recordings) }
         )
+        let closed = recordingCounts(in: recordings).closed - closedBefore
+        // Failed sessions are reported as such (and may have been recorded); a session that
+        // succeeded without a closed recording is not what was measured.
+        let succeeded = load.logins - load.failures
+        guard closed >= succeeded else {
+            throw BenchError("new sessions: \(closed) recordings closed for \(succeeded) successful sessions; no CPU-per-session figure")
+        }
         return SessionCPU(
             sessions: load.logins, failures: load.failures, cpuSeconds: load.serverCPUSeconds, wallSeconds: load.wallSeconds,
-            recordings: countRecordings(in: recordings) - recordingsBefore, firstFailure: load.firstFailure
+            recordings: closed, firstFailure: load.firstFailure
         )
     }
 
@@ -288,12 +294,24 @@ enum RelayBenchmark {
     struct CPUMeter {
         /// The relaying process of each relayed route (bastiond, libssh-floor); `ssh -J` relays in the target sshd.
         let relays: [RelayClients.Route: pid_t]
+        /// Where a recording route's relay writes its recordings.
+        let recordings: [RelayClients.Route: String]
         let target: pid_t
 
         func measure(_ route: RelayClients.Route, _ transfer: () throws(BenchError) -> Transfer) throws(BenchError) -> Transfer {
             let relay = relays[route]
+            // An earlier session still closing would be counted in this transfer.
+            if let directory = recordings[route] { try RelayBenchmark.waitUntilRecordingsClosed(in: directory) }
+            let closedBefore = recordings[route].map { RelayBenchmark.recordingCounts(in: $0).closed }
             let before = try readings(relay: relay)
             var result = try transfer()
+            // bastiond seals the recording (flush, fsync, SHA-256 of the whole file) after the
+            // client has gone: that is part of the transfer's cost, so read its CPU after.
+            if let directory = recordings[route], let closedBefore {
+                try RelayBenchmark.waitUntilRecordingsClosed(in: directory)
+                let closed = RelayBenchmark.recordingCounts(in: directory).closed - closedBefore
+                guard closed == 1 else { throw BenchError("\(route.rawValue) transfer: \(closed) recordings closed in \(directory), not 1") }
+            }
             // sshd's session processes reach its cutime only once reaped.
             ProcessCPU.settle(target)
             let after = try readings(relay: relay)
@@ -353,10 +371,10 @@ enum RelayBenchmark {
         for round in 1...options.rounds {
             BastionBench.note("round \(round)/\(options.rounds): recorded download \(options.bulkMiB) MiB, streaming off then on")
             plain = faster(plain, try download(clients.arguments(.bastiond, command: command), mebibytes: options.bulkMiB, scratch: scratch))
-            waitUntilRecordingsClosed(in: recordings)
+            try waitUntilRecordingsClosed(in: recordings)
             removeRecordings(in: recordings)
             live = faster(live, try download(streamedClients.arguments(.bastiond, command: command), mebibytes: options.bulkMiB, scratch: scratch))
-            waitUntilRecordingsClosed(in: streamedRecordings)
+            try waitUntilRecordingsClosed(in: streamedRecordings)
         }
         guard let plain, let live else { throw BenchError("no streaming measure") }
         // Proof that the sessions were streamed (the sink catches up after the transfers).
@@ -618,17 +636,22 @@ enum RelayBenchmark {
         return walker.compactMap { $0 as? String }.filter { $0.hasSuffix(".cast") }.map { directory + "/" + $0 }
     }
 
-    static func countRecordings(in directory: String) -> Int { recordingFiles(in: directory).count }
+    /// Recordings in `directory`: closed ones (a `.cast` without its `.cast.open` marker, which
+    /// bastiond removes last, after fsync and hashing) and open ones.
+    static func recordingCounts(in directory: String) -> (closed: Int, open: Int) {
+        let files = Set(FileManager.default.enumerator(atPath: directory)?.compactMap { $0 as? String } ?? [])
+        let casts = files.filter { $0.hasSuffix(".cast") }
+        return (casts.filter { !files.contains($0 + ".open") }.count, files.filter { $0.hasSuffix(".cast.open") }.count)
+    }
 
-    /// Waits (at most a minute) until no recording in `directory` has its `.cast.open`
-    /// marker left, i.e. bastiond has closed them all.
-    private static func waitUntilRecordingsClosed(in directory: String) {
+    /// Waits (at most a minute) until bastiond has closed every recording in `directory`.
+    static func waitUntilRecordingsClosed(in directory: String) throws(BenchError) {
         let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline {
-            let open = (FileManager.default.enumerator(atPath: directory)?.compactMap { $0 as? String } ?? [])
-                .contains { $0.hasSuffix(".cast.open") }
-            if !open { return }
-            usleep(50_000)
+        while recordingCounts(in: directory).open > 0 {
+            guard ContinuousClock.now < deadline else {
+                throw BenchError("\(recordingCounts(in: directory).open) recordings in \(directory) still open after 60 s")
+            }
+            usleep(20_000)
         }
     }
 

@@ -61,7 +61,7 @@ enum RelayReport {
                 String(format: "%.2f ms bastiond CPU/session, %.1f sessions/s", cpu.millisecondsPerSession, Double(cpu.sessions) / cpu.wallSeconds)
                     + verdict(cpu.millisecondsPerSession <= cpuGoalMilliseconds, "≤ \(Int(cpuGoalMilliseconds)) ms")
             ))
-            lines.append(row("", "failed: \(cpu.failures); recordings written: \(cpu.recordings)"))
+            lines.append(row("", "failed: \(cpu.failures); recordings closed: \(cpu.recordings)"))
             if let references = result.cpuReferences {
                 let floor = references.libsshFloor.cpuSecondsPerLogin * 1000
                 let sshd = references.sshdDirect.cpuSecondsPerLogin * 1000

@@ -25,7 +25,8 @@ public final class RsyslogFixture: Sendable {
     public let certificates: TestCertificates
     /// What rsyslogd printed (startup errors, TLS errors).
     public let logPath: String
-    private let receivedPath: String
+    /// The messages, one per line (a benchmark reads it as it grows).
+    public let receivedPath: String
     private let configPath: String
     private let pid = Mutex<pid_t?>(nil)
 

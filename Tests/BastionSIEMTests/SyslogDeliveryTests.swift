@@ -52,14 +52,16 @@ struct SyslogDeliveryTests {
 
     @Test("as root, rsyslogd runs as nobody (CI runs as root)")
     func unprivileged() async throws {
+        // Without root there is no privilege to drop and nothing to check: fail, not pass.
+        try #require(getuid() == 0, "run as root (CI runs `make test` as root): this test checks that rsyslogd drops root")
+        let nobody = try #require(getpwnam("nobody"), "no user nobody to run rsyslogd as").pointee.pw_uid
         let rsyslog = try await RsyslogFixture.start()
         defer { rsyslog.stop() }
         let pid = try #require(rsyslog.processID)
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
         #expect(status.contains("Name:\trsyslogd"), "\(status)")
-        if getuid() == 0, let nobody = getpwnam("nobody") {
-            #expect(status.contains("Uid:\t\(nobody.pointee.pw_uid)\t"), "\(status)")
-        }
+        // Real, effective, saved and file-system uid alike.
+        #expect(status.contains("Uid:\t\(nobody)\t\(nobody)\t\(nobody)\t\(nobody)\n"), "\(status)")
     }
 
     @Test("TLS with the test CA: by IP address and by host name")

@@ -49,9 +49,15 @@ struct SyslogMessageTests {
         ("bastion@32473", true), ("acme@1.2.3", true), ("bastion", false), ("bastion@", false), ("@32473", false),
         ("bas tion@32473", false), ("bastion@32473x", false), ("a=b@1", false), (String(repeating: "b", count: 30) + "@123", false),
     ])
-    func structuredDataID(id: String, valid: Bool) {
+    func structuredDataID(id: String, valid: Bool) throws {
         #expect(StructuredDataElement.isValidPrivateID(id) == valid)
-        #expect((try? SyslogEventEncoder(format: .json, structuredDataID: id)) != nil || !valid)
+        if valid {
+            #expect(try SyslogEventEncoder(format: .json, structuredDataID: id).structuredDataID == id)
+        } else {
+            let error = #expect(throws: SIEMError.self) { try SyslogEventEncoder(format: .json, structuredDataID: id) }
+            #expect(error?.code == .invalidConfiguration)
+            #expect(error?.detail.contains("structured data id \"\(id)\"") == true, "\(String(describing: error))")
+        }
     }
 
     @Test("a configured SD-ID is used")

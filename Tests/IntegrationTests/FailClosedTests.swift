@@ -41,8 +41,8 @@ struct FailClosedTests {
         }
     }
 
-    @Test("a certificate login is refused and no certificate is printed while the audit log is down")
-    func certificateRefused() async throws {
+    @Test("a certificate login is refused while the audit log is down")
+    func certificateLoginRefused() async throws {
         try await withBastion { bastion in
             let alice = try await bastion.enroll("alice")
             try await alice.fetchCertificate()
@@ -50,6 +50,25 @@ struct FailClosedTests {
             let refused = try await alice.ssh(["whoami"], answer: .none, useCertificate: true)
             #expect(refused.status == 255, "\(refused)")
             #expect(refused.stdout.isEmpty)
+        }
+    }
+
+    @Test("`cert` prints no certificate, says why in one line and exits non-zero when its cert.issue cannot be recorded")
+    func noCertificateWithoutItsRecord() async throws {
+        try await withBastion { bastion in
+            let alice = try await bastion.enroll("alice")
+            // Only cert.issue is refused: the login's own records go in, so `cert` itself runs.
+            try FailClosedRelayTests.refuse(types: ["cert.issue"], in: bastion)
+            let refused = try await alice.ssh(["cert"])
+            #expect(refused.status == 1, "\(refused)")
+            #expect(refused.stdout.isEmpty, "a certificate was printed: \(refused)")
+            #expect(refused.stderr == "bastion: certificate could not be issued (internal failure)\n", "\(refused)")
+            #expect(try bastion.auditRecords("auth.login").count == 1, "the login went through; only the issue failed")
+            #expect(try bastion.auditRecords("cert.issue").isEmpty)
+
+            try FailClosedRelayTests.repair(bastion)
+            bastion.clock.advance(by: 30)  // the code just used is spent
+            #expect(try await alice.fetchCertificate().principals == ["alice"])
         }
     }
 }

@@ -14,7 +14,7 @@ struct RefusalTests {
         try await withBastion { bastion in
             let alice = try await bastion.enroll("alice")
             let stranger = try await Engineer.makeKey(in: bastion.directory, name: "stranger", type: .ed25519)
-            try bastion.expectRefused(try await alice.ssh(["whoami"], keyPath: stranger), because: "key not enrolled")
+            try await bastion.expectRefused(because: "key not enrolled") { try await alice.ssh(["whoami"], keyPath: stranger) }
         }
     }
 
@@ -23,7 +23,7 @@ struct RefusalTests {
         try await withBastion { bastion in
             let alice = try await bastion.enroll("alice")
             _ = try await bastion.enroll("bob")
-            try bastion.expectRefused(try await alice.ssh(["whoami"], user: "bob"), because: "key is enrolled for another user (alice)")
+            try await bastion.expectRefused(because: "key is enrolled for another user (alice)") { try await alice.ssh(["whoami"], user: "bob") }
         }
     }
 
@@ -31,8 +31,8 @@ struct RefusalTests {
     func unknownAndInvalidUsers() async throws {
         try await withBastion { bastion in
             let alice = try await bastion.enroll("alice")
-            try bastion.expectRefused(try await alice.ssh(["whoami"], user: "mallory"), because: "unknown user")
-            try bastion.expectRefused(try await alice.ssh(["whoami"], user: "Bad!Name"), because: "invalid username")
+            try await bastion.expectRefused(because: "unknown user") { try await alice.ssh(["whoami"], user: "mallory") }
+            try await bastion.expectRefused(because: "invalid username") { try await alice.ssh(["whoami"], user: "Bad!Name") }
         }
     }
 
@@ -42,9 +42,9 @@ struct RefusalTests {
             let alice = try await bastion.enroll("alice")
             try await alice.fetchCertificate()
             try bastion.administration.lockUser(name: "alice")
-            try bastion.expectRefused(try await alice.ssh(["whoami"], answer: .none, useCertificate: true), because: "user is locked")
+            try await bastion.expectRefused(because: "user is locked") { try await alice.ssh(["whoami"], answer: .none, useCertificate: true) }
             bastion.clock.advance(by: 30)
-            try bastion.expectRefused(try await alice.ssh(["whoami"]), because: "user is locked")
+            try await bastion.expectRefused(because: "user is locked") { try await alice.ssh(["whoami"]) }
             try bastion.administration.unlockUser(name: "alice")
             #expect(try await alice.ssh(["whoami"], answer: .none, useCertificate: true).status == 0)
         }
@@ -56,7 +56,7 @@ struct RefusalTests {
             let alice = try await bastion.enroll("alice")
             try await alice.fetchCertificate()
             try bastion.administration.removeUser(name: "alice")
-            try bastion.expectRefused(try await alice.ssh(["whoami"], answer: .none, useCertificate: true), because: "unknown user")
+            try await bastion.expectRefused(because: "unknown user") { try await alice.ssh(["whoami"], answer: .none, useCertificate: true) }
         }
     }
 
@@ -66,8 +66,8 @@ struct RefusalTests {
             let alice = try await bastion.enroll("alice")
             let right = try await alice.currentCode()
             let wrong = right == "000000" ? "111111" : "000000"
-            try bastion.expectRefused(try await alice.ssh(["whoami"], answer: .fixed(wrong)), because: "wrong TOTP code")
-            try bastion.expectRefused(try await alice.ssh(["whoami"], answer: .fixed("12345")), because: "wrong TOTP code")
+            try await bastion.expectRefused(because: "wrong TOTP code") { try await alice.ssh(["whoami"], answer: .fixed(wrong)) }
+            try await bastion.expectRefused(because: "wrong TOTP code") { try await alice.ssh(["whoami"], answer: .fixed("12345")) }
         }
     }
 
@@ -80,7 +80,7 @@ struct RefusalTests {
             bastion.clock.freeze(at: Date(timeIntervalSince1970: (now / 30).rounded(.down) * 30 + 1))
             let code = try await alice.currentCode()
             #expect(try await alice.ssh(["whoami"], answer: .fixed(code)).status == 0)
-            try bastion.expectRefused(try await alice.ssh(["whoami"], answer: .fixed(code)), because: "TOTP code already used")
+            try await bastion.expectRefused(because: "TOTP code already used") { try await alice.ssh(["whoami"], answer: .fixed(code)) }
             bastion.clock.advance(by: 30)  // the old code is still inside the ±1 window
             let again = try await alice.ssh(["whoami"], answer: .fixed(code))
             #expect(again.status == 255)
@@ -96,7 +96,7 @@ struct RefusalTests {
             _ = try await alice.ssh(["whoami"], answer: .fixed(wrong))
             _ = try await alice.ssh(["whoami"], answer: .fixed(wrong))
             #expect(try bastion.auditRecords("auth.lockout").count == 1)
-            try bastion.expectRefused(try await alice.ssh(["whoami"]), because: "locked out")
+            try await bastion.expectRefused(because: "locked out") { try await alice.ssh(["whoami"]) }
             bastion.clock.advance(by: 15 * 60 + 1)
             #expect(try await alice.ssh(["whoami"]).status == 0)
         }
@@ -108,9 +108,9 @@ struct RefusalTests {
             let alice = try await bastion.enroll("alice")
             let now = bastion.clock.now()
             try alice.mintCertificate(validAfter: now.addingTimeInterval(-7200), validBefore: now.addingTimeInterval(-3600))
-            try bastion.expectRefused(try await alice.ssh(["whoami"], answer: .none, useCertificate: true), because: "certificate expired")
+            try await bastion.expectRefused(because: "certificate expired") { try await alice.ssh(["whoami"], answer: .none, useCertificate: true) }
             try alice.mintCertificate(validAfter: now.addingTimeInterval(3600), validBefore: now.addingTimeInterval(7200))
-            try bastion.expectRefused(try await alice.ssh(["whoami"], answer: .none, useCertificate: true), because: "certificate not yet valid")
+            try await bastion.expectRefused(because: "certificate not yet valid") { try await alice.ssh(["whoami"], answer: .none, useCertificate: true) }
         }
     }
 
@@ -120,7 +120,7 @@ struct RefusalTests {
             let alice = try await bastion.enroll("alice")
             try await alice.fetchCertificate(arguments: ["--ttl", "1h"])
             bastion.clock.advance(by: 3601)
-            try bastion.expectRefused(try await alice.ssh(["whoami"], answer: .none, useCertificate: true), because: "certificate expired")
+            try await bastion.expectRefused(because: "certificate expired") { try await alice.ssh(["whoami"], answer: .none, useCertificate: true) }
         }
     }
 
@@ -129,7 +129,7 @@ struct RefusalTests {
         try await withBastion { bastion in
             let alice = try await bastion.enroll("alice")
             try await alice.signWithForeignCA()
-            try bastion.expectRefused(try await alice.ssh(["whoami"], answer: .none, useCertificate: true), because: "signed by an untrusted CA")
+            try await bastion.expectRefused(because: "signed by an untrusted CA") { try await alice.ssh(["whoami"], answer: .none, useCertificate: true) }
         }
     }
 
@@ -140,13 +140,13 @@ struct RefusalTests {
             _ = try await bastion.enroll("bob")
             let now = bastion.clock.now()
             try alice.mintCertificate(validAfter: now.addingTimeInterval(-60), validBefore: now.addingTimeInterval(3600), principals: ["bob"])
-            try bastion.expectRefused(
-                try await alice.ssh(["whoami"], answer: .none, useCertificate: true), because: "user not among the certificate's principals"
-            )
+            try await bastion.expectRefused(because: "user not among the certificate's principals") {
+                try await alice.ssh(["whoami"], answer: .none, useCertificate: true)
+            }
             try alice.mintCertificate(validAfter: now.addingTimeInterval(-60), validBefore: now.addingTimeInterval(3600))
-            try bastion.expectRefused(
-                try await alice.ssh(["whoami"], user: "bob", answer: .none, useCertificate: true), because: "user not among the certificate's principals"
-            )
+            try await bastion.expectRefused(because: "user not among the certificate's principals") {
+                try await alice.ssh(["whoami"], user: "bob", answer: .none, useCertificate: true)
+            }
         }
     }
 
@@ -159,9 +159,9 @@ struct RefusalTests {
                 alice.keyPath + ".pub",
             ])
             #expect(result.status == 0, "ssh-keygen reads Bastion's CA key file: \(result)")
-            try bastion.expectRefused(
-                try await alice.ssh(["whoami"], answer: .none, useCertificate: true), because: "certificate serial not in Bastion's ledger"
-            )
+            try await bastion.expectRefused(because: "certificate serial not in Bastion's ledger") {
+                try await alice.ssh(["whoami"], answer: .none, useCertificate: true)
+            }
         }
     }
 
@@ -170,7 +170,7 @@ struct RefusalTests {
         try await withBastion { bastion in
             let alice = try await bastion.enroll("alice")
             let weak = try await Engineer.makeKey(in: bastion.directory, name: "weak", type: .rsa2048)
-            try bastion.expectRefused(try await alice.ssh(["whoami"], keyPath: weak), because: "RSA key of 2048 bits")
+            try await bastion.expectRefused(because: "RSA key of 2048 bits") { try await alice.ssh(["whoami"], keyPath: weak) }
             #expect(throws: UserAdministration.Failure.self) {
                 try bastion.administration.addKey(name: "alice", key: try String(contentsOfFile: weak + ".pub", encoding: .utf8))
             }

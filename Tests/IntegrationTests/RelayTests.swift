@@ -17,7 +17,16 @@ struct RelayTests {
     }
 
     static func sha256(_ path: String) async throws -> String {
-        String(try await ProcessRunner.run("sha256sum", [path]).stdout.prefix(64))
+        let result = try await ProcessRunner.run("sha256sum", [path])
+        return try digest(result.stdout, of: "sha256sum \(path): \(result)")
+    }
+
+    /// The digest sha256sum printed first. Throws unless it is 64 hex digits: an empty or cut
+    /// digest would match anything by prefix.
+    static func digest(_ sha256sumOutput: String, of what: String) throws -> String {
+        let first = sha256sumOutput.prefix { !$0.isWhitespace }
+        guard first.count == 64, first.allSatisfy(\.isHexDigit) else { throw HarnessError(message: "no SHA-256 digest from \(what)") }
+        return String(first)
     }
 
     @Test("exec relays output and exit status; the session is recorded and audited with the file's SHA-256")
@@ -70,33 +79,68 @@ struct RelayTests {
     func bulkWithClientRekey() async throws {
         try await withRelay { bastion, _ in
             let alice = try await Self.operatorWithCertificate(bastion)
-            try await Self.transferBothWays(alice, bastion, options: ["-o", "RekeyLimit=4M"])
+            let payload = try await Self.makePayload(in: bastion)
+            // -v: the client logs its key exchanges.
+            let options = ["-o", "RekeyLimit=4M", "-v"]
+            for direction in [Direction.up, .down] {
+                let result = try await Self.transfer(direction, payload, alice, bastion, options: options)
+                #expect(Self.rekeys(in: result.stderr) > 0, "\(direction): no re-key in the client's log:\n\(Self.keyExchangeLines(result.stderr))")
+            }
         }
     }
 
     @Test("50 MB up and down arrive intact with the target re-keying every 5 MB")
     func bulkWithTargetRekey() async throws {
-        try await withRelay(sshdConfig: ["RekeyLimit 5M"]) { bastion, _ in
+        // DEBUG: sshd logs its key exchanges.
+        try await withRelay(sshdConfig: ["RekeyLimit 5M", "LogLevel DEBUG"]) { bastion, sshd in
             let alice = try await Self.operatorWithCertificate(bastion)
-            try await Self.transferBothWays(alice, bastion, options: [])
+            let payload = try await Self.makePayload(in: bastion)
+            for direction in [Direction.up, .down] {
+                let before = Self.rekeys(in: sshd.log)
+                _ = try await Self.transfer(direction, payload, alice, bastion, options: [])
+                let log = sshd.log
+                #expect(Self.rekeys(in: log) > before, "\(direction): no re-key in sshd's log:\n\(Self.keyExchangeLines(log))")
+            }
         }
     }
 
-    static func transferBothWays(_ alice: Engineer, _ bastion: BastionHarness, options: [String]) async throws {
-        let source = bastion.directory.file("payload")
-        let made = try await ProcessRunner.run("bash", ["-c", "head -c 50M /dev/urandom > \(source)"])
-        #expect(made.status == 0)
-        let expected = try await sha256(source)
+    enum Direction { case up, down }
+
+    /// 50 MB of random bytes in the harness's directory, and its SHA-256.
+    static func makePayload(in bastion: BastionHarness) async throws -> (path: String, digest: String) {
+        let path = bastion.directory.file("payload")
+        let made = try await ProcessRunner.run("bash", ["-c", "head -c 50M /dev/urandom > \(path)"])
+        try #require(made.status == 0, "\(made)")
+        return (path, try await sha256(path))
+    }
+
+    /// Up: the file piped through Bastion into sha256sum on the target. Down: the target cats
+    /// it back into sha256sum here. Either way the digest must be the file's.
+    @discardableResult
+    static func transfer(
+        _ direction: Direction, _ payload: (path: String, digest: String), _ alice: Engineer, _ bastion: BastionHarness, options: [String]
+    ) async throws -> ProcessRunner.Result {
         let ssh = (["ssh"] + alice.clientOptions(useCertificate: true) + ["-p", String(bastion.endpoints.sshPort)] + options)
             .map { "'\($0)'" }.joined(separator: " ")
-        // Up: stdin piped through Bastion into sha256sum on the target.
-        let up = try await ProcessRunner.run("bash", ["-c", "\(ssh) root@web01@127.0.0.1 sha256sum < \(source)"], timeout: 120)
-        #expect(up.status == 0, "\(up)")
-        #expect(up.stdout.hasPrefix(expected), "up: \(up.stdout)")
-        // Down: the target cats the file back.
-        let down = try await ProcessRunner.run("bash", ["-c", "\(ssh) root@web01@127.0.0.1 cat \(source) | sha256sum"], timeout: 120)
-        #expect(down.status == 0, "\(down)")
-        #expect(down.stdout.hasPrefix(expected), "down: \(down.stdout)")
+        let command = switch direction {
+        case .up: "\(ssh) root@web01@127.0.0.1 sha256sum < \(payload.path)"
+        case .down: "\(ssh) root@web01@127.0.0.1 cat \(payload.path) | sha256sum"
+        }
+        let result = try await ProcessRunner.run("bash", ["-c", command], timeout: 120)
+        #expect(result.status == 0, "\(direction): \(result)")
+        #expect(try digest(result.stdout, of: "\(direction): \(result.stdout)") == payload.digest)
+        return result
+    }
+
+    /// Re-keys in an OpenSSH debug log: keys replacing keys in use are logged as "rekeying
+    /// out" and "rekeying in" (the first exchange is not). Counted as substrings: OpenSSH
+    /// ends its stderr lines with CRLF, one Character that a split on "\n" never meets.
+    static func rekeys(in log: String) -> Int {
+        log.components(separatedBy: "ssh_set_newkeys: rekeying out").count - 1
+    }
+
+    static func keyExchangeLines(_ log: String) -> String {
+        log.split(whereSeparator: \.isNewline).filter { $0.contains("KEXINIT") || $0.contains("rekey") }.joined(separator: "\n")
     }
 
     @Test("scp and sftp (subsystem) work through the relay")
