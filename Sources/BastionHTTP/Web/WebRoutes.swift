@@ -137,17 +137,7 @@ private struct WebView: Sendable {
     }
 
     func player(_ request: Request, id: String, from connection: AuditEvent.Connection) async throws -> Response {
-        let (user, session): (User, WebSession)
-        switch try auditor(request, from: connection) {
-        case .success(let found): (user, session) = found
-        case .failure(let refusal): return refusal.response
-        }
-        switch try await verified(id: id, user: user, session: session, connection: connection) {
-        case .notFound:
-            return WebRoutes.html(.notFound, WebPage.message("Not found", detail: "No recorded session has this id.", viewer: user.name.rawValue))
-        case .refused(let indexed, let reason):
-            return WebRoutes.html(.conflict, WebPage.refusedRecording(indexed, reason: reason, viewer: user.name.rawValue))
-        case .intact(let indexed, let data):
+        try await withIntactRecording(request, id: id, from: connection) { user, session, indexed, data in
             let (markers, length) = WebPage.markers(in: data)
             try audit.append(AuditEvent(
                 type: .sessionReplay, time: clock.now(), actor: actor(user), connection: connection, session: .init(id: indexed.id, login: indexed.login),
@@ -159,17 +149,7 @@ private struct WebView: Sendable {
     }
 
     func cast(_ request: Request, id: String, from connection: AuditEvent.Connection) async throws -> Response {
-        let (user, session): (User, WebSession)
-        switch try auditor(request, from: connection) {
-        case .success(let found): (user, session) = found
-        case .failure(let refusal): return refusal.response
-        }
-        switch try await verified(id: id, user: user, session: session, connection: connection) {
-        case .notFound:
-            return WebRoutes.html(.notFound, WebPage.message("Not found", detail: "No recorded session has this id.", viewer: user.name.rawValue))
-        case .refused(let indexed, let reason):
-            return WebRoutes.html(.conflict, WebPage.refusedRecording(indexed, reason: reason, viewer: user.name.rawValue))
-        case .intact(let indexed, let data):
+        try await withIntactRecording(request, id: id, from: connection) { user, session, indexed, data in
             try audit.append(AuditEvent(
                 type: .sessionExport, time: clock.now(), actor: actor(user), connection: connection, session: .init(id: indexed.id, login: indexed.login),
                 target: indexed.target,
@@ -183,6 +163,27 @@ private struct WebView: Sendable {
                 ],
                 body: .init(byteBuffer: ByteBuffer(bytes: data))
             )
+        }
+    }
+
+    /// A signed-in auditor and session `id`'s recording, checked against its audit record;
+    /// `serve` answers with it. Signed out, unknown or refused recordings are answered here.
+    private func withIntactRecording(
+        _ request: Request, id: String, from connection: AuditEvent.Connection,
+        serve: (User, WebSession, IndexedSession, Data) throws -> Response
+    ) async throws -> Response {
+        let (user, session): (User, WebSession)
+        switch try auditor(request, from: connection) {
+        case .success(let found): (user, session) = found
+        case .failure(let refusal): return refusal.response
+        }
+        switch try await verified(id: id, user: user, session: session, connection: connection) {
+        case .notFound:
+            return WebRoutes.html(.notFound, WebPage.message("Not found", detail: "No recorded session has this id.", viewer: user.name.rawValue))
+        case .refused(let indexed, let reason):
+            return WebRoutes.html(.conflict, WebPage.refusedRecording(indexed, reason: reason, viewer: user.name.rawValue))
+        case .intact(let indexed, let data):
+            return try serve(user, session, indexed, data)
         }
     }
 
