@@ -158,7 +158,13 @@ struct AuditCommandTests {
             .write(toFile: bastion.config, atomically: true, encoding: .utf8)
         let first = try await RelayDaemonProcess(config: bastion.config, logPath: bastion.directory.file("serve-1.log"))
         defer { first.killNow() }
-        try await Task.sleep(for: .seconds(2.5))
+        // While the daemon runs, an interval checkpoint seals what it appended at start
+        // (server.start): the tail becomes empty without a stop (checkpoint_every is far away).
+        let sealedWhileRunning = try await relayPoll(timeout: 15, interval: .milliseconds(250)) {
+            let report = try await bastion.run(["audit", "verify"])
+            return report.status == 0 && !report.stdout.contains("unsealed tail")
+        }
+        #expect(sealedWhileRunning, "no checkpoint within 15 s at checkpoint_interval = 1s")
         #expect(try await first.signal(SIGTERM))
         let afterFirst = try await bastion.run(["audit", "verify"])
         #expect(afterFirst.status == 0, "\(afterFirst)")
