@@ -235,9 +235,14 @@ final class FrontDoorConnection: @unchecked Sendable {
     /// commands and forwards), 10 ms with one (policy checks, endings), 1 ms while the relay holds a
     /// partial packet of a bulk transfer back.
     private var pollTimeoutMilliseconds: Int32 {
-        let relays = channels.compactMap { $0.live?.relay }
-        if relays.isEmpty { return 100 }
-        return relays.contains { $0.holdsPartialPacket } ? 1 : 10
+        // Every turn of the loop: no allocation.
+        var relaying = false
+        for channel in channels {
+            guard let relay = channel.live?.relay else { continue }
+            if relay.holdsPartialPacket { return 1 }
+            relaying = true
+        }
+        return relaying ? 10 : 100
     }
 
     private func installCallbacks() {

@@ -148,15 +148,18 @@ final class SessionRelay {
 
     // MARK: - EOF, exit status, close (RelayEnding decides, in the order OpenSSH needs)
 
+    /// Called after every pump: each fact is read only while the machine still needs it (no
+    /// polling of a direction whose EOF already went).
     private func forwardEndings(now: Date) {
+        guard !ending.isFinished else { return }
         let targetClosed = ssh_channel_is_closed(target) != 0
         let facts = RelayEnding.Facts(
-            clientDone: up.isEmpty && ssh_channel_is_eof(client) != 0,
-            targetDone: down.isEmpty && downError.isEmpty && ssh_channel_is_eof(target) != 0
+            clientDone: !ending.eofSentToTarget && up.isEmpty && ssh_channel_is_eof(client) != 0,
+            targetDone: !ending.eofSentToClient && down.isEmpty && downError.isEmpty && ssh_channel_is_eof(target) != 0
                 && ssh_channel_poll(target, 0) <= 0 && ssh_channel_poll(target, 1) <= 0,
             targetClosed: targetClosed, clientClosed: ssh_channel_is_closed(client) != 0,
             // Belt and braces: libssh also keeps the status it received (does not block once closed).
-            keptExitStatus: targetClosed && ending.exitStatus == nil ? ssh_channel_get_exit_status(target) : nil
+            keptExitStatus: targetClosed && !ending.exitSent && ending.exitStatus == nil ? ssh_channel_get_exit_status(target) : nil
         )
         perform(ending.advance(facts, now: now))
     }

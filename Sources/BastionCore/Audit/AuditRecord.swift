@@ -66,16 +66,7 @@ public enum AuditChain {
     public static let genesisHash = [UInt8](repeating: 0, count: 32)
 
     /// Lower-case hex, the form hashes take in exports and reports.
-    public static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: text, as: UTF8.self)
-    }
+    public static func hex(_ bytes: [UInt8]) -> String { Hex.string(bytes) }
 
     /// Parses lower- or upper-case hex; nil on anything else.
     public static func bytes(hex: some StringProtocol) -> [UInt8]? {

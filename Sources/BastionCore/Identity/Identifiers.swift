@@ -5,6 +5,7 @@ public enum Hex {
     public static func string(_ bytes: some Sequence<UInt8>) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var text: [UInt8] = []
+        text.reserveCapacity(bytes.underestimatedCount * 2)
         for byte in bytes {
             text.append(digits[Int(byte >> 4)])
             text.append(digits[Int(byte & 0x0F)])
@@ -19,34 +20,37 @@ public enum RandomID {
     public static func hex(bytes: Int) -> String { Hex.string(SecureRandom.bytes(bytes)) }
 }
 
-/// A relayed session (or a connection's row of forwards) in the session registry, the
-/// recording's file name and every audit record about it: 16 hex digits.
-public struct SessionID: RawRepresentable, Sendable, Hashable, CustomStringConvertible, ExpressibleByStringLiteral {
-    public let rawValue: String
-    public init(rawValue: String) { self.rawValue = rawValue }
-    /// Tests and fixtures name ids as literals (`"s1"`); real ones come from ``random()`` or a store.
-    public init(stringLiteral value: String) { self.rawValue = value }
-    public static func random() -> SessionID { SessionID(rawValue: RandomID.hex(bytes: 8)) }
+/// What every typed id shares: a string underneath, written as itself, and literals for tests
+/// and fixtures (`"s1"`); real ones come from `random()` or a store.
+public protocol TypedIdentifier: RawRepresentable, Sendable, Hashable, CustomStringConvertible, ExpressibleByStringLiteral
+where RawValue == String {
+    init(rawValue: String)
+}
+
+extension TypedIdentifier {
+    public init(stringLiteral value: String) { self.init(rawValue: value) }
     public var description: String { rawValue }
 }
 
-/// One front-door connection, in audit records (`connection.id`) and log lines: 12 hex digits.
-public struct ConnectionID: RawRepresentable, Sendable, Hashable, CustomStringConvertible, ExpressibleByStringLiteral {
+/// A relayed session (or a connection's row of forwards) in the session registry, the
+/// recording's file name and every audit record about it: 16 hex digits.
+public struct SessionID: TypedIdentifier {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
-    /// Tests and fixtures name ids as literals (`"s1"`); real ones come from ``random()`` or a store.
-    public init(stringLiteral value: String) { self.rawValue = value }
+    public static func random() -> SessionID { SessionID(rawValue: RandomID.hex(bytes: 8)) }
+}
+
+/// One front-door connection, in audit records (`connection.id`) and log lines: 12 hex digits.
+public struct ConnectionID: TypedIdentifier {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
     public static func random() -> ConnectionID { ConnectionID(rawValue: RandomID.hex(bytes: 6)) }
-    public var description: String { rawValue }
 }
 
 /// An elevation request and the grant it becomes: 8 hex digits, short enough to type
 /// (`elevate --approve 1a2b3c4d`).
-public struct ElevationID: RawRepresentable, Sendable, Hashable, CustomStringConvertible, ExpressibleByStringLiteral {
+public struct ElevationID: TypedIdentifier {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
-    /// Tests and fixtures name ids as literals (`"s1"`); real ones come from ``random()`` or a store.
-    public init(stringLiteral value: String) { self.rawValue = value }
     public static func random() -> ElevationID { ElevationID(rawValue: RandomID.hex(bytes: 4)) }
-    public var description: String { rawValue }
 }

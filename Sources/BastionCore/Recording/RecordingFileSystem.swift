@@ -106,7 +106,7 @@ enum RecordingFileSystem {
 
     /// Lowercase hex SHA-256, as `sha256sum` prints it.
     static func sha256Hex(_ bytes: [UInt8]) -> String {
-        hex(SHA256.hash(bytes))
+        Hex.string(SHA256.hash(bytes))
     }
 
     /// Size and lowercase hex SHA-256 of the whole file behind `fd`.
@@ -125,7 +125,7 @@ enum RecordingFileSystem {
         var digest = [UInt8](repeating: 0, count: SHA256.byteCount)
         guard size > 0 else {
             digest.withUnsafeMutableBytes { hasher.hash(UnsafeRawBufferPointer(start: nil, count: 0), UnsafeRawBufferPointer(start: nil, count: 0), into: $0) }
-            return .success((0, hex(digest)))
+            return .success((0, Hex.string(digest)))
         }
         guard let mapping = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), mapping != MAP_FAILED else {
             return .failure(RecordingError(.writeFailed, "mmap for hashing: \(errorText(errno))"))
@@ -135,18 +135,7 @@ enum RecordingFileSystem {
         digest.withUnsafeMutableBytes { output in
             hasher.hash(UnsafeRawBufferPointer(start: mapping, count: size), UnsafeRawBufferPointer(start: nil, count: 0), into: output)
         }
-        return .success((size, hex(digest)))
-    }
-
-    private static func hex(_ digest: [UInt8]) -> String {
-        let digits: [Character] = Array("0123456789abcdef")
-        var text = ""
-        text.reserveCapacity(64)
-        for byte in digest {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
-        }
-        return text
+        return .success((size, Hex.string(digest)))
     }
 
     static func errorText(_ code: Int32) -> String {
