@@ -77,7 +77,7 @@ enum AuditBenchmark {
     static func event(_ index: Int, writer: Int) -> AuditEvent {
         AuditEvent(
             type: .authLogin, time: Date(), actor: .init(user: "user\(writer)", method: "publickey+totp", keyFingerprint: "SHA256:Xy6Vn4bq1Vd1Yp0lTqk1N0hQ9lZr8u6W1mYc0fR2sKc"),
-            connection: .init(id: "c\(writer)-\(index)", remoteAddress: "10.1.\(writer).\(index % 250)", remotePort: 40_000 + index % 20_000, sshUsername: "user\(writer)"),
+            connection: .init(id: ConnectionID(rawValue: "c\(writer)-\(index)"), remoteAddress: "10.1.\(writer).\(index % 250)", remotePort: 40_000 + index % 20_000, sshUsername: "user\(writer)"),
             details: ["certificate_valid_before": "1800014400"]
         )
     }

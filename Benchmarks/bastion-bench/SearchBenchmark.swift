@@ -45,7 +45,7 @@ enum SearchBenchmark {
             bytes += text.utf8.count
             try handle.auditLog.append(AuditEvent(
                 type: .sessionEnd, time: start.addingTimeInterval(Double(index) * 60 + 30), actor: .init(user: "user\(index % 200)", method: "certificate"),
-                connection: .init(id: "c\(index)", remoteAddress: "10.0.\(index % 250).1", remotePort: 40_000), session: .init(id: id, login: "root"),
+                connection: .init(id: ConnectionID(rawValue: "c\(index)"), remoteAddress: "10.0.\(index % 250).1", remotePort: 40_000), session: .init(id: SessionID(rawValue: id), login: "root"),
                 target: "web\(index % 50)",
                 details: [
                     "session_id": id, "login": "root", "end_reason": "closed", "duration": "30.000", "exit_status": "0", "recording": file,

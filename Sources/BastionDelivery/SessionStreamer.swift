@@ -37,7 +37,7 @@ struct SessionStreamer {
             while sent < budget, let data = try handle.read(upToCount: Self.chunkBytes), !data.isEmpty {
                 guard let piece = Self.cut(Array(data), wholeLinesOnly: finishing == nil) else { break }
                 let event = AuditEvent(
-                    type: .sessionData, time: now, session: .init(id: stream.sessionID),
+                    type: .sessionData, time: now, session: .init(id: SessionID(rawValue: stream.sessionID)),
                     details: [
                         "chunk": String(number), "offset": String(offset), "bytes": String(piece.count),
                         "data": String(decoding: piece, as: UTF8.self),

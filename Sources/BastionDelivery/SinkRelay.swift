@@ -158,7 +158,7 @@ public final class SinkRelay: Sendable {
 
     /// The session an event is about (v2 block, or v1 `details.session_id`).
     static func sessionID(of event: AuditEvent?) -> String? {
-        event?.session?.id ?? event?.details[.sessionID]
+        event?.session?.id.rawValue ?? event?.details[.sessionID]
     }
 
     /// Sends the checkpoints sealing records the sink already has.

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// The identity every node on one database must share: fingerprints of the host key, the
 /// two CAs and the audit key, and a check value of the master key (never the keys).

@@ -23,7 +23,7 @@ public final class PostgresElevationStore: ElevationStore {
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
                     """,
                     [
-                        request.id, request.requester, request.target, request.login, request.reason, request.duration, request.origin,
+                        request.id.rawValue, request.requester, request.target, request.login, request.reason, request.duration, request.origin,
                         request.state.rawValue, request.createdAt, request.expiresAt, request.approvalsRequired,
                         ElevationDecisionsJSON.encode(request.decisions), request.grantStartedAt, request.grantEndsAt, request.closedAt,
                         request.closeReason, request.linkUsed, request.version,
@@ -35,13 +35,13 @@ public final class PostgresElevationStore: ElevationStore {
         }
     }
 
-    public func remove(id: String) throws {
-        try database.run { connection in try connection.query("DELETE FROM elevation_requests WHERE id = $1", [id]) }
+    public func remove(id: ElevationID) throws {
+        try database.run { connection in try connection.query("DELETE FROM elevation_requests WHERE id = $1", [id.rawValue]) }
     }
 
-    public func request(id: String) throws -> ElevationRequest? {
+    public func request(id: ElevationID) throws -> ElevationRequest? {
         try database.run { connection in
-            try connection.query("SELECT * FROM elevation_requests WHERE id = $1", [id]).first.map(Self.request(from:))
+            try connection.query("SELECT * FROM elevation_requests WHERE id = $1", [id.rawValue]).first.map(Self.request(from:))
         }
     }
 
@@ -55,7 +55,7 @@ public final class PostgresElevationStore: ElevationStore {
                 """,
                 [
                     request.state.rawValue, ElevationDecisionsJSON.encode(request.decisions), request.grantStartedAt, request.grantEndsAt,
-                    request.closedAt, request.closeReason, request.linkUsed, request.id, request.version,
+                    request.closedAt, request.closeReason, request.linkUsed, request.id.rawValue, request.version,
                 ]
             ).changedRows == 1
         }
@@ -82,17 +82,17 @@ public final class PostgresElevationStore: ElevationStore {
 
     private static func request(from row: PostgresRow) throws -> ElevationRequest {
         var request = ElevationRequest(
-            id: try row.text("id"), requester: try row.text("requester"), target: try row.text("target"), login: try row.text("login"),
+            id: ElevationID(rawValue: try row.text("id")), requester: try row.text("requester"), target: try row.text("target"), login: try row.text("login"),
             reason: try row.text("reason"), duration: try row.double("duration"), origin: try row.text("origin"),
             createdAt: try row.date("created_at"), expiresAt: try row.date("expires_at"), approvalsRequired: try row.int("approvals_required")
         )
         // An unknown state reads as revoked: a grant the code cannot interpret must not work.
-        request.state = ElevationRequest.State(rawValue: try row.text("state")) ?? .revoked
-        request.decisions = ElevationDecisionsJSON.decode(try row.text("decisions"))
-        request.grantStartedAt = try row.optionalDate("grant_started_at")
-        request.grantEndsAt = try row.optionalDate("grant_ends_at")
-        request.closedAt = try row.optionalDate("closed_at")
-        request.closeReason = try row.optionalText("close_reason")
+        request.restore(
+            state: ElevationRequest.State(rawValue: try row.text("state")) ?? .revoked,
+            decisions: ElevationDecisionsJSON.decode(try row.text("decisions")),
+            grantStartedAt: try row.optionalDate("grant_started_at"), grantEndsAt: try row.optionalDate("grant_ends_at"),
+            closedAt: try row.optionalDate("closed_at"), closeReason: try row.optionalText("close_reason")
+        )
         request.linkUsed = try row.bool("link_used")
         request.version = try row.int("version")
         return request

@@ -107,8 +107,8 @@ public struct CEFFormatter: EventFormatter {
         case .other:
             add("duser", event.session?.login)
         }
-        addCustom("cs1", label: "sessionId", event.session?.id)
-        addCustom("cs2", label: "connectionId", event.connection?.id)
+        addCustom("cs1", label: "sessionId", event.session?.id.rawValue)
+        addCustom("cs2", label: "connectionId", event.connection?.id.rawValue)
         addCustom("cs3", label: "authMethod", event.actor?.method)
         addCustom("cs4", label: "keyFingerprint", event.actor?.keyFingerprint)
         addCustom("cs5", label: "target", targetMapped ? nil : event.target)

@@ -120,7 +120,7 @@ public struct OCSFFormatter: EventFormatter {
             json.member("auth_protocol", "SSH \(method)")
         }
         if let session = event.session {
-            json.object("session") { object in object.member("uid", session.id) }
+            json.object("session") { object in object.member("uid", session.id.rawValue) }
         }
     }
 
@@ -141,7 +141,7 @@ public struct OCSFFormatter: EventFormatter {
                 actor.object("user") { user in user.member("name", name) }
             }
             if let session = event.session {
-                actor.object("session") { object in object.member("uid", session.id) }
+                actor.object("session") { object in object.member("uid", session.id.rawValue) }
             }
         }
     }
@@ -158,7 +158,7 @@ public struct OCSFFormatter: EventFormatter {
     private func writeUnmapped(_ event: AuditEvent, classUID: Int, into json: inout CanonicalJSONWriter) {
         var fields: [(String, String)] = []
         if let connection = event.connection {
-            fields.append(("connection_id", connection.id))
+            fields.append(("connection_id", connection.id.rawValue))
             if let typed = connection.sshUsername { fields.append(("ssh_username", typed)) }
         }
         if let fingerprint = event.actor?.keyFingerprint { fields.append(("key_fingerprint", fingerprint)) }

@@ -56,7 +56,7 @@ public struct SyslogEventEncoder: Sendable {
         ]
         if let user = event.actor?.user { parameters.append(.init("user", user)) }
         if let connection = event.connection { parameters.append(.init("src", connection.remoteAddress)) }
-        if let session = event.session { parameters.append(.init("session", session.id)) }
+        if let session = event.session { parameters.append(.init("session", session.id.rawValue)) }
         if let target = event.target { parameters.append(.init("target", target)) }
         return SyslogMessage(
             severity: SyslogSeverity(event.type.severity), timestamp: event.time, hostname: hostname, appName: appName,

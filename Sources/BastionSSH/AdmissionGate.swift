@@ -1,4 +1,4 @@
-public import BastionCore
+import BastionCore
 import Foundation
 import Synchronization
 #if canImport(Glibc)

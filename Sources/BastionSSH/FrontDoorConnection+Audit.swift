@@ -14,7 +14,7 @@ extension FrontDoorConnection {
             },
             connection: .init(id: context.id, remoteAddress: context.remoteAddress, remotePort: context.remotePort, sshUsername: authentication.sshUsername),
             // The session block (schema v2); `details.session_id` stays for rules written against v1.
-            session: details[.sessionID].map { AuditEvent.Session(id: $0, login: details[.login]) },
+            session: details[.sessionID].map { AuditEvent.Session(id: SessionID(rawValue: $0), login: details[.login]) },
             target: target, reason: reason, details: details
         )
     }

@@ -77,7 +77,7 @@ final class FrontDoorConnection: @unchecked Sendable {
         self.admission = admission
         self.configuration = configuration
         self.services = services
-        let id = ConnectionID.random().rawValue
+        let id = ConnectionID.random()
         self.context = ConnectionContext(id: id, remoteAddress: peer.address, remotePort: peer.port)
         self.logger = logger
         self.logger[metadataKey: "conn"] = "\(id)"

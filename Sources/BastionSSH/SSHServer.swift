@@ -1,4 +1,4 @@
-public import BastionCore
+import BastionCore
 import CLibSSH
 public import Logging
 import Foundation

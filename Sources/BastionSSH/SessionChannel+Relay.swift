@@ -39,7 +39,7 @@ struct LiveSession {
     var endReason = "closed"
     var lastPolicyCheck: Date
     /// The elevation grant this privileged login runs under: the session ends with it.
-    var grantID: String?
+    var grantID: ElevationID?
 }
 
 extension SessionChannel {
@@ -60,7 +60,7 @@ extension SessionChannel {
         }
         let target: TargetDefinition
         let maxDuration: TimeInterval?
-        var grantID: String?
+        var grantID: ElevationID?
         switch sessions.authorizer.authorize(user: identity.user, login: login, target: targetName) {
         case .deny(let userMessage, let reason): return refuse(userMessage, reason: reason)
         case .allow(let allowed, let limit):
@@ -146,7 +146,7 @@ extension SessionChannel {
             "recording": recorder?.path ?? "none",
         ]
         if let command = kind.command { details["command"] = String(command.prefix(500)) }
-        details["elevation_request"] = grantID
+        details["elevation_request"] = grantID?.rawValue
         // Markers first: once the session is listed as live, events about it must find it.
         if let recorder {
             sessions.markers?.register(sessionID: sessionID.rawValue, user: identity.user.name.rawValue, target: targetName, recorder: recorder)
@@ -281,7 +281,7 @@ extension SessionChannel {
                 details["recording_error"] = "\(error)"
             }
         }
-        details["elevation_request"] = session.grantID
+        details["elevation_request"] = session.grantID?.rawValue
         // The session has ended whatever the store says: its record and its row wait for the
         // store if it does not answer now (a database restart), in this order.
         let ended = connection.event(.sessionEnd, outcome: .success, target: session.target, reason: nil, details: details)

@@ -1,5 +1,5 @@
 public import BastionCore
-public import Foundation
+import Foundation
 import GRDB
 
 extension SQLiteAuditLog {

@@ -1,5 +1,5 @@
 public import BastionCore
-public import BastionCrypto
+import BastionCrypto
 public import GRDB
 import GRDBSQLite
 import Foundation
@@ -79,7 +79,7 @@ public final class SQLiteAuditLog: AuditLogStore, Sendable {
             seq += 1
             let bytes = AuditRecord.envelope(event: event, seq: seq)
             let code = bytes.withUnsafeBytes { record in
-                previous.withUnsafeBytes { hasher.hash($0, record, into: UnsafeMutableRawBufferPointer(start: &hash, count: hash.count)) }
+                previous.withUnsafeBytes { prior in hash.withUnsafeMutableBytes { hasher.hash(prior, record, into: $0) } }
                 sqlite3_reset(insert)
                 sqlite3_bind_int64(insert, 1, seq)
                 sqlite3_bind_text(insert, 2, record.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(record.count), Self.transient)

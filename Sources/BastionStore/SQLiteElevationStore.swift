@@ -13,7 +13,7 @@ public final class SQLiteElevationStore: ElevationStore {
 
     public func insert(_ request: ElevationRequest) throws {
         try database.storeWrite { db in
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM elevation_requests WHERE id = ?", arguments: [request.id]) != nil {
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM elevation_requests WHERE id = ?", arguments: [request.id.rawValue]) != nil {
                 throw StoreError(.conflict, "elevation request \(request.id) exists")
             }
             try db.execute(sql: """
@@ -24,13 +24,13 @@ public final class SQLiteElevationStore: ElevationStore {
         }
     }
 
-    public func remove(id: String) throws {
-        try database.storeWrite { db in try db.execute(sql: "DELETE FROM elevation_requests WHERE id = ?", arguments: [id]) }
+    public func remove(id: ElevationID) throws {
+        try database.storeWrite { db in try db.execute(sql: "DELETE FROM elevation_requests WHERE id = ?", arguments: [id.rawValue]) }
     }
 
-    public func request(id: String) throws -> ElevationRequest? {
+    public func request(id: ElevationID) throws -> ElevationRequest? {
         try database.storeRead { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM elevation_requests WHERE id = ?", arguments: [id]).map(Self.request(from:))
+            try Row.fetchOne(db, sql: "SELECT * FROM elevation_requests WHERE id = ?", arguments: [id.rawValue]).map(Self.request(from:))
         }
     }
 
@@ -43,7 +43,7 @@ public final class SQLiteElevationStore: ElevationStore {
                 """, arguments: [
                     request.state.rawValue, Self.encode(request.decisions), request.grantStartedAt?.timeIntervalSince1970,
                     request.grantEndsAt?.timeIntervalSince1970, request.closedAt?.timeIntervalSince1970, request.closeReason,
-                    request.linkUsed, request.id, request.version,
+                    request.linkUsed, request.id.rawValue, request.version,
                 ])
             return db.changesCount == 1
         }
@@ -71,7 +71,7 @@ public final class SQLiteElevationStore: ElevationStore {
 
     private static func arguments(_ request: ElevationRequest) -> StatementArguments {
         [
-            request.id, request.requester, request.target, request.login, request.reason, request.duration, request.origin,
+            request.id.rawValue, request.requester, request.target, request.login, request.reason, request.duration, request.origin,
             request.state.rawValue, request.createdAt.timeIntervalSince1970, request.expiresAt.timeIntervalSince1970,
             request.approvalsRequired, encode(request.decisions), request.grantStartedAt?.timeIntervalSince1970,
             request.grantEndsAt?.timeIntervalSince1970, request.closedAt?.timeIntervalSince1970, request.closeReason, request.linkUsed,
@@ -87,19 +87,21 @@ public final class SQLiteElevationStore: ElevationStore {
 
     private static func request(from row: Row) -> ElevationRequest {
         var request = ElevationRequest(
-            id: row["id"], requester: row["requester"], target: row["target"], login: row["login"], reason: row["reason"],
+            id: ElevationID(rawValue: row["id"]), requester: row["requester"], target: row["target"], login: row["login"], reason: row["reason"],
             duration: row["duration"], origin: row["origin"], createdAt: Date(timeIntervalSince1970: row["created_at"]),
             expiresAt: Date(timeIntervalSince1970: row["expires_at"]), approvalsRequired: row["approvals_required"]
         )
-        request.state = ElevationRequest.State(rawValue: row["state"]) ?? .revoked
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .secondsSince1970
         let text: String = row["decisions"]
-        request.decisions = (try? decoder.decode([ElevationRequest.Decision].self, from: Data(text.utf8))) ?? []
-        request.grantStartedAt = (row["grant_started_at"] as Double?).map(Date.init(timeIntervalSince1970:))
-        request.grantEndsAt = (row["grant_ends_at"] as Double?).map(Date.init(timeIntervalSince1970:))
-        request.closedAt = (row["closed_at"] as Double?).map(Date.init(timeIntervalSince1970:))
-        request.closeReason = row["close_reason"]
+        request.restore(
+            state: ElevationRequest.State(rawValue: row["state"]) ?? .revoked,
+            decisions: (try? decoder.decode([ElevationRequest.Decision].self, from: Data(text.utf8))) ?? [],
+            grantStartedAt: (row["grant_started_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+            grantEndsAt: (row["grant_ends_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+            closedAt: (row["closed_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+            closeReason: row["close_reason"]
+        )
         request.linkUsed = row["link_used"]
         request.version = row["version"]
         return request

@@ -4,7 +4,7 @@ import Synchronization
 /// ``ElevationStore`` in memory, for unit tests of the elevation rules (the SQLite store
 /// has its own tests); same compare-and-swap on `version`.
 public final class InMemoryElevationStore: ElevationStore {
-    private let records = Mutex<[String: ElevationRequest]>([:])
+    private let records = Mutex<[ElevationID: ElevationRequest]>([:])
 
     public init() {}
 
@@ -15,11 +15,11 @@ public final class InMemoryElevationStore: ElevationStore {
         }
     }
 
-    public func remove(id: String) throws {
+    public func remove(id: ElevationID) throws {
         _ = records.withLock { $0.removeValue(forKey: id) }
     }
 
-    public func request(id: String) throws -> ElevationRequest? { records.withLock { $0[id] } }
+    public func request(id: ElevationID) throws -> ElevationRequest? { records.withLock { $0[id] } }
 
     public func update(_ request: ElevationRequest) throws -> Bool {
         records.withLock { records in

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A seeded mutation fuzzer for parsers: starts from valid inputs and breaks them the ways
 /// hostile peers and corrupt files do (flipped bits, cut and spliced data, length fields set
@@ -35,7 +35,7 @@ public struct Mutator {
         var bytes = seeds[Int.random(in: 0..<seeds.count, using: &generator)]
         for _ in 0..<Int.random(in: 1...8, using: &generator) { mutate(&bytes) }
         // A trap ends the process: BASTION_FUZZ_LAST keeps the input that did it.
-        if let path = Self.lastInputPath { FileManager.default.createFile(atPath: path, contents: Data(bytes)) }
+        if let path = Self.lastInputPath { _ = FileManager.default.createFile(atPath: path, contents: Data(bytes)) }
         return bytes
     }
 

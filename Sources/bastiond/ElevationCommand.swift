@@ -28,7 +28,7 @@ struct ElevationCommand: ParsableCommand {
             for request in open {
                 let until = request.state == .active ? request.grantEndsAt : request.expiresAt
                 print(
-                    request.id.padding(toLength: 10, withPad: " ", startingAt: 0)
+                    request.id.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)
                         + request.state.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)
                         + request.requester.padding(toLength: 14, withPad: " ", startingAt: 0)
                         + "\(request.login)@\(request.target)".padding(toLength: 26, withPad: " ", startingAt: 0)
@@ -47,7 +47,7 @@ struct ElevationCommand: ParsableCommand {
 
         func run() throws {
             let environment = try Startup.open(options.config)
-            switch environment.elevation(audit: environment.auditLog).revoke(id: id, reason: reason, caller: ElevationCommand.admin) {
+            switch environment.elevation(audit: environment.auditLog).revoke(id: ElevationID(rawValue: id), reason: reason, caller: ElevationCommand.admin) {
             case .success(let request): print("Revoked \(request.id): \(request.login) on \(request.target) for \(request.requester).")
             case .failure(let refusal): throw Refusal(message: refusal.description)
             }

@@ -59,7 +59,7 @@ struct ReplayCommand: ParsableCommand {
                 path = verified
             case .refused(let reason):
                 try environment.auditLog.append(AuditEvent(
-                    type: .recordingIntegrity, time: now, outcome: .failure, actor: AuditCommand.auditor, session: .init(id: session.id, login: session.login),
+                    type: .recordingIntegrity, time: now, outcome: .failure, actor: AuditCommand.auditor, session: .init(id: SessionID(rawValue: session.id), login: session.login),
                     target: session.target, reason: reason, details: ["session_id": session.id, "via": "cli", "forced": force ? "true" : "false"]
                 ))
                 guard force else {
@@ -81,7 +81,7 @@ struct ReplayCommand: ParsableCommand {
 
         try environment.auditLog.append(AuditEvent(
             type: raw ? .sessionExport : .sessionReplay, time: now, actor: AuditCommand.auditor,
-            session: session.map { .init(id: $0.id, login: $0.login) }, target: session?.target, details: details
+            session: session.map { .init(id: SessionID(rawValue: $0.id), login: $0.login) }, target: session?.target, details: details
         ))
 
         let data: Data

@@ -48,7 +48,7 @@ struct SessionCommand: ParsableCommand {
             guard try environment.sessions.requestKill(id: SessionID(rawValue: id)) else { throw Refusal(message: "no live session \(id)") }
             try environment.auditLog.append(AuditEvent(
                 type: .sessionKill, time: Date(), actor: .init(user: BastionEnvironment.operatingSystemUser, method: "admin-cli"),
-                session: .init(id: id), details: ["session_id": id]
+                session: .init(id: SessionID(rawValue: id)), details: ["session_id": id]
             ))
             print("Asked session \(id) to end; it closes within a second or two.")
         }

@@ -64,7 +64,7 @@ struct CanonicalJSONTests {
             let event = AuditEvent(
                 type: .sessionEnd, time: Date(timeIntervalSince1970: 1_800_000_000.123 + Double(index) * 0.0004),
                 outcome: .failure, actor: .init(user: text, method: "m", keyFingerprint: "SHA256:x/y+z", certificateSerial: "18446744073709551615"),
-                connection: .init(id: text, remoteAddress: "::1", remotePort: 65_535, sshUsername: text), session: .init(id: "s1", login: text),
+                connection: .init(id: ConnectionID(rawValue: text), remoteAddress: "::1", remotePort: 65_535, sshUsername: text), session: .init(id: "s1", login: text),
                 target: text, reason: text, details: [text: text, "b": "x", "a": "y", "Z": "z", "_": "u"]
             )
             #expect(event.canonicalJSON() == event.referenceJSON(), "\(String(decoding: event.canonicalJSON(), as: UTF8.self))")

@@ -63,7 +63,7 @@ struct SudoCheckTests {
             return answer
         }
 
-        func decide(_ id: String, approve: Bool) throws {
+        func decide(_ id: ElevationID, approve: Bool) throws {
             _ = try elevation.decide(
                 id: id, approve: approve, approver: try #require(UserName("bob")), proof: .slackUser("U1"), comment: "",
                 caller: .init(actor: .init(user: "bob"), via: "slack")
@@ -115,22 +115,22 @@ struct SudoCheckTests {
         #expect(first.approveURL?.hasPrefix("https://bastion.example.com/approve/\(id).") == true)
         let request = try #require(try fixture.store.request(id: id))
         #expect(request.origin == "sudo" && request.login == "root" && request.reason == "sudo: sudo systemctl restart nginx")
-        #expect(try fixture.ask(id: id).decision == .pending)
+        #expect(try fixture.ask(id: id.rawValue).decision == .pending)
         // Another sudo meanwhile waits on the same request instead of filing a second one.
         #expect(try fixture.ask(command: "sudo ls").requestID == id)
 
         try fixture.decide(id, approve: true)
-        let allowed = try fixture.ask(id: id)
+        let allowed = try fixture.ask(id: id.rawValue)
         #expect(allowed.decision == .allow && allowed.requestID == id)
         // Later sudo runs are allowed at once while the grant lasts, then refused again.
         #expect(try fixture.ask().decision == .allow)
         fixture.clock.advance(by: ElevationSettings.defaultMaxElevation + 1)
-        #expect(try fixture.ask(id: id).decision == .deny)
+        #expect(try fixture.ask(id: id.rawValue).decision == .deny)
 
         let records = fixture.sudoRecords()
         #expect(records.map { $0.details["decision"] } == ["pending", "pending", "pending", "allow", "allow", "deny"])
         #expect(records[0].details["command"] == "sudo systemctl restart nginx" && records[0].details["login"] == "alice")
-        #expect(records[0].details["request_id"] == id && records[0].actor?.user == "alice" && records[0].target == "web01")
+        #expect(records[0].details["request_id"] == id.rawValue && records[0].actor?.user == "alice" && records[0].target == "web01")
         #expect(records.last?.outcome == .failure)
     }
 
@@ -138,7 +138,7 @@ struct SudoCheckTests {
         let fixture = try Fixture()
         let id = try #require(try fixture.ask().requestID)
         try fixture.decide(id, approve: false)
-        let answer = try fixture.ask(id: id)
+        let answer = try fixture.ask(id: id.rawValue)
         #expect(answer.decision == .deny)
         #expect(answer.message.contains("denied by bob"))
     }
@@ -146,9 +146,9 @@ struct SudoCheckTests {
     @Test func aRequestOfSomeoneElseOrAnotherTargetIsUnknown() throws {
         let fixture = try Fixture()
         let id = try #require(try fixture.ask("carol").requestID)
-        #expect(try fixture.ask("alice", id: id).decision == .deny)
+        #expect(try fixture.ask("alice", id: id.rawValue).decision == .deny)
         #expect(try fixture.ask("alice", id: "not an id").decision == .deny)
-        #expect(try fixture.ask("carol", id: id, target: "web02").decision == .deny)
+        #expect(try fixture.ask("carol", id: id.rawValue, target: "web02").decision == .deny)
     }
 
     @Test func aSharedLoginMapsToTheOneBastionUserLoggedInAsIt() throws {
@@ -179,7 +179,7 @@ struct SudoCheckTests {
         let id = try #require(try fixture.ask().requestID)
         try fixture.decide(id, approve: true)
         fixture.audit.setFailing(true)
-        #expect(try fixture.ask(id: id).decision == .deny)
+        #expect(try fixture.ask(id: id.rawValue).decision == .deny)
     }
 
     @Test func aMalformedBodyIsADenyAfterTheToken() throws {

@@ -18,7 +18,7 @@ struct ClientOriginTests {
         )
         router.get("/origin") { _, context -> String in
             let connection = context.auditConnection
-            return "\(connection.remoteAddress) \(connection.remotePort > 0) \(connection.id.hasPrefix("http-"))"
+            return "\(connection.remoteAddress) \(connection.remotePort > 0) \(connection.id.rawValue.hasPrefix("http-"))"
         }
         return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
     }

@@ -79,7 +79,7 @@ struct RouteTests {
         }
 
         /// A pending request by alice for root on web01, and its approval link's path.
-        func pendingRequest() throws -> (id: String, path: String) {
+        func pendingRequest() throws -> (id: ElevationID, path: String) {
             let name = try #require(UserName("alice"))
             let alice = try #require(try users.user(named: name))
             let (request, _) = try elevation.request(
@@ -127,7 +127,7 @@ struct RouteTests {
         }
         let refused = fixture.refusals(.elevationRefused)
         #expect(refused.count == 2)
-        #expect(refused.allSatisfy { $0.connection?.id.hasPrefix("http-") == true && $0.reason == ElevationRefusal.linkInvalid.description })
+        #expect(refused.allSatisfy { $0.connection?.id.rawValue.hasPrefix("http-") == true && $0.reason == ElevationRefusal.linkInvalid.description })
     }
 
     @Test("an approval page: shown for a pending request; a wrong choice is a bad request; a wrong code is refused without saying which part")
@@ -138,7 +138,7 @@ struct RouteTests {
             try await client.execute(uri: path, method: .get) { response in
                 #expect(response.status == .ok)
                 let page = String(buffer: response.body)
-                #expect(page.contains(id) && page.contains("disk full"), "\(page)")
+                #expect(page.contains(id.rawValue) && page.contains("disk full"), "\(page)")
                 #expect(response.headers[.contentSecurityPolicy]?.contains("default-src 'none'") == true)
             }
             let headers: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
@@ -220,7 +220,7 @@ struct RouteTests {
         }
         let refused = fixture.refusals(.webRefused)
         #expect(refused.map(\.reason) == ["sign-in link is not valid"], "\(refused)")
-        #expect(refused.first?.connection?.id.hasPrefix("http-") == true)
+        #expect(refused.first?.connection?.id.rawValue.hasPrefix("http-") == true)
     }
 
     @Test("a signed-in auditor's cookie opens the list; a user who is not an auditor gets no session")

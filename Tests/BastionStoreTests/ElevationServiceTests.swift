@@ -68,7 +68,7 @@ struct ElevationServiceTests {
             ).get().0
         }
 
-        func decide(_ id: String, by name: String, approve: Bool = true, code: String? = nil) -> Result<ElevationRequest, ElevationRefusal> {
+        func decide(_ id: ElevationID, by name: String, approve: Bool = true, code: String? = nil) -> Result<ElevationRequest, ElevationRefusal> {
             service.decide(id: id, approve: approve, approver: UserName(name)!, proof: .totp(code ?? self.code(name)), comment: "ok", caller: caller(name))
         }
     }

@@ -87,7 +87,7 @@ struct PostgresStoreTests {
     @Test("a node taken for silent learns at its next check that its sessions were ended by another node")
     func sessionsEndedBySurvivingNode() async throws {
         try await offPool {
-            let (nodeA, nodeB, onA, onB) = try Self.twoNodesRelayingOneSessionEach()
+            let (nodeA, nodeB, onA, _) = try Self.twoNodesRelayingOneSessionEach()
             let start = onA.startedAt
             try nodeA.heartbeat()
             try nodeB.heartbeat()

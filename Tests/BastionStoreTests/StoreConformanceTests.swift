@@ -143,7 +143,7 @@ struct StoreConformanceTests {
             let store = try location.connect().elevations
             let other = try location.connect(node: "node-b").elevations
             let start = Date(timeIntervalSince1970: 1_800_000_000)
-            func request(_ id: String, by requester: String, at offset: TimeInterval) -> ElevationRequest {
+            func request(_ id: ElevationID, by requester: String, at offset: TimeInterval) -> ElevationRequest {
                 ElevationRequest(
                     id: id, requester: requester, target: "web01", login: "root", reason: "deploy \(id)", duration: 900, origin: "ssh",
                     createdAt: start.addingTimeInterval(offset), expiresAt: start.addingTimeInterval(offset + 900), approvalsRequired: 1
@@ -156,15 +156,15 @@ struct StoreConformanceTests {
 
             var approved = try #require(try other.request(id: "r1"))
             #expect(approved == request("r1", by: "alice", at: 0))
-            approved.state = .active
-            approved.decisions = [.init(approver: "bob", approved: true, comment: "ok", at: start.addingTimeInterval(30), via: "ssh")]
-            approved.grantStartedAt = start.addingTimeInterval(30)
-            approved.grantEndsAt = start.addingTimeInterval(930)
+            approved.restore(
+                state: .active, decisions: [.init(approver: "bob", approved: true, comment: "ok", at: start.addingTimeInterval(30), via: "ssh")],
+                grantStartedAt: start.addingTimeInterval(30), grantEndsAt: start.addingTimeInterval(930), closedAt: nil, closeReason: nil
+            )
             approved.linkUsed = true
             #expect(try other.update(approved))
             // The same version again: someone else changed it first, nothing is written.
             var late = approved
-            late.state = .denied
+            try late.revoke(at: start.addingTimeInterval(60), reason: "late")
             #expect(try !store.update(late))
             let stored = try #require(try store.request(id: "r1"))
             #expect(stored.state == .active)

@@ -36,7 +36,7 @@ struct ApprovalPageTests {
             let id = try #require(filed.stdout.firstMatch(of: /request ([0-9a-f]{8})/).map { String($0.1) }, "\(filed)")
             let elevation = harness.environment.elevation(audit: harness.environment.auditLog)
             let base = "http://127.0.0.1:\(harness.endpoints.httpPort)"
-            let url = base + "/approve/" + elevation.links.token(for: id)
+            let url = base + "/approve/" + elevation.links.token(for: ElevationID(rawValue: id))
 
             let page = try await fetch(url, in: harness.directory)
             #expect(page.status == 200)
@@ -50,7 +50,7 @@ struct ApprovalPageTests {
             // Rendered by a real browser: a non-blank page with the form's colours (green and red buttons).
             let shot = try await HeadlessBrowser.screenshot(url, to: harness.directory.file("approval.png"))
             #expect(shot.width == 1000 && shot.colours > 20 && shot.ink > 0.01, "\(shot)")
-            #expect(try elevation.request(id: id)?.state == .requested, "looking at the page decides nothing")
+            #expect(try elevation.request(id: ElevationID(rawValue: id))?.state == .requested, "looking at the page decides nothing")
 
             harness.clock.advance(by: 30)
             let own = try await fetch(url, form: ["username": "alice", "code": try await alice.currentCode(), "decision": "approve"], in: harness.directory)

@@ -113,7 +113,7 @@ struct ChatOpsTests {
             .get().0
     }
 
-    static func approve(_ bastion: BastionHarness, _ id: String, by approver: Engineer) async throws -> ElevationRequest {
+    static func approve(_ bastion: BastionHarness, _ id: ElevationID, by approver: Engineer) async throws -> ElevationRequest {
         let elevation = bastion.environment.elevation(audit: bastion.environment.auditLog)
         let code = try await approver.currentCode()
         let caller = ElevationService.Caller(actor: .init(user: approver.name, method: "publickey+totp"), via: "ssh")
@@ -226,7 +226,7 @@ struct ChatOpsTests {
                 #expect(arrived, "\(receiver.on("generic").map(\.body))")
                 let types = receiver.on("generic").compactMap { $0.json["type"] as? String }
                 #expect(types.firstIndex(of: "elevation.requested")! < types.firstIndex(of: "elevation.approved")!, "in order")
-                #expect(receiver.on("generic").first?.json["request_id"] as? String == request.id)
+                #expect(receiver.on("generic").first?.json["request_id"] as? String == request.id.rawValue)
             }
         }
         _ = refusing
@@ -276,7 +276,7 @@ struct ChatOpsTests {
     }
 
     /// A Slack `block_actions` form body for `user` clicking `action` on request `id`.
-    static func click(user: String, action: String, id: String) -> String {
+    static func click(user: String, action: String, id: ElevationID) -> String {
         let payload = #"{"type":"block_actions","user":{"id":"\#(user)","username":"x"},"actions":[{"action_id":"\#(action)","value":"\#(id)","type":"button"}]}"#
         return "payload=" + payload.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
     }

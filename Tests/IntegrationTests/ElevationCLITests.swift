@@ -38,15 +38,15 @@ struct ElevationCLITests {
         let list = try await BastiondBinary.run(["elevation", "list", "--config", config])
         #expect(list.status == 0, "\(list)")
         let rows = list.stdout.split(separator: "\n")
-        #expect(rows.contains { $0.hasPrefix(granted.id) && $0.contains("active") && $0.contains("root@web01") }, "\(list.stdout)")
-        #expect(rows.contains { $0.hasPrefix(pending.id) && $0.contains("requested") && $0.contains("later") }, "\(list.stdout)")
+        #expect(rows.contains { $0.hasPrefix(granted.id.rawValue) && $0.contains("active") && $0.contains("root@web01") }, "\(list.stdout)")
+        #expect(rows.contains { $0.hasPrefix(pending.id.rawValue) && $0.contains("requested") && $0.contains("later") }, "\(list.stdout)")
 
-        let revoke = try await BastiondBinary.run(["elevation", "revoke", granted.id, "--reason", "incident 7", "--config", config])
+        let revoke = try await BastiondBinary.run(["elevation", "revoke", granted.id.rawValue, "--reason", "incident 7", "--config", config])
         #expect(revoke.status == 0 && revoke.stdout.contains("Revoked \(granted.id)"), "\(revoke)")
         #expect(try elevation.activeGrant(user: "alice", target: "web01", login: "root") == nil)
         let record = try #require(try environment.auditLog.records(type: "elevation.revoked").last)
         #expect(record.json.contains(#""reason":"incident 7""#) && record.json.contains(#""method":"admin-cli""#), "\(record.json)")
-        let again = try await BastiondBinary.run(["elevation", "revoke", granted.id, "--reason", "twice", "--config", config])
+        let again = try await BastiondBinary.run(["elevation", "revoke", granted.id.rawValue, "--reason", "twice", "--config", config])
         #expect(again.status != 0 && again.stderr.contains("is not an active grant"), "\(again)")
     }
 }

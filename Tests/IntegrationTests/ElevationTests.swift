@@ -116,7 +116,7 @@ struct ElevationTests {
             for expected in ["you cannot decide your own request", "none of your roles may approve", "wrong TOTP code", "a TOTP code is required", "already used"] {
                 #expect(reasons.contains { $0.contains(expected) }, "\(expected) not in \(reasons)")
             }
-            #expect(try harness.environment.elevations.request(id: id)?.state == .requested)
+            #expect(try harness.environment.elevations.request(id: ElevationID(rawValue: id))?.state == .requested)
         }
     }
 
@@ -133,7 +133,7 @@ struct ElevationTests {
                 output: output
             )
             defer { ChildSpawner.terminate(pid) }
-            var id: String?
+            var id: ElevationID?
             _ = try await relayPoll(timeout: 20) {
                 id = try harness.environment.elevations.requests(in: [.requested]).first?.id
                 return id != nil
@@ -188,7 +188,7 @@ struct ElevationTests {
             async let session = alice.ssh(["echo started; sleep 25; echo finished"], user: "root@web01", useCertificate: true)
             _ = try await relayPoll(timeout: 10) { try !harness.environment.sessions.liveSessions().isEmpty }
             let admin = ElevationService.Caller(actor: .init(user: "test-admin", method: "admin-cli"), via: "admin-cli")
-            _ = harness.environment.elevation(audit: harness.environment.auditLog).revoke(id: id, reason: "incident 42", caller: admin)
+            _ = harness.environment.elevation(audit: harness.environment.auditLog).revoke(id: ElevationID(rawValue: id), reason: "incident 42", caller: admin)
             let result = try await session
             #expect(!result.stdout.contains("finished"), "\(result)")
             #expect(result.stderr.contains("your elevation grant \(id) ended; session closed"), "\(result)")

@@ -130,7 +130,7 @@ struct HATests {
             let midway = Task { try await cluster.ssh(alice, port: cluster.nodeB.sshPort, "cert", askpassScript: askpass, certificate: false, logLevel: "INFO") }
             try #require(try await clusterPoll(timeout: 20) { FileManager.default.fileExists(atPath: asked) }, "ssh never asked for the code")
             try await offPool { postgres.stop() }
-            FileManager.default.createFile(atPath: go, contents: nil)
+            _ = FileManager.default.createFile(atPath: go, contents: nil)
             let refusedAtCode = try await midway.value
             #expect(refusedAtCode.status != 0, "a certificate was issued with the database down: \(refusedAtCode)")
             #expect(refusedAtCode.stderr.contains("bastion: temporarily unavailable"), "\(refusedAtCode)")

@@ -75,7 +75,7 @@ struct MultiplexingTests {
             #expect(denied == ["max_sessions (2) reached"], "\(denied)")
 
             // The two held sessions were untouched by the refusal: they finish with their output.
-            FileManager.default.createFile(atPath: go, contents: Data())
+            _ = FileManager.default.createFile(atPath: go, contents: Data())
             for (process, word) in zip(held, ["one", "two"]) {
                 #expect(try await process.waitForExit(timeout: 20))
                 #expect(process.exitStatus == 0)

@@ -1,4 +1,4 @@
-public import BastionCore
+import BastionCore
 
 #if canImport(FoundationEssentials)
 public import FoundationEssentials

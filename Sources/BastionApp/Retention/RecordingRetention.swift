@@ -34,7 +34,7 @@ public struct RecordingRetention: Sendable {
             }
             guard let contents = FileManager.default.contents(atPath: file.path) else { continue }
             try audit.append(AuditEvent(
-                type: .recordingPurge, time: now, actor: actor, session: .init(id: sessionID),
+                type: .recordingPurge, time: now, actor: actor, session: .init(id: SessionID(rawValue: sessionID)),
                 reason: "past recording retention (cutoff \(AuditEvent.timestamp(cutoff)))",
                 details: [
                     "recording": file.path, "recording_size": String(contents.count),

@@ -19,7 +19,7 @@ enum InterruptedSessions {
             }
             try audit.append(AuditEvent(
                 type: .sessionEnd, time: clock.now(), outcome: .failure, actor: .init(user: session.user, method: "daemon"),
-                session: .init(id: session.id.rawValue, login: session.login), target: session.target, reason: reason,
+                session: .init(id: session.id, login: session.login), target: session.target, reason: reason,
                 details: [
                     "session_id": session.id.rawValue, "login": session.login, "end_reason": "interrupted", "recording": session.recording ?? "none",
                 ]
@@ -34,7 +34,7 @@ enum InterruptedSessions {
             logger.warning("closed an unfinished recording", metadata: ["path": "\(recovered.path)"])
             try audit.append(AuditEvent(
                 type: .recordingRecovered, time: clock.now(), outcome: .failure, actor: .init(user: nil, method: "daemon"),
-                session: .init(id: recovered.sessionID), reason: "the session was interrupted (bastiond stopped while it ran)",
+                session: .init(id: SessionID(rawValue: recovered.sessionID)), reason: "the session was interrupted (bastiond stopped while it ran)",
                 details: [
                     "session_id": recovered.sessionID, "recording": recovered.path, "recording_size": String(recovered.size),
                     "recording_sha256": recovered.sha256,

@@ -33,6 +33,6 @@ final class SSHMetrics: Sendable {
     }
 
     private func gauge(_ name: String, unit: String?, _ help: String) -> Gauge {
-        registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "bastion", subsystem: "ssh", metricName: name, unitName: unit, helpText: help))
+        registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "bastion", subsystem: "ssh", metricName: name, unitName: unit ?? "", helpText: help))
     }
 }

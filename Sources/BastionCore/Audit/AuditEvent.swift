@@ -39,12 +39,12 @@ public struct AuditEvent: Sendable, Hashable {
 
     /// Where from: one SSH connection.
     public struct Connection: Sendable, Hashable, Codable {
-        public var id: String
+        public var id: ConnectionID
         public var remoteAddress: String
         public var remotePort: Int
         public var sshUsername: String?
 
-        public init(id: String, remoteAddress: String, remotePort: Int, sshUsername: String? = nil) {
+        public init(id: ConnectionID, remoteAddress: String, remotePort: Int, sshUsername: String? = nil) {
             self.id = id
             self.remoteAddress = remoteAddress
             self.remotePort = remotePort
@@ -54,10 +54,10 @@ public struct AuditEvent: Sendable, Hashable {
 
     /// Which relayed session: its id (the recording's file name) and the login on the target.
     public struct Session: Sendable, Hashable, Codable {
-        public var id: String
+        public var id: SessionID
         public var login: String?
 
-        public init(id: String, login: String? = nil) {
+        public init(id: SessionID, login: String? = nil) {
             self.id = id
             self.login = login
         }
@@ -104,7 +104,7 @@ extension AuditEvent {
         if let connection {
             json.key("connection")
             json.beginObject()
-            json.member("id", connection.id)
+            json.member("id", connection.id.rawValue)
             json.member("remoteAddress", connection.remoteAddress)
             json.member("remotePort", connection.remotePort)
             json.member("sshUsername", connection.sshUsername)
@@ -121,7 +121,7 @@ extension AuditEvent {
         if let session {
             json.key("session")
             json.beginObject()
-            json.member("id", session.id)
+            json.member("id", session.id.rawValue)
             json.member("login", session.login)
             json.endObject()
         }

@@ -1,10 +1,10 @@
 /// Where an authentication attempt comes from, as the SSH layer saw it.
 public struct ConnectionContext: Sendable, Hashable {
-    public var id: String
+    public var id: ConnectionID
     public var remoteAddress: String
     public var remotePort: Int
 
-    public init(id: String, remoteAddress: String, remotePort: Int) {
+    public init(id: ConnectionID, remoteAddress: String, remotePort: Int) {
         self.id = id
         self.remoteAddress = remoteAddress
         self.remotePort = remotePort

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// One HTTP POST to a chat webhook: the JSON body and the headers that go with it (the
 /// Standard Webhooks signature for `generic`; nothing extra for the chat services, whose
@@ -15,7 +15,9 @@ public struct ChatMessage: Sendable, Equatable {
     /// `object` as compact JSON with sorted keys (so tests and receivers see stable bytes)
     /// and unescaped slashes (URLs stay readable).
     static func json(_ object: [String: Any]) -> [UInt8] {
-        // Only strings, numbers, bools, arrays and dictionaries are built here, so encoding cannot fail.
+        // Only strings, numbers, bools, arrays and dictionaries belong here (a typed id must go
+        // in as its `rawValue`); anything else would silently become `{}`, so debug builds stop.
+        assert(JSONSerialization.isValidJSONObject(object), "not JSON: \(object)")
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         return Array(data)
     }

@@ -8,7 +8,7 @@ public import Foundation
 public struct ElevationNotice: Sendable, Equatable {
     /// The dotted event type (`elevation.requested`).
     public var type: String
-    public var requestID: String
+    public var requestID: ElevationID
     public var requester: String
     public var target: String
     public var login: String
@@ -31,7 +31,7 @@ public struct ElevationNotice: Sendable, Equatable {
     /// The notice for `event`, or nil when it is not an elevation record about one request.
     public init?(event: AuditEvent, links: ApprovalLink) {
         let type = event.type.name
-        guard type.hasPrefix("elevation."), let id = event.details[.requestID], ElevationService.isValidRequestID(id) else { return nil }
+        guard type.hasPrefix("elevation."), let id = event.details[.requestID].flatMap(ElevationID.init(typed:)) else { return nil }
         self.type = type
         self.requestID = id
         self.requester = event.details[.requester] ?? ""
@@ -77,7 +77,7 @@ public struct ElevationNotice: Sendable, Equatable {
 
     /// The facts worth showing, in reading order, each with a label.
     public var facts: [(label: String, value: String)] {
-        var facts: [(String, String)] = [("Request", requestID), ("Requester", requester), ("Target", target), ("Login", login)]
+        var facts: [(String, String)] = [("Request", requestID.rawValue), ("Requester", requester), ("Target", target), ("Login", login)]
         if !reason.isEmpty { facts.append(("Reason", reason)) }
         if !duration.isEmpty { facts.append(("Duration", duration)) }
         if type != AuditEventType.elevationRequested.name {

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Slack's interactive buttons (`bastion_approve`, `bastion_deny`) turned into elevation
 /// decisions: verify Slack's signature, map the Slack user to a Bastion user, then let the
@@ -60,10 +60,10 @@ public struct SlackActionHandler: Sendable {
         }
     }
 
-    private func refuse(_ reason: String, slackUser: String?, requestID: String?, connection: AuditEvent.Connection?, now: Date) {
+    private func refuse(_ reason: String, slackUser: String?, requestID: ElevationID?, connection: AuditEvent.Connection?, now: Date) {
         var details = ["action": "slack", "via": "slack"]
         details["slack_user"] = slackUser
-        details["request_id"] = requestID
+        details["request_id"] = requestID?.rawValue
         try? audit.append(AuditEvent(
             type: .elevationRefused, time: now, outcome: .failure, actor: .init(user: slackUser.flatMap { users[$0] }, method: "slack"),
             connection: connection, reason: reason, details: details
@@ -76,7 +76,7 @@ public struct SlackActionHandler: Sendable {
 public struct SlackClick: Sendable, Equatable {
     public var slackUser: String
     public var approve: Bool
-    public var requestID: String
+    public var requestID: ElevationID
 
     /// Nil unless `body` is `payload=<json>` with a user id and a Bastion approve/deny button.
     public init?(formBody body: [UInt8]) {
@@ -84,8 +84,7 @@ public struct SlackClick: Sendable, Equatable {
             let object = try? JSONSerialization.jsonObject(with: Data(payload.utf8)) as? [String: Any],
             let user = (object["user"] as? [String: Any])?["id"] as? String, !user.isEmpty,
             let action = (object["actions"] as? [[String: Any]])?.first,
-            let actionID = action["action_id"] as? String, let value = action["value"] as? String,
-            ElevationService.isValidRequestID(value)
+            let actionID = action["action_id"] as? String, let value = (action["value"] as? String).flatMap(ElevationID.init(typed:))
         else { return nil }
         switch actionID {
         case SlackMessage.approveAction: approve = true

@@ -23,11 +23,11 @@ public enum SlackMessage {
             if interactive {
                 elements.append([
                     "type": "button", "text": ["type": "plain_text", "text": "Approve"], "style": "primary",
-                    "action_id": approveAction, "value": notice.requestID,
+                    "action_id": approveAction, "value": notice.requestID.rawValue,
                 ])
                 elements.append([
                     "type": "button", "text": ["type": "plain_text", "text": "Deny"], "style": "danger",
-                    "action_id": denyAction, "value": notice.requestID,
+                    "action_id": denyAction, "value": notice.requestID.rawValue,
                 ])
             }
             blocks.append(["type": "actions", "block_id": "bastion_\(notice.requestID)", "elements": elements])

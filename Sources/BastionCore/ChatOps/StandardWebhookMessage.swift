@@ -42,7 +42,7 @@ public struct StandardWebhookMessage: Sendable {
 
     static func body(_ notice: ElevationNotice) -> [UInt8] {
         var object: [String: Any] = [
-            "type": notice.type, "request_id": notice.requestID, "requester": notice.requester, "target": notice.target,
+            "type": notice.type, "request_id": notice.requestID.rawValue, "requester": notice.requester, "target": notice.target,
             "login": notice.login, "reason": notice.reason, "duration": notice.duration, "state": notice.state,
             "time": AuditEvent.timestamp(notice.time),
         ]

@@ -11,11 +11,11 @@ public enum BastionCommand: Sendable, Equatable {
     /// `elevate TARGET --reason TEXT [--login L] [--for DURATION] [--no-wait]`
     case elevate(ElevationAsk)
     /// `elevate --drop ID`
-    case drop(id: String)
+    case drop(id: ElevationID)
     /// `requests [--pending]`
     case requests(pending: Bool)
     /// `approve ID [--comment TEXT]` / `deny ID --reason TEXT`
-    case decide(id: String, approve: Bool, comment: String)
+    case decide(id: ElevationID, approve: Bool, comment: String)
     /// `sessions …` (auditors)
     case sessions(SessionsAsk)
     /// `replay ID …` (auditors)
@@ -111,7 +111,7 @@ public enum BastionCommand: Sendable, Equatable {
             guard options.positional.isEmpty, options.values.count == 1, options.text.isEmpty, options.flags.isEmpty else {
                 throw ParseError(message: "elevate: --drop takes only a request id (\(usage))")
             }
-            return .drop(id: id)
+            return .drop(id: ElevationID(rawValue: id))
         }
         guard options.positional.count == 1, let target = options.positional.first else {
             throw ParseError(message: "elevate: name one target (\(usage))")
@@ -135,7 +135,7 @@ public enum BastionCommand: Sendable, Equatable {
         guard options.positional.count == 1, let id = options.positional.first else { throw ParseError(message: "\(name): name one request id (\(usage))") }
         let comment = options.text["--reason"] ?? options.text["--comment"] ?? ""
         if !approve, comment.isEmpty { throw ParseError(message: "deny: a reason is required: --reason \"why not\"") }
-        return .decide(id: id, approve: approve, comment: comment)
+        return .decide(id: ElevationID(rawValue: id), approve: approve, comment: comment)
     }
 
     /// Options of the elevation commands: flags, `--name VALUE` (or `--name=VALUE`), and

@@ -4,7 +4,7 @@ public import Foundation
 /// terminal (not echoed), then records the decision. The code is a step-up: the login's own
 /// factor, however recent, does not count.
 public final class DecisionConversation: CommandConversation {
-    private let id: String
+    private let id: ElevationID
     private let approve: Bool
     private let comment: String
     private let identity: AuthenticatedIdentity
@@ -18,7 +18,7 @@ public final class DecisionConversation: CommandConversation {
     static let codeTimeout: TimeInterval = 120
 
     public init(
-        id: String, approve: Bool, comment: String, identity: AuthenticatedIdentity, service: ElevationService, caller: ElevationService.Caller
+        id: ElevationID, approve: Bool, comment: String, identity: AuthenticatedIdentity, service: ElevationService, caller: ElevationService.Caller
     ) {
         self.id = id
         self.approve = approve

@@ -7,7 +7,7 @@ public final class ElevateConversation: CommandConversation {
     private let identity: AuthenticatedIdentity
     private let service: ElevationService
     private let caller: ElevationService.Caller
-    private var requestID: String?
+    private var requestID: ElevationID?
     private var lastState: (ElevationRequest.State, Int)?
     private var lastPoll = Date.distantPast
 

@@ -14,7 +14,7 @@ struct ElevationReport {
             let who = pending ? request.requester : (request.approvers.isEmpty ? "-" : request.approvers.joined(separator: ","))
             lines.append(
                 [
-                    request.id.padding(toLength: 10, withPad: " ", startingAt: 0),
+                    request.id.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0),
                     state.padding(toLength: 11, withPad: " ", startingAt: 0),
                     request.target.padding(toLength: 14, withPad: " ", startingAt: 0),
                     request.login.padding(toLength: 10, withPad: " ", startingAt: 0),

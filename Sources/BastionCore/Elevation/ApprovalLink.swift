@@ -1,5 +1,5 @@
 import BastionCrypto
-public import Foundation
+import Foundation
 
 /// The capability in an approval link, `<public_url>/approve/<token>`.
 ///
@@ -16,19 +16,18 @@ public struct ApprovalLink: Sendable {
         self.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
     }
 
-    public func token(for id: String) -> String {
-        id + "." + Self.base64URL(HMAC.sha256(key: key, message: Array("approve/\(id)".utf8)))
+    public func token(for id: ElevationID) -> String {
+        id.rawValue + "." + Self.base64URL(HMAC.sha256(key: key, message: Array("approve/\(id)".utf8)))
     }
 
-    public func url(for id: String) -> String {
+    public func url(for id: ElevationID) -> String {
         "\(publicURL)/approve/\(token(for: id))"
     }
 
     /// The request id a token was made for, or nil when the token was not made with this key.
-    public func requestID(fromToken token: String) -> String? {
+    public func requestID(fromToken token: String) -> ElevationID? {
         guard let dot = token.firstIndex(of: "."), token.utf8.count < 200 else { return nil }
-        let id = String(token[..<dot])
-        guard ElevationService.isValidRequestID(id) else { return nil }
+        guard let id = ElevationID(typed: String(token[..<dot])) else { return nil }
         return constantTimeEquals(Array(self.token(for: id).utf8), Array(token.utf8)) ? id : nil
     }
 

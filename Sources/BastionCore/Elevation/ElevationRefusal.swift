@@ -4,13 +4,13 @@ public enum ElevationRefusal: Error, Sendable, Equatable, CustomStringConvertibl
     case missingReason
     case unknownTarget(String)
     case loginNotElevatable(login: String, target: String)
-    case noSuchRequest(String)
-    case notPending(id: String, state: ElevationRequest.State)
-    case notActive(id: String)
-    case notYours(id: String)
+    case noSuchRequest(ElevationID)
+    case notPending(id: ElevationID, state: ElevationRequest.State)
+    case notActive(id: ElevationID)
+    case notYours(id: ElevationID)
     case selfApproval
     case notAnApprover(target: String, login: String)
-    case alreadyDecided(id: String)
+    case alreadyDecided(id: ElevationID)
     case missingCode
     case wrongCode
     case replayedCode

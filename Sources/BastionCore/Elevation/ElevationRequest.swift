@@ -41,26 +41,29 @@ public struct ElevationRequest: Sendable, Equatable {
         }
     }
 
-    public var id: String
-    public var requester: String
-    public var target: String
-    public var login: String
-    public var reason: String
+    // What was asked: fixed when the request is filed.
+    public let id: ElevationID
+    public let requester: String
+    public let target: String
+    public let login: String
+    public let reason: String
     /// How long the grant lasts once approved (already capped by the requester's roles).
-    public var duration: TimeInterval
+    public let duration: TimeInterval
     /// `ssh` (the `elevate` command) or `sudo` (the target's PAM check).
-    public var origin: String
-    public var state: State
-    public var createdAt: Date
+    public let origin: String
+    public let createdAt: Date
     /// The request dies undecided at this time (`elevation.request_ttl`).
-    public var expiresAt: Date
-    public var approvalsRequired: Int
-    public var decisions: [Decision]
-    public var grantStartedAt: Date?
-    public var grantEndsAt: Date?
+    public let expiresAt: Date
+    public let approvalsRequired: Int
+
+    // Where it is: changed only by the transitions below (and the store's version count).
+    public private(set) var state: State
+    public private(set) var decisions: [Decision]
+    public private(set) var grantStartedAt: Date?
+    public private(set) var grantEndsAt: Date?
     /// When it reached a final state, and why (`denied`, `time up`, `dropped`, …).
-    public var closedAt: Date?
-    public var closeReason: String?
+    public private(set) var closedAt: Date?
+    public private(set) var closeReason: String?
     /// The approval link was used for a decision (links are single-use).
     public var linkUsed: Bool
     /// Optimistic-concurrency counter: a store update succeeds only if nobody changed the
@@ -68,7 +71,7 @@ public struct ElevationRequest: Sendable, Equatable {
     public var version: Int
 
     public init(
-        id: String, requester: String, target: String, login: String, reason: String, duration: TimeInterval, origin: String,
+        id: ElevationID, requester: String, target: String, login: String, reason: String, duration: TimeInterval, origin: String,
         createdAt: Date, expiresAt: Date, approvalsRequired: Int
     ) {
         self.id = id
@@ -85,6 +88,19 @@ public struct ElevationRequest: Sendable, Equatable {
         self.decisions = []
         self.linkUsed = false
         self.version = 0
+    }
+
+    /// Puts back the progress a store saved: the one way besides the transitions to set it, so
+    /// reading a record never runs (or re-audits) a transition.
+    public mutating func restore(
+        state: State, decisions: [Decision], grantStartedAt: Date?, grantEndsAt: Date?, closedAt: Date?, closeReason: String?
+    ) {
+        self.state = state
+        self.decisions = decisions
+        self.grantStartedAt = grantStartedAt
+        self.grantEndsAt = grantEndsAt
+        self.closedAt = closedAt
+        self.closeReason = closeReason
     }
 
     /// The approvers who said yes, in order.

@@ -58,11 +58,6 @@ public struct ElevationService: Sendable {
 
     public var elevationSettings: ElevationSettings { settings }
 
-    /// Request ids: 8 lowercase hex digits, short enough to type (`approve 3f9a01c2`).
-    public static func isValidRequestID(_ id: String) -> Bool {
-        id.utf8.count == 8 && id.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
-    }
-
     // MARK: - Requester
 
     /// Files a request for `login` on `target` (default: the first elevated login the
@@ -91,7 +86,7 @@ public struct ElevationService: Sendable {
             granted = cap
         }
         for _ in 0..<5 {
-            let id = ElevationID.random().rawValue
+            let id = ElevationID.random()
             let request = ElevationRequest(
                 id: id, requester: user.name.rawValue, target: targetName, login: chosenLogin, reason: String(trimmed.prefix(500)),
                 duration: granted, origin: origin, createdAt: now, expiresAt: now.addingTimeInterval(settings.requestTTL),
@@ -117,7 +112,7 @@ public struct ElevationService: Sendable {
     }
 
     /// The requester withdraws a pending request (Ctrl-C while `elevate` waits).
-    public func withdraw(id: String, by user: UserName, caller: Caller) -> Result<ElevationRequest, ElevationRefusal> {
+    public func withdraw(id: ElevationID, by user: UserName, caller: Caller) -> Result<ElevationRequest, ElevationRefusal> {
         transition(id: id, action: "withdraw", caller: caller) { request, now in
             try request.withdraw(by: user.rawValue, at: now)
             return [.withdrawn]
@@ -125,7 +120,7 @@ public struct ElevationService: Sendable {
     }
 
     /// The requester ends their grant early (`elevate --drop ID`).
-    public func drop(id: String, by user: UserName, caller: Caller) -> Result<ElevationRequest, ElevationRefusal> {
+    public func drop(id: ElevationID, by user: UserName, caller: Caller) -> Result<ElevationRequest, ElevationRefusal> {
         transition(id: id, action: "drop", caller: caller) { request, now in
             try request.drop(by: user.rawValue, at: now)
             return [.ended]
@@ -137,7 +132,7 @@ public struct ElevationService: Sendable {
     /// Records `approver`'s decision, after checking who they are (`proof`) and that one of
     /// their roles may decide this target and login.
     public func decide(
-        id: String, approve: Bool, approver name: UserName, proof: Proof, comment: String, caller: Caller, viaLink: Bool = false
+        id: ElevationID, approve: Bool, approver name: UserName, proof: Proof, comment: String, caller: Caller, viaLink: Bool = false
     ) -> Result<ElevationRequest, ElevationRefusal> {
         let now = clock.now()
         let action = approve ? "approve" : "deny"
@@ -183,7 +178,7 @@ public struct ElevationService: Sendable {
     // MARK: - Administrator
 
     /// Ends a grant or a pending request at once (`bastiond elevation revoke`).
-    public func revoke(id: String, reason: String, caller: Caller) -> Result<ElevationRequest, ElevationRefusal> {
+    public func revoke(id: ElevationID, reason: String, caller: Caller) -> Result<ElevationRequest, ElevationRefusal> {
         transition(id: id, action: "revoke", caller: caller) { request, now in
             try request.revoke(at: now, reason: reason.isEmpty ? "revoked by \(caller.actor.user ?? "an administrator")" : reason)
             return [.revoked]
@@ -194,7 +189,7 @@ public struct ElevationService: Sendable {
 
     /// One read when nothing is due (the common case: live privileged sessions and waiting
     /// `elevate` commands ask every second); an expiry that is due is recorded first.
-    public func request(id: String) throws -> ElevationRequest? {
+    public func request(id: ElevationID) throws -> ElevationRequest? {
         guard let found = try store.request(id: id) else { return nil }
         var probe = found
         guard probe.expireIfDue(at: clock.now()) != nil else { return found }
@@ -255,7 +250,7 @@ public struct ElevationService: Sendable {
     }
 
     @discardableResult
-    private func sweep(id: String) -> ElevationRequest? {
+    private func sweep(id: ElevationID) -> ElevationRequest? {
         let daemon = Caller(actor: .init(user: nil, method: "daemon"), via: "daemon")
         let result = transition(id: id, action: "expire", caller: daemon, auditRefusal: false) { request, now in
             guard let state = request.expireIfDue(at: now) else { throw ElevationRefusal.notPending(id: id, state: request.state) }
@@ -269,7 +264,7 @@ public struct ElevationService: Sendable {
     /// Reads, changes, saves (compare-and-swap, retried on a lost race), then audits every
     /// state passed; puts the record back if the audit log refuses.
     private func transition(
-        id: String, action: String, caller: Caller, first: ElevationRequest? = nil, auditRefusal: Bool = true,
+        id: ElevationID, action: String, caller: Caller, first: ElevationRequest? = nil, auditRefusal: Bool = true,
         _ change: (inout ElevationRequest, Date) throws -> [ElevationRequest.State]
     ) -> Result<ElevationRequest, ElevationRefusal> {
         let now = clock.now()
@@ -328,7 +323,7 @@ public struct ElevationService: Sendable {
 
     private func event(_ type: AuditEventType, _ request: ElevationRequest, caller: Caller, now: Date) -> AuditEvent {
         var details = [
-            "request_id": request.id, "requester": request.requester, "login": request.login, "request_reason": request.reason,
+            "request_id": request.id.rawValue, "requester": request.requester, "login": request.login, "request_reason": request.reason,
             "duration": DurationText.format(request.duration), "state": request.state.rawValue, "origin": request.origin, "via": caller.via,
             "expires": String(Int(request.expiresAt.timeIntervalSince1970)),
             "approvals": String(request.approvers.count), "approvals_required": String(request.approvalsRequired),
@@ -345,9 +340,9 @@ public struct ElevationService: Sendable {
         )
     }
 
-    private func refused(_ refusal: ElevationRefusal, action: String, id: String?, target: String?, caller: Caller, now: Date) {
+    private func refused(_ refusal: ElevationRefusal, action: String, id: ElevationID?, target: String?, caller: Caller, now: Date) {
         var details = ["action": action, "via": caller.via]
-        details["request_id"] = id
+        details["request_id"] = id?.rawValue
         try? audit.append(AuditEvent(
             type: .elevationRefused, time: now, outcome: .failure, actor: caller.actor, connection: caller.connection, target: target,
             reason: refusal.description, details: details

@@ -34,13 +34,13 @@ public struct SudoCheck: Sendable {
 
     public struct Answer: Sendable, Equatable {
         public var decision: Decision
-        public var requestID: String?
+        public var requestID: ElevationID?
         /// One line for the user's terminal.
         public var message: String
         /// The approval page of a pending request, for the requester to pass on.
         public var approveURL: String?
 
-        public init(decision: Decision, requestID: String? = nil, message: String, approveURL: String? = nil) {
+        public init(decision: Decision, requestID: ElevationID? = nil, message: String, approveURL: String? = nil) {
             self.decision = decision
             self.requestID = requestID
             self.message = message
@@ -143,20 +143,20 @@ public struct SudoCheck: Sendable {
     private func poll(_ id: String, user: User, target: String) throws -> Answer {
         // Someone else's request, or one for another target, is "no such request": a target
         // must not learn about requests it did not file.
-        guard ElevationService.isValidRequestID(id), let request = try elevation.request(id: id),
+        guard let typed = ElevationID(typed: id), let request = try elevation.request(id: typed),
               request.requester == user.name.rawValue, request.target == target
         else {
-            return Answer(decision: .deny, message: "no request \(ElevationService.isValidRequestID(id) ? id : "with that id") on this target")
+            return Answer(decision: .deny, message: "no request \(ElevationID(typed: id).map(\.rawValue) ?? "with that id") on this target")
         }
         switch request.state {
         case .requested:
             return pending(request)
         case .approved, .active:
             // Not caught by activeGrant above: it ended between the two reads.
-            return Answer(decision: .deny, requestID: id, message: "request \(id) is no longer active")
+            return Answer(decision: .deny, requestID: request.id, message: "request \(id) is no longer active")
         case .denied, .expired, .withdrawn, .ended, .revoked:
             let why = request.closeReason.map { ": \($0)" } ?? ""
-            return Answer(decision: .deny, requestID: id, message: "request \(id) was \(request.state.rawValue)\(why)")
+            return Answer(decision: .deny, requestID: request.id, message: "request \(id) was \(request.state.rawValue)\(why)")
         }
     }
 
@@ -200,7 +200,7 @@ public struct SudoCheck: Sendable {
     /// Returns false when the audit log refused the record.
     private func record(_ answer: Answer, user: User?, target: String, login: String, command: String, connection: AuditEvent.Connection?) -> Bool {
         var details = ["login": login, "command": command, "decision": answer.decision.rawValue]
-        details["request_id"] = answer.requestID
+        details["request_id"] = answer.requestID?.rawValue
         return (try? audit.append(AuditEvent(
             type: .elevationSudo, time: clock.now(), outcome: answer.decision == .deny ? .failure : .success,
             actor: .init(user: user?.name.rawValue, method: "sudo-check"), connection: connection, target: target,

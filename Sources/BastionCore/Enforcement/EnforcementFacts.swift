@@ -15,7 +15,7 @@ public struct EnforcementFacts: Sendable {
     /// The elevation grant a relayed session runs under, as the elevation store reads it now.
     public enum Grant: Sendable, Equatable {
         case active
-        case ended(id: String)
+        case ended(id: ElevationID)
         case unreadable
     }
 

@@ -11,7 +11,7 @@ public enum EnforcementReason: Sendable, Equatable {
     case endedElsewhere
     case maximumLength(TimeInterval)
     case idle(TimeInterval)
-    case grantEnded(id: String)
+    case grantEnded(id: ElevationID)
     /// The user's roles no longer grant `login` on `target`.
     case accessWithdrawn(login: String, target: String)
     /// No role of the user allows `direct-tcpip` to the destination (any more).

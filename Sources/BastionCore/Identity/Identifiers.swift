@@ -20,9 +20,10 @@ public enum RandomID {
     public static func hex(bytes: Int) -> String { Hex.string(SecureRandom.bytes(bytes)) }
 }
 
-/// What every typed id shares: a string underneath, written as itself, and literals for tests
-/// and fixtures (`"s1"`); real ones come from `random()` or a store.
-public protocol TypedIdentifier: RawRepresentable, Sendable, Hashable, CustomStringConvertible, ExpressibleByStringLiteral
+/// What every typed id shares: a string underneath, written as itself (in JSON too: the standard
+/// library codes a `String`-backed `RawRepresentable` as its raw value), and
+/// literals for tests and fixtures (`"s1"`); real ones come from `random()` or a store.
+public protocol TypedIdentifier: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible, ExpressibleByStringLiteral
 where RawValue == String {
     init(rawValue: String)
 }
@@ -53,4 +54,11 @@ public struct ElevationID: TypedIdentifier {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
     public static func random() -> ElevationID { ElevationID(rawValue: RandomID.hex(bytes: 4)) }
+
+    /// An id as a person typed it: 8 lower-case hex digits, or nil (so a typo never reaches
+    /// a store query or an audit record as if it were an id).
+    public init?(typed text: String) {
+        guard text.utf8.count == 8, text.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else { return nil }
+        self.init(rawValue: text)
+    }
 }

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import Synchronization
 
 /// The recorders of the sessions running now, by user and target, so that something that

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// The searchable text of an asciicast v2 recording: the output (`"o"`) events, stripped of
 /// terminal escapes. Input events are left out: with `capture_input` they would put typed

@@ -1,5 +1,5 @@
 import BastionCrypto
-public import Foundation
+import Foundation
 
 /// Whether a recording is the one that was made: its SHA-256 now against the one its
 /// `session.end` audit record holds (that record is itself checked against the hash chain by

@@ -1,4 +1,3 @@
-public import BastionCore
 import BastionCrypto
 public import Foundation
 

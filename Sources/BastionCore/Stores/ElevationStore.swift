@@ -5,8 +5,8 @@ public protocol ElevationStore: Sendable {
     func insert(_ request: ElevationRequest) throws
     /// Deletes a request just inserted, when the audit log refused its record (no record,
     /// no request). Never used for anything that was audited.
-    func remove(id: String) throws
-    func request(id: String) throws -> ElevationRequest?
+    func remove(id: ElevationID) throws
+    func request(id: ElevationID) throws -> ElevationRequest?
     /// Saves `request` only if the stored copy still has `request.version`; returns false
     /// (nothing written) when someone else changed it first. The stored version becomes
     /// `request.version + 1`.

@@ -12,7 +12,7 @@ import Foundation
 enum ApprovalPage {
     static func form(_ request: ElevationRequest, now: Date, message: String? = nil) -> String {
         let remaining = max(0, request.expiresAt.timeIntervalSince(now).rounded(.down))
-        var body = "<h1>Elevation request \(escape(request.id))</h1>\n"
+        var body = "<h1>Elevation request \(escape(request.id.rawValue))</h1>\n"
         if let message { body += "<p class=\"error\">\(escape(message))</p>\n" }
         body += summary(request)
         body += "<p>Expires in \(escape(DurationText.format(remaining))). Approving lets \(escape(request.requester)) use "

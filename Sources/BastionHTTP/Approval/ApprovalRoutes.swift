@@ -70,7 +70,7 @@ enum ApprovalRoutes {
         }
     }
 
-    private static func decisionRefused(id: String, elevation: ElevationService, message: String, clock: any WallClock) throws -> Response {
+    private static func decisionRefused(id: ElevationID, elevation: ElevationService, message: String, clock: any WallClock) throws -> Response {
         guard let found = try elevation.request(id: id), found.state == .requested, !found.linkUsed else {
             return html(.forbidden, ApprovalPage.message("Not accepted", detail: message))
         }
@@ -78,10 +78,10 @@ enum ApprovalRoutes {
     }
 
     private static func refuseLink(
-        audit: any AuditEmitter, clock: any WallClock, reason: String, connection: AuditEvent.Connection, id: String? = nil, user: String? = nil
+        audit: any AuditEmitter, clock: any WallClock, reason: String, connection: AuditEvent.Connection, id: ElevationID? = nil, user: String? = nil
     ) {
         var details = ["action": "web", "via": "web"]
-        details["request_id"] = id
+        details["request_id"] = id?.rawValue
         try? audit.append(AuditEvent(
             type: .elevationRefused, time: clock.now(), outcome: .failure, actor: .init(user: user.map { String($0.prefix(64)) }, method: "web"),
             connection: connection, reason: reason, details: details

@@ -27,7 +27,7 @@ enum TargetAPIRoutes {
     /// The answer it parses (with sed: keep the keys flat and the values simple).
     struct AnswerBody: Encodable {
         var decision: String
-        var requestID: String?
+        var requestID: ElevationID?
         var message: String
         var approveURL: String?
 

@@ -31,7 +31,7 @@ public struct BastionRequestContext: RequestContext, RemoteAddressRequestContext
     /// the client's address and port.
     public var auditConnection: AuditEvent.Connection {
         let origin = origin ?? peer
-        return AuditEvent.Connection(id: "http-\(requestID)", remoteAddress: origin.address, remotePort: origin.port)
+        return AuditEvent.Connection(id: ConnectionID(rawValue: "http-\(requestID)"), remoteAddress: origin.address, remotePort: origin.port)
     }
 }
 

@@ -140,7 +140,7 @@ private struct WebView: Sendable {
         try await withIntactRecording(request, id: id, from: connection) { user, session, indexed, data in
             let (markers, length) = WebPage.markers(in: data)
             try audit.append(AuditEvent(
-                type: .sessionReplay, time: clock.now(), actor: actor(user), connection: connection, session: .init(id: indexed.id, login: indexed.login),
+                type: .sessionReplay, time: clock.now(), actor: actor(user), connection: connection, session: .init(id: SessionID(rawValue: indexed.id), login: indexed.login),
                 target: indexed.target,
                 details: ["session_id": indexed.id, "via": "web", "forced": "false", "web_session": session.auditID]
             ))
@@ -151,7 +151,7 @@ private struct WebView: Sendable {
     func cast(_ request: Request, id: String, from connection: AuditEvent.Connection) async throws -> Response {
         try await withIntactRecording(request, id: id, from: connection) { user, session, indexed, data in
             try audit.append(AuditEvent(
-                type: .sessionExport, time: clock.now(), actor: actor(user), connection: connection, session: .init(id: indexed.id, login: indexed.login),
+                type: .sessionExport, time: clock.now(), actor: actor(user), connection: connection, session: .init(id: SessionID(rawValue: indexed.id), login: indexed.login),
                 target: indexed.target,
                 details: ["session_id": indexed.id, "via": "web", "forced": "false", "web_session": session.auditID, "bytes": String(data.count)]
             ))
@@ -208,7 +208,7 @@ private struct WebView: Sendable {
         if case .refused(let indexed, let reason) = outcome {
             try audit.append(AuditEvent(
                 type: .recordingIntegrity, time: clock.now(), outcome: .failure, actor: actor(user), connection: connection,
-                session: .init(id: indexed.id, login: indexed.login), target: indexed.target, reason: reason,
+                session: .init(id: SessionID(rawValue: indexed.id), login: indexed.login), target: indexed.target, reason: reason,
                 details: ["session_id": indexed.id, "forced": "false", "via": "web", "web_session": session.auditID]
             ))
         }
