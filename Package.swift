@@ -129,7 +129,11 @@ let package = Package(
         ),
         .testTarget(name: "BastionSSHTests", dependencies: ["BastionSSH", "BastionCore"], swiftSettings: swiftSettings),
         .testTarget(name: "BastionSIEMTests", dependencies: ["BastionSIEM", "BastionCore", "BastionTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "BastionAppTests", dependencies: ["BastionApp", "BastionCore", "BastionSSH", "BastionTesting"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "BastionAppTests",
+            dependencies: ["BastionApp", "BastionCore", "BastionSSH", "BastionTesting", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [

@@ -21,6 +21,8 @@ public final class SSHServer: Sendable {
         var listener: ListeningSocket?
         var stopping = false
         var acceptThreadDone = false
+        /// When the admission loop last went round (it wakes at least once a second).
+        var lastTurn: ContinuousClock.Instant?
     }
 
     /// libssh's bind handle: host key and algorithms for accepted sessions. Only the
@@ -108,6 +110,15 @@ public final class SSHServer: Sendable {
         connections.waitUntilEmpty(timeout: 5)
     }
 
+    /// Whether the admission loop went round within `seconds` (the systemd watchdog's check:
+    /// a wedged loop accepts nobody, and a restart is better than a bastion that looks up).
+    public func acceptLoopAlive(within seconds: Double) -> Bool {
+        state.withLock { state in
+            guard !state.acceptThreadDone, let last = state.lastTurn else { return false }
+            return ContinuousClock.now - last < .milliseconds(Int64(seconds * 1000))
+        }
+    }
+
     /// Number of connections currently open (for metrics and tests).
     public var openConnections: Int { connections.count }
 
@@ -169,7 +180,10 @@ public final class SSHServer: Sendable {
             state.withLock { $0.acceptThreadDone = true }
         }
         var lastExpiry = Date()
-        while !state.withLock({ $0.stopping }) {
+        while !state.withLock({ state in
+            state.lastTurn = .now
+            return state.stopping
+        }) {
             let tickets = Array(waiting.keys)
             var pollers = [
                 pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0),

@@ -2,9 +2,11 @@ public import BastionCore
 
 /// What the front door needs to open relayed sessions (`ssh LOGIN@TARGET@bastion`).
 public struct SessionServices: Sendable {
-    public var authorizer: SessionAuthorizer
-    /// The roles' rules beyond sessions (direct-tcpip destinations).
-    public var policy: Policy
+    /// Roles and targets as the file says now: read at each decision, so a reload applies to
+    /// the next login and, through the enforcement point, to sessions already running.
+    public var policySource: any PolicySource
+    public var policy: Policy { policySource.current }
+    public var authorizer: SessionAuthorizer { SessionAuthorizer(policy: policy) }
     /// Signs the per-session certificate Bastion presents to targets.
     public var upstreamAuthority: CertificateAuthority
     public var settings: SessionSettings
@@ -20,16 +22,15 @@ public struct SessionServices: Sendable {
     public var afterTheFact: AfterTheFactQueue
 
     public init(
-        authorizer: SessionAuthorizer, upstreamAuthority: CertificateAuthority, settings: SessionSettings, users: any UserStore,
-        registry: any SessionStore, policy: Policy, elevation: ElevationService? = nil, markers: LiveSessionMarkers? = nil,
+        upstreamAuthority: CertificateAuthority, settings: SessionSettings, users: any UserStore,
+        registry: any SessionStore, policy: any PolicySource, elevation: ElevationService? = nil, markers: LiveSessionMarkers? = nil,
         afterTheFact: AfterTheFactQueue = AfterTheFactQueue()
     ) {
         self.afterTheFact = afterTheFact
         self.elevation = elevation
         self.markers = markers
-        self.policy = policy
+        self.policySource = policy
         self.registry = registry
-        self.authorizer = authorizer
         self.upstreamAuthority = upstreamAuthority
         self.settings = settings
         self.users = users

@@ -15,7 +15,7 @@ struct Bastiond: AsyncParsableCommand {
         abstract: "Bastion: a hardened SSH bastion and privileged-access broker.",
         subcommands: [
             Serve.self, UserCommand.self, CAShow.Group.self, TargetCommand.self, SessionCommand.self, AuditCommand.self,
-            RetentionCommand.self, SIEMCommand.self, ElevationCommand.self, ReplayCommand.self, MigrateCommand.self,
+            RetentionCommand.self, SIEMCommand.self, ElevationCommand.self, ReplayCommand.self, MigrateCommand.self, ConfigCommand.self,
         ]
     )
 }

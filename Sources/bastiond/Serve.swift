@@ -15,12 +15,10 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try Startup.loadConfiguration(options.config)
-        let level = Logger.Level(rawValue: configuration.log.level) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        let level = LogLevelSwitch(Logger.Level(rawValue: configuration.log.level) ?? .info)
+        let processEnvironment = ProcessInfo.processInfo.environment
+        let journal = DaemonLogHandler.writesToJournal(processEnvironment)
+        LoggingSystem.bootstrap { label in DaemonLogHandler(label: label, level: level, journal: journal) }
         let logger = Logger(label: "bastiond")
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
@@ -28,7 +26,10 @@ struct Serve: AsyncParsableCommand {
             logger.notice("created key file", metadata: ["path": "\(path)"])
         }
         let digest = FileManager.default.contents(atPath: options.config).map { AuditChain.hex(SHA256.hash(Array($0))) }
-        let daemon = BastionDaemon(environment: environment, registry: registry, logger: logger, configurationDigest: digest)
+        let daemon = BastionDaemon(
+            environment: environment, registry: registry, logger: logger, configurationDigest: digest, configurationFile: options.config,
+            logLevel: level, systemd: SystemdNotifier(environment: processEnvironment)
+        )
         try await daemon.run { endpoints in
             logger.notice(
                 "bastiond ready",

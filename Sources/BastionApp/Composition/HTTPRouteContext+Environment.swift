@@ -18,7 +18,7 @@ extension HTTPRouteContext {
         self.init(
             elevation: elevation, audit: audit, clock: environment.clock, logger: logger,
             sudoCheck: SudoCheck(
-                elevation: elevation, users: environment.users, sessions: environment.sessions, policy: configuration.policy,
+                elevation: elevation, users: environment.users, sessions: environment.sessions, policy: environment.policy,
                 tokens: environment.targetTokens, audit: audit, clock: environment.clock
             ),
             webSessions: WebSessions(environment: environment, audit: audit), archive: archive,
@@ -32,7 +32,7 @@ extension WebSessions {
     /// Over a running bastion's stores and policy.
     init(environment: BastionEnvironment, audit: any AuditEmitter) {
         self.init(
-            store: environment.webSessions, users: environment.users, policy: environment.configuration.policy, audit: audit,
+            store: environment.webSessions, users: environment.users, policy: environment.policy, audit: audit,
             clock: environment.clock, publicURL: environment.configuration.http.publicURL
         )
     }

@@ -24,14 +24,31 @@ public final class BastionDaemon: Sendable {
     private let registry: PrometheusCollectorRegistry
     private let logger: Logger
     private let configurationDigest: String?
+    private let systemd: SystemdNotifier?
+    /// Re-reads the configuration file (SIGHUP); nil when the daemon was given no file.
+    public let reloader: ConfigurationReloader?
 
-    /// - Parameter configurationDigest: SHA-256 of the configuration file; a change since the
-    ///   last start is audited as `config.changed`.
-    public init(environment: BastionEnvironment, registry: PrometheusCollectorRegistry, logger: Logger, configurationDigest: String? = nil) {
+    /// - Parameters:
+    ///   - configurationDigest: SHA-256 of the configuration file; a change since the last
+    ///     start is audited as `config.changed`.
+    ///   - configurationFile: the file SIGHUP re-reads.
+    ///   - logLevel: the level a reload may change.
+    ///   - systemd: `$NOTIFY_SOCKET`, when systemd started bastiond (`Type=notify`).
+    public init(
+        environment: BastionEnvironment, registry: PrometheusCollectorRegistry, logger: Logger, configurationDigest: String? = nil,
+        configurationFile: String? = nil, logLevel: LogLevelSwitch? = nil, systemd: SystemdNotifier? = nil
+    ) {
         self.environment = environment
         self.registry = registry
         self.logger = logger
         self.configurationDigest = configurationDigest
+        self.systemd = systemd
+        reloader = configurationFile.map {
+            ConfigurationReloader(
+                file: $0, running: environment.configuration, policy: environment.policy, audit: environment.auditLog,
+                clock: environment.clock, logLevel: logLevel, systemd: systemd, logger: logger
+            )
+        }
     }
 
     /// Runs until SIGTERM/SIGINT (when `handleSignals`) or until the calling task is cancelled.
@@ -49,7 +66,7 @@ public final class BastionDaemon: Sendable {
             try environment.sessions.endAbandoned(at: clock.now()), reason: "bastiond stopped while the session ran", audit: audit, clock: clock
         )
         try InterruptedSessions.closeRecordings(in: configuration.recording.directory, audit: audit, clock: clock, logger: logger)
-        let readiness = Readiness(onReady: onReady)
+        let readiness = Readiness(onReady: announcingReadiness(onReady))
         let sshServer = SSHServer(
             configuration: SSHServerConfiguration(
                 host: configuration.ssh.listen.host, port: configuration.ssh.listen.port,
@@ -76,9 +93,10 @@ public final class BastionDaemon: Sendable {
                 ),
                 ElevationSweepService(elevation: elevation, logger: logger), SessionIndexService(archive: archive, logger: logger),
             ],
-            audit: audit, handleSignals: handleSignals
+            audit: audit, handleSignals: handleSignals, sshServer: sshServer
         )
         try await group.run()
+        systemd?.send(["STOPPING=1", "STATUS=stopped"])
         try? audit.append(AuditEvent(type: .serverStop, time: clock.now(), actor: .init(user: nil, method: "daemon")))
         do { try environment.auditLog.checkpoint() } catch { logger.error("final audit checkpoint failed: \(error)") }
     }
@@ -100,25 +118,24 @@ public final class BastionDaemon: Sendable {
         )
         let issuer = CertificateIssuer(
             authority: CertificateAuthority(privateKey: environment.keys.userAuthority), ledger: environment.ledger, audit: audit,
-            policy: configuration.policy,
+            policy: environment.policy,
             settings: .init(defaultTTL: configuration.certificates.defaultTTL, bindSourceAddress: configuration.certificates.bindSourceAddress),
             clock: clock
         )
         let sessions = SessionServices(
-            authorizer: SessionAuthorizer(policy: configuration.policy),
             upstreamAuthority: CertificateAuthority(privateKey: environment.keys.upstreamAuthority),
             settings: SessionSettings(
                 recordingDirectory: configuration.recording.directory, captureInput: configuration.recording.captureInput,
                 onRecordingFailure: configuration.recording.onFailure, idleTimeout: configuration.sessions.idleTimeout
             ),
-            users: environment.users, registry: environment.sessions, policy: configuration.policy, elevation: elevation,
+            users: environment.users, registry: environment.sessions, policy: environment.policy, elevation: elevation,
             markers: markers, afterTheFact: AfterTheFactQueue { [logger] label, error in
                 logger.error("could not record \(label) yet; retrying", metadata: ["error": "\(error)"])
             }
         )
         return FrontDoorServices(
             authenticator: authenticator, commands: CommandRouter(
-                issuer: issuer, policy: configuration.policy, audit: audit, clock: clock, elevation: elevation, archive: archive,
+                issuer: issuer, policy: environment.policy, audit: audit, clock: clock, elevation: elevation, archive: archive,
                 webSignIn: WebSessions(environment: environment, audit: audit)
             ),
             audit: audit, clock: clock, sessions: sessions
@@ -170,7 +187,7 @@ public final class BastionDaemon: Sendable {
 
     /// `services` (SSH and HTTP first), audit maintenance, and on PostgreSQL the cluster
     /// heartbeat, in one group.
-    private func makeServiceGroup(_ services: [any Service], audit: some AuditEmitter, handleSignals: Bool) -> ServiceGroup {
+    private func makeServiceGroup(_ services: [any Service], audit: some AuditEmitter, handleSignals: Bool, sshServer: SSHServer) -> ServiceGroup {
         let (environment, configuration, clock, logger) = (environment, environment.configuration, environment.clock, logger)
         var all = services
         // After SSH and HTTP, as ever: the group stops services in reverse order.
@@ -179,6 +196,15 @@ public final class BastionDaemon: Sendable {
             retention: { try RetentionRun(environment: environment, actor: .init(user: nil, method: "daemon")).run() },
             clock: clock, logger: logger
         ), at: min(2, all.count))
+        if handleSignals, let reloader { all.append(ReloadSignalService(reloader: reloader)) }
+        if let systemd, let interval = systemd.watchdogInterval {
+            all.append(SystemdWatchdog(systemd: systemd, interval: interval, checks: {
+                let store = environment.databaseCheck()
+                let accepting = sshServer.acceptLoopAlive(within: 10)
+                let state = store && accepting ? "ready" : "unhealthy (store \(store ? "answers" : "does not answer"), SSH accept loop \(accepting ? "runs" : "stalled"))"
+                return (store && accepting, "\(state); \(sshServer.openConnections) SSH connections open")
+            }, logger: logger))
+        }
         if configuration.storage.url != nil {
             all.append(ClusterService(
                 sessions: environment.sessions, audit: audit, recordingDirectory: configuration.recording.directory,
@@ -188,6 +214,26 @@ public final class BastionDaemon: Sendable {
         return ServiceGroup(configuration: .init(
             services: all.map { .init(service: $0) }, gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [], logger: logger
         ))
+    }
+
+    /// `onReady`, and under systemd `READY=1` once the store answers too (it was opened a
+    /// moment ago; a database that went away meanwhile delays readiness, not the listeners).
+    private func announcingReadiness(_ onReady: @escaping @Sendable (Endpoints) -> Void) -> @Sendable (Endpoints) -> Void {
+        guard let systemd else { return onReady }
+        let (configuration, check, logger) = (environment.configuration, environment.databaseCheck, logger)
+        return { endpoints in
+            onReady(endpoints)
+            Thread.detachNewThread {
+                while !check() {
+                    logger.warning("listening, but the store does not answer yet: not ready")
+                    sleep(1)
+                }
+                systemd.send([
+                    "READY=1", "MAINPID=\(getpid())",
+                    "STATUS=ready: SSH on \(configuration.ssh.listen.host):\(endpoints.sshPort), HTTP on \(configuration.http.listen.host):\(endpoints.httpPort)",
+                ])
+            }
+        }
     }
 
     /// Audits a configuration file that differs from the one the previous start recorded.

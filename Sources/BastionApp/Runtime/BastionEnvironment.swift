@@ -10,7 +10,11 @@ import Foundation
 public struct BastionEnvironment: Sendable {
     public static let databaseFileName = "bastion.sqlite"
 
+    /// The file as read at start; a reload changes `policy`, not this.
     public let configuration: BastionConfiguration
+    /// Roles and targets as every service reads them: the file's, until a reload (SIGHUP)
+    /// replaces them.
+    public let policy: LivePolicy
     public let keys: KeyMaterial
     public let users: any UserStore
     public let ledger: any CertificateLedger
@@ -44,7 +48,7 @@ public struct BastionEnvironment: Sendable {
             ))
         }
         return BastionEnvironment(
-            configuration: configuration, keys: keys, users: stores.users, ledger: stores.ledger,
+            configuration: configuration, policy: LivePolicy(configuration.policy), keys: keys, users: stores.users, ledger: stores.ledger,
             auditLog: stores.auditLog, sessions: stores.sessions, siemOutbox: stores.outbox,
             elevations: stores.elevations, sessionCatalog: stores.catalog, webSessions: stores.webSessions, clock: clock,
             databaseCheck: stores.isReachable
@@ -99,7 +103,7 @@ public struct BastionEnvironment: Sendable {
     /// The elevation service over this environment's stores, auditing through `audit`.
     public func elevation(audit: any AuditEmitter) -> ElevationService {
         ElevationService(
-            store: elevations, users: users, policy: configuration.policy, settings: configuration.elevation,
+            store: elevations, users: users, policy: policy, settings: configuration.elevation,
             stepUp: StepUpVerifier(
                 users: users, sealer: sealer,
                 settings: AuthenticationSettings(

@@ -68,6 +68,8 @@ extension AuditEventType {
     public static let serverStop = AuditEventType("server.stop", code: "B1401I")
     public static let keyCreate = AuditEventType("server.key_create", code: "B1402I")
     public static let configChanged = AuditEventType("config.changed", code: "B1403W")
+    /// SIGHUP: the file re-read, applied (with what changed) or refused (nothing changed).
+    public static let configReload = AuditEventType("config.reload", code: "B1404W")
 
     // The audit log itself, and auditors' actions (B15xx): auditing the auditors.
     public static let auditVerify = AuditEventType("audit.verify", code: "B1500I")
@@ -125,7 +127,7 @@ extension AuditEventType {
         .certIssue, .certRefused,
         .userAdd, .userRemove, .userLock, .userUnlock, .userResetTOTP, .userAddKey,
         .commandRun, .commandDenied, .forwardRefused, .forwardOpen, .forwardClose, .connectionEnd,
-        .serverStart, .serverStop, .keyCreate, .configChanged,
+        .serverStart, .serverStop, .keyCreate, .configChanged, .configReload,
         .auditVerify, .auditSearch, .auditExport, .auditPurge, .holdAdd, .holdRemove, .auditCheckpoint, .siemBacklog, .siemRecovered,
         .elevationRequested, .elevationApproval, .elevationApproved, .elevationDenied, .elevationExpired, .elevationWithdrawn,
         .elevationActive, .elevationEnded, .elevationRevoked, .elevationRefused, .elevationSudo,

@@ -4,7 +4,9 @@ import Foundation
 /// shell request (no sockets: input is an identity and a command line, output is bytes).
 public struct CommandRouter: Sendable {
     private let issuer: CertificateIssuer
-    private let policy: Policy
+    private let policySource: any PolicySource
+    /// As the file says now (a reload may replace it between two calls).
+    private var policy: Policy { policySource.current }
     private let audit: any AuditEmitter
     private let clock: any WallClock
     private let elevation: ElevationService?
@@ -13,11 +15,11 @@ public struct CommandRouter: Sendable {
     let auditLog: any AuditEmitter
 
     public init(
-        issuer: CertificateIssuer, policy: Policy, audit: any AuditEmitter, clock: any WallClock, elevation: ElevationService? = nil,
+        issuer: CertificateIssuer, policy: any PolicySource, audit: any AuditEmitter, clock: any WallClock, elevation: ElevationService? = nil,
         archive: (any SessionArchive)? = nil, webSignIn: (any WebSignInIssuer)? = nil
     ) {
         self.issuer = issuer
-        self.policy = policy
+        self.policySource = policy
         self.audit = audit
         self.auditLog = audit
         self.clock = clock

@@ -35,7 +35,9 @@ public struct ElevationService: Sendable {
 
     private let store: any ElevationStore
     private let users: any UserStore
-    private let policy: Policy
+    private let policySource: any PolicySource
+    /// As the file says now (a reload may replace it between two calls).
+    private var policy: Policy { policySource.current }
     private let settings: ElevationSettings
     private let stepUp: StepUpVerifier
     private let audit: any AuditEmitter
@@ -43,12 +45,12 @@ public struct ElevationService: Sendable {
     public let links: ApprovalLink
 
     public init(
-        store: any ElevationStore, users: any UserStore, policy: Policy, settings: ElevationSettings, stepUp: StepUpVerifier,
+        store: any ElevationStore, users: any UserStore, policy: any PolicySource, settings: ElevationSettings, stepUp: StepUpVerifier,
         audit: any AuditEmitter, clock: any WallClock, links: ApprovalLink
     ) {
         self.store = store
         self.users = users
-        self.policy = policy
+        self.policySource = policy
         self.settings = settings
         self.stepUp = stepUp
         self.audit = audit

@@ -60,19 +60,21 @@ public struct SudoCheck: Sendable {
     private let elevation: ElevationService
     private let users: any UserStore
     private let sessions: any SessionStore
-    private let policy: Policy
+    private let policySource: any PolicySource
+    /// As the file says now (a reload may replace it between two calls).
+    private var policy: Policy { policySource.current }
     private let tokens: TargetToken
     private let audit: any AuditEmitter
     private let clock: any WallClock
 
     public init(
-        elevation: ElevationService, users: any UserStore, sessions: any SessionStore, policy: Policy, tokens: TargetToken,
+        elevation: ElevationService, users: any UserStore, sessions: any SessionStore, policy: any PolicySource, tokens: TargetToken,
         audit: any AuditEmitter, clock: any WallClock
     ) {
         self.elevation = elevation
         self.users = users
         self.sessions = sessions
-        self.policy = policy
+        self.policySource = policy
         self.tokens = tokens
         self.audit = audit
         self.clock = clock

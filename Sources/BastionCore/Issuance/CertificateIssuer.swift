@@ -30,19 +30,21 @@ public struct CertificateIssuer: Sendable {
     private let authority: CertificateAuthority
     private let ledger: any CertificateLedger
     private let audit: any AuditEmitter
-    private let policy: Policy
+    private let policySource: any PolicySource
+    /// As the file says now (a reload may replace it between two calls).
+    private var policy: Policy { policySource.current }
     private let settings: Settings
     private let clock: any WallClock
     private let makeSerial: @Sendable () -> UInt64
 
     public init(
-        authority: CertificateAuthority, ledger: any CertificateLedger, audit: any AuditEmitter, policy: Policy,
+        authority: CertificateAuthority, ledger: any CertificateLedger, audit: any AuditEmitter, policy: any PolicySource,
         settings: Settings, clock: any WallClock, makeSerial: @escaping @Sendable () -> UInt64 = { SecureRandom.uint64() }
     ) {
         self.authority = authority
         self.ledger = ledger
         self.audit = audit
-        self.policy = policy
+        self.policySource = policy
         self.settings = settings
         self.clock = clock
         self.makeSerial = makeSerial

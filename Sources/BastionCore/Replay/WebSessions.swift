@@ -17,17 +17,19 @@ public struct WebSessions: WebSignInIssuer {
 
     private let store: any WebSessionStore
     private let users: any UserStore
-    private let policy: Policy
+    private let policySource: any PolicySource
+    /// As the file says now (a reload may replace it between two calls).
+    private var policy: Policy { policySource.current }
     private let audit: any AuditEmitter
     private let clock: any WallClock
     private let publicURL: String
 
     public init(
-        store: any WebSessionStore, users: any UserStore, policy: Policy, audit: any AuditEmitter, clock: any WallClock, publicURL: String
+        store: any WebSessionStore, users: any UserStore, policy: any PolicySource, audit: any AuditEmitter, clock: any WallClock, publicURL: String
     ) {
         self.store = store
         self.users = users
-        self.policy = policy
+        self.policySource = policy
         self.audit = audit
         self.clock = clock
         self.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL

@@ -71,6 +71,11 @@ final class TCPStream: Sendable {
         try await offPool { try self.roundTripBlocking(text, timeout: timeout) }
     }
 
+    /// What the peer sends first (an SSH server's banner) within `timeout`; empty if nothing.
+    func greeting(timeout: TimeInterval) async throws -> String {
+        try await offPool { String(decoding: self.read(until: Date().addingTimeInterval(timeout)) ?? [], as: UTF8.self) }
+    }
+
     /// Whether the peer closes the stream (EOF or reset) within `timeout`.
     func waitForClose(timeout: TimeInterval) async throws -> Bool {
         try await offPool { self.waitForCloseBlocking(timeout: timeout) }

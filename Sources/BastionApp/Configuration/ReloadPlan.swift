@@ -1,0 +1,52 @@
+public import BastionCore
+
+/// What a configuration file re-read on SIGHUP changes in a running daemon, decided before
+/// anything is touched.
+///
+/// Roles and targets (with their limits, addresses, pinned keys and labels) and the log level
+/// change in place. Every other section is read once at start: listeners, the data directory,
+/// storage and keys because a running process cannot move them without dropping every
+/// connection, the rest because the services holding them are built once. A change there is
+/// reported as needing a restart and left as it is, so the daemon never runs half of a section.
+public struct ReloadPlan: Sendable, Equatable {
+    public var policy: PolicyChange
+    /// The new log level, when it changed.
+    public var logLevel: String?
+    /// Sections whose change is not applied until bastiond restarts (`[ssh]`, `[siem]`, …).
+    public var restartNeeded: [String]
+
+    public init(from old: BastionConfiguration, to new: BastionConfiguration) {
+        policy = PolicyChange(from: old.policy, to: new.policy)
+        logLevel = old.log.level == new.log.level ? nil : new.log.level
+        let sections: [(String, Bool)] = [
+            ("server", old.server == new.server), ("storage", old.storage == new.storage), ("ssh", old.ssh == new.ssh),
+            ("http", old.http == new.http), ("auth", old.auth == new.auth), ("certificates", old.certificates == new.certificates),
+            ("recording", old.recording == new.recording), ("sessions", old.sessions == new.sessions), ("audit", old.audit == new.audit),
+            ("retention", old.retention == new.retention), ("siem", old.siem == new.siem), ("chatops", old.chatops == new.chatops),
+            ("elevation", old.elevation == new.elevation),
+        ]
+        restartNeeded = sections.filter { !$0.1 }.map { "[\($0.0)]" }
+    }
+
+    /// Nothing that applies in place changed.
+    public var changesNothing: Bool { policy.isEmpty && logLevel == nil }
+
+    /// The audit record's details (beside the file's SHA-256): what changed, what waits.
+    public var details: [String: String] {
+        var details = policy.details
+        details["log_level"] = logLevel
+        if !restartNeeded.isEmpty { details["restart_needed"] = restartNeeded.joined(separator: ",") }
+        return details
+    }
+
+    /// One line for the log and `STATUS=`: `roles +1 -0 ~2, targets +0 -1 ~0; [ssh] needs a restart`.
+    public var summary: String {
+        func counts(_ names: PolicyChange.Names) -> String { "+\(names.added.count) -\(names.removed.count) ~\(names.modified.count)" }
+        var text = "roles \(counts(policy.roles)), targets \(counts(policy.targets))"
+        if let logLevel { text += ", log level \(logLevel)" }
+        if !restartNeeded.isEmpty {
+            text += "; \(restartNeeded.joined(separator: ", ")) changed: not applied until bastiond restarts"
+        }
+        return text
+    }
+}

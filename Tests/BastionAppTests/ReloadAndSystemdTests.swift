@@ -1,0 +1,90 @@
+import BastionApp
+import BastionCore
+import BastionTesting
+import Foundation
+import Logging
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("Reload plan, journald lines, sd_notify")
+struct ReloadAndSystemdTests {
+    static let base = """
+        [ssh]
+        listen = "127.0.0.1:2222"
+        [roles.ops]
+        targets = ["web*"]
+        logins = ["root"]
+        [targets.web01]
+        address = "10.0.0.1:22"
+        host_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+        """
+
+    static func plan(_ new: String) throws -> ReloadPlan {
+        ReloadPlan(from: try BastionConfiguration.parse(base, file: "old.toml"), to: try BastionConfiguration.parse(new, file: "new.toml"))
+    }
+
+    @Test("roles, targets and the log level apply in place; any other section waits for a restart and says which")
+    func plan() throws {
+        let same = try Self.plan(Self.base)
+        #expect(same.changesNothing && same.restartNeeded.isEmpty && same.details.isEmpty)
+
+        let changed = try Self.plan(Self.base.replacingOccurrences(of: #"targets = ["web*"]"#, with: #"targets = ["web02"]"#) + """
+
+            [roles.audit]
+            max_cert_ttl = "1h"
+            [log]
+            level = "debug"
+            """)
+        #expect(changed.policy.roles.modified == ["ops"] && changed.policy.roles.added == ["audit"])
+        #expect(changed.logLevel == "debug" && changed.restartNeeded.isEmpty && !changed.changesNothing)
+        #expect(changed.summary == "roles +1 -0 ~1, targets +0 -0 ~0, log level debug")
+
+        let listener = try Self.plan(Self.base.replacingOccurrences(of: "127.0.0.1:2222", with: "127.0.0.1:2223") + "\n[sessions]\nidle_timeout = \"5m\"\n")
+        #expect(listener.changesNothing && listener.restartNeeded == ["[ssh]", "[sessions]"])
+        #expect(listener.details == ["restart_needed": "[ssh],[sessions]"])
+        #expect(listener.summary.hasSuffix("[ssh], [sessions] changed: not applied until bastiond restarts"))
+    }
+
+    @Test("under journald each line starts with its syslog priority and has no timestamp; elsewhere a timestamp and the level")
+    func journalLines() {
+        func line(_ level: Logger.Level, journal: Bool) -> String {
+            DaemonLogHandler.line(
+                event: LogEvent(level: level, message: "session ended\nforged: line", metadata: ["session": "s1"], source: "t", file: "f", function: "g", line: 1),
+                label: "bastiond", metadata: ["node": "a"], journal: journal, time: "2026-12-07T10:00:00Z"
+            )
+        }
+        #expect(line(.error, journal: true) == "<3>bastiond: session ended forged: line node=a session=s1")
+        #expect([Logger.Level.trace, .debug, .info, .notice, .warning, .error, .critical].map(DaemonLogHandler.priority(of:)) == [7, 7, 6, 5, 4, 3, 2])
+        #expect(line(.warning, journal: false) == "2026-12-07T10:00:00Z warning bastiond: session ended forged: line node=a session=s1")
+        #expect(DaemonLogHandler.writesToJournal(["JOURNAL_STREAM": "8:12345"]) && !DaemonLogHandler.writesToJournal([:]))
+    }
+
+    @Test("a reload may change the level every logger reads")
+    func levelSwitch() {
+        let level = LogLevelSwitch(.info)
+        let logger = Logger(label: "t") { DaemonLogHandler(label: $0, level: level, journal: true) }
+        #expect(logger.logLevel == .info)
+        level.current = .debug
+        #expect(logger.logLevel == .debug)
+    }
+
+    @Test("sd_notify: one datagram of KEY=VALUE lines to $NOTIFY_SOCKET, a path or an abstract name")
+    func notify() throws {
+        let directory = try TemporaryDirectory(prefix: "notify")
+        for name in [directory.file("notify"), "@bastion-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"] {
+            let receiver = try DatagramReceiver(name: name)
+            defer { receiver.close() }
+            let notifier = try #require(SystemdNotifier(environment: ["NOTIFY_SOCKET": name, "WATCHDOG_USEC": "4000000", "WATCHDOG_PID": "\(getpid())"]))
+            #expect(notifier.watchdogInterval == 4)
+            #expect(notifier.send(["READY=1", "STATUS=ready: two\nlines"]))
+            #expect(receiver.receive(timeout: 2) == "READY=1\nSTATUS=ready: two lines")
+        }
+        #expect(SystemdNotifier(environment: [:]) == nil)
+        // A watchdog meant for another process (WATCHDOG_PID) is not ours to feed.
+        #expect(SystemdNotifier(environment: ["NOTIFY_SOCKET": "/run/x", "WATCHDOG_USEC": "1000", "WATCHDOG_PID": "1"])?.watchdogInterval == nil)
+        // systemd gone: the send says so instead of blocking or crashing.
+        #expect(SystemdNotifier(environment: ["NOTIFY_SOCKET": directory.file("gone")])?.send(["READY=1"]) == false)
+    }
+}
