@@ -11,6 +11,8 @@ import Synchronization
 /// `siem.alert_depth` or `siem.alert_age`, and `siem.recovered` when it is back.
 public struct SIEMService: Service {
     private let relays: [SinkRelay]
+    /// Where the relays run; a reload starts and stops them there.
+    private let pool: RelayPool
     private let outbox: any OutboxStore
     private let audit: any AuditEmitter
     private let alertDepth: Int
@@ -24,10 +26,11 @@ public struct SIEMService: Service {
     ///   - alertDepth: `siem.alert_depth`, records waiting before the alert.
     ///   - alertAge: `siem.alert_age`, the oldest record's age before the alert.
     public init(
-        relays: [SinkRelay], outbox: any OutboxStore, audit: any AuditEmitter, alertDepth: Int, alertAge: TimeInterval,
+        relays: [SinkRelay], pool: RelayPool, outbox: any OutboxStore, audit: any AuditEmitter, alertDepth: Int, alertAge: TimeInterval,
         registry: PrometheusCollectorRegistry, clock: any WallClock, logger: Logger, checkInterval: TimeInterval = 10
     ) {
         self.relays = relays
+        self.pool = pool
         self.outbox = outbox
         self.audit = audit
         self.alertDepth = alertDepth
@@ -39,25 +42,8 @@ public struct SIEMService: Service {
     }
 
     public func run() async throws {
-        let stop = Stop()
-        var threads: [Thread] = []
-        for relay in relays {
-            let logger = self.logger
-            let registry = self.registry
-            let sink = relay.sink.name
-            let thread = Thread {
-                relay.run(shouldStop: { stop.isSet }, onStep: { step in Self.count(step, sink: sink, registry: registry, logger: logger) }) { error in
-                    logger.error("SIEM sink \(sink): \(error)")
-                }
-                stop.finished()
-            }
-            thread.name = "siem-\(sink)"
-            thread.start()
-            threads.append(thread)
-        }
-        var alarms = Dictionary(uniqueKeysWithValues: relays.map {
-            ($0.sink.name, BacklogAlarm(maximumDepth: Int64(alertDepth), maximumAge: alertAge))
-        })
+        relays.forEach(pool.start)
+        var alarms: [String: BacklogAlarm] = [:]
         while true {
             check(&alarms)
             do {
@@ -66,24 +52,34 @@ public struct SIEMService: Service {
                 break
             }
         }
-        stop.set()
         // Each relay notices within a tenth of a second, or when its current send returns;
         // a send stuck on a slow receiver does not hold the stop up for long (the cursor
         // only moves after a send, so nothing is lost).
-        let deadline = Date().addingTimeInterval(3)
-        while stop.running(of: relays.count) > 0, Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        let pool = pool
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread {
+                pool.stopAll(timeout: 3)
+                done.resume()
+            }.start()
+        }
+    }
+
+    /// Counts a relay step in the metrics (and warns of a retry): the pool's `onStep`.
+    public static func stepCounter(registry: PrometheusCollectorRegistry, logger: Logger) -> @Sendable (SinkRelay.Step, String) -> Void {
+        { step, sink in count(step, sink: sink, registry: registry, logger: logger) }
     }
 
     /// Metrics and alerts for every sink's backlog.
     private func check(_ alarms: inout [String: BacklogAlarm]) {
         let now = clock.now()
-        for relay in relays {
+        for relay in pool.relays {
             let sink = relay.sink.name
             guard let state = try? outbox.state(of: sink) else { continue }
             let age = state.oldestPending.map { now.timeIntervalSince($0) } ?? 0
             registry.makeGauge(descriptor: Self.depth, labels: [("sink", sink)]).set(Double(state.depth))
             registry.makeGauge(descriptor: Self.age, labels: [("sink", sink)]).set(age)
             registry.makeGauge(descriptor: Self.failed, labels: [("sink", sink)]).set(Double(state.deadLetters))
+            if alarms[sink] == nil { alarms[sink] = BacklogAlarm(maximumDepth: Int64(alertDepth), maximumAge: alertAge) }
             switch alarms[sink]?.observe(depth: state.depth, oldestPending: state.oldestPending, now: now) {
             case .raised(let reason):
                 logger.error("SIEM sink \(sink) is falling behind: \(reason)")
@@ -117,14 +113,4 @@ public struct SIEMService: Service {
     static var delivered: MetricNameDescriptor { .init(namespace: "bastion", subsystem: "siem", metricName: "delivered", unitName: "total", helpText: "Records delivered to the sink.") }
     static var failed: MetricNameDescriptor { .init(namespace: "bastion", subsystem: "siem", metricName: "dead_letters", unitName: "records", helpText: "Records the receiver refused (4xx), kept in the dead-letter table.") }
     static var retried: MetricNameDescriptor { .init(namespace: "bastion", subsystem: "siem", metricName: "retries", unitName: "total", helpText: "Failed delivery attempts, retried with backoff.") }
-}
-
-/// The stop flag the relay threads poll, and how many of them have finished.
-private final class Stop: Sendable {
-    private let flag = Atomic<Bool>(false)
-    private let done = Atomic<Int>(0)
-    var isSet: Bool { flag.load(ordering: .acquiring) }
-    func set() { flag.store(true, ordering: .releasing) }
-    func finished() { done.add(1, ordering: .relaxed) }
-    func running(of total: Int) -> Int { total - done.load(ordering: .relaxed) }
 }

@@ -45,6 +45,14 @@ struct ReloadAndSystemdTests {
         #expect(listener.changesNothing && listener.restartNeeded == ["[ssh]", "[sessions]"])
         #expect(listener.details == ["restart_needed": "[ssh],[sessions]"])
         #expect(listener.summary.hasSuffix("[ssh], [sessions] changed: not applied until bastiond restarts"))
+
+        // Sinks and webhooks apply in place; the rest of [siem] waits.
+        let sink = "\n[[siem.sinks]]\nname = \"archive\"\nkind = \"file\"\npath = \"/tmp/a\"\n"
+        let sinks = try Self.plan(Self.base + sink)
+        #expect(sinks.sinks.added == ["archive"] && sinks.restartNeeded.isEmpty && !sinks.changesNothing)
+        #expect(sinks.details == ["sinks_added": "archive"] && sinks.summary.contains("SIEM sinks +1 -0 ~0"))
+        let installation = try Self.plan(Self.base + "\n[siem]\ninstallation = \"other\"\n")
+        #expect(installation.restartNeeded == ["[siem]"] && installation.changesNothing)
     }
 
     @Test("under journald each line starts with its syslog priority and has no timestamp; elsewhere a timestamp and the level")

@@ -189,8 +189,19 @@ struct ReloadTests {
         func text(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
         try #require(try await relayPoll(timeout: 20) { text(web01Output).contains("web01-tick-2") && text(web02Output).contains("web02-tick-2") })
 
-        // ops loses web01 (and a section that waits for a restart changes too).
-        let next = fixture.policy(opsTargets: #"["web02"]"#, extra: "[log]\nlevel = \"debug\"\n[sessions]\nidle_timeout = \"20m\"")
+        // ops loses web01, a SIEM sink appears (and a section that waits for a restart changes too).
+        let archive = fixture.directory.file("siem.jsonl")
+        let next = fixture.policy(opsTargets: #"["web02"]"#, extra: """
+            [log]
+            level = "debug"
+            [sessions]
+            idle_timeout = "20m"
+            [[siem.sinks]]
+            name = "archive"
+            kind = "file"
+            path = "\(archive)"
+            format = "json"
+            """)
         try fixture.write(next)
         let reloadedAt = Date()
         bastiond.signal(SIGHUP)
@@ -211,6 +222,12 @@ struct ReloadTests {
         #expect(applied["outcome"] as? String == "success")
         #expect(details["config_sha256"] == Hex.string(SHA256.hash(Array(next.utf8))), "\(details)")
         #expect(details["roles_modified"] == "ops" && details["log_level"] == "debug" && details["restart_needed"] == "[sessions]", "\(details)")
+        #expect(details["sinks_added"] == "archive", "\(details)")
+        // The new sink runs from the reload on: it gets the reload's record and the session's end.
+        #expect(try await relayPoll(timeout: 10) {
+            let delivered = text(archive)
+            return delivered.contains(#""type":"config.reload""#) && delivered.contains("roles no longer grant root on web01")
+        }, "\(text(archive))")
         let ended = try fixture.auditRecords("session.end").compactMap { $0["details"] as? [String: String] }
         #expect(ended.contains { $0["end_reason"] == "roles no longer grant root on web01" }, "\(ended)")
 

@@ -42,7 +42,10 @@ public struct ChatOpsConfiguration: Sendable, Equatable {
         }
 
         /// The outbox cursor of this webhook: apart from the SIEM sinks' names.
-        public var cursorName: String { "chatops:\(name)" }
+        public var cursorName: String { Self.cursorName(of: name) }
+
+        /// The outbox cursor of the webhook named `name`: its messages' position.
+        public static func cursorName(of name: String) -> String { "chatops:\(name)" }
 
         public func accepts(_ type: String) -> Bool {
             events.contains { Glob($0).matches(type) }

@@ -25,6 +25,8 @@ public final class BastionDaemon: Sendable {
     private let logger: Logger
     private let configurationDigest: String?
     private let systemd: SystemdNotifier?
+    /// The SIEM and chat-ops relays' threads (a reload starts and stops them).
+    private let relayPool: RelayPool
     /// Re-reads the configuration file (SIGHUP); nil when the daemon was given no file.
     public let reloader: ConfigurationReloader?
 
@@ -43,10 +45,13 @@ public final class BastionDaemon: Sendable {
         self.logger = logger
         self.configurationDigest = configurationDigest
         self.systemd = systemd
+        let pool = RelayPool(logger: logger, onStep: SIEMService.stepCounter(registry: registry, logger: logger))
+        relayPool = pool
         reloader = configurationFile.map {
             ConfigurationReloader(
                 file: $0, running: environment.configuration, policy: environment.policy, audit: environment.auditLog,
-                clock: environment.clock, logLevel: logLevel, systemd: systemd, logger: logger
+                clock: environment.clock, logLevel: logLevel, systemd: systemd, logger: logger,
+                prepareRelays: { next, plan in try DeliveryRelays.prepare(next, plan: plan, environment: environment, pool: pool) }
             )
         }
     }
@@ -61,7 +66,9 @@ public final class BastionDaemon: Sendable {
         let archive = SessionArchiveService(environment: environment)
         // Sinks first: a sink seen for the first time starts at the head of the chain, and
         // everything this start records (recoveries, server.start) should reach it.
-        let relays = try makeRelays(audit: audit)
+        let relays = try DeliveryRelays.make(
+            sinks: configuration.siem.sinks, webhooks: configuration.chatops.webhooks, environment: environment
+        )
         try InterruptedSessions.recordEnded(
             try environment.sessions.endAbandoned(at: clock.now()), reason: "bastiond stopped while the session ran", audit: audit, clock: clock
         )
@@ -88,7 +95,7 @@ public final class BastionDaemon: Sendable {
             [
                 SSHService(server: sshServer, onListening: { readiness.set(ssh: $0) }), http,
                 SIEMService(
-                    relays: relays, outbox: environment.siemOutbox, audit: audit, alertDepth: configuration.siem.alertDepth,
+                    relays: relays, pool: relayPool, outbox: environment.siemOutbox, audit: audit, alertDepth: configuration.siem.alertDepth,
                     alertAge: configuration.siem.alertAge, registry: registry, clock: clock, logger: logger
                 ),
                 ElevationSweepService(elevation: elevation, logger: logger), SessionIndexService(archive: archive, logger: logger),
@@ -140,25 +147,6 @@ public final class BastionDaemon: Sendable {
             ),
             audit: audit, clock: clock, sessions: sessions
         )
-    }
-
-    /// One outbox relay per SIEM sink and per chat-ops webhook.
-    private func makeRelays(audit: some AuditEmitter) throws -> [SinkRelay] {
-        let configuration = environment.configuration
-        let clock = environment.clock
-        var relays: [SinkRelay] = []
-        for sink in configuration.siem.sinks {
-            let relay = SinkRelay(
-                sink: try SIEMSinkFactory.make(sink), outbox: environment.siemOutbox, installation: configuration.siem.installation, clock: clock,
-                streamSessions: sink.streamSessions
-            )
-            _ = try environment.siemOutbox.cursor(of: sink.name, now: clock.now())
-            relays.append(relay)
-        }
-        return relays + (try ChatOpsRelays.make(
-            configuration.chatops, links: environment.elevation(audit: audit).links, outbox: environment.siemOutbox,
-            installation: configuration.siem.installation, clock: clock
-        ))
     }
 
     /// The HTTP side: health, metrics and every route, on `http.listen`.

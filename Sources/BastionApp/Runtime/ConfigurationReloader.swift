@@ -25,15 +25,19 @@ public final class ConfigurationReloader: Sendable {
     private let logLevel: LogLevelSwitch?
     private let systemd: SystemdNotifier?
     private let logger: Logger
-    /// What is in force: the start's file with every reload's roles, targets and level.
+    private let prepareRelays: @Sendable (BastionConfiguration, ReloadPlan) throws -> @Sendable () -> Void
+    /// What is in force: the start's file with every reload's roles, targets, sinks, webhooks
+    /// and level.
     private let running: Mutex<BastionConfiguration>
     /// One reload at a time: two SIGHUPs in a row run one after the other.
     private let serial = Mutex(())
 
     public init(
         file: String, running: BastionConfiguration, policy: LivePolicy, audit: any AuditEmitter, clock: any WallClock,
-        logLevel: LogLevelSwitch?, systemd: SystemdNotifier?, logger: Logger
+        logLevel: LogLevelSwitch?, systemd: SystemdNotifier?, logger: Logger,
+        prepareRelays: @escaping @Sendable (BastionConfiguration, ReloadPlan) throws -> @Sendable () -> Void = { _, _ in {} }
     ) {
+        self.prepareRelays = prepareRelays
         self.file = file
         self.running = Mutex(running)
         self.policy = policy
@@ -78,6 +82,18 @@ public final class ConfigurationReloader: Sendable {
         let digest = Hex.string(SHA256.hash(bytes))
         let current = running.withLock { $0 }
         let plan = ReloadPlan(from: current, to: next)
+        let startRelays: @Sendable () -> Void
+        do {
+            startRelays = try prepareRelays(next, plan)
+        } catch {
+            let reason = "\(error)"
+            logger.error("configuration reload refused; the running configuration is unchanged", metadata: ["error": "\(reason)"])
+            try? audit.append(AuditEvent(
+                type: .configReload, time: now, outcome: .failure, actor: .init(user: nil, method: "daemon"), reason: reason,
+                details: ["config_file": file, "config_sha256": digest]
+            ))
+            return .refused(reason)
+        }
         var details = plan.details
         details["config_file"] = file
         details["config_sha256"] = digest
@@ -88,10 +104,13 @@ public final class ConfigurationReloader: Sendable {
             return .refused("the audit log refused the record: \(error)")
         }
         policy.replace(with: next.policy)
+        startRelays()
         if let level = plan.logLevel.flatMap(Logger.Level.init(rawValue:)) { logLevel?.current = level }
         running.withLock {
             $0.policy = next.policy
             $0.log = next.log
+            $0.siem.sinks = next.siem.sinks
+            $0.chatops.webhooks = next.chatops.webhooks
         }
         logger.notice("configuration reloaded", metadata: ["sha256": "\(digest)", "changes": "\(plan.summary)"])
         if !plan.restartNeeded.isEmpty {

@@ -8,7 +8,7 @@ public struct PolicyChange: Sendable, Equatable {
 
         public var isEmpty: Bool { added.isEmpty && removed.isEmpty && modified.isEmpty }
 
-        init<Value: Equatable>(from old: [String: Value], to new: [String: Value]) {
+        public init<Value: Equatable>(from old: [String: Value], to new: [String: Value]) {
             added = new.keys.filter { old[$0] == nil }.sorted()
             removed = old.keys.filter { new[$0] == nil }.sorted()
             modified = new.keys.filter { old[$0] != nil && old[$0] != new[$0] }.sorted()
