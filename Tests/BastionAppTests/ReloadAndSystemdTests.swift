@@ -66,7 +66,14 @@ struct ReloadAndSystemdTests {
         #expect(line(.error, journal: true) == "<3>bastiond: session ended forged: line node=a session=s1")
         #expect([Logger.Level.trace, .debug, .info, .notice, .warning, .error, .critical].map(DaemonLogHandler.priority(of:)) == [7, 7, 6, 5, 4, 3, 2])
         #expect(line(.warning, journal: false) == "2026-12-07T10:00:00Z warning bastiond: session ended forged: line node=a session=s1")
-        #expect(DaemonLogHandler.writesToJournal(["JOURNAL_STREAM": "8:12345"]) && !DaemonLogHandler.writesToJournal([:]))
+        // Only when standard error is the stream systemd named (device:inode).
+        let pipe = Pipe()
+        var status = stat()
+        fstat(pipe.fileHandleForWriting.fileDescriptor, &status)
+        let named = ["JOURNAL_STREAM": "\(status.st_dev):\(status.st_ino)"]
+        #expect(DaemonLogHandler.writesToJournal(named, standardError: pipe.fileHandleForWriting.fileDescriptor))
+        #expect(!DaemonLogHandler.writesToJournal(["JOURNAL_STREAM": "8:12345"], standardError: pipe.fileHandleForWriting.fileDescriptor))
+        #expect(!DaemonLogHandler.writesToJournal([:], standardError: pipe.fileHandleForWriting.fileDescriptor))
     }
 
     @Test("a reload may change the level every logger reads")

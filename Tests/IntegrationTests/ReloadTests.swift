@@ -124,8 +124,13 @@ struct ReloadTests {
         let socket = fixture.directory.file("notify")
         let receiver = try DatagramReceiver(name: socket)
         defer { receiver.close() }
+        // stderr goes to a file standing in for the journal's stream: JOURNAL_STREAM names it.
+        let logPath = fixture.directory.file("serve.log")
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        var stream = stat()
+        try #require(stat(logPath, &stream) == 0)
         let bastiond = try fixture.start(
-            environment: ["NOTIFY_SOCKET": socket, "WATCHDOG_USEC": "1000000", "JOURNAL_STREAM": "8:4242"], log: "serve.log"
+            environment: ["NOTIFY_SOCKET": socket, "WATCHDOG_USEC": "1000000", "JOURNAL_STREAM": "\(stream.st_dev):\(stream.st_ino)"], log: "serve.log"
         )
         defer { bastiond.signal(SIGKILL) }
 

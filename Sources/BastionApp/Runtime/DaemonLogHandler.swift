@@ -35,9 +35,14 @@ public struct DaemonLogHandler: LogHandler {
         self.journal = journal
     }
 
-    /// Whether standard error goes to journald, by `$JOURNAL_STREAM` (systemd.exec(5)).
-    public static func writesToJournal(_ environment: [String: String]) -> Bool {
-        environment["JOURNAL_STREAM"].map { !$0.isEmpty } ?? false
+    /// Whether standard error goes to journald: `$JOURNAL_STREAM` (systemd.exec(5)) names the
+    /// device and inode of the stream systemd connected, and standard error must still be it
+    /// (a shell in between that redirected it gets plain lines).
+    public static func writesToJournal(_ environment: [String: String], standardError: Int32 = 2) -> Bool {
+        guard let value = environment["JOURNAL_STREAM"] else { return false }
+        var status = stat()
+        guard fstat(standardError, &status) == 0 else { return false }
+        return value == "\(status.st_dev):\(status.st_ino)"
     }
 
     public var logLevel: Logger.Level {
