@@ -21,7 +21,7 @@ public final class PostgresSessionCatalog: SessionCatalog {
 
     public func add(_ session: IndexedSession, text: String) throws {
         try database.transaction { connection in
-            if try connection.query("SELECT 1 FROM session_catalog WHERE id = $1", [session.id]).first == nil {
+            if try connection.query("SELECT 1 FROM session_catalog WHERE id = $1", [session.id.rawValue]).first == nil {
                 try connection.query("SAVEPOINT full_text")
                 do {
                     try insert(session, text: text, connection)
@@ -43,7 +43,7 @@ public final class PostgresSessionCatalog: SessionCatalog {
             ON CONFLICT (id) DO NOTHING
             """,
             [
-                session.id, session.user, session.login, session.target, session.sourceAddress, session.startedAt, session.duration,
+                session.id.rawValue, session.user, session.login, session.target, session.sourceAddress, session.startedAt, session.duration,
                 session.exitStatus, session.endReason, session.recording, session.recordingSize, session.recordingSHA256,
                 session.elevationRequest, session.auditSeq, text,
             ]
@@ -58,9 +58,9 @@ public final class PostgresSessionCatalog: SessionCatalog {
         try database.run { connection in try Self.advance(connection, to: seq) }
     }
 
-    public func session(id: String) throws -> IndexedSession? {
+    public func session(id: SessionID) throws -> IndexedSession? {
         try database.run { connection in
-            try connection.query("SELECT * FROM session_catalog WHERE id = $1", [id]).first.map(Self.session(from:))
+            try connection.query("SELECT * FROM session_catalog WHERE id = $1", [id.rawValue]).first.map(Self.session(from:))
         }
     }
 
@@ -97,7 +97,7 @@ public final class PostgresSessionCatalog: SessionCatalog {
 
     private static func session(from row: PostgresRow) throws -> IndexedSession {
         IndexedSession(
-            id: try row.text("id"), user: try row.text("user_name"), login: try row.text("login"), target: try row.text("target"),
+            id: SessionID(rawValue: try row.text("id")), user: try row.text("user_name"), login: try row.text("login"), target: try row.text("target"),
             sourceAddress: try row.text("source_address"), startedAt: try row.date("started_at"), duration: try row.double("duration"),
             exitStatus: try row.optionalText("exit_status"), endReason: try row.text("end_reason"), recording: try row.optionalText("recording"),
             recordingSize: try row.int("recording_size"), recordingSHA256: try row.optionalText("recording_sha256"),

@@ -15,14 +15,14 @@ public final class SQLiteSessionCatalog: SessionCatalog {
 
     public func add(_ session: IndexedSession, text: String) throws {
         try database.storeWrite { db in
-            let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM session_catalog WHERE id = ?", arguments: [session.id]) ?? false
+            let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM session_catalog WHERE id = ?", arguments: [session.id.rawValue]) ?? false
             if !exists {
                 try db.execute(sql: """
                     INSERT INTO session_catalog (id, user_name, login, target, source_address, started_at, duration, exit_status, end_reason,
                         recording, recording_size, recording_sha256, elevation_request, audit_seq)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, arguments: [
-                        session.id, session.user, session.login, session.target, session.sourceAddress, session.startedAt.timeIntervalSince1970,
+                        session.id.rawValue, session.user, session.login, session.target, session.sourceAddress, session.startedAt.timeIntervalSince1970,
                         session.duration, session.exitStatus, session.endReason, session.recording, session.recordingSize,
                         session.recordingSHA256, session.elevationRequest, session.auditSeq,
                     ])
@@ -40,9 +40,9 @@ public final class SQLiteSessionCatalog: SessionCatalog {
         try database.storeWrite { db in try Self.advance(db, to: seq) }
     }
 
-    public func session(id: String) throws -> IndexedSession? {
+    public func session(id: SessionID) throws -> IndexedSession? {
         try database.storeRead { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM session_catalog WHERE id = ?", arguments: [id]).map(Self.session(from:))
+            try Row.fetchOne(db, sql: "SELECT * FROM session_catalog WHERE id = ?", arguments: [id.rawValue]).map(Self.session(from:))
         }
     }
 
@@ -83,7 +83,7 @@ public final class SQLiteSessionCatalog: SessionCatalog {
 
     private static func session(from row: Row) -> IndexedSession {
         IndexedSession(
-            id: row["id"], user: row["user_name"], login: row["login"], target: row["target"], sourceAddress: row["source_address"],
+            id: SessionID(rawValue: row["id"]), user: row["user_name"], login: row["login"], target: row["target"], sourceAddress: row["source_address"],
             startedAt: Date(timeIntervalSince1970: row["started_at"]), duration: row["duration"], exitStatus: row["exit_status"],
             endReason: row["end_reason"], recording: row["recording"], recordingSize: row["recording_size"],
             recordingSHA256: row["recording_sha256"], elevationRequest: row["elevation_request"], auditSeq: row["audit_seq"]

@@ -43,7 +43,7 @@ struct ReplayCommand: ParsableCommand {
         // known session's recording (named SESSION_ID.cast).
         let candidate = isFile ? URL(fileURLWithPath: recording).deletingPathExtension().lastPathComponent : recording
         var session: IndexedSession?
-        do { session = try archive.session(id: candidate) } catch { throw Refusal(message: "cannot read the session catalog: \(error)") }
+        do { session = try archive.session(id: SessionID(rawValue: candidate)) } catch { throw Refusal(message: "cannot read the session catalog: \(error)") }
         if isFile, let known = session, Self.samePath(known.recording, recording) == false { session = nil }
         guard session != nil || isFile else {
             Self.complain("no ended session \(recording) (see `ssh … sessions`)")
@@ -53,14 +53,14 @@ struct ReplayCommand: ParsableCommand {
         var details = ["via": "cli", "forced": "false"]
         let path: String
         if let session {
-            details["session_id"] = session.id
+            details["session_id"] = session.id.rawValue
             switch archive.verify(session) {
             case .intact(let verified):
                 path = verified
             case .refused(let reason):
                 try environment.auditLog.append(AuditEvent(
-                    type: .recordingIntegrity, time: now, outcome: .failure, actor: AuditCommand.auditor, session: .init(id: SessionID(rawValue: session.id), login: session.login),
-                    target: session.target, reason: reason, details: ["session_id": session.id, "via": "cli", "forced": force ? "true" : "false"]
+                    type: .recordingIntegrity, time: now, outcome: .failure, actor: AuditCommand.auditor, session: .init(id: session.id, login: session.login),
+                    target: session.target, reason: reason, details: ["session_id": session.id.rawValue, "via": "cli", "forced": force ? "true" : "false"]
                 ))
                 guard force else {
                     Self.complain("\(reason); replay refused (use --force to play it anyway, which is audited)")
@@ -81,7 +81,7 @@ struct ReplayCommand: ParsableCommand {
 
         try environment.auditLog.append(AuditEvent(
             type: raw ? .sessionExport : .sessionReplay, time: now, actor: AuditCommand.auditor,
-            session: session.map { .init(id: SessionID(rawValue: $0.id), login: $0.login) }, target: session?.target, details: details
+            session: session.map { .init(id: $0.id, login: $0.login) }, target: session?.target, details: details
         ))
 
         let data: Data
@@ -98,7 +98,7 @@ struct ReplayCommand: ParsableCommand {
             Self.complain("\(path): \(error)")
             throw ExitCode(1)
         }
-        let name = session?.id ?? playback.header.sessionID ?? path
+        let name = session?.id.rawValue ?? playback.header.sessionID ?? path
         let who = [playback.header.user, playback.header.login.map { "\($0)@\(playback.header.target ?? "?")" }].compactMap { $0 }.joined(separator: " ")
         let keyboard = KeyboardInput()
         defer { keyboard?.restore() }

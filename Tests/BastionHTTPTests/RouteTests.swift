@@ -95,7 +95,7 @@ struct RouteTests {
     /// No recordings: the web view's pages that need one are not these tests' business.
     struct EmptyArchive: SessionArchive {
         func search(_ query: SessionQuery) throws -> [IndexedSession] { [] }
-        func session(id: String) throws -> IndexedSession? { nil }
+        func session(id: SessionID) throws -> IndexedSession? { nil }
         func verify(_ session: IndexedSession) -> RecordingVerdict { .refused("none") }
         func readVerified(_ session: IndexedSession) -> Result<Data, RecordingRefusal> { .failure(RecordingRefusal(reason: "none")) }
     }

@@ -286,7 +286,7 @@ struct OutboxCatalogConformanceTests {
             defer { withExtendedLifetime(stores) {} }
             let catalog = stores.catalog
             let start = Date(timeIntervalSince1970: 1_800_000_000)
-            func session(_ id: String, user: String, target: String, at offset: TimeInterval, seq: Int64) -> IndexedSession {
+            func session(_ id: SessionID, user: String, target: String, at offset: TimeInterval, seq: Int64) -> IndexedSession {
                 IndexedSession(
                     id: id, user: user, login: "root", target: target, sourceAddress: "127.0.0.1", startedAt: start.addingTimeInterval(offset),
                     duration: 60, exitStatus: "0", endReason: "exit", recording: "/r/\(id).cast", recordingSize: 1234, recordingSHA256: "ab",

@@ -56,7 +56,7 @@ public struct RecordingVerifier: Sendable {
     private func trustedRecording(_ session: IndexedSession) -> Result<IndexedSession, Refusal> {
         let now = environment.clock.now()
         guard let record = try? environment.auditLog.search(AuditQuery(fromSeq: session.auditSeq, toSeq: session.auditSeq)).first,
-            let event = try? AuditEvent(canonicalJSON: Array(record.json.utf8)), event.details[.sessionID] == session.id
+            let event = try? AuditEvent(canonicalJSON: Array(record.json.utf8)), event.details[.sessionID] == session.id.rawValue
         else {
             return .failure(Refusal(reason: "session \(session.id): its session.end audit record (seq \(session.auditSeq)) is missing"))
         }

@@ -20,7 +20,7 @@ public struct SessionArchiveService: SessionArchive {
         return try environment.sessionCatalog.search(query)
     }
 
-    public func session(id: String) throws -> IndexedSession? {
+    public func session(id: SessionID) throws -> IndexedSession? {
         try catchUp()
         return try environment.sessionCatalog.session(id: id)
     }

@@ -43,7 +43,7 @@ public struct SessionIndexer: Sendable {
         let exit = details[.exitStatus] ?? details[.exitSignal].map { "signal \($0)" }
         let recording = details[.recording].flatMap { $0 == "none" ? nil : $0 }
         return IndexedSession(
-            id: id, user: event.actor?.user ?? "", login: details[.login] ?? event.session?.login ?? "", target: event.target ?? "",
+            id: SessionID(rawValue: id), user: event.actor?.user ?? "", login: details[.login] ?? event.session?.login ?? "", target: event.target ?? "",
             sourceAddress: event.connection?.remoteAddress ?? "", startedAt: event.time.addingTimeInterval(-duration), duration: duration,
             exitStatus: exit, endReason: details[.endReason] ?? "", recording: recording,
             recordingSize: Int(details[.recordingSize] ?? "") ?? 0, recordingSHA256: details[.recordingSHA256],

@@ -2,7 +2,11 @@ public import BastionCore
 import BastionCrypto
 import Foundation
 public import Logging
+import Dispatch
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// SIGHUP: re-reads the configuration file and applies what can change in place
 /// (``ReloadPlan``), or changes nothing.

@@ -7,26 +7,26 @@ public import Foundation
 /// late (the webhook was down) still tells what happened then, not what is true now.
 public struct ElevationNotice: Sendable, Equatable {
     /// The dotted event type (`elevation.requested`).
-    public var type: String
-    public var requestID: ElevationID
-    public var requester: String
-    public var target: String
-    public var login: String
-    public var reason: String
+    public let type: String
+    public let requestID: ElevationID
+    public let requester: String
+    public let target: String
+    public let login: String
+    public let reason: String
     /// As written by ``DurationText`` (`30m`).
-    public var duration: String
-    public var state: String
+    public let duration: String
+    public let state: String
     /// The approver of the last decision, if any.
-    public var approver: String?
-    public var comment: String?
+    public let approver: String?
+    public let comment: String?
     /// Why the request or grant closed (`denied by bob`, `time up`).
-    public var closeReason: String?
-    public var grantEnds: Date?
-    public var expires: Date?
-    public var time: Date
+    public let closeReason: String?
+    public let grantEnds: Date?
+    public let expires: Date?
+    public let time: Date
     /// The approval page, only for `elevation.requested` (the token is recomputed from the id,
     /// never read from the log, where it must not be).
-    public var approveURL: String?
+    public let approveURL: String?
 
     /// The notice for `event`, or nil when it is not an elevation record about one request.
     public init?(event: AuditEvent, links: ApprovalLink) {

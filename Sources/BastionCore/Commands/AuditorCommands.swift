@@ -21,7 +21,7 @@ extension BastionCommand {
 
     /// `replay ID [--speed N] [--idle-limit SECONDS] [--from HH:MM:SS] [--raw] [--force]`.
     public struct ReplayAsk: Sendable, Equatable {
-        public var id: String
+        public var id: SessionID
         public var speed: Double
         public var idleLimit: Double?
         /// Seconds into the recording to start at.
@@ -31,7 +31,7 @@ extension BastionCommand {
         /// Play even when the recording does not match its audit record (audited).
         public var force: Bool
 
-        public init(id: String, speed: Double = 1, idleLimit: Double? = nil, from: Double = 0, raw: Bool = false, force: Bool = false) {
+        public init(id: SessionID, speed: Double = 1, idleLimit: Double? = nil, from: Double = 0, raw: Bool = false, force: Bool = false) {
             self.id = id
             self.speed = speed
             self.idleLimit = idleLimit
@@ -56,7 +56,7 @@ extension BastionCommand {
         let usage = "usage: replay ID [--speed N] [--idle-limit SECONDS] [--from HH:MM:SS] [--raw] [--force]"
         let options = try Options(arguments, command: "replay", flags: ["--raw", "--force"], values: ["--speed", "--idle-limit", "--from"], text: [], usage: usage)
         guard options.positional.count == 1, let id = options.positional.first else { throw ParseError(message: "replay: name one session id (\(usage))") }
-        var ask = ReplayAsk(id: id, raw: options.flags.contains("--raw"), force: options.flags.contains("--force"))
+        var ask = ReplayAsk(id: SessionID(rawValue: id), raw: options.flags.contains("--raw"), force: options.flags.contains("--force"))
         if let text = options.values["--speed"] {
             guard let speed = Double(text), speed > 0, speed <= 100 else { throw ParseError(message: "replay: --speed must be a number above 0, at most 100") }
             ask.speed = speed

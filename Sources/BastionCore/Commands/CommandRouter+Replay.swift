@@ -17,8 +17,8 @@ extension CommandRouter {
         let connection = identity.connection.auditConnection(sshUsername: identity.user.name.rawValue)
         func event(_ type: AuditEventType, outcome: AuditEvent.Outcome = .success, reason: String? = nil, forced: Bool) -> AuditEvent {
             AuditEvent(
-                type: type, time: now, outcome: outcome, actor: actor, connection: connection, session: .init(id: SessionID(rawValue: session.id), login: session.login),
-                target: session.target, reason: reason, details: ["session_id": session.id, "via": "ssh", "forced": forced ? "true" : "false"]
+                type: type, time: now, outcome: outcome, actor: actor, connection: connection, session: .init(id: session.id, login: session.login),
+                target: session.target, reason: reason, details: ["session_id": session.id.rawValue, "via": "ssh", "forced": forced ? "true" : "false"]
             )
         }
 

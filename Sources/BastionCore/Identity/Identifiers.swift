@@ -23,7 +23,8 @@ public enum RandomID {
 /// What every typed id shares: a string underneath, written as itself (in JSON too: the standard
 /// library codes a `String`-backed `RawRepresentable` as its raw value), and
 /// literals for tests and fixtures (`"s1"`); real ones come from `random()` or a store.
-public protocol TypedIdentifier: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible, ExpressibleByStringLiteral
+public protocol TypedIdentifier: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible, CustomDebugStringConvertible,
+    ExpressibleByStringLiteral
 where RawValue == String {
     init(rawValue: String)
 }
@@ -31,6 +32,8 @@ where RawValue == String {
 extension TypedIdentifier {
     public init(stringLiteral value: String) { self.init(rawValue: value) }
     public var description: String { rawValue }
+    /// In a list or a test's failure message too, the id as written (`["1a2b"]`).
+    public var debugDescription: String { "\"\(rawValue)\"" }
 }
 
 /// A relayed session (or a connection's row of forwards) in the session registry, the

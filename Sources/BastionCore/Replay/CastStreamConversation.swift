@@ -4,7 +4,7 @@ public import Foundation
 /// archive), a bounded slice per tick so that a large file never holds the connection's thread
 /// for long and Ctrl-C is still seen.
 public final class CastStreamConversation: CommandConversation {
-    private let sessionID: String
+    private let sessionID: SessionID
     private let path: String
     private var file: FileHandle?
     private var done = false
@@ -14,7 +14,7 @@ public final class CastStreamConversation: CommandConversation {
     /// Read and written in pieces of this size within a slice.
     static let chunkSize = 32 * 1024
 
-    public init(sessionID: String, path: String) {
+    public init(sessionID: SessionID, path: String) {
         self.sessionID = sessionID
         self.path = path
     }

@@ -3,28 +3,30 @@ public import Foundation
 /// One ended session as auditors find it: who, where, when, how it ended, and the recording
 /// with the SHA-256 its `session.end` audit record holds (the trusted copy of the hash).
 public struct IndexedSession: Sendable, Equatable {
-    public var id: String
-    public var user: String
-    public var login: String
-    public var target: String
-    public var sourceAddress: String
-    public var startedAt: Date
-    public var duration: TimeInterval
+    public let id: SessionID
+    public let user: String
+    public let login: String
+    public let target: String
+    public let sourceAddress: String
+    public let startedAt: Date
+    public let duration: TimeInterval
     /// `exit_status` or `signal NAME`, when the target reported one.
-    public var exitStatus: String?
-    public var endReason: String
+    public let exitStatus: String?
+    public let endReason: String
+    // The recording and its hash as the index has them; whoever plays it puts in the copies
+    // from the hash-chained `session.end` record first (the index is not trusted).
     /// The recording file, or nil when the session was not recorded.
     public var recording: String?
-    public var recordingSize: Int
+    public let recordingSize: Int
     /// Lowercase hex, from the `session.end` record.
     public var recordingSHA256: String?
     /// The elevation request whose grant the session ran under, if any.
-    public var elevationRequest: String?
+    public let elevationRequest: String?
     /// Sequence number of the `session.end` audit record this entry was built from.
-    public var auditSeq: Int64
+    public let auditSeq: Int64
 
     public init(
-        id: String, user: String, login: String, target: String, sourceAddress: String, startedAt: Date, duration: TimeInterval,
+        id: SessionID, user: String, login: String, target: String, sourceAddress: String, startedAt: Date, duration: TimeInterval,
         exitStatus: String?, endReason: String, recording: String?, recordingSize: Int, recordingSHA256: String?,
         elevationRequest: String?, auditSeq: Int64
     ) {

@@ -21,7 +21,7 @@ public final class ReplayConversation: CommandConversation {
         }
     }
 
-    private let sessionID: String
+    private let sessionID: SessionID
     private let path: String
     private let banner: String
     private let options: Options
@@ -32,7 +32,7 @@ public final class ReplayConversation: CommandConversation {
     static let resetTerminal = Array("\u{1B}[0m\u{1B}[?25h".utf8)
     static let clearScreen = Array("\u{1B}[H\u{1B}[2J".utf8)
 
-    public init(sessionID: String, path: String, banner: String, options: Options) {
+    public init(sessionID: SessionID, path: String, banner: String, options: Options) {
         self.sessionID = sessionID
         self.path = path
         self.banner = banner

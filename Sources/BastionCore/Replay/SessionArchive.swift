@@ -5,7 +5,7 @@ public import Foundation
 public protocol SessionArchive: Sendable {
     /// Sessions matching `query`, newest first, including any that ended a moment ago.
     func search(_ query: SessionQuery) throws -> [IndexedSession]
-    func session(id: String) throws -> IndexedSession?
+    func session(id: SessionID) throws -> IndexedSession?
     /// Whether `session`'s recording is the one its audit record describes.
     func verify(_ session: IndexedSession) -> RecordingVerdict
     /// The recording's bytes, read once and checked as read: what is served is exactly what

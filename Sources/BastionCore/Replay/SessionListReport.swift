@@ -13,7 +13,7 @@ struct SessionListReport {
                 + (grep == nil ? "" : "  MATCH")
         ]
         for session in sessions {
-            var line = session.id.padding(toLength: 18, withPad: " ", startingAt: 0)
+            var line = session.id.rawValue.padding(toLength: 18, withPad: " ", startingAt: 0)
             line += session.user.padding(toLength: 14, withPad: " ", startingAt: 0)
             line += "\(session.login)@\(session.target)".padding(toLength: 26, withPad: " ", startingAt: 0)
             line += Self.time(session.startedAt).padding(toLength: 22, withPad: " ", startingAt: 0)

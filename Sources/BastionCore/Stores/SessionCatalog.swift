@@ -8,7 +8,7 @@ public protocol SessionCatalog: Sendable {
     func indexedThrough() throws -> Int64
     /// Moves the indexed-through mark past records that held no session (a batch without one).
     func markIndexed(through seq: Int64) throws
-    func session(id: String) throws -> IndexedSession?
+    func session(id: SessionID) throws -> IndexedSession?
     /// Sessions matching `query`, newest first.
     func search(_ query: SessionQuery) throws -> [IndexedSession]
 }

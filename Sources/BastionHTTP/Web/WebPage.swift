@@ -36,7 +36,7 @@ enum WebPage {
 
             """
         for session in sessions {
-            body += "<tr><td><a href=\"/sessions/\(escape(session.id))\">\(escape(session.id))</a></td><td>\(escape(session.user))</td>"
+            body += "<tr><td><a href=\"/sessions/\(escape(session.id.rawValue))\">\(escape(session.id.rawValue))</a></td><td>\(escape(session.user))</td>"
             body += "<td>\(escape(session.login))@\(escape(session.target))</td><td>\(escape(time(session.startedAt)))</td>"
             body += "<td>\(escape(DurationText.format(max(0, session.duration.rounded(.down)))))</td><td>\(escape(session.exitStatus ?? "-"))</td>"
             body += "<td>\(escape(size(session.recordingSize)))</td>"
@@ -68,7 +68,7 @@ enum WebPage {
     }
 
     static func player(_ session: IndexedSession, markers: [Marker], length: Double, viewer: String) -> String {
-        var body = "<p><a href=\"/sessions\">← all sessions</a></p>\n<h1>Session \(escape(session.id))</h1>\n"
+        var body = "<p><a href=\"/sessions\">← all sessions</a></p>\n<h1>Session \(escape(session.id.rawValue))</h1>\n"
         body += facts(session)
         let markerJSON = (try? JSONSerialization.data(withJSONObject: markers.map { [$0.time, $0.label] as [Any] })).flatMap {
             String(data: $0, encoding: .utf8)
@@ -76,9 +76,9 @@ enum WebPage {
         // The poster is the screen a second after the last event (at the last event's own time
         // the player has not drawn that event yet): the frame as the session left it.
         body += """
-            <div id="player" data-cast="/sessions/\(escape(session.id))/cast" data-markers="\(escape(markerJSON))" data-poster="npt:\(String(format: "%.3f", length + 1))"></div>
+            <div id="player" data-cast="/sessions/\(escape(session.id.rawValue))/cast" data-markers="\(escape(markerJSON))" data-poster="npt:\(String(format: "%.3f", length + 1))"></div>
             <p class="note">The recording matched its audit record when this page was made; the player's file is checked again.
-            <a href="/sessions/\(escape(session.id))/cast" download="\(escape(session.id)).cast">Download the .cast file</a></p>
+            <a href="/sessions/\(escape(session.id.rawValue))/cast" download="\(escape(session.id.rawValue)).cast">Download the .cast file</a></p>
 
             """
         body += "<h2>Markers</h2>\n"
@@ -103,7 +103,7 @@ enum WebPage {
     }
 
     static func refusedRecording(_ session: IndexedSession, reason: String, viewer: String) -> String {
-        var body = "<p><a href=\"/sessions\">← all sessions</a></p>\n<h1>Session \(escape(session.id)): replay refused</h1>\n"
+        var body = "<p><a href=\"/sessions\">← all sessions</a></p>\n<h1>Session \(escape(session.id.rawValue)): replay refused</h1>\n"
         body += "<p class=\"error\">\(escape(reason)).</p>\n"
         body += "<p>The recording is not shown: it is not the one its audit record describes. This refusal has been audited.</p>\n"
         return page(title: "Replay refused", body: body + facts(session), viewer: viewer)

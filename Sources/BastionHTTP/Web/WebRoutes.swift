@@ -140,9 +140,9 @@ private struct WebView: Sendable {
         try await withIntactRecording(request, id: id, from: connection) { user, session, indexed, data in
             let (markers, length) = WebPage.markers(in: data)
             try audit.append(AuditEvent(
-                type: .sessionReplay, time: clock.now(), actor: actor(user), connection: connection, session: .init(id: SessionID(rawValue: indexed.id), login: indexed.login),
+                type: .sessionReplay, time: clock.now(), actor: actor(user), connection: connection, session: .init(id: indexed.id, login: indexed.login),
                 target: indexed.target,
-                details: ["session_id": indexed.id, "via": "web", "forced": "false", "web_session": session.auditID]
+                details: ["session_id": indexed.id.rawValue, "via": "web", "forced": "false", "web_session": session.auditID]
             ))
             return WebRoutes.html(.ok, WebPage.player(indexed, markers: markers, length: length, viewer: user.name.rawValue))
         }
@@ -151,9 +151,9 @@ private struct WebView: Sendable {
     func cast(_ request: Request, id: String, from connection: AuditEvent.Connection) async throws -> Response {
         try await withIntactRecording(request, id: id, from: connection) { user, session, indexed, data in
             try audit.append(AuditEvent(
-                type: .sessionExport, time: clock.now(), actor: actor(user), connection: connection, session: .init(id: SessionID(rawValue: indexed.id), login: indexed.login),
+                type: .sessionExport, time: clock.now(), actor: actor(user), connection: connection, session: .init(id: indexed.id, login: indexed.login),
                 target: indexed.target,
-                details: ["session_id": indexed.id, "via": "web", "forced": "false", "web_session": session.auditID, "bytes": String(data.count)]
+                details: ["session_id": indexed.id.rawValue, "via": "web", "forced": "false", "web_session": session.auditID, "bytes": String(data.count)]
             ))
             return Response(
                 status: .ok,
@@ -198,7 +198,7 @@ private struct WebView: Sendable {
     private func verified(id: String, user: User, session: WebSession, connection: AuditEvent.Connection) async throws -> Checked {
         let archive = self.archive
         let outcome: Checked = try await NIOThreadPool.singleton.runIfActive {
-            guard id.utf8.count <= 64, let indexed = try archive.session(id: id) else { return .notFound }
+            guard id.utf8.count <= 64, let indexed = try archive.session(id: SessionID(rawValue: id)) else { return .notFound }
             // Read once and hashed as read: the bytes served are the bytes checked.
             switch archive.readVerified(indexed) {
             case .success(let data): return .intact(indexed, data)
@@ -208,8 +208,8 @@ private struct WebView: Sendable {
         if case .refused(let indexed, let reason) = outcome {
             try audit.append(AuditEvent(
                 type: .recordingIntegrity, time: clock.now(), outcome: .failure, actor: actor(user), connection: connection,
-                session: .init(id: SessionID(rawValue: indexed.id), login: indexed.login), target: indexed.target, reason: reason,
-                details: ["session_id": indexed.id, "forced": "false", "via": "web", "web_session": session.auditID]
+                session: .init(id: indexed.id, login: indexed.login), target: indexed.target, reason: reason,
+                details: ["session_id": indexed.id.rawValue, "forced": "false", "via": "web", "web_session": session.auditID]
             ))
         }
         return outcome
