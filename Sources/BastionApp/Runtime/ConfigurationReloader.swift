@@ -2,10 +2,14 @@ public import BastionCore
 import BastionCrypto
 import Foundation
 public import Logging
-import Dispatch
 import Synchronization
 #if canImport(Glibc)
 import Glibc
+#endif
+// `timespec` and `stat` are declared by libdispatch's C headers too, and a clean build may
+// attribute them there (MemberImportVisibility): import it so either way compiles.
+#if canImport(CDispatch)
+import CDispatch
 #endif
 
 /// SIGHUP: re-reads the configuration file and applies what can change in place

@@ -3,6 +3,11 @@ import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
+// `timespec` and `stat` are declared by libdispatch's C headers too, and a clean build may
+// attribute them there (MemberImportVisibility): import it so either way compiles.
+#if canImport(CDispatch)
+import CDispatch
+#endif
 
 /// The daemon's log level, one value for every logger, changed in place by a reload.
 public final class LogLevelSwitch: Sendable {
