@@ -6,13 +6,20 @@ SWIFT ?= swift
 CONFIG ?= Config/bastiond.toml
 
 BUILD_PACKAGES := pkg-config libssh-dev libssl-dev libsqlite3-dev libqrencode-dev libpq-dev
-TEST_PACKAGES := openssh-client openssh-server oathtool asciinema expect curl tmux python3 python3-paramiko sqlite3 rsyslog rsyslog-openssl openssl pamtester sudo chromium postgresql haproxy
+# Scripts/build-deb: objdump and strip (binutils); dpkg-deb is dpkg's own.
+DEB_PACKAGES := binutils
+# DebianPackageTests also lints the package and scores its unit (systemd-analyze).
+TEST_PACKAGES := openssh-client openssh-server oathtool asciinema expect curl tmux python3 python3-paramiko sqlite3 rsyslog rsyslog-openssl openssl pamtester sudo chromium postgresql haproxy $(DEB_PACKAGES) lintian systemd
 BENCH_PACKAGES := $(TEST_PACKAGES)
 # Scripts/fetch-web-assets: pip downloads asciinema-player for the web view (Debian's pip is python3 -m pip).
 WEB_PACKAGES := python3 python3-pip
 DEMO_PACKAGES := openssh-client openssh-server oathtool
 
-.PHONY: run demo build test bench fuzz deps-build deps-test web-assets clean
+.PHONY: run demo build test bench fuzz deps-build deps-test web-assets deb release-static clean
+
+# The binary the Debian package ships: the Swift runtime linked in (the host needs no Swift),
+# full RELRO and immediate binding (lintian's hardening checks).
+RELEASE_STATIC := -c release --product bastiond --static-swift-stdlib -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now
 
 define ensure_packages
 	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
@@ -52,10 +59,20 @@ demo: build
 	$(call ensure_packages,$(DEMO_PACKAGES))
 	Scripts/demo
 
-## Build everything and run every test (unit and integration with real OpenSSH).
-test: deps-test web-assets
+# The release binary `make deb` ships and DebianPackageTests packages (a relink after `make bench`).
+release-static: deps-build
+	$(SWIFT) build $(RELEASE_STATIC)
+
+## bastiond_VERSION_amd64.deb in .build/deb (Scripts/build-deb; the version is Config/debian/changelog's).
+deb: release-static web-assets
+	$(call ensure_packages,$(DEB_PACKAGES))
+	Scripts/build-deb .build/release/bastiond .build/deb
+
+## Build everything and run every test (unit and integration with real OpenSSH). The release
+## build is the one DebianPackageTests packages.
+test: deps-test web-assets release-static
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	BASTION_DEB_BINARY=$(CURDIR)/.build/release/bastiond $(SWIFT) test --skip-build
 
 ## Benchmarks (release build), printed as ratios against OpenSSH run side by side.
 bench: deps-test
