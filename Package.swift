@@ -131,7 +131,9 @@ let package = Package(
         .testTarget(name: "BastionSIEMTests", dependencies: ["BastionSIEM", "BastionCore", "BastionTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "BastionAppTests",
-            dependencies: ["BastionApp", "BastionCore", "BastionSSH", "BastionTesting", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "BastionApp", "BastionCore", "BastionSSH", "BastionTesting", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -3,6 +3,7 @@ import BastionCore
 import BastionTesting
 import Foundation
 import Logging
+import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -101,5 +102,46 @@ struct ReloadAndSystemdTests {
         #expect(SystemdNotifier(environment: ["NOTIFY_SOCKET": "/run/x", "WATCHDOG_USEC": "1000", "WATCHDOG_PID": "1"])?.watchdogInterval == nil)
         // systemd gone: the send says so instead of blocking or crashing.
         #expect(SystemdNotifier(environment: ["NOTIFY_SOCKET": directory.file("gone")])?.send(["READY=1"]) == false)
+    }
+
+    @Test("the watchdog pings while the checks pass, falls silent while one fails (systemd then restarts bastiond), resumes after")
+    func watchdog() async throws {
+        let directory = try TemporaryDirectory(prefix: "watchdog")
+        let receiver = try DatagramReceiver(name: directory.file("notify"))
+        defer { receiver.close() }
+        let systemd = try #require(SystemdNotifier(environment: ["NOTIFY_SOCKET": directory.file("notify")]))
+        let healthy = Mutex(true)
+        let logger = Logger(label: "t") { _ in SwiftLogNoOpLogHandler() }
+        // WatchdogSec = 0.4 s: a ping every 0.2 s.
+        let watchdog = SystemdWatchdog(systemd: systemd, interval: 0.4, logger: logger) {
+            let ok = healthy.withLock { $0 }
+            return (ok, ok ? "ready" : "unhealthy (store does not answer)")
+        }
+        let stop = Mutex(false)
+        let thread = Thread { watchdog.pingLoop(until: { stop.withLock { $0 } }) }
+        thread.start()
+        defer { stop.withLock { $0 = true } }
+        func pings(during seconds: Double) async throws -> [String] {
+            try await offPool {
+                var seen: [String] = []
+                let deadline = Date().addingTimeInterval(seconds)
+                while Date() < deadline {
+                    if let message = receiver.receive(timeout: 0.05) { seen.append(message) }
+                }
+                return seen
+            }
+        }
+        // The first ping tells the group runs (a loaded machine may take a while to start it).
+        let first = try await offPool { receiver.receive(timeout: 20) }
+        #expect(first == "WATCHDOG=1\nSTATUS=ready")
+        let alive = try await pings(during: 1.5)
+        #expect(alive.count >= 3 && alive.allSatisfy { $0 == "WATCHDOG=1\nSTATUS=ready" }, "\(alive)")
+        healthy.withLock { $0 = false }
+        _ = try await pings(during: 0.3)  // a ping already on its way
+        let silent = try await pings(during: 1.2)
+        #expect(silent.isEmpty, "pinged while unhealthy: \(silent)")
+        healthy.withLock { $0 = true }
+        let again = try await pings(during: 1)
+        #expect(!again.isEmpty, "no ping after recovery")
     }
 }

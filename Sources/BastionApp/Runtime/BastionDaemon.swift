@@ -186,12 +186,12 @@ public final class BastionDaemon: Sendable {
         ), at: min(2, all.count))
         if handleSignals, let reloader { all.append(ReloadSignalService(reloader: reloader)) }
         if let systemd, let interval = systemd.watchdogInterval {
-            all.append(SystemdWatchdog(systemd: systemd, interval: interval, checks: {
+            all.append(SystemdWatchdog(systemd: systemd, interval: interval, logger: logger) {
                 let store = environment.databaseCheck()
                 let accepting = sshServer.acceptLoopAlive(within: 10)
                 let state = store && accepting ? "ready" : "unhealthy (store \(store ? "answers" : "does not answer"), SSH accept loop \(accepting ? "runs" : "stalled"))"
                 return (store && accepting, "\(state); \(sshServer.openConnections) SSH connections open")
-            }, logger: logger))
+            })
         }
         if configuration.storage.url != nil {
             all.append(ClusterService(
