@@ -34,9 +34,12 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CQREncode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        // Header only (p11-kit's pkcs11.h): the HSM vendor's module is loaded with dlopen.
+        .systemLibrary(name: "CPKCS11", providers: [.apt(["libp11-kit-dev"])]),
 
         .target(name: "BastionCrypto", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
         .target(name: "BastionCore", dependencies: ["BastionCrypto"], swiftSettings: swiftSettings),
+        .target(name: "BastionPKCS11", dependencies: ["CPKCS11"], swiftSettings: swiftSettings),
         .target(
             name: "BastionStore",
             dependencies: ["BastionCore", "BastionCrypto", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")],
@@ -78,7 +81,7 @@ let package = Package(
             name: "BastionApp",
             dependencies: [
                 "BastionCore", "BastionCrypto", "BastionStore", "BastionPostgres", "BastionSSH", "BastionHTTP", "BastionSIEM", "BastionDelivery",
-                "CQREncode",
+                "BastionPKCS11", "CQREncode",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -127,6 +130,7 @@ let package = Package(
             dependencies: ["BastionDelivery", "BastionCore", "BastionCrypto", "BastionStore", "BastionPostgres", "BastionTesting"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "BastionPKCS11Tests", dependencies: ["BastionPKCS11", "CPKCS11"], swiftSettings: swiftSettings),
         .testTarget(name: "BastionSSHTests", dependencies: ["BastionSSH", "BastionCore"], swiftSettings: swiftSettings),
         .testTarget(name: "BastionSIEMTests", dependencies: ["BastionSIEM", "BastionCore", "BastionTesting"], swiftSettings: swiftSettings),
         .testTarget(

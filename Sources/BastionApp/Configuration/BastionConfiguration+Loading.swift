@@ -49,6 +49,7 @@ extension BastionConfiguration {
         var configuration = BastionConfiguration.defaults
         if let table = try root.table("server") { try parseServer(table, into: &configuration) }
         if let table = try root.table("storage") { try parseStorage(table, into: &configuration) }
+        if let table = try root.table("keys") { try parseKeys(table, into: &configuration) }
         if let table = try root.table("ssh") { try parseSSH(table, into: &configuration) }
         if let table = try root.table("http") { try parseHTTP(table, into: &configuration) }
         if let table = try root.table("auth") { try parseAuth(table, into: &configuration) }
@@ -69,7 +70,7 @@ extension BastionConfiguration {
     /// The top-level tables a file may have.
     private enum Sections {
         static let all: Set<String> = [
-            "server", "storage", "ssh", "http", "auth", "certificates", "recording", "sessions", "audit", "retention", "siem", "elevation", "chatops", "log",
+            "server", "storage", "keys", "ssh", "http", "auth", "certificates", "recording", "sessions", "audit", "retention", "siem", "elevation", "chatops", "log",
             "roles", "targets",
         ]
     }

@@ -31,6 +31,29 @@ extension BastionConfiguration {
         guard configuration.storage.nodeTimeout >= 3 else { throw storage.error("node_timeout", "must be at least 3s") }
     }
 
+    /// `[keys]`.
+    static func parseKeys(_ keys: TOMLTableReader, into configuration: inout BastionConfiguration) throws(ConfigurationError) {
+        try keys.refuseUnknownKeys(allowed: ["provider", "pkcs11_module", "pkcs11_token", "pkcs11_pin_file"])
+        let name = try keys.string("provider", default: KeysConfiguration.Provider.file.rawValue)
+        guard let provider = KeysConfiguration.Provider(rawValue: name) else {
+            throw keys.error("provider", "must be file or pkcs11, not \"\(name)\"")
+        }
+        configuration.keys.provider = provider
+        let settings = ["pkcs11_module", "pkcs11_token", "pkcs11_pin_file"]
+        guard provider == .pkcs11 else {
+            if let present = settings.first(where: { keys.table[$0] != nil }) {
+                throw keys.error(present, "applies only with provider = \"pkcs11\"")
+            }
+            return
+        }
+        for key in settings where keys.table[key] == nil {
+            throw keys.error(key, "is required with provider = \"pkcs11\"")
+        }
+        configuration.keys.pkcs11Module = try keys.nonEmptyString("pkcs11_module", default: "")
+        configuration.keys.pkcs11Token = try keys.nonEmptyString("pkcs11_token", default: "")
+        configuration.keys.pkcs11PinFile = try keys.nonEmptyString("pkcs11_pin_file", default: "")
+    }
+
     /// `[ssh]`.
     static func parseSSH(_ ssh: TOMLTableReader, into configuration: inout BastionConfiguration) throws(ConfigurationError) {
         try ssh.refuseUnknownKeys(allowed: [
@@ -82,7 +105,8 @@ extension BastionConfiguration {
 
     /// `[recording]`.
     static func parseRecording(_ recording: TOMLTableReader, into configuration: inout BastionConfiguration) throws(ConfigurationError) {
-        try recording.refuseUnknownKeys(allowed: ["dir", "capture_input", "on_failure"])
+        try recording.refuseUnknownKeys(allowed: ["dir", "capture_input", "on_failure", "encrypt"])
+        configuration.recording.encrypt = try recording.bool("encrypt", default: RecordingConfiguration.defaults.encrypt)
         configuration.recording.directory = try recording.nonEmptyString("dir", default: RecordingConfiguration.defaults.directory)
         configuration.recording.captureInput = try recording.bool("capture_input", default: false)
         let policy = try recording.string("on_failure", default: "reject")

@@ -16,6 +16,8 @@ public struct BastionConfiguration: Sendable, Equatable {
     public var server: ServerConfiguration
     /// `[storage]`: SQLite in the data directory, or one PostgreSQL database for several nodes.
     public var storage: StorageConfiguration
+    /// `[keys]`: where the CAs, the audit key and the master key live.
+    public var keys: KeysConfiguration
     public var ssh: SSHConfiguration
     public var http: HTTPConfiguration
     public var auth: AuthConfiguration
@@ -35,6 +37,7 @@ public struct BastionConfiguration: Sendable, Equatable {
     public init(
         server: ServerConfiguration = .defaults,
         storage: StorageConfiguration = .defaults,
+        keys: KeysConfiguration = .defaults,
         ssh: SSHConfiguration = .defaults,
         http: HTTPConfiguration = .defaults,
         auth: AuthConfiguration = .defaults,
@@ -51,6 +54,7 @@ public struct BastionConfiguration: Sendable, Equatable {
     ) {
         self.server = server
         self.storage = storage
+        self.keys = keys
         self.ssh = ssh
         self.http = http
         self.auth = auth
@@ -80,6 +84,33 @@ public struct BastionConfiguration: Sendable, Equatable {
         }
 
         public static let defaults = ServerConfiguration(dataDirectory: ".bastion")
+    }
+
+    /// `[keys]`
+    public struct KeysConfiguration: Sendable, Equatable {
+        public enum Provider: String, Sendable, Equatable {
+            /// 0600 files in the data directory (the embedded default).
+            case file
+            /// A PKCS#11 token (an HSM; SoftHSM2 in tests): keys are made and used inside it.
+            case pkcs11
+        }
+
+        public var provider: Provider
+        /// `pkcs11_module`: the module's shared library, e.g. `/usr/lib/softhsm/libsofthsm2.so`.
+        public var pkcs11Module: String?
+        /// `pkcs11_token`: the token's label.
+        public var pkcs11Token: String?
+        /// `pkcs11_pin_file`: a 0600 file holding the user PIN.
+        public var pkcs11PinFile: String?
+
+        public init(provider: Provider = .file, pkcs11Module: String? = nil, pkcs11Token: String? = nil, pkcs11PinFile: String? = nil) {
+            self.provider = provider
+            self.pkcs11Module = pkcs11Module
+            self.pkcs11Token = pkcs11Token
+            self.pkcs11PinFile = pkcs11PinFile
+        }
+
+        public static let defaults = KeysConfiguration()
     }
 
     /// `[storage]`
@@ -211,11 +242,17 @@ public struct BastionConfiguration: Sendable, Equatable {
         public var captureInput: Bool
         /// `on_failure`: `reject` | `terminate` | `continue` when a recording cannot be written.
         public var onFailure: SessionSettings.RecordingFailurePolicy
+        /// `encrypt`: each recording sealed under its own data key, wrapped by the master key
+        /// (docs/keys.md). Plaintext recordings made before stay readable.
+        public var encrypt: Bool
 
-        public init(directory: String, captureInput: Bool = false, onFailure: SessionSettings.RecordingFailurePolicy = .reject) {
+        public init(
+            directory: String, captureInput: Bool = false, onFailure: SessionSettings.RecordingFailurePolicy = .reject, encrypt: Bool = true
+        ) {
             self.directory = directory
             self.captureInput = captureInput
             self.onFailure = onFailure
+            self.encrypt = encrypt
         }
 
         public static let defaults = RecordingConfiguration(directory: "Recordings")

@@ -5,8 +5,10 @@ import Foundation
 import Glibc
 #endif
 
-/// Bastion's own keys, generated at first start under the data directory (DESIGN.md
-/// "Three keys of our own", plus the host key and the master key).
+/// Bastion's own keys (DESIGN.md "Three keys of our own", plus the host key and the master
+/// key), from the provider `[keys]` names: 0600 files generated at first start under the data
+/// directory (`file`), or keys that live in a PKCS#11 token and are used there (`pkcs11`,
+/// ``TokenKeys``).
 ///
 /// Every file is created 0600 in a 0700 directory; an existing file readable by group
 /// or others is refused, because a CA or master key that others can read is a key that
@@ -21,28 +23,52 @@ public struct KeyMaterial: Sendable {
         public static let masterKey = "master.key"
     }
 
+    /// The SSH host key stays a file with either provider: libssh reads it from a path.
     public var hostKeyPath: String
     public var hostKey: Ed25519PrivateKey
     /// Signs engineers' certificates; trusted only by Bastion.
-    public var userAuthority: Ed25519PrivateKey
+    public var userAuthority: any Ed25519Signer
     /// Signs per-session certificates toward targets; trusted only by targets.
-    public var upstreamAuthority: Ed25519PrivateKey
+    public var upstreamAuthority: any Ed25519Signer
     /// Signs audit checkpoints.
-    public var auditKey: Ed25519PrivateKey
-    /// Encrypts secrets at rest (TOTP seeds).
-    public var masterKey: SymmetricKey
+    public var auditKey: any Ed25519Signer
+    /// Wraps the data keys of recordings and sealed secrets, and derives link and token keys.
+    public var sealer: SecretSealer
+    /// The master key versions that wrap and unwrap data keys.
+    public var masterKeys: MasterKeyring
+    /// Which provider holds the keys, for messages and `keys list`.
+    public var provider: BastionConfiguration.KeysConfiguration.Provider
 
-    /// Loads every key, creating the missing ones. `created` receives the path of each new file.
+    /// The keys of `configuration`'s provider. `created` receives the name of each key made now.
+    public static func load(_ configuration: BastionConfiguration, created: (String) -> Void = { _ in }) throws -> KeyMaterial {
+        let directory = configuration.server.dataDirectory
+        switch configuration.keys.provider {
+        case .file:
+            return try loadOrCreate(in: directory, created: created)
+        case .pkcs11:
+            try ensureDirectory(directory)
+            let hostKeyPath = directory + "/" + FileName.hostKey
+            let hostKey = try signingKey(at: hostKeyPath, comment: "bastion host key", created: created)
+            return try TokenKeys.open(configuration.keys, dataDirectory: directory, hostKeyPath: hostKeyPath, hostKey: hostKey)
+        }
+    }
+
+    /// The `file` provider: loads every key, creating the missing ones. `created` receives the
+    /// path of each new file.
     public static func loadOrCreate(in directory: String, created: (String) -> Void = { _ in }) throws(KeyMaterialError) -> KeyMaterial {
         try ensureDirectory(directory)
         let hostKeyPath = directory + "/" + FileName.hostKey
+        let master = try masterKey(at: directory + "/" + FileName.masterKey, created: created)
+        let sealer = SecretSealer(masterKey: master)
         return KeyMaterial(
             hostKeyPath: hostKeyPath,
             hostKey: try signingKey(at: hostKeyPath, comment: "bastion host key", created: created),
             userAuthority: try signingKey(at: directory + "/" + FileName.userAuthority, comment: "bastion user CA", created: created),
             upstreamAuthority: try signingKey(at: directory + "/" + FileName.upstreamAuthority, comment: "bastion upstream CA", created: created),
             auditKey: try signingKey(at: directory + "/" + FileName.auditKey, comment: "bastion audit key", created: created),
-            masterKey: try masterKey(at: directory + "/" + FileName.masterKey, created: created)
+            sealer: sealer,
+            masterKeys: MasterKeyring(current: SoftwareMasterKey(key: master)),
+            provider: .file
         )
     }
 
@@ -51,7 +77,7 @@ public struct KeyMaterial: Sendable {
 
     // MARK: - Files
 
-    private static func ensureDirectory(_ directory: String) throws(KeyMaterialError) {
+    static func ensureDirectory(_ directory: String) throws(KeyMaterialError) {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else { throw KeyMaterialError(path: directory, reason: "is not a directory") }
@@ -66,7 +92,7 @@ public struct KeyMaterial: Sendable {
         }
     }
 
-    private static func signingKey(at path: String, comment: String, created: (String) -> Void) throws(KeyMaterialError) -> Ed25519PrivateKey {
+    static func signingKey(at path: String, comment: String, created: (String) -> Void) throws(KeyMaterialError) -> Ed25519PrivateKey {
         if let text = try readProtected(path) {
             do { return try OpenSSHPrivateKeyFile.decodeEd25519(text) } catch {
                 throw KeyMaterialError(path: path, reason: "not an unencrypted OpenSSH Ed25519 private key (\(error))")

@@ -124,13 +124,13 @@ public final class BastionDaemon: Sendable {
             reportFailure: { logger.error("\($0)") }
         )
         let issuer = CertificateIssuer(
-            authority: CertificateAuthority(privateKey: environment.keys.userAuthority), ledger: environment.ledger, audit: audit,
+            authority: CertificateAuthority(signer: environment.keys.userAuthority), ledger: environment.ledger, audit: audit,
             policy: environment.policy,
             settings: .init(defaultTTL: configuration.certificates.defaultTTL, bindSourceAddress: configuration.certificates.bindSourceAddress),
             clock: clock
         )
         let sessions = SessionServices(
-            upstreamAuthority: CertificateAuthority(privateKey: environment.keys.upstreamAuthority),
+            upstreamAuthority: CertificateAuthority(signer: environment.keys.upstreamAuthority),
             settings: SessionSettings(
                 recordingDirectory: configuration.recording.directory, captureInput: configuration.recording.captureInput,
                 onRecordingFailure: configuration.recording.onFailure, idleTimeout: configuration.sessions.idleTimeout

@@ -34,9 +34,8 @@ public struct BastionEnvironment: Sendable {
     public static func open(
         configuration: BastionConfiguration, clock: any WallClock = SystemWallClock(), keyCreated: (String) -> Void = { _ in }
     ) throws -> BastionEnvironment {
-        let directory = configuration.server.dataDirectory
         var createdKeys: [String] = []
-        let keys = try KeyMaterial.loadOrCreate(in: directory) { path in
+        let keys = try KeyMaterial.load(configuration) { path in
             createdKeys.append(path)
             keyCreated(path)
         }
@@ -94,11 +93,11 @@ public struct BastionEnvironment: Sendable {
             "user_ca": keys.userAuthorityPublicKey.fingerprint,
             "upstream_ca": keys.upstreamAuthorityPublicKey.fingerprint,
             "audit_key": SSHPublicKey(ed25519: keys.auditKey.publicKey).fingerprint,
-            "master_key": AuditChain.hex(SHA256.hash(SecretSealer(masterKey: keys.masterKey).derivedKey(purpose: "cluster-identity"))),
+            "master_key": AuditChain.hex(SHA256.hash(keys.sealer.derivedKey(purpose: "cluster-identity"))),
         ]
     }
 
-    public var sealer: SecretSealer { SecretSealer(masterKey: keys.masterKey) }
+    public var sealer: SecretSealer { keys.sealer }
 
     /// The elevation service over this environment's stores, auditing through `audit`.
     public func elevation(audit: any AuditEmitter) -> ElevationService {

@@ -24,7 +24,7 @@ public struct AuditCheckpoint: Sendable, Hashable {
     public var time: Date { Date(timeIntervalSince1970: Double(timeMilliseconds) / 1000) }
 
     /// Signs a checkpoint for `seq`/`hash` at `time`.
-    public static func signed(seq: Int64, hash: [UInt8], time: Date, key: Ed25519PrivateKey) throws -> AuditCheckpoint {
+    public static func signed(seq: Int64, hash: [UInt8], time: Date, key: any Ed25519Signer) throws -> AuditCheckpoint {
         let milliseconds = Int64((time.timeIntervalSince1970 * 1000).rounded(.down))
         let message = signedMessage(seq: seq, hash: hash, timeMilliseconds: milliseconds)
         return AuditCheckpoint(seq: seq, hash: hash, timeMilliseconds: milliseconds, signature: try key.signature(for: message))

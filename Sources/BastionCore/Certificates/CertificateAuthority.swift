@@ -6,13 +6,18 @@ import Foundation
 /// Ed25519 only: one fast, deterministic signature algorithm with no parameter choices,
 /// which every OpenSSH since 6.5 verifies.
 public struct CertificateAuthority: Sendable {
-    private let privateKey: Ed25519PrivateKey
+    /// Holds or reaches the CA's private key (in memory, or in an HSM).
+    private let signer: any Ed25519Signer
     /// The CA key, as it goes into `TrustedUserCAKeys` or a verifier.
     public let publicKey: SSHPublicKey
 
+    public init(signer: any Ed25519Signer) {
+        self.signer = signer
+        self.publicKey = SSHPublicKey(ed25519: signer.publicKey)
+    }
+
     public init(privateKey: Ed25519PrivateKey) {
-        self.privateKey = privateKey
-        self.publicKey = SSHPublicKey(ed25519: privateKey.publicKey)
+        self.init(signer: privateKey)
     }
 
     /// Issues a user certificate for `request`.
@@ -56,7 +61,7 @@ public struct CertificateAuthority: Sendable {
         writer.writeString([UInt8]())
         writer.writeString(publicKey.blob)
 
-        let signature = try privateKey.signature(for: writer.bytes)
+        let signature = try signer.signature(for: writer.bytes)
         var signatureBlob = SSHWireWriter()
         signatureBlob.writeString("ssh-ed25519")
         signatureBlob.writeString(signature)

@@ -68,11 +68,11 @@ public struct AuditStoredRecord: Sendable {
 /// How checkpoints are made.
 public struct AuditSealing: Sendable {
     /// Signs checkpoints; nil only in tests of unsealed chains.
-    public var key: Ed25519PrivateKey?
+    public var key: (any Ed25519Signer)?
     /// A checkpoint every this many records (time-based ones come from ``checkpoint()``).
     public var every: Int
 
-    public init(key: Ed25519PrivateKey?, every: Int = 1_000) {
+    public init(key: (any Ed25519Signer)?, every: Int = 1_000) {
         self.key = key
         self.every = every
     }

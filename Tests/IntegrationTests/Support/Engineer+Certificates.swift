@@ -11,7 +11,7 @@ extension Engineer {
         validAfter: Date, validBefore: Date, principals: [String]? = nil, record: Bool = true, serial: UInt64 = .random(in: 1...UInt64.max)
     ) throws {
         let key = try SSHPublicKey(authorizedKeysLine: String(contentsOfFile: keyPath + ".pub", encoding: .utf8))
-        let authority = CertificateAuthority(privateKey: harness.environment.keys.userAuthority)
+        let authority = CertificateAuthority(signer: harness.environment.keys.userAuthority)
         let certificate = try authority.issue(CertificateRequest(
             publicKey: key, serial: serial, keyID: "test", principals: principals ?? [name],
             validAfter: validAfter, validBefore: validBefore, extensions: ["permit-pty"]

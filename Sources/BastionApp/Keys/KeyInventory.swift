@@ -1,0 +1,44 @@
+import BastionCore
+import BastionCrypto
+
+/// What `bastiond keys list` prints: each key's role, where it lives and its fingerprint.
+public struct KeyInventory: Sendable {
+    public struct Entry: Sendable, Equatable {
+        public var name: String
+        public var location: String
+        public var fingerprint: String
+    }
+
+    public let entries: [Entry]
+
+    public init(_ keys: KeyMaterial, configuration: BastionConfiguration) {
+        let directory = configuration.server.dataDirectory
+        let token = "pkcs11 token \"\(configuration.keys.pkcs11Token ?? "")\""
+        func place(file: String, label: String) -> String {
+            keys.provider == .file ? directory + "/" + file : "\(token) label \(label)"
+        }
+        entries = [
+            Entry(name: "host key", location: keys.hostKeyPath, fingerprint: SSHPublicKey(ed25519: keys.hostKey.publicKey).fingerprint),
+            Entry(
+                name: "user CA", location: place(file: KeyMaterial.FileName.userAuthority, label: TokenKeys.Label.userAuthority),
+                fingerprint: keys.userAuthorityPublicKey.fingerprint
+            ),
+            Entry(
+                name: "upstream CA", location: place(file: KeyMaterial.FileName.upstreamAuthority, label: TokenKeys.Label.upstreamAuthority),
+                fingerprint: keys.upstreamAuthorityPublicKey.fingerprint
+            ),
+            Entry(
+                name: "audit key", location: place(file: KeyMaterial.FileName.auditKey, label: TokenKeys.Label.auditKey),
+                fingerprint: SSHPublicKey(ed25519: keys.auditKey.publicKey).fingerprint
+            ),
+            Entry(
+                name: "master key v\(keys.masterKeys.current.version)",
+                location: place(file: KeyMaterial.FileName.masterKey, label: TokenKeys.Label.master), fingerprint: "(secret: no fingerprint)"
+            ),
+        ]
+    }
+
+    public var lines: [String] {
+        entries.map { "\($0.name)\t\($0.location)\t\($0.fingerprint)" }
+    }
+}
