@@ -7,7 +7,21 @@ struct Bastiond: AsyncParsableCommand {
     /// user unless a file says otherwise.
     static func main() async {
         umask(0o077)
-        await Self.main(nil)
+        do {
+            var command = try parseAsRoot(nil)
+            if var asynchronous = command as? any AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
+        } catch let refusal as Refusal {
+            // One line, and the exit status the refusal names (78, EX_CONFIG, when bastiond
+            // cannot start: systemd's RestartPreventExitStatus and scripts can tell it apart).
+            FileHandle.standardError.write(Data("bastiond: \(refusal.message)\n".utf8))
+            Foundation.exit(refusal.exitStatus)
+        } catch {
+            exit(withError: error)
+        }
     }
 
     static let configuration = CommandConfiguration(

@@ -45,7 +45,7 @@ enum Startup {
         do {
             return try BastionConfiguration.load(file: path)
         } catch {
-            throw Refusal(message: "invalid configuration: \(error)")
+            throw Refusal(message: "invalid configuration: \(error)", exitStatus: Refusal.cannotStart)
         }
     }
 
@@ -53,7 +53,7 @@ enum Startup {
         do {
             return try BastionEnvironment.open(configuration: configuration, keyCreated: keyCreated)
         } catch {
-            throw Refusal(message: "refusing to start: \(error)")
+            throw Refusal(message: "refusing to start: \(error)", exitStatus: Refusal.cannotStart)
         }
     }
 
@@ -62,12 +62,11 @@ enum Startup {
     }
 }
 
-/// An error printed as `bastiond: MESSAGE` with exit status 78.
+/// An error printed as `bastiond: MESSAGE`, exiting with `exitStatus`: 1 for a refused
+/// request, 78 (EX_CONFIG) when the configuration, keys or database do not let bastiond start.
 struct Refusal: Error, CustomStringConvertible {
+    static let cannotStart: Int32 = 78
     var message: String
+    var exitStatus: Int32 = 1
     var description: String { message }
-}
-
-extension Refusal: CustomNSError {
-    var errorCode: Int { 78 }
 }

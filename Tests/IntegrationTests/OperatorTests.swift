@@ -52,7 +52,7 @@ struct OperatorTests {
         let directory = try TemporaryDirectory()
         let config = try Self.writeConfig(directory, extra: "[auth]\nlockout = \"15 minutes\"\n")
         let result = try await BastiondBinary.run(["serve", "--config", config], timeout: 20)
-        #expect(result.status != 0)
+        #expect(result.status == 78, "EX_CONFIG: \(result)")
         let line = try #require(try String(contentsOfFile: config, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
             .firstIndex { $0.hasPrefix("lockout") }) + 1
         #expect(result.stderr.contains("\(config):\(line): auth.lockout: invalid duration \"15 minutes\""), "\(result)")

@@ -164,16 +164,17 @@ final class RelayDaemonProcess: @unchecked Sendable {
         }
     }
 
-    static func run(_ arguments: [String], timeout: TimeInterval = 30) async throws -> ProcessRunner.Result {
-        try await ProcessRunner.run(try binaryPath, arguments, timeout: timeout)
+    static func run(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 30) async throws -> ProcessRunner.Result {
+        try await ProcessRunner.run(try binaryPath, arguments, environment: environment, timeout: timeout)
     }
 
     /// `bastiond user add NAME --key KEY.pub --role …` with the admin CLI; returns the TOTP
     /// secret from the otpauth:// line it prints.
-    static func addUser(_ name: String, key: String, roles: [String], config: String) async throws -> String {
+    static func addUser(_ name: String, key: String, roles: [String], config: String, environment: [String: String] = [:]) async throws -> String {
         let added = try await run(
             ["user", "add", name, "--key", try String(contentsOfFile: key + ".pub", encoding: .utf8)] + roles.flatMap { ["--role", $0] }
-                + ["--config", config]
+                + ["--config", config],
+            environment: environment
         )
         guard added.status == 0, let secret = added.stdout.firstMatch(of: /otpauth:\/\/\S*[?&]secret=([A-Z2-7]+)/).map({ String($0.1) }) else {
             throw HarnessError(message: "user add \(name): \(added)")
@@ -182,8 +183,11 @@ final class RelayDaemonProcess: @unchecked Sendable {
     }
 
     /// Starts `bastiond serve --config CONFIG` and waits for its "bastiond ready" line.
-    init(config: String, logPath: String) async throws {
-        let process = try SpawnedProcess([try Self.binaryPath, "serve", "--config", config], stderr: .file(logPath))
+    init(config: String, logPath: String, environment: [String: String] = [:]) async throws {
+        let process = try SpawnedProcess(
+            [try Self.binaryPath, "serve", "--config", config],
+            environment: environment.isEmpty ? nil : ProcessInfo.processInfo.environment.merging(environment) { _, new in new }, stderr: .file(logPath)
+        )
         var log = ""
         let ready = try await relayPoll(timeout: 30, interval: .milliseconds(50)) {
             log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""

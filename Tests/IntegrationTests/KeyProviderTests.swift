@@ -1,0 +1,160 @@
+import BastionCore
+import BastionTesting
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `[keys] provider = "pkcs11"` against a real PKCS#11 module (Debian's softhsm2): the keys are
+/// made in the token and used there; what the real bastiond, ssh, sshd and ssh-keygen make of it.
+@Suite("Keys in a PKCS#11 token (softhsm2)", .enabled(if: SoftHSMToken.isInstalled))
+struct KeyProviderTests {
+    final class Fixture: Sendable {
+        let directory: TemporaryDirectory
+        let token: SoftHSMToken
+        let config: String
+        let pinFile: String
+
+        init(module: String = SoftHSMToken.modulePath, extra: String = "") async throws {
+            directory = try TemporaryDirectory(prefix: "bastion-pkcs11")
+            token = try await SoftHSMToken.make(in: directory.path)
+            pinFile = directory.file("token.pin")
+            try Self.writeSecret(token.pin + "\n", to: pinFile)
+            config = directory.file("bastiond.toml")
+            try write(module: module, extra: extra)
+        }
+
+        func write(module: String = SoftHSMToken.modulePath, extra: String = "") throws {
+            try BastionHarness.configText(in: directory, extra: """
+                \(extra)
+                [keys]
+                provider = "pkcs11"
+                pkcs11_module = "\(module)"
+                pkcs11_token = "\(token.label)"
+                pkcs11_pin_file = "\(pinFile)"
+                """).write(toFile: config, atomically: true, encoding: .utf8)
+        }
+
+        static func writeSecret(_ text: String, to path: String) throws {
+            unlink(path)
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+            guard fd >= 0 else { throw SoftHSMError(description: "cannot create \(path)") }
+            _ = text.withCString { Glibc.write(fd, $0, strlen($0)) }
+            close(fd)
+        }
+
+        func bastiond(_ arguments: [String]) async throws -> ProcessRunner.Result {
+            try await RelayDaemonProcess.run(arguments + ["--config", config], environment: token.environment)
+        }
+    }
+
+    @Test("serve refuses a token without Bastion's keys, a wrong PIN, an unprotected PIN file and a missing module: the key and the cause, never the PIN")
+    func refusals() async throws {
+        let fixture = try await Fixture()
+        let noKeys = try await fixture.bastiond(["serve"])
+        #expect(noKeys.status == 78, "\(noKeys)")
+        #expect(noKeys.stderr.contains("keys.pkcs11_token"), "\(noKeys)")
+        #expect(noKeys.stderr.contains("bastiond keys init"), "\(noKeys)")
+
+        let made = try await fixture.bastiond(["keys", "init"])
+        try #require(made.status == 0, "\(made)")
+
+        try Fixture.writeSecret("9999-0000\n", to: fixture.pinFile)
+        let wrongPIN = try await fixture.bastiond(["serve"])
+        #expect(wrongPIN.status == 78, "\(wrongPIN)")
+        #expect(wrongPIN.stderr.contains("keys.pkcs11_token"), "\(wrongPIN)")
+        #expect(wrongPIN.stderr.contains("CKR_PIN_INCORRECT"), "\(wrongPIN)")
+        #expect(!wrongPIN.stderr.contains("9999-0000") && !wrongPIN.stdout.contains("9999-0000"), "\(wrongPIN)")
+
+        try Fixture.writeSecret(fixture.token.pin + "\n", to: fixture.pinFile)
+        chmod(fixture.pinFile, 0o644)
+        let readable = try await fixture.bastiond(["serve"])
+        #expect(readable.status == 78, "\(readable)")
+        #expect(readable.stderr.contains("keys.pkcs11_pin_file") && readable.stderr.contains("chmod 600"), "\(readable)")
+        #expect(!readable.stderr.contains(fixture.token.pin), "\(readable)")
+        chmod(fixture.pinFile, 0o600)
+
+        try fixture.write(module: fixture.directory.file("no-such-module.so"))
+        let missing = try await fixture.bastiond(["serve"])
+        #expect(missing.status == 78, "\(missing)")
+        #expect(missing.stderr.contains("keys.pkcs11_module") && missing.stderr.contains("no-such-module.so"), "\(missing)")
+    }
+
+    @Test("keys made in the token sign certificates OpenSSH accepts, relay a session, seal the TOTP seed and the audit checkpoints; no key file on disk")
+    func endToEnd() async throws {
+        let fixture = try await Fixture()
+        let made = try await fixture.bastiond(["keys", "init"])
+        try #require(made.status == 0, "\(made)")
+        for label in ["bastion-master-v1", "bastion-user-ca", "bastion-upstream-ca", "bastion-audit"] {
+            #expect(made.stdout.contains("created \(label)"), "\(made)")
+        }
+        let again = try await fixture.bastiond(["keys", "init"])
+        #expect(again.status == 0 && again.stdout.contains("every key exists"), "\(again)")
+
+        // Another program's view of the token: the private keys are there, sensitive and never extractable.
+        let objects = try await fixture.token.listObjects()
+        #expect(objects.contains("bastion-user-ca") && objects.contains("bastion-master-v1"), "\(objects)")
+        #expect(!objects.contains("extractable") || objects.contains("never extractable"), "\(objects)")
+
+        // What a stolen copy of the data directory holds: the host key and a wrapped root, no CA, audit or master key.
+        let data = fixture.directory.file("data")
+        for file in ["user_ca", "upstream_ca", "audit_key", "master.key"] {
+            #expect(!FileManager.default.fileExists(atPath: data + "/" + file), "\(file) exists")
+        }
+
+        let shown = try await fixture.bastiond(["ca", "show"])
+        try #require(shown.status == 0, "\(shown)")
+        let lines = shown.stdout.split(separator: "\n").filter { $0.hasPrefix("ssh-ed25519 ") }
+        try #require(lines.count == 2, "\(shown)")
+        let userCA = try SSHPublicKey(authorizedKeysLine: String(lines[0]))
+        let upstreamCA = try SSHPublicKey(authorizedKeysLine: String(lines[1]))
+
+        let sshd = try await SSHDFixture.start(trustedCA: upstreamCA, logins: ["root"])
+        defer { sshd.stop() }
+        try fixture.write(extra: """
+            [roles.ops]
+            targets = ["web01"]
+            logins = ["root"]
+            [targets.web01]
+            address = "127.0.0.1:\(sshd.port)"
+            host_key = "\(sshd.hostKey.authorizedKeysLine)"
+            """)
+        let key = try await Engineer.makeKey(in: fixture.directory, name: "alice", type: .ed25519)
+        let secret = try await RelayDaemonProcess.addUser("alice", key: key, roles: ["ops"], config: fixture.config, environment: fixture.token.environment)
+
+        let daemon = try await RelayDaemonProcess(
+            config: fixture.config, logPath: fixture.directory.file("serve.log"), environment: fixture.token.environment
+        )
+        defer { daemon.process.signal(SIGKILL) }
+        let askpass = fixture.directory.file("askpass")
+        try "#!/bin/sh\nexec oathtool --totp -b \(secret)\n".write(toFile: askpass, atomically: true, encoding: .utf8)
+        chmod(askpass, 0o700)
+        let options = [
+            "-F", "/dev/null", "-i", key, "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", "-p", String(daemon.sshPort),
+        ]
+        let cert = try await ProcessRunner.run(
+            "ssh", options + ["-o", "CertificateFile=/dev/null", "alice@127.0.0.1", "cert"],
+            environment: ["SSH_ASKPASS": askpass, "SSH_ASKPASS_REQUIRE": "force", "DISPLAY": ":0"]
+        )
+        try #require(cert.status == 0, "TOTP (sealed under the token's master key) and key: \(cert)")
+        try cert.stdout.write(toFile: key + "-cert.pub", atomically: true, encoding: .utf8)
+
+        // ssh-keygen names the token's user CA as the signer.
+        let listed = try await ProcessRunner.run("ssh-keygen", ["-L", "-f", key + "-cert.pub"])
+        #expect(listed.stdout.contains("Signing CA: ED25519 \(userCA.fingerprint)"), "\(listed)")
+
+        // A relayed session: the per-session certificate, signed in the token, is accepted by a real sshd.
+        let session = try await ProcessRunner.run(
+            "ssh", options + ["-o", "CertificateFile=\(key)-cert.pub", "root@web01@127.0.0.1", "echo signed-in-the-token"]
+        )
+        #expect(session.status == 0 && session.stdout.contains("signed-in-the-token"), "\(session)\n\(daemon.log)")
+
+        try await daemon.signal(SIGTERM)
+        let verified = try await fixture.bastiond(["audit", "verify"])
+        #expect(verified.status == 0 && verified.stdout.contains("RESULT: INTACT"), "checkpoints signed by the token's audit key: \(verified)")
+        let list = try await fixture.bastiond(["keys", "list"])
+        #expect(list.stdout.contains("pkcs11 token \"bastion\" label bastion-user-ca\t\(userCA.fingerprint)"), "\(list)")
+    }
+}
