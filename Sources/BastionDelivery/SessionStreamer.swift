@@ -11,6 +11,8 @@ struct SessionStreamer {
     let sink: String
     let outbox: any OutboxStore
     let installation: String
+    /// Opens sealed recordings: their chunks go out decrypted, one `session.data` event each.
+    var keys: RecordingKeys? = nil
     /// Bytes of recording per event, before JSON escaping (the issue allows up to 64 KiB).
     static let chunkBytes = 32 * 1_024
 
@@ -29,6 +31,13 @@ struct SessionStreamer {
         for stream in try outbox.streams(of: sink) where finishing == nil || stream.sessionID == finishing {
             guard let handle = FileHandle(forReadingAtPath: stream.path) else { continue }
             defer { try? handle.close() }
+            let head = try handle.read(upToCount: 8).map(Array.init) ?? []
+            if SealedRecording.isSealed(prefix: head) {
+                try handle.seek(toOffset: 0)
+                chunks += try sealedChunks(stream, handle: handle, finishing: finishing, limit: limit - chunks.count, now: now)
+                if chunks.count >= limit, finishing == nil { break }
+                continue
+            }
             var offset = stream.deliveredBytes
             var number = stream.nextChunk
             try handle.seek(toOffset: UInt64(offset))
@@ -55,6 +64,49 @@ struct SessionStreamer {
                 if piece.count < data.count { try handle.seek(toOffset: UInt64(offset)) }
             }
             if chunks.count >= limit, finishing == nil { break }
+        }
+        return chunks
+    }
+
+    /// The next chunks of a sealed recording, each decrypted and authenticated. The cursor's
+    /// byte count is a position in the sealed file, always at a chunk boundary, and its chunk
+    /// number is the sealed chunk's counter plus one (chunk 1 is the asciicast header line).
+    /// A chunk still being written is left for the next step; one that fails authentication
+    /// stops the stream there (nothing unauthenticated is ever sent).
+    private func sealedChunks(
+        _ stream: OutboxStream, handle: FileHandle, finishing: String?, limit: Int, now: Date
+    ) throws -> [Chunk] {
+        guard let keys else { return [] }
+        let head = try handle.read(upToCount: SealedRecordingHeader.maximumWrappedKeyByteCount + 4_096).map(Array.init) ?? []
+        guard let header = try SealedRecordingHeader.parse(head) else { return [] }
+        let key = try keys.dataKey(for: header, path: stream.path)
+        let start = stream.deliveredBytes == 0 ? header.byteCount : Int(stream.deliveredBytes)
+        let reader = try SealedRecordingReader(dataKey: key, header: header, chunkCount: UInt64(stream.nextChunk - 1), fileOffset: start)
+        try handle.seek(toOffset: UInt64(start))
+        var chunks: [Chunk] = []
+        var number = stream.nextChunk
+        let budget = finishing == nil ? limit : Int.max
+        while chunks.count < budget {
+            guard let piece = try reader.next() else {
+                guard let data = try handle.read(upToCount: 1 << 16), !data.isEmpty else { break }
+                reader.append(Array(data))
+                continue
+            }
+            if piece.plaintext.isEmpty { break }  // the empty final chunk
+            let event = AuditEvent(
+                type: .sessionData, time: now, session: .init(id: SessionID(rawValue: stream.sessionID)),
+                details: [
+                    "chunk": String(number), "offset": String(piece.plaintextOffset), "bytes": String(piece.plaintext.count),
+                    "data": String(decoding: piece.plaintext, as: UTF8.self),
+                ]
+            )
+            chunks.append(Chunk(
+                record: SIEMRecord(
+                    seq: 0, eventID: "bastion-\(installation)-\(stream.sessionID)-\(number)", event: event, canonicalJSON: event.canonicalJSON()
+                ),
+                sessionID: stream.sessionID, deliveredBytes: Int64(piece.fileOffsetAfter), nextChunk: number + 1
+            ))
+            number += 1
         }
         return chunks
     }

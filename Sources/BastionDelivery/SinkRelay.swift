@@ -35,10 +35,11 @@ public final class SinkRelay: Sendable {
 
     public init(
         sink: any SIEMSink, outbox: any OutboxStore, installation: String, backoff: DeliveryBackoff = .init(),
-        clock: any WallClock = SystemWallClock(), batchLimit: Int = 500, streamSessions: Bool = false,
+        clock: any WallClock = SystemWallClock(), batchLimit: Int = 500, streamSessions: Bool = false, recordingKeys: RecordingKeys? = nil,
         random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
     ) {
-        self.streamer = streamSessions ? SessionStreamer(sink: sink.name, outbox: outbox, installation: installation) : nil
+        self.streamer = streamSessions
+            ? SessionStreamer(sink: sink.name, outbox: outbox, installation: installation, keys: recordingKeys) : nil
         self.sink = sink
         self.outbox = outbox
         self.installation = installation

@@ -114,7 +114,8 @@ extension SessionChannel {
                     height: Self.dimension(terminal?.rows, default: 24),
                     term: terminal?.term, command: kind.command, title: "\(login)@\(targetName) by \(identity.user.name)", startedAt: now
                 ),
-                clock: services.clock
+                clock: services.clock,
+                keys: sessions.recordingKeys
             )
         } catch {
             connection.audit(.recordingFailed, outcome: .failure, target: targetName, reason: "\(error)", details: [
@@ -277,6 +278,7 @@ extension SessionChannel {
                 details["recording"] = summary.path
                 details["recording_size"] = String(summary.size)
                 details["recording_sha256"] = summary.sha256
+                details["recording_plain_sha256"] = summary.plaintextSHA256
             } catch {
                 details["recording_error"] = "\(error)"
             }

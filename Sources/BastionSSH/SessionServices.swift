@@ -20,13 +20,16 @@ public struct SessionServices: Sendable {
     public var markers: LiveSessionMarkers?
     /// Where a session's end is recorded when the store does not answer at that moment.
     public var afterTheFact: AfterTheFactQueue
+    /// Seals recordings (`recording.encrypt`); nil: plain `.cast` files.
+    public var recordingKeys: RecordingKeys?
 
     public init(
         upstreamAuthority: CertificateAuthority, settings: SessionSettings, users: any UserStore,
         registry: any SessionStore, policy: any PolicySource, elevation: ElevationService? = nil, markers: LiveSessionMarkers? = nil,
-        afterTheFact: AfterTheFactQueue = AfterTheFactQueue()
+        afterTheFact: AfterTheFactQueue = AfterTheFactQueue(), recordingKeys: RecordingKeys? = nil
     ) {
         self.afterTheFact = afterTheFact
+        self.recordingKeys = recordingKeys
         self.elevation = elevation
         self.markers = markers
         self.policySource = policy

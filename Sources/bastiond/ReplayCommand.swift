@@ -24,7 +24,7 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Playback speed.") var speed: Double = 1
     @Option(help: "Cap every pause at this many seconds.") var idleLimit: Double?
     @Option(help: "Start this far in: HH:MM:SS, MM:SS or seconds.") var from: String?
-    @Flag(help: "Write the .cast file itself, byte for byte.") var raw = false
+    @Flag(help: "Write the asciicast text itself (a sealed recording decrypted), for asciinema.") var raw = false
     @Flag(help: "Play even when the recording does not match its audit record (audited).") var force = false
 
     func validate() throws {
@@ -84,9 +84,10 @@ struct ReplayCommand: ParsableCommand {
             session: session.map { .init(id: $0.id, login: $0.login) }, target: session?.target, details: details
         ))
 
+        // A sealed recording is opened in memory; what is played or written is its asciicast text.
         let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            Self.complain("cannot read \(path)")
+        do { data = Data(try environment.recordingKeys.plaintext(atPath: path)) } catch {
+            Self.complain("cannot read \(path): \(error)")
             throw ExitCode(1)
         }
         if raw {

@@ -48,7 +48,11 @@ public struct RecordingVerifier: Sendable {
             guard constantTimeEquals(Array(actual.utf8), Array(expected.utf8)) else {
                 return .failure(Refusal(reason: "session \(session.id): the recording does not match its audit record (sha256 \(actual), recorded \(expected))"))
             }
-            return .success(data)
+            do {
+                return .success(Data(try environment.recordingKeys.plaintext(of: Array(data), path: path)))
+            } catch {
+                return .failure(Refusal(reason: "session \(session.id): the recording cannot be opened: \(error)"))
+            }
         }
     }
 

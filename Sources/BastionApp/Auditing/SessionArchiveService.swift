@@ -12,7 +12,7 @@ public struct SessionArchiveService: SessionArchive {
 
     public init(environment: BastionEnvironment) {
         self.environment = environment
-        self.indexer = SessionIndexer(auditLog: environment.auditLog, catalog: environment.sessionCatalog)
+        self.indexer = SessionIndexer(auditLog: environment.auditLog, catalog: environment.sessionCatalog, keys: environment.recordingKeys)
     }
 
     public func search(_ query: SessionQuery) throws -> [IndexedSession] {
@@ -33,6 +33,8 @@ public struct SessionArchiveService: SessionArchive {
     public func readVerified(_ session: IndexedSession) -> Result<Data, RecordingRefusal> {
         RecordingVerifier(environment: environment).readVerified(session)
     }
+
+    public var recordingKeys: RecordingKeys? { environment.recordingKeys }
 
     /// Indexes every session that ended since the last call.
     public func catchUp() throws {

@@ -10,10 +10,14 @@ import Foundation
 public struct SessionIndexer: Sendable {
     private let auditLog: any AuditLogStore
     private let catalog: any SessionCatalog
+    /// Opens sealed recordings for their text; the text goes into the catalog, in the
+    /// database (docs/keys.md says so: search needs it, and it is what auditors search).
+    private let keys: RecordingKeys?
 
-    public init(auditLog: any AuditLogStore, catalog: any SessionCatalog) {
+    public init(auditLog: any AuditLogStore, catalog: any SessionCatalog, keys: RecordingKeys? = nil) {
         self.auditLog = auditLog
         self.catalog = catalog
+        self.keys = keys
     }
 
     /// Indexes the sessions that ended since the last run; returns how many.
@@ -29,7 +33,7 @@ public struct SessionIndexer: Sendable {
             }
             // A missing or unreadable recording still gets its entry (found by user, target,
             // time); its text is simply not searchable.
-            let text = session.recording.flatMap { try? CastText.extract(from: $0) } ?? ""
+            let text = session.recording.flatMap { try? CastText.extract(from: $0, keys: keys) } ?? ""
             try catalog.add(session, text: text)
             added += 1
         }

@@ -13,7 +13,7 @@ enum DeliveryRelays {
         for sink in sinks {
             relays.append(SinkRelay(
                 sink: try SIEMSinkFactory.make(sink), outbox: outbox, installation: configuration.siem.installation, clock: clock,
-                streamSessions: sink.streamSessions
+                streamSessions: sink.streamSessions, recordingKeys: environment.recordingKeys
             ))
             // A sink seen for the first time starts at the head of the chain.
             _ = try outbox.cursor(of: sink.name, now: clock.now())

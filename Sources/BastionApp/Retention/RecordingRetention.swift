@@ -17,16 +17,19 @@ public struct RecordingRetention: Sendable {
 
     public var directory: String
     public var audit: any AuditEmitter
+    /// Opens a sealed recording's header line to learn its owner (legal holds).
+    public var keys: RecordingKeys?
 
-    public init(directory: String, audit: any AuditEmitter) {
+    public init(directory: String, audit: any AuditEmitter, keys: RecordingKeys? = nil) {
         self.directory = directory
         self.audit = audit
+        self.keys = keys
     }
 
     public func purge(before cutoff: Date, heldUsers: Set<String>, heldSessions: Set<String>, actor: AuditEvent.Actor, now: Date) throws -> Outcome {
         var outcome = Outcome()
         for file in recordings() where file.day.addingTimeInterval(86_400) <= cutoff {
-            let owner = Self.owner(of: file.path)
+            let owner = Self.owner(of: file.path, keys: keys)
             let sessionID = owner.session ?? file.sessionID
             if heldSessions.contains(sessionID) || owner.user.map(heldUsers.contains) == true {
                 outcome.held.append(file.path)
@@ -42,6 +45,7 @@ public struct RecordingRetention: Sendable {
                 ]
             ))
             try FileManager.default.removeItem(atPath: file.path)
+            try? FileManager.default.removeItem(atPath: RecordingKeySidecar.path(for: file.path))
             outcome.deleted.append(file.path)
             outcome.bytes += contents.count
             removeIfEmpty((file.path as NSString).deletingLastPathComponent)
@@ -78,10 +82,18 @@ public struct RecordingRetention: Sendable {
     }
 
     /// The `bastion` block of the asciicast header: who and which session.
-    static func owner(of path: String) -> (user: String?, session: String?) {
+    static func owner(of path: String, keys: RecordingKeys? = nil) -> (user: String?, session: String?) {
         guard let handle = FileHandle(forReadingAtPath: path) else { return (nil, nil) }
         defer { try? handle.close() }
-        let head = (try? handle.read(upToCount: 65_536)) ?? Data()
+        var head = (try? handle.read(upToCount: 65_536)) ?? Data()
+        if SealedRecording.isSealed(prefix: Array(head.prefix(8))) {
+            // The header line is the first sealed chunk.
+            guard let keys, let header = try? SealedRecordingHeader.parse(Array(head)), let key = try? keys.dataKey(for: header, path: path)
+            else { return (nil, nil) }
+            let reader = SealedRecordingReader(dataKey: key)
+            reader.append(Array(head))
+            head = (try? reader.next()).flatMap { $0 }.map { Data($0.plaintext) } ?? Data()
+        }
         guard let line = head.split(separator: UInt8(ascii: "\n"), maxSplits: 1).first,
             let header = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any],
             let bastion = header["bastion"] as? [String: Any]

@@ -50,7 +50,7 @@ public struct RetentionRun: Sendable {
         }
         let held = try environment.auditLog.heldRecordingOwners()
         let recordingCutoff = retention.recordings.cutoff(at: now)
-        let recordings = try RecordingRetention(directory: environment.configuration.recording.directory, audit: environment.auditLog)
+        let recordings = try RecordingRetention(directory: environment.configuration.recording.directory, audit: environment.auditLog, keys: environment.recordingKeys)
             .purge(before: recordingCutoff, heldUsers: held.users, heldSessions: held.sessions, actor: actor, now: now)
         return Summary(
             auditCutoff: auditCutoff, recordingCutoff: recordingCutoff, purgedRanges: outcome.purgedRanges,

@@ -72,7 +72,9 @@ public final class BastionDaemon: Sendable {
         try InterruptedSessions.recordEnded(
             try environment.sessions.endAbandoned(at: clock.now()), reason: "bastiond stopped while the session ran", audit: audit, clock: clock
         )
-        try InterruptedSessions.closeRecordings(in: configuration.recording.directory, audit: audit, clock: clock, logger: logger)
+        try InterruptedSessions.closeRecordings(
+            in: configuration.recording.directory, keys: environment.recordingKeys, audit: audit, clock: clock, logger: logger
+        )
         let readiness = Readiness(onReady: announcingReadiness(onReady))
         let sshServer = SSHServer(
             configuration: SSHServerConfiguration(
@@ -138,7 +140,8 @@ public final class BastionDaemon: Sendable {
             users: environment.users, registry: environment.sessions, policy: environment.policy, elevation: elevation,
             markers: markers, afterTheFact: AfterTheFactQueue { [logger] label, error in
                 logger.error("could not record \(label) yet; retrying", metadata: ["error": "\(error)"])
-            }
+            },
+            recordingKeys: environment.recordingKeys
         )
         return FrontDoorServices(
             authenticator: authenticator, commands: CommandRouter(
@@ -196,7 +199,7 @@ public final class BastionDaemon: Sendable {
         if configuration.storage.url != nil {
             all.append(ClusterService(
                 sessions: environment.sessions, audit: audit, recordingDirectory: configuration.recording.directory,
-                silence: configuration.storage.nodeTimeout, clock: clock, logger: logger
+                recordingKeys: environment.recordingKeys, silence: configuration.storage.nodeTimeout, clock: clock, logger: logger
             ))
         }
         return ServiceGroup(configuration: .init(

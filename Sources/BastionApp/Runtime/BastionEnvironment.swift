@@ -99,6 +99,11 @@ public struct BastionEnvironment: Sendable {
 
     public var sealer: SecretSealer { keys.sealer }
 
+    /// Seals new recordings (`recording.encrypt`) and opens every recording, sealed or not.
+    public var recordingKeys: RecordingKeys {
+        RecordingKeys(keyring: keys.masterKeys, sealsNewRecordings: configuration.recording.encrypt)
+    }
+
     /// The elevation service over this environment's stores, auditing through `audit`.
     public func elevation(audit: any AuditEmitter) -> ElevationService {
         ElevationService(

@@ -15,6 +15,8 @@ struct ClusterService: Service {
     let sessions: any SessionStore
     let audit: any AuditEmitter
     let recordingDirectory: String
+    /// Opens sealed recordings to close them (the node that died held their data keys' use).
+    let recordingKeys: RecordingKeys
     /// How long a node may stay silent before its sessions count as ended (`storage.node_timeout`).
     let silence: TimeInterval
     let clock: any WallClock
@@ -47,6 +49,6 @@ struct ClusterService: Service {
         try InterruptedSessions.recordEnded(
             orphaned, reason: "the node relaying the session stopped answering", audit: audit, clock: clock
         )
-        try InterruptedSessions.closeRecordings(in: recordingDirectory, audit: audit, clock: clock, logger: logger)
+        try InterruptedSessions.closeRecordings(in: recordingDirectory, keys: recordingKeys, audit: audit, clock: clock, logger: logger)
     }
 }

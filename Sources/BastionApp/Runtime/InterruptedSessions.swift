@@ -29,8 +29,8 @@ enum InterruptedSessions {
 
     /// Closes every unfinished recording no live recorder holds (a live one keeps a lock on
     /// its marker, whichever node runs it, so this is safe on a shared directory).
-    static func closeRecordings(in directory: String, audit: any AuditEmitter, clock: any WallClock, logger: Logger) throws {
-        for recovered in RecordingRecovery.recoverUnfinished(in: directory) {
+    static func closeRecordings(in directory: String, keys: RecordingKeys, audit: any AuditEmitter, clock: any WallClock, logger: Logger) throws {
+        for recovered in RecordingRecovery.recoverUnfinished(in: directory, keys: keys) {
             logger.warning("closed an unfinished recording", metadata: ["path": "\(recovered.path)"])
             try audit.append(AuditEvent(
                 type: .recordingRecovered, time: clock.now(), outcome: .failure, actor: .init(user: nil, method: "daemon"),

@@ -71,6 +71,16 @@ extension AuditEventType {
     /// SIGHUP: the file re-read, applied (with what changed) or refused (nothing changed).
     public static let configReload = AuditEventType("config.reload", code: "B1404W")
 
+    // Keys and backups (B18xx): docs/keys.md.
+    public static let keyRotate = AuditEventType("key.rotate", code: "B1800W")
+    public static let keyRewrap = AuditEventType("key.rewrap", code: "B1801I")
+    public static let keyRetire = AuditEventType("key.retire", code: "B1802I")
+    public static let keyDestroy = AuditEventType("key.destroy", code: "B1803W")
+    public static let caRotate = AuditEventType("ca.rotate", code: "B1804W")
+    public static let backupCreate = AuditEventType("backup.create", code: "B1805I")
+    public static let backupDrill = AuditEventType("backup.drill", code: "B1806I")
+    public static let backupRestore = AuditEventType("backup.restore", code: "B1807W")
+
     // The audit log itself, and auditors' actions (B15xx): auditing the auditors.
     public static let auditVerify = AuditEventType("audit.verify", code: "B1500I")
     public static let auditSearch = AuditEventType("audit.search", code: "B1501I")
@@ -114,6 +124,7 @@ extension AuditEventType {
     public static let sessionReplay = AuditEventType("session.replay", code: "B2011I")
     public static let sessionExport = AuditEventType("session.export", code: "B2012I")
     public static let recordingIntegrity = AuditEventType("recording.integrity", code: "B2013E")
+    public static let recordingExport = AuditEventType("recording.export", code: "B2014I")
 
     // The auditors' web view (B21xx)
     public static let webSignInLink = AuditEventType("web.signin_link", code: "B2100I")
@@ -128,11 +139,12 @@ extension AuditEventType {
         .userAdd, .userRemove, .userLock, .userUnlock, .userResetTOTP, .userAddKey,
         .commandRun, .commandDenied, .forwardRefused, .forwardOpen, .forwardClose, .connectionEnd,
         .serverStart, .serverStop, .keyCreate, .configChanged, .configReload,
+        .keyRotate, .keyRewrap, .keyRetire, .keyDestroy, .caRotate, .backupCreate, .backupDrill, .backupRestore,
         .auditVerify, .auditSearch, .auditExport, .auditPurge, .holdAdd, .holdRemove, .auditCheckpoint, .siemBacklog, .siemRecovered,
         .elevationRequested, .elevationApproval, .elevationApproved, .elevationDenied, .elevationExpired, .elevationWithdrawn,
         .elevationActive, .elevationEnded, .elevationRevoked, .elevationRefused, .elevationSudo,
         .sessionStart, .sessionEnd, .sessionDenied, .hostKeyMismatch, .recordingFailed, .recordingRecovered, .sessionKill,
-        .recordingPurge, .sessionList, .sessionData, .sessionSearch, .sessionReplay, .sessionExport, .recordingIntegrity,
+        .recordingPurge, .sessionList, .sessionData, .sessionSearch, .sessionReplay, .sessionExport, .recordingIntegrity, .recordingExport,
         .webSignInLink, .webSignIn, .webSignOut, .webRefused,
     ]
 }

@@ -45,9 +45,9 @@ extension CommandRouter {
         do { try auditLog.append(event(ask.raw ? .sessionExport : .sessionReplay, forced: forced)) } catch {
             return .output(.failure("internal failure; try again later"))
         }
-        if ask.raw { return .conversation(CastStreamConversation(sessionID: session.id, path: path)) }
+        if ask.raw { return .conversation(CastStreamConversation(sessionID: session.id, path: path, keys: archive.recordingKeys)) }
         return .conversation(ReplayConversation(
-            sessionID: session.id, path: path, banner: Self.replayBanner(session),
+            sessionID: session.id, path: path, keys: archive.recordingKeys, banner: Self.replayBanner(session),
             options: .init(speed: ask.speed, idleLimit: ask.idleLimit, from: ask.from)
         ))
     }

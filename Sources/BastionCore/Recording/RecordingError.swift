@@ -22,6 +22,9 @@ public struct RecordingError: Error, Hashable, Sendable, CustomStringConvertible
         public static let closed = Code("closed")
         /// An unfinished recording found at start-up could not be repaired.
         public static let recoveryFailed = Code("recoveryFailed")
+        /// A recording cannot be read back: missing, or sealed and not opening (no key for
+        /// its master key version, or it fails authentication).
+        public static let unreadable = Code("unreadable")
     }
 
     public let code: Code

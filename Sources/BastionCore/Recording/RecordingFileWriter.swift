@@ -33,6 +33,8 @@ struct RecordingFileWriter: Sendable {
     private(set) var size: Int
     /// Event lines written, header excluded.
     private(set) var events = 0
+    /// Seals what is written when recordings are encrypted; nil for a plain `.cast`.
+    private let sealer: RecordingSealer?
 
     /// Bytes encoded but not yet written.
     var pendingBytes: Int { buffer.count }
@@ -40,7 +42,7 @@ struct RecordingFileWriter: Sendable {
     /// Creates `<directory>/YYYY/MM/DD/<sessionID>.cast` with its marker and writes and
     /// fsyncs the header, so a recording that could not start is an error here, before the
     /// session is let through.
-    init(directory: String, metadata: RecordingMetadata) throws(RecordingError) {
+    init(directory: String, metadata: RecordingMetadata, keys: RecordingKeys? = nil) throws(RecordingError) {
         guard RecordingFileSystem.isValidSessionID(metadata.sessionID) else {
             throw RecordingError(.invalidSessionID, "session ID \(AsciicastLine.string(metadata.sessionID)) is not a safe file name")
         }
@@ -59,7 +61,22 @@ struct RecordingFileWriter: Sendable {
             _ = unlink(markerPath)
             throw error
         }
-        let header = Array((AsciicastLine.header(metadata) + "\n").utf8)
+        var header = Array((AsciicastLine.header(metadata) + "\n").utf8)
+        var sealer: RecordingSealer?
+        if let keys, keys.sealsNewRecordings {
+            do {
+                let writer = try keys.newRecording()
+                let sealing = RecordingSealer(writer)
+                header = writer.header.encoded + (try sealing.seal(header))
+                sealer = sealing
+            } catch {
+                _ = close(fd)
+                _ = unlink(path)
+                _ = close(markerFD)
+                _ = unlink(markerPath)
+                throw RecordingError(.cannotCreate, "sealing \(path): \(error)")
+            }
+        }
         var failure = RecordingFileSystem.writeAll(fd, header)
         if failure == nil, fsync(fd) != 0 { failure = errno }
         if let failure {
@@ -77,6 +94,7 @@ struct RecordingFileWriter: Sendable {
         self.fd = fd
         self.markerFD = markerFD
         self.size = header.count
+        self.sealer = sealer
     }
 
     /// Encodes one event into the buffer. Byte events that decode to nothing yet (only the
@@ -106,13 +124,21 @@ struct RecordingFileWriter: Sendable {
     /// whole line, so it stays readable up to there.
     mutating func flush() throws(RecordingError) {
         guard !buffer.isEmpty else { return }
-        if let error = RecordingFileSystem.writeAll(fd, buffer) {
+        var bytes = buffer
+        if let sealer {
+            do { bytes = try sealer.seal(buffer) } catch {
+                buffer.removeAll()
+                bufferedEvents = 0
+                throw RecordingError(.writeFailed, "sealing \(path): \(error)")
+            }
+        }
+        if let error = RecordingFileSystem.writeAll(fd, bytes) {
             _ = ftruncate(fd, off_t(size))
             buffer.removeAll()
             bufferedEvents = 0
             throw RecordingError(.writeFailed, "write \(path): \(RecordingFileSystem.errorText(error))")
         }
-        size += buffer.count
+        size += bytes.count
         events += bufferedEvents
         buffer.removeAll(keepingCapacity: true)
         bufferedEvents = 0
@@ -130,6 +156,16 @@ struct RecordingFileWriter: Sendable {
         endLine(line)
         do throws(RecordingError) {
             try flush()
+            if let sealer {
+                // The final chunk: without it a reader knows the file was cut short.
+                let last: [UInt8]
+                do { last = try sealer.finish() } catch { throw RecordingError(.writeFailed, "sealing \(path): \(error)") }
+                if let error = RecordingFileSystem.writeAll(fd, last) {
+                    _ = ftruncate(fd, off_t(size))
+                    throw RecordingError(.writeFailed, "write \(path): \(RecordingFileSystem.errorText(error))")
+                }
+                size += last.count
+            }
             guard fsync(fd) == 0 else {
                 throw RecordingError(.writeFailed, "fsync \(path): \(RecordingFileSystem.errorText(errno))")
             }
@@ -139,7 +175,8 @@ struct RecordingFileWriter: Sendable {
                 size: file.size,
                 duration: max(duration, lastTime),
                 sha256: file.sha256,
-                events: events
+                events: events,
+                plaintextSHA256: sealer?.plaintextSHA256
             )
             _ = close(fd)
             _ = unlink(markerPath)
@@ -185,4 +222,45 @@ struct RecordingFileWriter: Sendable {
         bufferedEvents += 1
         lastTime = line.time
     }
+}
+
+/// The sealing side of an encrypted recording, owned by the recording's writer thread like
+/// the file descriptors (hence `@unchecked Sendable`: it moves once, with the writer, and is
+/// never shared).
+final class RecordingSealer: @unchecked Sendable {
+    /// Plaintext per chunk: a live SIEM stream sends one chunk per `session.data` event, and
+    /// those stay within 32 KiB.
+    static let chunkBytes = 32 * 1_024
+    private let writer: SealedRecordingWriter
+
+    init(_ writer: SealedRecordingWriter) {
+        self.writer = writer
+    }
+
+    /// `plaintext` as framed chunks of at most ``chunkBytes``, never splitting a UTF-8 character.
+    func seal(_ plaintext: [UInt8]) throws -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(plaintext.count + (plaintext.count / Self.chunkBytes + 1) * 28)
+        var start = 0
+        while start < plaintext.count {
+            var end = min(start + Self.chunkBytes, plaintext.count)
+            if end < plaintext.count {
+                // Back off to the start of a character (continuation bytes are 10xxxxxx).
+                var cut = end
+                while cut > start, plaintext[cut] & 0xC0 == 0x80 { cut -= 1 }
+                if cut > start { end = cut }
+            }
+            out += try writer.seal(Array(plaintext[start..<end]))
+            start = end
+        }
+        return out
+    }
+
+    /// The final (empty) chunk.
+    func finish() throws -> [UInt8] {
+        try writer.finish()
+    }
+
+    /// Lowercase hex SHA-256 of everything sealed, once finished.
+    var plaintextSHA256: String? { writer.plaintextSHA256.map(Hex.string) }
 }

@@ -1,3 +1,4 @@
+import BastionCrypto
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -21,10 +22,10 @@ public enum RecordingRecovery {
     /// Safe to run while other recorders are live: their markers are locked and skipped.
     /// A marker whose `.cast` file is missing (a crash between the two creations) is removed
     /// and not reported: there is no recording to speak of.
-    public static func recoverUnfinished(in directory: String) -> [RecoveredRecording] {
+    public static func recoverUnfinished(in directory: String, keys: RecordingKeys? = nil) -> [RecoveredRecording] {
         var reports: [RecoveredRecording] = []
         for markerPath in markers(under: directory) {
-            if let report = recover(markerPath: markerPath) { reports.append(report) }
+            if let report = recover(markerPath: markerPath, keys: keys) { reports.append(report) }
         }
         return reports
     }
@@ -40,7 +41,7 @@ public enum RecordingRecovery {
     }
 
     /// Repairs one recording; `nil` when there is nothing to report (live, or no file).
-    static func recover(markerPath: String) -> RecoveredRecording? {
+    static func recover(markerPath: String, keys: RecordingKeys? = nil) -> RecoveredRecording? {
         let path = String(markerPath.dropLast(".open".count))
         let fileName = path.split(separator: "/").last.map(String.init) ?? path
         let sessionID = String(fileName.dropLast(".cast".count))
@@ -66,6 +67,9 @@ public enum RecordingRecovery {
         switch RecordingFileSystem.readAll(fd) {
         case .success(let bytes): contents = bytes
         case .failure(let error): return failed("\(error)")
+        }
+        if SealedRecording.isSealed(prefix: Array(contents.prefix(8))) {
+            return recoverSealed(contents, fd: fd, path: path, markerPath: markerPath, sessionID: sessionID, keys: keys, failed: failed)
         }
         // Whole lines end with a newline; anything after the last one was cut by the crash.
         guard let lastNewline = contents.lastIndex(of: UInt8(ascii: "\n")) else {
@@ -94,6 +98,51 @@ public enum RecordingRecovery {
         RecordingFileSystem.syncDirectory(RecordingFileSystem.parent(of: path))
         return RecoveredRecording(path: path, sessionID: sessionID, size: contents.count,
                                   sha256: RecordingFileSystem.sha256Hex(contents))
+    }
+
+    /// A sealed recording: cut after the last chunk that verifies (a crash leaves at most a
+    /// partial chunk), then append the "interrupted" marker as the final chunk, so the file
+    /// is complete and every byte of it authenticated.
+    private static func recoverSealed(
+        _ contents: [UInt8], fd: Int32, path: String, markerPath: String, sessionID: String, keys: RecordingKeys?,
+        failed: (String) -> RecoveredRecording
+    ) -> RecoveredRecording {
+        guard let keys else { return failed("sealed recording and no master key to recover it with") }
+        let opened: SealedRecordingContents
+        let dataKey: SymmetricKey
+        do {
+            guard let header = try SealedRecordingHeader.parse(contents) else { return failed("sealed header incomplete") }
+            dataKey = try keys.dataKey(for: header, path: path)
+            opened = try SealedRecording.open(contents, dataKey: dataKey)
+        } catch {
+            return failed("cannot open the sealed recording: \(error)")
+        }
+        var size = contents.count
+        if opened.status != .complete {
+            let lines = opened.plaintext.split(separator: UInt8(ascii: "\n"))
+            let time = lines.last.map { eventTime(Array($0)) } ?? 0
+            let marker = Array((AsciicastLine.event(time: time, code: .marker, data: interruptedLabel) + "\n").utf8)
+            let tail: [UInt8]
+            do {
+                let sealer = RecordingSealer(try SealedRecordingWriter(resuming: opened, dataKey: dataKey))
+                tail = try sealer.seal(marker) + sealer.finish()
+            } catch {
+                return failed("sealing the marker: \(error)")
+            }
+            guard ftruncate(fd, off_t(opened.verifiedByteCount)) == 0, lseek(fd, off_t(opened.verifiedByteCount), SEEK_SET) >= 0 else {
+                return failed("ftruncate: \(RecordingFileSystem.errorText(errno))")
+            }
+            if let error = RecordingFileSystem.writeAll(fd, tail) {
+                _ = ftruncate(fd, off_t(opened.verifiedByteCount))
+                return failed("write: \(RecordingFileSystem.errorText(error))")
+            }
+            guard fsync(fd) == 0 else { return failed("fsync: \(RecordingFileSystem.errorText(errno))") }
+            size = opened.verifiedByteCount + tail.count
+        }
+        _ = unlink(markerPath)
+        RecordingFileSystem.syncDirectory(RecordingFileSystem.parent(of: path))
+        guard case .success(let file) = RecordingFileSystem.sha256Hex(ofFile: fd) else { return failed("hashing the recovered file") }
+        return RecoveredRecording(path: path, sessionID: sessionID, size: size, sha256: file.sha256)
     }
 
     /// The time of an event line `[1.234567, "o", ...]`; 0 for the header line.

@@ -13,12 +13,16 @@ public struct RecordingSummary: Sendable, Equatable {
     public var sha256: String
     /// Event lines written after the header.
     public var events: Int
+    /// For a sealed recording, SHA-256 of its asciicast text (what `recording export` writes);
+    /// `sha256` is the sealed file's, which anyone can check without a key.
+    public var plaintextSHA256: String?
 
-    public init(path: String, size: Int, duration: TimeInterval, sha256: String, events: Int) {
+    public init(path: String, size: Int, duration: TimeInterval, sha256: String, events: Int, plaintextSHA256: String? = nil) {
         self.path = path
         self.size = size
         self.duration = duration
         self.sha256 = sha256
         self.events = events
+        self.plaintextSHA256 = plaintextSHA256
     }
 }

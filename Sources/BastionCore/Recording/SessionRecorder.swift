@@ -41,9 +41,10 @@ public final class SessionRecorder: Sendable {
         metadata: RecordingMetadata,
         queueCapacity: Int = 256,
         clock: any WallClock,
-        flushInterval: Duration = .milliseconds(500)
+        flushInterval: Duration = .milliseconds(500),
+        keys: RecordingKeys? = nil
     ) throws(RecordingError) {
-        let writer = try RecordingFileWriter(directory: directory, metadata: metadata)
+        let writer = try RecordingFileWriter(directory: directory, metadata: metadata, keys: keys)
         self.path = writer.path
         self.markerPath = writer.markerPath
         self.metadata = metadata

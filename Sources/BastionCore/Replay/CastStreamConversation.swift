@@ -6,7 +6,10 @@ public import Foundation
 public final class CastStreamConversation: CommandConversation {
     private let sessionID: SessionID
     private let path: String
+    private let keys: RecordingKeys?
     private var file: FileHandle?
+    /// Set for a sealed recording: what is streamed is its decrypted asciicast text.
+    private var sealed: SealedRecordingReader?
     private var done = false
 
     /// Bytes written per tick: at ten ticks a second, about 2.5 MiB/s.
@@ -14,9 +17,10 @@ public final class CastStreamConversation: CommandConversation {
     /// Read and written in pieces of this size within a slice.
     static let chunkSize = 32 * 1024
 
-    public init(sessionID: SessionID, path: String) {
+    public init(sessionID: SessionID, path: String, keys: RecordingKeys? = nil) {
         self.sessionID = sessionID
         self.path = path
+        self.keys = keys
     }
 
     public func start(now: Date) -> CommandStep {
@@ -25,6 +29,19 @@ public final class CastStreamConversation: CommandConversation {
             return CommandStep(stderr: "bastion: session \(sessionID): cannot read the recording\n", exitStatus: 1)
         }
         self.file = file
+        let head = (try? file.read(upToCount: Self.chunkSize)).map { Array($0) } ?? []
+        if SealedRecording.isSealed(prefix: Array(head.prefix(8))) {
+            guard let keys, let header = try? SealedRecordingHeader.parse(head), let key = try? keys.dataKey(for: header, path: path) else {
+                done = true
+                try? file.close()
+                return CommandStep(stderr: "bastion: session \(sessionID): the recording is sealed and cannot be opened here\n", exitStatus: 1)
+            }
+            let reader = SealedRecordingReader(dataKey: key)
+            reader.append(head)
+            sealed = reader
+        } else {
+            try? file.seek(toOffset: 0)
+        }
         return tick(now: now)
     }
 
@@ -42,14 +59,36 @@ public final class CastStreamConversation: CommandConversation {
                 try? file.close()
                 return CommandStep(stderr: "bastion: session \(sessionID): reading the recording failed\n", exitStatus: 1)
             }
+            if let sealed {
+                if !chunk.isEmpty { sealed.append(Array(chunk)) }
+                do {
+                    while let piece = try sealed.next() { bytes += piece.plaintext }
+                } catch {
+                    done = true
+                    try? file.close()
+                    return Self.failed(bytes, "bastion: session \(sessionID): the recording fails authentication\n")
+                }
+                if chunk.isEmpty, !sealed.isComplete {
+                    done = true
+                    try? file.close()
+                    return Self.failed(bytes, "bastion: session \(sessionID): the recording is cut short\n")
+                }
+            }
             if chunk.isEmpty {
                 done = true
                 try? file.close()
                 return .verbatim(bytes, exitStatus: 0)
             }
-            bytes += chunk
+            if sealed == nil { bytes += chunk }
         }
         return .verbatim(bytes)
+    }
+
+    /// What verified before a sealed recording stopped verifying, then the reason.
+    private static func failed(_ bytes: [UInt8], _ message: String) -> CommandStep {
+        var step = CommandStep.verbatim(bytes, exitStatus: 1)
+        step.stderr = Array(message.utf8)
+        return step
     }
 
     /// The stream does not depend on input.

@@ -9,8 +9,9 @@ public enum CastText {
     ///
     /// Lines are found with `memchr` and read one at a time, so a session that printed
     /// gigabytes costs what its first `limit` bytes of text cost, not a pass over the file.
-    public static func extract(from path: String, limit: Int = 4 << 20) throws -> String {
-        let data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
+    public static func extract(from path: String, keys: RecordingKeys? = nil, limit: Int = 4 << 20) throws -> String {
+        var data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
+        if SealedRecording.isSealed(prefix: Array(data.prefix(8))) { data = Data(try keys.plaintext(atPath: path)) }
         return data.withUnsafeBytes { file -> String in
             guard let base = file.baseAddress else { return "" }
             var text = ""

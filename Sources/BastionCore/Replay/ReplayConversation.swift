@@ -23,6 +23,7 @@ public final class ReplayConversation: CommandConversation {
 
     private let sessionID: SessionID
     private let path: String
+    private let keys: RecordingKeys?
     private let banner: String
     private let options: Options
     private var playback: CastPlayback?
@@ -32,9 +33,10 @@ public final class ReplayConversation: CommandConversation {
     static let resetTerminal = Array("\u{1B}[0m\u{1B}[?25h".utf8)
     static let clearScreen = Array("\u{1B}[H\u{1B}[2J".utf8)
 
-    public init(sessionID: SessionID, path: String, banner: String, options: Options) {
+    public init(sessionID: SessionID, path: String, keys: RecordingKeys? = nil, banner: String, options: Options) {
         self.sessionID = sessionID
         self.path = path
+        self.keys = keys
         self.banner = banner
         self.options = options
     }
@@ -42,7 +44,7 @@ public final class ReplayConversation: CommandConversation {
     public func start(now: Date) -> CommandStep {
         let data: Data
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
+            data = Data(try keys.plaintext(atPath: path))
             playback = try CastPlayback(cast: data, speed: options.speed, idleLimit: options.idleLimit)
         } catch {
             done = true

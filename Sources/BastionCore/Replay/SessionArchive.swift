@@ -11,6 +11,12 @@ public protocol SessionArchive: Sendable {
     /// The recording's bytes, read once and checked as read: what is served is exactly what
     /// was hashed (no window between a check of the file and a second read of it).
     func readVerified(_ session: IndexedSession) -> Result<Data, RecordingRefusal>
+    /// Opens sealed recordings (nil: only plain ones can be read).
+    var recordingKeys: RecordingKeys? { get }
+}
+
+extension SessionArchive {
+    public var recordingKeys: RecordingKeys? { nil }
 }
 
 /// Why a recording may not be served, in words for the auditor (the session is named).

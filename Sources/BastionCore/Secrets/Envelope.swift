@@ -1,4 +1,4 @@
-public import BastionCrypto
+import BastionCrypto
 
 /// Envelope encryption of a small secret (a TOTP seed): a fresh data key per secret seals it
 /// with AES-256-GCM, and the master key wraps the data key. The master key therefore only
