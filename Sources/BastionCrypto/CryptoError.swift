@@ -20,6 +20,14 @@ public struct CryptoError: Error, Hashable, Sendable, CustomStringConvertible {
         /// The sealed box is too short, was tampered with, or the key or AAD is wrong.
         /// AES-GCM cannot tell these apart, and neither should the caller.
         public static let authenticationFailed = Code("authenticationFailed")
+        /// A TLS certificate, key or CA file that cannot be used (missing, unreadable, not PEM,
+        /// key not matching the certificate), or a setting OpenSSL refused.
+        public static let tlsConfiguration = Code("tlsConfiguration")
+        /// The peer's handshake failed: no common version or cipher suite, a certificate
+        /// that did not verify, a malformed record.
+        public static let tlsHandshakeFailed = Code("tlsHandshakeFailed")
+        /// A TLS record after the handshake could not be read or written.
+        public static let tlsFailed = Code("tlsFailed")
     }
 
     public let code: Code
@@ -50,6 +58,9 @@ public struct CryptoError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "CryptoError.\(code): \(detail)" }
+
+    /// The detail alone, for a message that says its own context (a configuration error).
+    public var reason: String { detail }
 
     public static func == (lhs: CryptoError, rhs: CryptoError) -> Bool { lhs.code == rhs.code }
     public func hash(into hasher: inout Hasher) { hasher.combine(code) }

@@ -30,6 +30,11 @@ struct Serve: AsyncParsableCommand {
             environment: environment, registry: registry, logger: logger, configurationDigest: digest, configurationFile: options.config,
             logLevel: level, systemd: SystemdNotifier(environment: processEnvironment)
         )
+        do {
+            try daemon.checkHTTPTLS()
+        } catch {
+            throw Refusal(message: "refusing to start: \(error)", exitStatus: Refusal.cannotStart)
+        }
         try await daemon.run { endpoints in
             logger.notice(
                 "bastiond ready",

@@ -1,5 +1,6 @@
 import BastionApp
 import BastionCore
+import BastionCrypto
 import Foundation
 import Testing
 
@@ -36,6 +37,10 @@ struct ConfigurationParsingTests {
             [http]
             listen = "0.0.0.0:8443"
             public_url = "https://bastion.example.com"
+            tls_cert = "/etc/bastion/http.pem"
+            tls_key = "/etc/bastion/http.key"
+            tls_min = "1.2"
+            client_ca = "/etc/bastion/targets-ca.pem"
             [auth]
             totp_skew_steps = 0
             max_failures = 3
@@ -68,7 +73,13 @@ struct ConfigurationParsingTests {
         let expected = BastionConfiguration(
             server: .init(dataDirectory: "/var/lib/bastion"),
             ssh: .init(listen: ListenAddress(host: "::1", port: 0), loginGraceTime: 30),
-            http: .init(listen: ListenAddress(host: "0.0.0.0", port: 8443), publicURL: "https://bastion.example.com"),
+            http: {
+                var http = BastionConfiguration.HTTPConfiguration(listen: ListenAddress(host: "0.0.0.0", port: 8443), publicURL: "https://bastion.example.com")
+                http.tls = .init(
+                    certificate: "/etc/bastion/http.pem", key: "/etc/bastion/http.key", minimumVersion: .tls12, clientCA: "/etc/bastion/targets-ca.pem"
+                )
+                return http
+            }(),
             auth: .init(totpSkewSteps: 0, maxFailures: 3, lockout: 3_600),
             certificates: .init(defaultTTL: 7_200, bindSourceAddress: true),
             recording: .init(directory: "/srv/recordings"),

@@ -65,7 +65,7 @@ struct RouteTests {
             WebSessions(store: webStore, users: users, policy: policy, audit: audit, clock: clock, publicURL: "https://bastion.example.com")
         }
 
-        func application(slack: Bool = false) -> some ApplicationProtocol {
+        func application(slack: Bool = false, mutualTLS: Bool = false) -> some ApplicationProtocol {
             let router = OperationsRouter.make(registry: PrometheusCollectorRegistry(), isHealthy: { true })
             HTTPRoutes.register(on: router, context: HTTPRouteContext(
                 elevation: elevation, audit: audit, clock: clock, logger: Logger(label: "test"),
@@ -73,7 +73,8 @@ struct RouteTests {
                 webSessions: webSessions, archive: EmptyArchive(), assetsDirectory: "/nonexistent", sshPort: 2222, publicHost: "bastion.example.com",
                 slackActions: slack
                     ? SlackActionHandler(users: [:], signature: SlackRequestSignature(signingSecret: "s3cret"), elevation: elevation, audit: audit, clock: clock)
-                    : nil
+                    : nil,
+                requireClientCertificate: mutualTLS
             ))
             return Application(router: router)
         }
@@ -178,6 +179,36 @@ struct RouteTests {
         }
         #expect(fixture.refusals(.elevationRefused).count == 4)
         #expect(fixture.refusals(.elevationSudo).count == 1)
+    }
+
+    @Test("with client_ca, the right token without a TLS client certificate is 403 and audited, whatever headers claim one")
+    func sudoCheckNeedsClientCertificate() async throws {
+        let fixture = try Fixture()
+        let target = try #require(fixture.policy.targets["web01"])
+        let token = fixture.tokens.token(for: target)
+        try await fixture.application(mutualTLS: true).test(.router) { client in
+            let forged: [HTTPFields] = [
+                [:], [HTTPField.Name("X-SSL-Client-CN")!: "web01", HTTPField.Name("X-SSL-Client-Verify")!: "SUCCESS"],
+                [HTTPField.Name("X-Forwarded-Client-Cert")!: "Subject=\"CN=web01\";DNS=web01"], [HTTPField.Name("X-Client-Cert")!: "CN=web01"],
+            ]
+            for extra in forged {
+                var headers: HTTPFields = [.authorization: "Bearer \(token)"]
+                headers.append(contentsOf: extra)
+                try await client.execute(
+                    uri: "/api/v1/targets/web01/sudo", method: .post, headers: headers, body: ByteBuffer(string: #"{"user":"alice","command":"id"}"#)
+                ) {
+                    #expect($0.status == .forbidden)
+                    #expect(String(buffer: $0.body) == #"{"decision":"deny","message":"a client certificate naming this target is required"}"# + "\n")
+                }
+            }
+            // A wrong token is still 401: target names stay private.
+            try await client.execute(uri: "/api/v1/targets/web01/sudo", method: .post, headers: [.authorization: "Bearer wrong"], body: ByteBuffer(string: "{}")) {
+                #expect($0.status == .unauthorized)
+            }
+        }
+        let refusals = fixture.refusals(.elevationRefused)
+        #expect(refusals.map(\.reason) == Array(repeating: "no client certificate", count: 4) + ["wrong target token"])
+        #expect(fixture.refusals(.elevationSudo).isEmpty)
     }
 
     @Test("Slack's actions: no route unless interactive; an unsigned request is 401 and audited")

@@ -23,7 +23,8 @@ extension HTTPRouteContext {
             ),
             webSessions: WebSessions(environment: environment, audit: audit), archive: archive,
             assetsDirectory: configuration.http.assetsDirectory, sshPort: configuration.ssh.listen.port,
-            publicHost: URL(string: configuration.http.publicURL)?.host ?? "bastion", slackActions: slackActions
+            publicHost: URL(string: configuration.http.publicURL)?.host ?? "bastion", slackActions: slackActions,
+            requireClientCertificate: configuration.http.tls?.clientCA != nil
         )
     }
 }

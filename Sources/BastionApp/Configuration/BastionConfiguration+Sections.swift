@@ -1,4 +1,5 @@
 import BastionCore
+import BastionCrypto
 import Foundation
 import TOMLKit
 
@@ -73,12 +74,48 @@ extension BastionConfiguration {
 
     /// `[http]`.
     static func parseHTTP(_ http: TOMLTableReader, into configuration: inout BastionConfiguration) throws(ConfigurationError) {
-        try http.refuseUnknownKeys(allowed: ["listen", "public_url", "assets_dir", "trusted_proxies"])
+        try http.refuseUnknownKeys(allowed: ["listen", "public_url", "assets_dir", "trusted_proxies", "tls_cert", "tls_key", "tls_min", "client_ca"])
         configuration.http.listen = try http.listenAddress("listen", default: HTTPConfiguration.defaults.listen)
         configuration.http.publicURL = try http.string("public_url", default: HTTPConfiguration.defaults.publicURL)
         if let reason = publicURLProblem(configuration.http.publicURL) { throw http.error("public_url", reason) }
         configuration.http.assetsDirectory = try http.nonEmptyString("assets_dir", default: HTTPConfiguration.defaults.assetsDirectory)
         configuration.http.trustedProxies = try http.cidrList("trusted_proxies")
+        configuration.http.tls = try parseHTTPTLS(http, publicURL: configuration.http.publicURL, behindProxy: configuration.http.trustedProxies != nil)
+    }
+
+    /// `tls_cert`, `tls_key`, `tls_min`, `client_ca` of `[http]`, checked against `public_url`:
+    /// an `https://` URL needs TLS here unless `trusted_proxies` says a proxy terminates it,
+    /// and TLS here needs an `https://` URL (links and the `Secure` cookie follow the URL).
+    /// The files themselves are read when bastiond starts (and on SIGHUP), not here.
+    static func parseHTTPTLS(_ http: TOMLTableReader, publicURL: String, behindProxy: Bool) throws(ConfigurationError) -> HTTPConfiguration.TLSFiles? {
+        let https = publicURL.lowercased().hasPrefix("https://")
+        guard http.has("tls_cert") || http.has("tls_key") else {
+            for key in ["tls_min", "client_ca"] where http.has(key) {
+                throw http.error(key, "needs http.tls_cert and http.tls_key (TLS on this listener)")
+            }
+            if https && !behindProxy {
+                throw http.error(
+                    "public_url",
+                    "https:// needs http.tls_cert and http.tls_key, or http.trusted_proxies when a reverse proxy in front terminates TLS"
+                )
+            }
+            return nil
+        }
+        guard http.has("tls_cert") else { throw http.error("tls_key", "needs http.tls_cert") }
+        guard http.has("tls_key") else { throw http.error("tls_cert", "needs http.tls_key") }
+        guard https else {
+            throw http.error("public_url", "must be https:// when http.tls_cert is set (links sent to chat and the session cookie follow it)")
+        }
+        var files = HTTPConfiguration.TLSFiles(
+            certificate: try http.nonEmptyString("tls_cert", default: ""), key: try http.nonEmptyString("tls_key", default: "")
+        )
+        let minimum = try http.string("tls_min", default: TLSProtocolVersion.tls13.rawValue)
+        guard let version = TLSProtocolVersion(rawValue: minimum) else {
+            throw http.error("tls_min", "must be \"1.3\" or \"1.2\", not \"\(minimum)\" (TLS 1.0 and 1.1 are never allowed)")
+        }
+        files.minimumVersion = version
+        if http.has("client_ca") { files.clientCA = try http.nonEmptyString("client_ca", default: "") }
+        return files
     }
 
     /// `[auth]`.

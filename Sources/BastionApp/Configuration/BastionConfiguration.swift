@@ -1,4 +1,5 @@
 public import BastionCore
+public import BastionCrypto
 public import BastionSSH
 
 #if canImport(FoundationEssentials)
@@ -185,6 +186,29 @@ public struct BastionConfiguration: Sendable, Equatable {
         /// `trusted_proxies`: addresses (CIDRs) whose `Forwarded`/`X-Forwarded-For` names the
         /// client in audit records; from anyone else those headers are ignored. Default none.
         public var trustedProxies: CIDRList?
+        /// `tls_cert`, `tls_key`, `tls_min`, `client_ca`: TLS on the listener; nil is plain
+        /// HTTP (tests, or a reverse proxy in front that terminates TLS).
+        public var tls: TLSFiles?
+
+        /// TLS on the HTTP listener: PEM files re-read on SIGHUP.
+        public struct TLSFiles: Sendable, Equatable {
+            /// `tls_cert`: the server certificate, then its intermediates.
+            public var certificate: String
+            /// `tls_key`: its private key, unencrypted PEM.
+            public var key: String
+            /// `tls_min`: 1.3 (default), or 1.2 for legacy clients; never lower.
+            public var minimumVersion: TLSProtocolVersion
+            /// `client_ca`: a PEM bundle; when set, a client certificate is asked for
+            /// (optional) and the targets' sudo check requires one naming the target.
+            public var clientCA: String?
+
+            public init(certificate: String, key: String, minimumVersion: TLSProtocolVersion = .tls13, clientCA: String? = nil) {
+                self.certificate = certificate
+                self.key = key
+                self.minimumVersion = minimumVersion
+                self.clientCA = clientCA
+            }
+        }
 
         public init(listen: ListenAddress, publicURL: String, assetsDirectory: String = "Web") {
             self.listen = listen

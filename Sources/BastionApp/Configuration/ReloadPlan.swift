@@ -18,6 +18,11 @@ public struct ReloadPlan: Sendable, Equatable {
     public var logLevel: String?
     /// Sections whose change is not applied until bastiond restarts (`[ssh]`, `[siem]`, …).
     public var restartNeeded: [String]
+    /// The HTTP listener's TLS certificate, key and client CA are read again (a renewed
+    /// certificate under the same path included), and `tls_min` and the paths apply: true
+    /// when TLS is on before and after, with `client_ca` set in both or neither. Turning TLS
+    /// or mutual TLS on or off waits for a restart.
+    public var reloadsTLS: Bool
 
     public init(from old: BastionConfiguration, to new: BastionConfiguration) {
         policy = PolicyChange(from: old.policy, to: new.policy)
@@ -27,9 +32,16 @@ public struct ReloadPlan: Sendable, Equatable {
         // The sinks and webhooks apply in place; the rest of their sections waits.
         var (oldSIEM, newSIEM, oldChat, newChat) = (old.siem, new.siem, old.chatops, new.chatops)
         (oldSIEM.sinks, newSIEM.sinks, oldChat.webhooks, newChat.webhooks) = ([], [], [], [])
+        var (oldHTTP, newHTTP) = (old.http, new.http)
+        if let before = old.http.tls, let after = new.http.tls, (before.clientCA == nil) == (after.clientCA == nil) {
+            reloadsTLS = true
+            (oldHTTP.tls, newHTTP.tls) = (nil, nil)
+        } else {
+            reloadsTLS = false
+        }
         let sections: [(String, Bool)] = [
             ("server", old.server == new.server), ("storage", old.storage == new.storage), ("ssh", old.ssh == new.ssh),
-            ("http", old.http == new.http), ("auth", old.auth == new.auth), ("certificates", old.certificates == new.certificates),
+            ("http", oldHTTP == newHTTP), ("auth", old.auth == new.auth), ("certificates", old.certificates == new.certificates),
             ("recording", old.recording == new.recording), ("sessions", old.sessions == new.sessions), ("audit", old.audit == new.audit),
             ("retention", old.retention == new.retention), ("siem", oldSIEM == newSIEM), ("chatops", oldChat == newChat),
             ("elevation", old.elevation == new.elevation),
@@ -53,6 +65,7 @@ public struct ReloadPlan: Sendable, Equatable {
             }
         }
         details["log_level"] = logLevel
+        if reloadsTLS { details["http_tls"] = "reloaded" }
         if !restartNeeded.isEmpty { details["restart_needed"] = restartNeeded.joined(separator: ",") }
         return details
     }
@@ -64,6 +77,7 @@ public struct ReloadPlan: Sendable, Equatable {
         if !sinks.isEmpty { text += ", SIEM sinks \(counts(sinks))" }
         if !webhooks.isEmpty { text += ", chat-ops webhooks \(counts(webhooks))" }
         if let logLevel { text += ", log level \(logLevel)" }
+        if reloadsTLS { text += ", HTTP TLS certificate reloaded" }
         if !restartNeeded.isEmpty {
             text += "; \(restartNeeded.joined(separator: ", ")) changed: not applied until bastiond restarts"
         }

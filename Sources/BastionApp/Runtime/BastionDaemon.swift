@@ -29,6 +29,9 @@ public final class BastionDaemon: Sendable {
     private let relayPool: RelayPool
     /// Re-reads the configuration file (SIGHUP); nil when the daemon was given no file.
     public let reloader: ConfigurationReloader?
+    /// The HTTP listener's TLS (`http.tls_cert`), loaded once here so SIGHUP can reload it;
+    /// a file that cannot be used fails ``run(handleSignals:onReady:)`` and ``checkHTTPTLS()``.
+    private let httpTLS: Result<TLSServerCredentials?, ConfigurationError>
 
     /// - Parameters:
     ///   - configurationDigest: SHA-256 of the configuration file; a change since the last
@@ -47,18 +50,38 @@ public final class BastionDaemon: Sendable {
         self.systemd = systemd
         let pool = RelayPool(logger: logger, onStep: SIEMService.stepCounter(registry: registry, logger: logger))
         relayPool = pool
-        reloader = configurationFile.map {
+        let httpTLS = Result { () throws(ConfigurationError) in
+            try HTTPTLS.credentials(environment.configuration.http, file: configurationFile)
+        }
+        self.httpTLS = httpTLS
+        reloader = configurationFile.map { file in
             ConfigurationReloader(
-                file: $0, running: environment.configuration, policy: environment.policy, audit: environment.auditLog,
+                file: file, running: environment.configuration, policy: environment.policy, audit: environment.auditLog,
                 clock: environment.clock, logLevel: logLevel, systemd: systemd, logger: logger,
-                prepareRelays: { next, plan in try DeliveryRelays.prepare(next, plan: plan, environment: environment, pool: pool) }
+                prepareRelays: { next, plan in
+                    // The certificate first: building its context changes nothing, so a bad
+                    // file refuses the whole reload before any relay is touched.
+                    let swapTLS = try HTTPTLS.prepareReload(try? httpTLS.get(), next: next, plan: plan, file: file)
+                    let startRelays = try DeliveryRelays.prepare(next, plan: plan, environment: environment, pool: pool)
+                    return {
+                        swapTLS()
+                        startRelays()
+                    }
+                }
             )
         }
+    }
+
+    /// Throws when the HTTP listener's certificate, key or client CA cannot be used: for
+    /// `bastiond serve` to refuse to start (exit 78) before anything runs.
+    public func checkHTTPTLS() throws(ConfigurationError) {
+        _ = try httpTLS.get()
     }
 
     /// Runs until SIGTERM/SIGINT (when `handleSignals`) or until the calling task is cancelled.
     public func run(handleSignals: Bool = true, onReady: @escaping @Sendable (Endpoints) -> Void = { _ in }) async throws {
         let configuration = environment.configuration
+        let tls = try httpTLS.get()
         let markers = LiveSessionMarkers()
         let audit = MarkingAuditEmitter(wrapping: MetricsAuditEmitter(wrapping: environment.auditLog, registry: registry), markers: markers)
         let clock = environment.clock
@@ -87,7 +110,8 @@ public final class BastionDaemon: Sendable {
         )
         configuration.ssh.notices.forEach { logger.warning("\($0)") }
         let http = makeHTTP(
-            sshMetrics: SSHMetrics(server: sshServer, registry: registry), elevation: elevation, archive: archive, audit: audit, readiness: readiness
+            sshMetrics: SSHMetrics(server: sshServer, registry: registry), elevation: elevation, archive: archive, audit: audit, readiness: readiness,
+            tls: tls
         )
         try auditConfigurationChange(audit)
         var startDetails = ["ssh_listen": configuration.ssh.listen.description, "http_listen": configuration.http.listen.description]
@@ -154,7 +178,8 @@ public final class BastionDaemon: Sendable {
 
     /// The HTTP side: health, metrics and every route, on `http.listen`.
     private func makeHTTP(
-        sshMetrics: SSHMetrics, elevation: ElevationService, archive: SessionArchiveService, audit: some AuditEmitter, readiness: Readiness
+        sshMetrics: SSHMetrics, elevation: ElevationService, archive: SessionArchiveService, audit: some AuditEmitter, readiness: Readiness,
+        tls: TLSServerCredentials?
     ) -> some Service {
         let configuration = environment.configuration
         let router = OperationsRouter.make(
@@ -170,6 +195,8 @@ public final class BastionDaemon: Sendable {
         )
         return Application(
             router: router,
+            // Bastion's own OpenSSL TLS (TLSServerChannel), not HummingbirdTLS: see TLSContext.
+            server: .http1(tls: tls),
             configuration: .init(address: .hostname(configuration.http.listen.host, port: configuration.http.listen.port), serverName: "bastiond"),
             onServerRunning: { channel in readiness.set(http: channel.localAddress?.port ?? configuration.http.listen.port) },
             logger: logger

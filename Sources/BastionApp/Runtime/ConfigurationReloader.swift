@@ -119,6 +119,7 @@ public final class ConfigurationReloader: Sendable {
             $0.log = next.log
             $0.siem.sinks = next.siem.sinks
             $0.chatops.webhooks = next.chatops.webhooks
+            if plan.reloadsTLS { $0.http.tls = next.http.tls }
         }
         logger.notice("configuration reloaded", metadata: ["sha256": "\(digest)", "changes": "\(plan.summary)"])
         if !plan.restartNeeded.isEmpty {

@@ -1,3 +1,4 @@
+public import BastionCrypto
 import Foundation
 
 /// What a target's sudo check (pam_exec in sudo's account stage) asks, and the answer:
@@ -48,10 +49,23 @@ public struct SudoCheck: Sendable {
         }
     }
 
-    /// Denials are values; `unauthorized` carries no reason on purpose (rule 9).
+    /// Denials are values; `unauthorized` and `forbidden` carry no reason on purpose (rule 9):
+    /// the audit record has it.
     public enum Outcome: Sendable, Equatable {
         case unauthorized
+        /// The token was right, but `http.client_ca` is set and the connection presented no
+        /// verified certificate naming the target.
+        case forbidden
         case answered(Answer)
+    }
+
+    /// Mutual TLS on the check (`http.client_ca`): whether the connection must carry a
+    /// client certificate, and the one it carried.
+    public enum ClientCertificate: Sendable, Equatable {
+        case notRequired
+        /// Required: the verified certificate's names (nil when the client presented none).
+        /// Only the TLS layer may fill this in; never a header or anything else a client sends.
+        case required(TLSPeerIdentity?)
     }
 
     /// Longest command kept (audit record, request reason).
@@ -83,11 +97,21 @@ public struct SudoCheck: Sendable {
     /// Answers the check of `targetName` that presented `bearer`; `query` is nil when the
     /// body could not be read (told only to a caller holding the right token).
     /// - Parameter connection: the HTTP request's origin (the target host), for the audit records.
-    public func check(target targetName: String, bearer: String?, query: Query?, connection: AuditEvent.Connection? = nil) -> Outcome {
+    /// - Parameter certificate: what mutual TLS requires and what the connection presented;
+    ///   checked after the token, so a wrong token still tells nothing about target names.
+    public func check(
+        target targetName: String, bearer: String?, query: Query?, connection: AuditEvent.Connection? = nil,
+        certificate: ClientCertificate = .notRequired
+    ) -> Outcome {
         let target = policy.targets[targetName]
         guard let bearer, tokens.verify(bearer, for: target, name: targetName), let target else {
             refuseToken(claimedTarget: targetName, connection: connection)
             return .unauthorized
+        }
+        if case .required(let identity) = certificate, !(identity?.names(target.name) ?? false) {
+            let reason = identity.map { "client certificate (\($0.description)) does not name the target" } ?? "no client certificate"
+            refuse(target: target.name, reason: reason, connection: connection)
+            return .forbidden
         }
         guard let query, !query.login.isEmpty else {
             let answer = Answer(decision: .deny, message: "malformed check request (expected JSON with user and command)")
@@ -208,6 +232,14 @@ public struct SudoCheck: Sendable {
             actor: .init(user: user?.name.rawValue, method: "sudo-check"), connection: connection, target: target,
             reason: answer.decision == .deny ? answer.message : nil, details: details
         ))) != nil
+    }
+
+    /// A right token on a connection without the client certificate mutual TLS requires.
+    private func refuse(target: String, reason: String, connection: AuditEvent.Connection?) {
+        try? audit.append(AuditEvent(
+            type: .elevationRefused, time: clock.now(), outcome: .failure, actor: .init(user: nil, method: "sudo-check"), connection: connection,
+            target: target, reason: reason, details: ["action": "sudo", "via": "sudo"]
+        ))
     }
 
     private func refuseToken(claimedTarget: String, connection: AuditEvent.Connection?) {

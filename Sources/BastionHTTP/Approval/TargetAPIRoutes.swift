@@ -51,12 +51,18 @@ enum TargetAPIRoutes {
             // The check writes (request, audit append with its fsync): off the cooperative pool,
             // so a slow disk delays this answer only, not every task of the process.
             let connection = requestContext.auditConnection
+            // With `http.client_ca`, the certificate this connection's TLS handshake verified,
+            // read from the connection itself: no header can stand in for it.
+            let certificate: SudoCheck.ClientCertificate =
+                context.requireClientCertificate ? .required(await requestContext.verifiedClientCertificate()) : .notRequired
             let outcome = try await NIOThreadPool.singleton.runIfActive {
-                check.check(target: target, bearer: bearer, query: query, connection: connection)
+                check.check(target: target, bearer: bearer, query: query, connection: connection, certificate: certificate)
             }
             switch outcome {
             case .unauthorized:
                 return json(status: .unauthorized, AnswerBody(decision: "deny", message: "unauthorized"))
+            case .forbidden:
+                return json(status: .forbidden, AnswerBody(decision: "deny", message: "a client certificate naming this target is required"))
             case .answered(let answer):
                 return json(status: .ok, AnswerBody(
                     decision: answer.decision.rawValue, requestID: answer.requestID, message: answer.message, approveURL: answer.approveURL

@@ -1,4 +1,5 @@
 public import BastionCore
+public import BastionCrypto
 public import Hummingbird
 public import NIOCore
 import HTTPTypes
@@ -15,9 +16,13 @@ public struct BastionRequestContext: RequestContext, RemoteAddressRequestContext
     /// Hummingbird's request id when its server set one (it is in the request's log lines),
     /// else a fresh one: `RequestContext.id` traps when the logger lacks it.
     public let requestID: String
+    /// The connection the request came on: its ``TLSServerHandler`` holds the client
+    /// certificate's verified names.
+    public let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        channel = source.channel
         remoteAddress = source.channel.remoteAddress
         requestID = source.logger[metadataKey: "hb.request.id"]?.description ?? RequestID().description
     }
@@ -25,6 +30,16 @@ public struct BastionRequestContext: RequestContext, RemoteAddressRequestContext
     /// The TCP peer, as audit records write addresses ("unknown" for a test channel).
     public var peer: ForwardedFor.Origin {
         ForwardedFor.Origin(address: remoteAddress?.ipAddress ?? "unknown", port: remoteAddress?.port ?? 0)
+    }
+
+    /// The verified client certificate of this request's connection: nil over plain HTTP,
+    /// without `http.client_ca`, or when the client presented none. Read from the
+    /// connection's own TLS handler, never from anything in the request.
+    public func verifiedClientCertificate() async -> TLSPeerIdentity? {
+        let channel = channel
+        return try? await channel.eventLoop.submit {
+            try channel.pipeline.syncOperations.handler(type: TLSServerHandler.self).peerIdentity
+        }.get()
     }
 
     /// The `connection` block of an audit record about this request: the request's id and

@@ -21,12 +21,16 @@ public struct HTTPRouteContext: Sendable {
     public var publicHost: String
     /// Slack's interactive buttons, when `[chatops.slack] interactive = true`; nil: no route.
     public var slackActions: SlackActionHandler?
+    /// `http.client_ca` is set: the sudo check requires a verified client certificate naming
+    /// the target.
+    public var requireClientCertificate: Bool
 
     public init(
         elevation: ElevationService, audit: any AuditEmitter, clock: any WallClock, logger: Logger, sudoCheck: SudoCheck,
         webSessions: WebSessions, archive: any SessionArchive, assetsDirectory: String, sshPort: Int, publicHost: String,
-        slackActions: SlackActionHandler?
+        slackActions: SlackActionHandler?, requireClientCertificate: Bool = false
     ) {
+        self.requireClientCertificate = requireClientCertificate
         self.elevation = elevation
         self.audit = audit
         self.clock = clock
