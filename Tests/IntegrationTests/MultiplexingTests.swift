@@ -104,7 +104,7 @@ struct MultiplexingTests {
             #expect(Set(ends.compactMap { $0["session_id"] }).count == 3)
             #expect(ends.allSatisfy { $0["exit_status"] == "7" })
             for end in ends {
-                let recording = try String(contentsOfFile: try #require(end["recording"]), encoding: .utf8)
+                let recording = String(decoding: try RelayRecording.plaintext(try #require(end["recording"])), as: UTF8.self)
                 #expect(["alpha", "beta", "gamma"].contains { recording.contains($0) }, "\(recording)")
             }
         }

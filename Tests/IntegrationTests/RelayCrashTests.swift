@@ -124,7 +124,7 @@ struct RelayCrashTests {
         #expect(!FileManager.default.fileExists(atPath: path + ".open"), "recovery removes the marker")
         let last = try #require(try RelayRecording.events(path).last)
         #expect(last.code == "m" && last.data == "interrupted", "last event: \(last)")
-        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let text = String(decoding: try RelayRecording.plaintext(path), as: UTF8.self)
         #expect(text.hasSuffix("\"m\", \"interrupted\"]\n"), "the file ends with the marker line")
         let replayAfter = try await RelayRecording.asciinemaCat(path)
         #expect(replayAfter.status == 0, "\(replayAfter)")

@@ -51,10 +51,30 @@ struct RelayTests {
             #expect(end["recording_sha256"] == (try await Self.sha256(path)))
             let attributes = try FileManager.default.attributesOfItem(atPath: path)
             #expect((attributes[.posixPermissions] as? Int) == 0o600)
-            let replay = try await ProcessRunner.run("script", ["-qec", "asciinema cat \(path)", "/dev/null"])
+            // Sealed at rest: nothing the session printed or ran is in the file, stock asciinema
+            // cannot read it, and its asciicast text has the SHA-256 session.end names.
+            let sealed = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+            #expect(SealedRecording.isSealed(prefix: Array(sealed.prefix(8))))
+            #expect(!String(decoding: sealed, as: UTF8.self).contains("echo err"), "the command is in the sealed file")
+            let plain = try RelayRecording.plaintext(path)
+            #expect(end["recording_plain_sha256"] == Hex.string(SHA256.hash(plain)))
+            let stock = try await ProcessRunner.run("script", ["-qec", "asciinema cat \(path)", "/dev/null"])
+            #expect(stock.status != 0 && !stock.stdout.contains("out\r\n"), "\(stock)")
+
+            // bastiond recording export writes the plain .cast for stock asciinema, audited.
+            let config = bastion.directory.file("cli.toml")
+            try BastionHarness.configText(in: bastion.directory).write(toFile: config, atomically: true, encoding: .utf8)
+            let exported = bastion.directory.file("exported.cast")
+            let export = try await BastiondBinary.run(["recording", "export", start["session_id"] ?? "?", "--to", exported, "--config", config])
+            #expect(export.status == 0, "\(export)")
+            #expect(Array(try Data(contentsOf: URL(fileURLWithPath: exported))) == plain)
+            let replay = try await ProcessRunner.run("script", ["-qec", "asciinema cat \(exported)", "/dev/null"])
             #expect(replay.status == 0, "\(replay)")
             #expect(replay.stdout.contains("out"))
             #expect(replay.stdout.contains("err"))
+            #expect(try bastion.auditDetailsNow("recording.export").first?["to"] == exported)
+            let again = try await BastiondBinary.run(["recording", "export", start["session_id"] ?? "?", "--to", exported, "--config", config])
+            #expect(again.status == 1 && again.stderr.contains("cannot create"), "an export never replaces a file: \(again)")
         }
     }
 
@@ -66,10 +86,10 @@ struct RelayTests {
             #expect(result.status == 0, "\(result)")
             #expect(result.stdout.contains("tty: /dev/pts/"))
             let path = try #require(try await bastion.auditDetails("session.end").first?["recording"])
-            let header = try #require(try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").first)
+            let header = try #require(String(decoding: try RelayRecording.plaintext(path), as: UTF8.self).split(separator: "\n").first)
             #expect(header.contains("\"version\": 2"))
             #expect(header.contains("\"bastion\": {\"session_id\""))
-            let replay = try await ProcessRunner.run("script", ["-qec", "asciinema cat \(path)", "/dev/null"])
+            let replay = try await RelayRecording.asciinemaCat(path)
             #expect(replay.status == 0, "\(replay)")
             #expect(replay.stdout.contains("pty-ok"))
         }
@@ -422,7 +442,7 @@ struct RelayInputCaptureTests {
             let result = try await ProcessRunner.run(ssh, arguments, input: Data(text.utf8), timeout: 20)
             #expect(result.status == 0, "\(result)")
             let path = try #require(try await bastion.auditDetails("session.end").first?["recording"])
-            recording = try String(contentsOfFile: path, encoding: .utf8)
+            recording = String(decoding: try RelayRecording.plaintext(path), as: UTF8.self)
         }
         return recording
     }

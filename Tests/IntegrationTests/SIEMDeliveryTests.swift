@@ -219,7 +219,7 @@ struct SIEMStreamingTests {
             let ordered = pieces.sorted { Int($0.details["chunk"] ?? "") ?? 0 < Int($1.details["chunk"] ?? "") ?? 0 }
             #expect(ordered.map { Int($0.details["chunk"] ?? "") ?? 0 } == Array(1...ordered.count), "numbered without gaps")
             let reassembled = Data(ordered.map { $0.details["data"] ?? "" }.joined().utf8)
-            let onDisk = try Data(contentsOf: URL(fileURLWithPath: path))
+            let onDisk = Data(try RelayRecording.plaintext(path))
             #expect(reassembled == onDisk, "\(reassembled.count) bytes streamed, \(onDisk.count) on disk")
         }
     }

@@ -237,7 +237,11 @@ final class RecordingSealer: @unchecked Sendable {
         self.writer = writer
     }
 
-    /// `plaintext` as framed chunks of at most ``chunkBytes``, never splitting a UTF-8 character.
+    /// The file's header: the wrapped data key and what every chunk is bound to.
+    var header: SealedRecordingHeader { writer.header }
+
+    /// `plaintext` as framed chunks of at most ``chunkBytes``, cut after a newline where there
+    /// is one (so a crash leaves whole lines), else never inside a UTF-8 character.
     func seal(_ plaintext: [UInt8]) throws -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(plaintext.count + (plaintext.count / Self.chunkBytes + 1) * 28)
@@ -245,10 +249,14 @@ final class RecordingSealer: @unchecked Sendable {
         while start < plaintext.count {
             var end = min(start + Self.chunkBytes, plaintext.count)
             if end < plaintext.count {
-                // Back off to the start of a character (continuation bytes are 10xxxxxx).
-                var cut = end
-                while cut > start, plaintext[cut] & 0xC0 == 0x80 { cut -= 1 }
-                if cut > start { end = cut }
+                if let newline = plaintext[start..<end].lastIndex(of: UInt8(ascii: "\n")) {
+                    end = newline + 1
+                } else {
+                    // Back off to the start of a character (continuation bytes are 10xxxxxx).
+                    var cut = end
+                    while cut > start, plaintext[cut] & 0xC0 == 0x80 { cut -= 1 }
+                    if cut > start { end = cut }
+                }
             }
             out += try writer.seal(Array(plaintext[start..<end]))
             start = end

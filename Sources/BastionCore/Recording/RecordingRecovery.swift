@@ -119,25 +119,38 @@ public enum RecordingRecovery {
         }
         var size = contents.count
         if opened.status != .complete {
-            let lines = opened.plaintext.split(separator: UInt8(ascii: "\n"))
+            // Keep whole lines only: resume after the last chunk that ends at or before the
+            // last newline, and seal again what whole lines follow it (chunks end at newlines
+            // unless one line outgrew a chunk), then the marker and the final chunk.
+            let plaintext = opened.plaintext
+            guard let lastNewline = plaintext.lastIndex(of: UInt8(ascii: "\n")) else { return failed("no complete header line") }
+            let keep = lastNewline + 1
+            var boundary = (file: opened.header.byteCount, plaintext: 0)
+            let reader = SealedRecordingReader(dataKey: dataKey)
+            reader.append(Array(contents.prefix(opened.verifiedByteCount)))
+            while let chunk = try? reader.next(), Int(chunk.plaintextOffset) + chunk.plaintext.count <= keep {
+                boundary = (chunk.fileOffsetAfter, Int(chunk.plaintextOffset) + chunk.plaintext.count)
+            }
+            let lines = plaintext[..<lastNewline].split(separator: UInt8(ascii: "\n"))
             let time = lines.last.map { eventTime(Array($0)) } ?? 0
             let marker = Array((AsciicastLine.event(time: time, code: .marker, data: interruptedLabel) + "\n").utf8)
             let tail: [UInt8]
             do {
-                let sealer = RecordingSealer(try SealedRecordingWriter(resuming: opened, dataKey: dataKey))
-                tail = try sealer.seal(marker) + sealer.finish()
+                let prefix = try SealedRecording.open(Array(contents.prefix(boundary.file)), dataKey: dataKey)
+                let sealer = RecordingSealer(try SealedRecordingWriter(resuming: prefix, dataKey: dataKey))
+                tail = try sealer.seal(Array(plaintext[boundary.plaintext..<keep]) + marker) + sealer.finish()
             } catch {
                 return failed("sealing the marker: \(error)")
             }
-            guard ftruncate(fd, off_t(opened.verifiedByteCount)) == 0, lseek(fd, off_t(opened.verifiedByteCount), SEEK_SET) >= 0 else {
+            guard ftruncate(fd, off_t(boundary.file)) == 0, lseek(fd, off_t(boundary.file), SEEK_SET) >= 0 else {
                 return failed("ftruncate: \(RecordingFileSystem.errorText(errno))")
             }
             if let error = RecordingFileSystem.writeAll(fd, tail) {
-                _ = ftruncate(fd, off_t(opened.verifiedByteCount))
+                _ = ftruncate(fd, off_t(boundary.file))
                 return failed("write: \(RecordingFileSystem.errorText(error))")
             }
             guard fsync(fd) == 0 else { return failed("fsync: \(RecordingFileSystem.errorText(errno))") }
-            size = opened.verifiedByteCount + tail.count
+            size = boundary.file + tail.count
         }
         _ = unlink(markerPath)
         RecordingFileSystem.syncDirectory(RecordingFileSystem.parent(of: path))

@@ -1,3 +1,5 @@
+import BastionApp
+import BastionCore
 import BastionTesting
 import CLibSSH
 import Foundation
@@ -36,14 +38,43 @@ extension BastionHarness {
 // MARK: - Recordings
 
 enum RelayRecording {
-    /// `asciinema cat FILE` under `script` (asciinema wants a TTY): the strict validator.
+    /// `asciinema cat FILE` under `script` (asciinema wants a TTY): the strict validator. A
+    /// sealed recording is opened first (as `bastiond recording export` would) into `FILE.plain.cast`.
     static func asciinemaCat(_ path: String) async throws -> ProcessRunner.Result {
-        try await ProcessRunner.run("script", ["-qec", "asciinema cat \(relayShellQuote(path))", "/dev/null"], timeout: 30)
+        var readable = path
+        if try isSealed(path) {
+            readable = path + ".plain.cast"
+            try Data(try plaintext(path)).write(to: URL(fileURLWithPath: readable))
+        }
+        return try await ProcessRunner.run("script", ["-qec", "asciinema cat \(relayShellQuote(readable))", "/dev/null"], timeout: 30)
+    }
+
+    static func isSealed(_ path: String) throws -> Bool {
+        SealedRecording.isSealed(prefix: Array(try Data(contentsOf: URL(fileURLWithPath: path)).prefix(8)))
+    }
+
+    /// A recording's asciicast text: the file itself, or a sealed one opened with the master key
+    /// of the test's data directory (a folder beside `…/recordings` holding `master.key`, as the
+    /// harnesses lay them out: `data`, or `node-a` in a cluster).
+    static func plaintext(_ path: String) throws -> [UInt8] {
+        guard try isSealed(path) else { return Array(try Data(contentsOf: URL(fileURLWithPath: path))) }
+        var directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        for _ in 0..<6 {
+            directory = directory.deletingLastPathComponent()
+            let folders = ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).sorted()
+            for folder in folders {
+                let data = directory.appendingPathComponent(folder).path
+                guard FileManager.default.fileExists(atPath: data + "/" + KeyMaterial.FileName.masterKey) else { continue }
+                let keys = try KeyMaterial.loadOrCreate(in: data)
+                return try RecordingKeys(keyring: keys.masterKeys).plaintext(atPath: path)
+            }
+        }
+        throw HarnessError(message: "\(path) is sealed and no data directory with a master key was found above it")
     }
 
     /// The event lines of an asciicast v2 file, decoded (`[time, code, data]`); the header is skipped.
     static func events(_ path: String) throws -> [(time: Double, code: String, data: String)] {
-        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let text = String(decoding: try plaintext(path), as: UTF8.self)
         return text.split(separator: "\n").dropFirst().compactMap { line in
             guard let array = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [Any], array.count == 3,
                 let time = (array[0] as? NSNumber)?.doubleValue, let code = array[1] as? String, let data = array[2] as? String
@@ -54,7 +85,7 @@ enum RelayRecording {
 
     /// The header object of an asciicast v2 file.
     static func header(_ path: String) throws -> [String: Any] {
-        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let text = String(decoding: try plaintext(path), as: UTF8.self)
         guard let first = text.split(separator: "\n").first,
             let object = try JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any]
         else { throw HarnessError(message: "\(path): no header line") }
