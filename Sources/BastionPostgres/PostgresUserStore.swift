@@ -99,6 +99,15 @@ public final class PostgresUserStore: UserStore {
         }
     }
 
+    public func resealTOTPSecret(of name: UserName, from old: [UInt8], to new: [UInt8]) throws -> Bool {
+        try database.run { connection in
+            try connection.query(
+                "UPDATE totp_state SET sealed_secret = $1 WHERE user_name = $2 AND sealed_secret = $3",
+                [PostgresBytes(new), name.rawValue, PostgresBytes(old)]
+            ).changedRows > 0
+        }
+    }
+
     public func clearFailures(of name: UserName) throws {
         try database.run { connection in
             try connection.query("UPDATE totp_state SET consecutive_failures = 0, locked_until = NULL WHERE user_name = $1", [name.rawValue])

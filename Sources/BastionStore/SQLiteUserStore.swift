@@ -102,6 +102,16 @@ public final class SQLiteUserStore: UserStore {
         }
     }
 
+    public func resealTOTPSecret(of name: UserName, from old: [UInt8], to new: [UInt8]) throws -> Bool {
+        try database.storeWrite { db in
+            try db.execute(
+                sql: "UPDATE totp_state SET sealed_secret = ? WHERE user_name = ? AND sealed_secret = ?",
+                arguments: [Data(new), name.rawValue, Data(old)]
+            )
+            return db.changesCount > 0
+        }
+    }
+
     public func clearFailures(of name: UserName) throws {
         try database.storeWrite { db in
             try db.execute(

@@ -68,6 +68,14 @@ public final class InMemoryUserStore: UserStore, CertificateLedger {
         }
     }
 
+    public func resealTOTPSecret(of name: UserName, from old: [UInt8], to new: [UInt8]) throws -> Bool {
+        state.withLock { state in
+            guard state.totp[name]?.sealedSecret == old else { return false }
+            state.totp[name]?.sealedSecret = new
+            return true
+        }
+    }
+
     public func clearFailures(of name: UserName) throws {
         state.withLock { state in
             state.totp[name]?.consecutiveFailures = 0

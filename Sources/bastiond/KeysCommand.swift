@@ -6,7 +6,7 @@ import Foundation
 /// `bastiond keys`: where Bastion's keys live (docs/keys.md).
 struct KeysCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "keys", abstract: "Bastion's keys and the provider that holds them.", subcommands: [Initialise.self, List.self]
+        commandName: "keys", abstract: "Bastion's keys and the provider that holds them.", subcommands: [Initialise.self, List.self, Rotate.self, Retire.self]
     )
 
     /// `keys init`: makes the keys a provider lacks. With `pkcs11` this is the only step that
@@ -50,6 +50,11 @@ struct KeysCommand: ParsableCommand {
         func run() throws {
             let environment = try Startup.open(options.config)
             for line in KeyInventory(environment.keys, configuration: environment.configuration).lines { print(line) }
+            let rotation = MasterKeyRotation(environment: environment, actor: AuditCommand.auditor)
+            let references = try rotation.references()
+            print("")
+            print("master key versions (rotate every \(DurationText.format(environment.configuration.keys.rotateEvery)), destroy \(DurationText.format(environment.configuration.keys.retireAfter)) after)")
+            for line in KeyInventory.versionLines(try rotation.schedule(), references: references, keys: environment.keys) { print(line) }
         }
     }
 }

@@ -71,6 +71,22 @@ struct StoreConformanceTests {
         }
     }
 
+    @Test("a re-wrap replaces the sealed seed only if unchanged, and a used code stays used", arguments: StoreBackend.allCases)
+    func reseal(_ backend: StoreBackend) async throws {
+        try await offPool {
+            let stores = try backend.fresh().connect()
+            let (alice, _) = try Self.makeUser(stores)
+            let before = try #require(try stores.users.totpState(of: alice)?.sealedSecret)
+            #expect(try stores.users.consumeTOTPStep(1000, for: alice))
+            #expect(try stores.users.resealTOTPSecret(of: alice, from: before, to: [7, 7, 7]))
+            #expect(try stores.users.totpState(of: alice)?.sealedSecret == [7, 7, 7])
+            #expect(try !stores.users.consumeTOTPStep(1000, for: alice), "the replay state survives a re-wrap")
+            // reset-totp won the race: the re-wrap of the old seed does not overwrite the new one.
+            #expect(try !stores.users.resealTOTPSecret(of: alice, from: before, to: [8]))
+            #expect(try stores.users.totpState(of: alice)?.sealedSecret == [7, 7, 7])
+        }
+    }
+
     @Test("failures count up to a lockout; success and unlock clear them", arguments: StoreBackend.allCases)
     func failures(_ backend: StoreBackend) async throws {
         try await offPool {

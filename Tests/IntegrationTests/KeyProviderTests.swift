@@ -152,6 +152,15 @@ struct KeyProviderTests {
         #expect(session.status == 0 && session.stdout.contains("signed-in-the-token"), "\(session)\n\(daemon.log)")
 
         try await daemon.signal(SIGTERM)
+        // A rotation makes the next master key in the token; the session's recording re-wraps under it.
+        let rotated = try await fixture.bastiond(["keys", "rotate"])
+        #expect(rotated.status == 0 && rotated.stdout.contains("re-wrapped 1 sealed secrets and 1 recordings"), "\(rotated)")
+        #expect(try await fixture.token.listObjects().contains("bastion-master-v2"))
+        let recordings = RelayRecording.files(under: fixture.directory.file("recordings"))
+        let id = try #require(recordings.first.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent })
+        let exported = try await fixture.bastiond(["recording", "export", id, "--to", fixture.directory.file("export.cast")])
+        #expect(exported.status == 0, "\(exported)")
+        #expect((try? String(contentsOfFile: fixture.directory.file("export.cast"), encoding: .utf8))?.contains("signed-in-the-token") == true)
         let verified = try await fixture.bastiond(["audit", "verify"])
         #expect(verified.status == 0 && verified.stdout.contains("RESULT: INTACT"), "checkpoints signed by the token's audit key: \(verified)")
         let list = try await fixture.bastiond(["keys", "list"])

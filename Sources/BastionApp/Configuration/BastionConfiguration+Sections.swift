@@ -34,7 +34,10 @@ extension BastionConfiguration {
 
     /// `[keys]`.
     static func parseKeys(_ keys: TOMLTableReader, into configuration: inout BastionConfiguration) throws(ConfigurationError) {
-        try keys.refuseUnknownKeys(allowed: ["provider", "pkcs11_module", "pkcs11_token", "pkcs11_pin_file"])
+        try keys.refuseUnknownKeys(allowed: ["provider", "pkcs11_module", "pkcs11_token", "pkcs11_pin_file", "rotate_every", "retire_after"])
+        configuration.keys.rotateEvery = try keys.duration("rotate_every", default: KeysConfiguration.defaults.rotateEvery, maximum: 5 * 365 * 86_400)
+        configuration.keys.retireAfter = try keys.duration("retire_after", default: KeysConfiguration.defaults.retireAfter, maximum: 10 * 365 * 86_400)
+        guard configuration.keys.rotateEvery >= 3_600 else { throw keys.error("rotate_every", "must be at least 1h") }
         let name = try keys.string("provider", default: KeysConfiguration.Provider.file.rawValue)
         guard let provider = KeysConfiguration.Provider(rawValue: name) else {
             throw keys.error("provider", "must be file or pkcs11, not \"\(name)\"")

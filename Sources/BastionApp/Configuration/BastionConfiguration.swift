@@ -103,12 +103,22 @@ public struct BastionConfiguration: Sendable, Equatable {
         public var pkcs11Token: String?
         /// `pkcs11_pin_file`: a 0600 file holding the user PIN.
         public var pkcs11PinFile: String?
+        /// `rotate_every`: the master key's age at which the daemon makes the next version.
+        public var rotateEvery: TimeInterval
+        /// `retire_after`: how long a superseded version stays, decrypt-only, before it is
+        /// destroyed (and only once nothing references it).
+        public var retireAfter: TimeInterval
 
-        public init(provider: Provider = .file, pkcs11Module: String? = nil, pkcs11Token: String? = nil, pkcs11PinFile: String? = nil) {
+        public init(
+            provider: Provider = .file, pkcs11Module: String? = nil, pkcs11Token: String? = nil, pkcs11PinFile: String? = nil,
+            rotateEvery: TimeInterval = 90 * 86_400, retireAfter: TimeInterval = 365 * 86_400
+        ) {
             self.provider = provider
             self.pkcs11Module = pkcs11Module
             self.pkcs11Token = pkcs11Token
             self.pkcs11PinFile = pkcs11PinFile
+            self.rotateEvery = rotateEvery
+            self.retireAfter = retireAfter
         }
 
         public static let defaults = KeysConfiguration()

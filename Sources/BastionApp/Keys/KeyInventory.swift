@@ -1,4 +1,4 @@
-import BastionCore
+public import BastionCore
 import BastionCrypto
 
 /// What `bastiond keys list` prints: each key's role, where it lives and its fingerprint.
@@ -36,6 +36,21 @@ public struct KeyInventory: Sendable {
                 location: place(file: KeyMaterial.FileName.masterKey, label: TokenKeys.Label.master), fingerprint: "(secret: no fingerprint)"
             ),
         ]
+    }
+
+    /// `vN  STATE  created …  LOCATION  referenced by: N recordings, M secrets, the derivation root`
+    public static func versionLines(_ schedule: MasterKeySchedule, references: MasterKeyRotation.References, keys: KeyMaterial) -> [String] {
+        schedule.versions.map { version in
+            var uses: [String] = []
+            if let count = references.recordings[version.version] { uses.append("\(count) recording\(count == 1 ? "" : "s")") }
+            if let count = references.secrets[version.version] { uses.append("\(count) sealed secret\(count == 1 ? "" : "s")") }
+            if references.derivationRoot == version.version { uses.append("the derivation root") }
+            let dates = "created \(AuditEvent.timestamp(version.created))"
+                + (version.superseded.map { ", superseded \(AuditEvent.timestamp($0))" } ?? "")
+                + (version.destroyed.map { ", destroyed \(AuditEvent.timestamp($0))" } ?? "")
+            return "v\(version.version)\t\(version.state.rawValue)\t\(dates)\t\(keys.masterKeyVault.location(of: version.version))\t"
+                + "referenced by: \(uses.isEmpty ? "nothing" : uses.joined(separator: ", "))"
+        }
     }
 
     public var lines: [String] {

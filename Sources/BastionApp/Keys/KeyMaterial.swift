@@ -36,6 +36,10 @@ public struct KeyMaterial: Sendable {
     public var sealer: SecretSealer
     /// The master key versions that wrap and unwrap data keys.
     public var masterKeys: MasterKeyring
+    /// Where the master key's versions are made and destroyed (the provider's side of rotation).
+    var masterKeyVault: any MasterKeyVault
+    /// The root of the derived keys (links, target tokens): survives every rotation.
+    var derivationRoot: [UInt8]
     /// Which provider holds the keys, for messages and `keys list`.
     public var provider: BastionConfiguration.KeysConfiguration.Provider
 
@@ -55,11 +59,26 @@ public struct KeyMaterial: Sendable {
 
     /// The `file` provider: loads every key, creating the missing ones. `created` receives the
     /// path of each new file.
-    public static func loadOrCreate(in directory: String, created: (String) -> Void = { _ in }) throws(KeyMaterialError) -> KeyMaterial {
+    public static func loadOrCreate(in directory: String, created: (String) -> Void = { _ in }) throws -> KeyMaterial {
         try ensureDirectory(directory)
         let hostKeyPath = directory + "/" + FileName.hostKey
-        let master = try masterKey(at: directory + "/" + FileName.masterKey, created: created)
-        let sealer = SecretSealer(masterKey: master)
+        let vault = FileMasterKeyVault(directory: directory)
+        let masterPath = directory + "/" + FileName.masterKey
+        // Version 1 is master.key, made at first start; never made again once destroyed.
+        let scheduled = FileManager.default.fileExists(atPath: directory + "/" + MasterKeyScheduleFile.name)
+        var first: SymmetricKey?
+        if !scheduled || FileManager.default.fileExists(atPath: masterPath) {
+            first = try masterKey(at: masterPath, created: created)
+        }
+        let made = (try? FileManager.default.attributesOfItem(atPath: masterPath))?[.creationDate] as? Date
+        let schedule = try MasterKeyScheduleFile.load(directory: directory, firstCreated: made ?? Date())
+        let keyring = try keyring(schedule, vault: vault)
+        let root = try derivationRoot(in: directory, keyring: keyring)?.bytes ?? first?.bytes
+        guard let root else {
+            throw KeyMaterialError(path: directory + "/" + TokenKeys.derivationRootFile, reason: "missing, and master key version 1 is gone")
+        }
+        let firstUsable = schedule.usable.contains { $0.version == 1 } ? first : nil
+        let sealer = SecretSealer(keyring: keyring, derivationRoot: root, legacyKey: firstUsable)
         return KeyMaterial(
             hostKeyPath: hostKeyPath,
             hostKey: try signingKey(at: hostKeyPath, comment: "bastion host key", created: created),
@@ -67,9 +86,50 @@ public struct KeyMaterial: Sendable {
             upstreamAuthority: try signingKey(at: directory + "/" + FileName.upstreamAuthority, comment: "bastion upstream CA", created: created),
             auditKey: try signingKey(at: directory + "/" + FileName.auditKey, comment: "bastion audit key", created: created),
             sealer: sealer,
-            masterKeys: MasterKeyring(current: SoftwareMasterKey(key: master)),
+            masterKeys: keyring,
+            masterKeyVault: vault,
+            derivationRoot: root,
             provider: .file
         )
+    }
+
+    /// The keyring of `schedule`'s usable versions, loading any other version on demand (one
+    /// another process made after this one started).
+    static func keyring(_ schedule: MasterKeySchedule, vault: any MasterKeyVault) throws -> MasterKeyring {
+        let current = try vault.load(version: schedule.current.version)
+        let retired = try schedule.usable.filter { $0.version != current.version }.map { try vault.load(version: $0.version) }
+        return MasterKeyring(current: current, retired: retired) { try vault.load(version: $0) }
+    }
+
+    /// The wrapped root of the derived keys, if there is one (pkcs11 always; file after the
+    /// first rotation, which wraps master.key's bytes so that links and tokens stay valid).
+    static func derivationRoot(in directory: String, keyring: MasterKeyring) throws -> SymmetricKey? {
+        let path = directory + "/" + TokenKeys.derivationRootFile
+        guard let text = try readProtected(path) else { return nil }
+        let parts = text.split(separator: " ")
+        guard parts.count == 2, let version = UInt32(parts[0]),
+            let wrapped = Data(base64Encoded: parts[1].trimmingCharacters(in: .whitespacesAndNewlines))
+        else {
+            throw KeyMaterialError(path: path, reason: "not a wrapped key")
+        }
+        do {
+            return try keyring.unwrap(Array(wrapped), version: version, context: TokenKeys.derivationContext)
+        } catch {
+            throw KeyMaterialError(path: path, reason: "does not open with this installation's master key: \(error)")
+        }
+    }
+
+    /// Writes `root` wrapped under the keyring's current version (replacing the file atomically).
+    static func writeDerivationRoot(_ root: SymmetricKey, in directory: String, keyring: MasterKeyring) throws {
+        let path = directory + "/" + TokenKeys.derivationRootFile
+        let current = keyring.current
+        let wrapped = try current.wrap(root, context: TokenKeys.derivationContext)
+        let temporary = path + ".new"
+        unlink(temporary)
+        try writeProtected(temporary, contents: "\(current.version) " + Data(wrapped).base64EncodedString() + "\n")
+        guard rename(temporary, path) == 0 else {
+            throw KeyMaterialError(path: path, reason: "cannot replace: \(String(cString: strerror(errno)))")
+        }
     }
 
     public var userAuthorityPublicKey: SSHPublicKey { SSHPublicKey(ed25519: userAuthority.publicKey, comment: "bastion-user-ca") }

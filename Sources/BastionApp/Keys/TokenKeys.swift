@@ -34,12 +34,15 @@ public enum TokenKeys {
             }
             return try TokenSigner(token: token, key: key)
         }
-        guard let masterHandle = try keysError("pkcs11_token", { try token.findAESKey(label: Label.master) }) else {
+        let vault = TokenMasterKeyVault(token: token, tokenLabel: settings.pkcs11Token ?? "")
+        guard try keysError("pkcs11_token", { try token.findAESKey(label: Label.master) }) != nil else {
             throw missing(settings, Label.master)
         }
-        let master = TokenMasterKey(token: token, key: masterHandle, version: 1)
-        let keyring = MasterKeyring(current: master)
-        let root = try derivationRoot(in: dataDirectory, keyring: keyring)
+        let schedule = try MasterKeyScheduleFile.load(directory: dataDirectory, firstCreated: Date())
+        let keyring = try KeyMaterial.keyring(schedule, vault: vault)
+        guard let root = try KeyMaterial.derivationRoot(in: dataDirectory, keyring: keyring) else {
+            throw StartupError(message: "keys: \(dataDirectory)/\(derivationRootFile) does not exist; create the keys with: bastiond keys init")
+        }
         let userAuthority = try signer(Label.userAuthority)
         // One signature checked in software: a token that signs with some other key (or not
         // Ed25519) is found now, not when the first engineer's certificate fails to verify.
@@ -50,7 +53,8 @@ public enum TokenKeys {
         return KeyMaterial(
             hostKeyPath: hostKeyPath, hostKey: hostKey,
             userAuthority: userAuthority, upstreamAuthority: try signer(Label.upstreamAuthority), auditKey: try signer(Label.auditKey),
-            sealer: SecretSealer(keyring: keyring, derivationRoot: root.bytes), masterKeys: keyring, provider: .pkcs11
+            sealer: SecretSealer(keyring: keyring, derivationRoot: root.bytes), masterKeys: keyring, masterKeyVault: vault,
+            derivationRoot: root.bytes, provider: .pkcs11
         )
     }
 
@@ -74,9 +78,7 @@ public enum TokenKeys {
         let path = dataDirectory + "/" + derivationRootFile
         if !FileManager.default.fileExists(atPath: path) {
             let keyring = MasterKeyring(current: TokenMasterKey(token: token, key: master, version: 1))
-            let root = SymmetricKey.random()
-            let wrapped = try keyring.current.wrap(root, context: derivationContext)
-            try KeyMaterial.writeProtected(path, contents: "\(keyring.current.version) " + Data(wrapped).base64EncodedString() + "\n")
+            try KeyMaterial.writeDerivationRoot(SymmetricKey.random(), in: dataDirectory, keyring: keyring)
             made.append(path)
         }
         return made
@@ -98,30 +100,6 @@ public enum TokenKeys {
         guard !pin.isEmpty else { throw StartupError(message: "keys.pkcs11_pin_file: \(pinPath) is empty") }
         let loaded: PKCS11Module = try keysError("pkcs11_module", { try Self.module(path: modulePath) })
         return try keysError("pkcs11_token", { try PKCS11Token(module: loaded, label: settings.pkcs11Token ?? "", pin: pin) })
-    }
-
-    private static func derivationRoot(in directory: String, keyring: MasterKeyring) throws -> SymmetricKey {
-        let path = directory + "/" + derivationRootFile
-        let text: String
-        do {
-            guard let contents = try KeyMaterial.readProtected(path) else {
-                throw StartupError(message: "keys: \(path) does not exist; create the keys with: bastiond keys init")
-            }
-            text = contents
-        } catch let error as KeyMaterialError {
-            throw StartupError(message: "keys: \(error)")
-        }
-        let parts = text.split(separator: " ")
-        guard parts.count == 2, let version = UInt32(parts[0]),
-            let wrapped = Data(base64Encoded: parts[1].trimmingCharacters(in: .whitespacesAndNewlines))
-        else {
-            throw StartupError(message: "keys: \(path) is not a wrapped key")
-        }
-        do {
-            return try keyring.unwrap(Array(wrapped), version: version, context: derivationContext)
-        } catch {
-            throw StartupError(message: "keys: \(path) does not open with the token's master key (another token's file?): \(error)")
-        }
     }
 
     private static func missing(_ settings: BastionConfiguration.KeysConfiguration, _ label: String) -> StartupError {

@@ -12,13 +12,18 @@ struct AuditMaintenanceService: Service {
     let auditLog: any AuditLogStore
     let checkpointInterval: TimeInterval
     let retention: @Sendable () throws -> RetentionRun.Summary
+    /// The master key's schedule (rotate when due, re-wrap, retire); nil where another
+    /// process owns it (several nodes: docs/keys.md).
+    var keys: (@Sendable () throws -> Void)? = nil
     let clock: any WallClock
     let logger: Logger
 
     static let retentionPeriod: TimeInterval = 86_400
+    static let keyPeriod: TimeInterval = 3_600
 
     func run() async throws {
         var lastRetention: Date?
+        var lastKeys: Date?
         while true {
             do {
                 try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(checkpointInterval)) }
@@ -41,6 +46,14 @@ struct AuditMaintenanceService: Service {
                     logger.notice("retention ran", metadata: ["summary": "\(summary.text)"])
                 } catch {
                     logger.error("retention run failed: \(error)")
+                }
+            }
+            if let keys, lastKeys.map({ now.timeIntervalSince($0) >= Self.keyPeriod }) ?? true {
+                lastKeys = now
+                do {
+                    try await NIOThreadPool.singleton.runIfActive { try keys() }
+                } catch {
+                    logger.error("master key maintenance failed: \(error)")
                 }
             }
         }

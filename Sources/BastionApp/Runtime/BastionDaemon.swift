@@ -209,9 +209,15 @@ public final class BastionDaemon: Sendable {
         let (environment, configuration, clock, logger) = (environment, environment.configuration, environment.clock, logger)
         var all = services
         // After SSH and HTTP, as ever: the group stops services in reverse order.
+        // One node owns the master key's schedule: with several nodes the operator rotates (docs/keys.md).
+        var keyMaintenance: (@Sendable () throws -> Void)?
+        if configuration.storage.url == nil {
+            keyMaintenance = { try MasterKeyRotation(environment: environment, actor: .init(user: nil, method: "daemon")).maintain() }
+        }
         all.insert(AuditMaintenanceService(
             auditLog: environment.auditLog, checkpointInterval: configuration.audit.checkpointInterval,
             retention: { try RetentionRun(environment: environment, actor: .init(user: nil, method: "daemon")).run() },
+            keys: keyMaintenance,
             clock: clock, logger: logger
         ), at: min(2, all.count))
         if handleSignals, let reloader { all.append(ReloadSignalService(reloader: reloader)) }

@@ -1,5 +1,8 @@
 public import BastionCrypto
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The keys recordings are sealed and opened with (docs/keys.md "Recordings").
 ///
@@ -12,7 +15,8 @@ public struct RecordingKeys: Sendable {
     /// Whether new recordings are sealed (`recording.encrypt`); old ones open either way.
     public let sealsNewRecordings: Bool
 
-    static let wrapContext = Array("bastion/recording/v1".utf8)
+    /// Bound into every recording data key's wrap: such a key cannot be passed off as another kind.
+    public static let wrapContext = Array("bastion/recording/v1".utf8)
 
     public init(keyring: MasterKeyring, sealsNewRecordings: Bool = true) {
         self.keyring = keyring
@@ -83,6 +87,18 @@ extension Optional where Wrapped == RecordingKeys {
 /// one `VERSION BASE64` line each, appended by ``MasterKeyRotation``.
 public enum RecordingKeySidecar {
     public static func path(for recording: String) -> String { recording + ".keys" }
+
+    /// Appends one re-wrapped copy (0600, fsynced): the recording itself is never touched.
+    public static func append(version: UInt32, wrapped: [UInt8], to recording: String) throws {
+        let line = Array("\(version) \(Data(wrapped).base64EncodedString())\n".utf8)
+        let fd = open(path(for: recording), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw RecordingError(.writeFailed, "\(path(for: recording)): \(RecordingFileSystem.errorText(errno))") }
+        defer { close(fd) }
+        if let error = RecordingFileSystem.writeAll(fd, line) {
+            throw RecordingError(.writeFailed, "\(path(for: recording)): \(RecordingFileSystem.errorText(error))")
+        }
+        guard fsync(fd) == 0 else { throw RecordingError(.writeFailed, "\(path(for: recording)): \(RecordingFileSystem.errorText(errno))") }
+    }
 
     public static func read(path recording: String) -> [(UInt32, [UInt8])] {
         guard let text = try? String(contentsOfFile: self.path(for: recording), encoding: .utf8) else { return [] }

@@ -32,6 +32,14 @@ public enum Envelope {
         return try AESGCM.open(parts.box, using: key, authenticating: context)
     }
 
+    /// The same envelope with its data key wrapped under the current master key version; the
+    /// sealed secret itself is copied as it is.
+    public static func rewrap(_ sealed: [UInt8], keyring: MasterKeyring, context: [UInt8]) throws -> [UInt8] {
+        let parts = try parse(sealed)
+        let rewrapped = try keyring.rewrap(parts.wrapped, version: parts.version, context: context)
+        return magic + bigEndian(rewrapped.version) + bigEndian(UInt16(rewrapped.wrapped.count)) + rewrapped.wrapped + parts.box
+    }
+
     /// The master key version and wrapped key of an envelope, for re-wrapping after a rotation.
     public static func parse(_ sealed: [UInt8]) throws(EnvelopeError) -> (version: UInt32, wrapped: [UInt8], box: [UInt8]) {
         guard isEnvelope(sealed) else { throw EnvelopeError("not an envelope") }

@@ -1,4 +1,5 @@
 public import BastionCrypto
+import Synchronization
 
 /// The key-encryption key ("master key"): it wraps and unwraps data keys and never hands
 /// out its own bytes, so it can live in an HSM that does the wrapping itself.
@@ -45,33 +46,76 @@ public enum MasterKeyContext {
 
 /// The master key versions this process can use: the current one wraps, every kept one
 /// unwraps (decrypt-only after a rotation).
-public struct MasterKeyring: Sendable {
-    public let current: any MasterKey
-    private let versions: [UInt32: any MasterKey]
+///
+/// Shared by every sealer and recorder of the process: a rotation installs the new current
+/// version here, and a version this process has not seen (another process rotated) is
+/// fetched once through `loader`.
+public final class MasterKeyring: Sendable {
+    private struct State {
+        var current: any MasterKey
+        var versions: [UInt32: any MasterKey]
+    }
 
-    public init(current: any MasterKey, retired: [any MasterKey] = []) {
-        self.current = current
+    private let state: Mutex<State>
+    private let loader: (@Sendable (UInt32) throws -> any MasterKey)?
+
+    public init(current: any MasterKey, retired: [any MasterKey] = [], loader: (@Sendable (UInt32) throws -> any MasterKey)? = nil) {
         var versions: [UInt32: any MasterKey] = [:]
         for key in retired { versions[key.version] = key }
         versions[current.version] = current
-        self.versions = versions
+        state = Mutex(State(current: current, versions: versions))
+        self.loader = loader
+    }
+
+    /// The version that wraps new data keys.
+    public var current: any MasterKey { state.withLock { $0.current } }
+
+    /// The versions held in memory, oldest first.
+    public var versions: [UInt32] { state.withLock { $0.versions.keys.sorted() } }
+
+    /// Makes `key` usable, and the current one when `asCurrent` (a rotation).
+    public func install(_ key: any MasterKey, asCurrent: Bool) {
+        state.withLock { state in
+            state.versions[key.version] = key
+            if asCurrent { state.current = key }
+        }
+    }
+
+    /// Forgets a destroyed version.
+    public func remove(version: UInt32) {
+        state.withLock { state in
+            if state.current.version != version { state.versions[version] = nil }
+        }
     }
 
     /// The key of `version`; throws if that version is gone (destroyed, or another installation's).
-    public func key(version: UInt32) throws(EnvelopeError) -> any MasterKey {
-        guard let key = versions[version] else { throw EnvelopeError("no master key of version \(version)") }
+    public func key(version: UInt32) throws -> any MasterKey {
+        if let key = state.withLock({ $0.versions[version] }) { return key }
+        guard let loader else { throw EnvelopeError("no master key of version \(version)") }
+        let key: any MasterKey
+        do { key = try loader(version) } catch { throw EnvelopeError("no master key of version \(version): \(error)") }
+        install(key, asCurrent: false)
         return key
     }
 
     /// A fresh data key for one object, and that key wrapped by the current master key.
     public func newDataKey(context: [UInt8]) throws -> (key: SymmetricKey, wrapped: [UInt8], version: UInt32) {
         let key = SymmetricKey.random()
+        let current = self.current
         return (key, try current.wrap(key, context: context), current.version)
     }
 
     /// Unwraps a data key stored with its master key's version.
     public func unwrap(_ wrapped: [UInt8], version: UInt32, context: [UInt8]) throws -> SymmetricKey {
         try key(version: version).unwrap(wrapped, context: context)
+    }
+
+    /// `wrapped` (of `version`) wrapped again under the current version: metadata only, the
+    /// data the key seals is never touched.
+    public func rewrap(_ wrapped: [UInt8], version: UInt32, context: [UInt8]) throws -> (wrapped: [UInt8], version: UInt32) {
+        let key = try unwrap(wrapped, version: version, context: context)
+        let current = self.current
+        return (try current.wrap(key, context: context), current.version)
     }
 }
 

@@ -47,6 +47,21 @@ public struct SecretSealer: Sendable {
         }
     }
 
+    /// `sealed` (a TOTP seed) with its data key re-wrapped under the current master key
+    /// version; a seed from before envelopes becomes one. Nil when it is current already.
+    public func resealTOTPSecret(_ sealed: [UInt8], for user: UserName) throws -> [UInt8]? {
+        if Envelope.isEnvelope(sealed), let parts = try? Envelope.parse(sealed) {
+            guard parts.version != keyring.current.version else { return nil }
+            if let rewrapped = try? Envelope.rewrap(sealed, keyring: keyring, context: Self.totpContext(user)) { return rewrapped }
+        }
+        return try sealTOTPSecret(try openTOTPSecret(sealed, for: user), for: user)
+    }
+
+    /// The master key version a sealed seed needs (1 for a seed from before envelopes).
+    public static func masterKeyVersion(ofSealed sealed: [UInt8]) -> UInt32 {
+        (try? Envelope.parse(sealed).version) ?? 1
+    }
+
     /// A 32-byte key for one `purpose` (approval links, target tokens), derived with
     /// HMAC-SHA256, so no further secret needs a file or a backup of its own.
     public func derivedKey(purpose: String) -> [UInt8] {

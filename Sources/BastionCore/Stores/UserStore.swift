@@ -23,6 +23,10 @@ public protocol UserStore: Sendable {
     func totpState(of name: UserName) throws -> TOTPState?
     /// Replaces the TOTP secret and clears replay and failure state.
     func replaceTOTPSecret(of name: UserName, sealedSecret: [UInt8]) throws
+    /// Replaces the sealed secret with the same secret sealed anew (a master key rotation's
+    /// re-wrap), only if it is still `old`, keeping the replay and failure state: a code used
+    /// before the re-wrap stays used. Returns false if the secret changed meanwhile.
+    func resealTOTPSecret(of name: UserName, from old: [UInt8], to new: [UInt8]) throws -> Bool
     /// Clears the consecutive-failure counter and any lockout (`user unlock`).
     func clearFailures(of name: UserName) throws
     /// Atomically accepts `step` only if it is later than every step used before, and

@@ -1,0 +1,112 @@
+import BastionApp
+import BastionCore
+import BastionCrypto
+import BastionTesting
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The master key's rotation with the real bastiond, ssh, sshd and oathtool: rotate, re-wrap,
+/// retire, destroy; what still opens afterwards, and what a stolen old key no longer opens.
+@Suite("Master key rotation")
+struct KeyRotationTests {
+    @Test("keys rotate re-wraps seeds and recordings (recordings unchanged), keys retire destroys v1; logins, exports and target tokens survive")
+    func rotateRetireDestroy() async throws {
+        let directory = try TemporaryDirectory(prefix: "bastion-rotate")
+        let config = directory.file("bastiond.toml")
+        func write(_ extra: String = "") throws {
+            try BastionHarness.configText(in: directory, extra: extra + "\n[keys]\nretire_after = \"1s\"\n").write(toFile: config, atomically: true, encoding: .utf8)
+        }
+        try write()
+        let shown = try await RelayDaemonProcess.run(["ca", "show", "--config", config])
+        try #require(shown.status == 0, "\(shown)")
+        let upstreamCA = try SSHPublicKey(authorizedKeysLine: try String(contentsOfFile: directory.file("data/upstream_ca.pub"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines))
+        let sshd = try await SSHDFixture.start(trustedCA: upstreamCA, logins: ["root"])
+        defer { sshd.stop() }
+        try write("""
+            [roles.ops]
+            targets = ["web01"]
+            logins = ["root"]
+            [targets.web01]
+            address = "127.0.0.1:\(sshd.port)"
+            host_key = "\(sshd.hostKey.authorizedKeysLine)"
+            """)
+        let key = try await Engineer.makeKey(in: directory, name: "alice", type: .ed25519)
+        let secret = try await RelayDaemonProcess.addUser("alice", key: key, roles: ["ops"], config: config)
+        let tokenBefore = try await RelayDaemonProcess.run(["target", "token", "web01", "--token-only", "--config", config])
+        let oldMasterKey = try String(contentsOfFile: directory.file("data/master.key"), encoding: .utf8)
+
+        // A recorded session under master key version 1.
+        /// A TOTP login; `later` answers with the next step's code (skew allows one step), so a
+        /// second login needs no wait for a fresh step.
+        func login(_ command: String, port: Int, later: Bool = false) async throws -> ProcessRunner.Result {
+            let askpass = directory.file("askpass")
+            let when = later ? " -N 'now + 30 seconds'" : ""
+            try "#!/bin/sh\nexec oathtool --totp -b \(secret)\(when)\n".write(toFile: askpass, atomically: true, encoding: .utf8)
+            chmod(askpass, 0o700)
+            let options = [
+                "-F", "/dev/null", "-i", key, "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", "-o", "CertificateFile=/dev/null", "-p", String(port),
+            ]
+            return try await ProcessRunner.run(
+                "ssh", options + ["root@web01@127.0.0.1", command], environment: ["SSH_ASKPASS": askpass, "SSH_ASKPASS_REQUIRE": "force", "DISPLAY": ":0"]
+            )
+        }
+        let first = try await RelayDaemonProcess(config: config, logPath: directory.file("serve-1.log"))
+        defer { first.process.signal(SIGKILL) }
+        let session = try await login("echo before-rotation", port: first.sshPort)
+        #expect(session.status == 0 && session.stdout.contains("before-rotation"), "\(session)")
+        try await first.signal(SIGTERM)
+        let recording = try #require(RelayRecording.files(under: directory.file("recordings")).first)
+        let sealedBefore = try Data(contentsOf: URL(fileURLWithPath: recording))
+        let sessionID = URL(fileURLWithPath: recording).deletingPathExtension().lastPathComponent
+
+        let rotated = try await RelayDaemonProcess.run(["keys", "rotate", "--config", config])
+        #expect(rotated.status == 0, "\(rotated)")
+        #expect(rotated.stdout.contains("master key version 2 is current; re-wrapped 1 sealed secrets and 1 recordings"), "\(rotated)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: recording)) == sealedBefore, "a re-wrap never touches the recording")
+        #expect(FileManager.default.fileExists(atPath: recording + ".keys"))
+        #expect(FileManager.default.fileExists(atPath: directory.file("data/master-v2.key")))
+        let listed = try await RelayDaemonProcess.run(["keys", "list", "--config", config])
+        #expect(listed.stdout.contains("v1\tdecrypt-only") && listed.stdout.contains("referenced by: nothing"), "\(listed)")
+        #expect(listed.stdout.contains("v2\tactive"), "\(listed)")
+
+        // Past retire_after (1s here) and referenced by nothing: v1 is destroyed.
+        try await Task.sleep(for: .milliseconds(1_200))
+        let retired = try await RelayDaemonProcess.run(["keys", "retire", "--config", config])
+        #expect(retired.status == 0 && retired.stdout.contains("destroyed master key version(s) 1"), "\(retired)")
+        #expect(!FileManager.default.fileExists(atPath: directory.file("data/master.key")))
+        let again = try await RelayDaemonProcess.run(["keys", "retire", "--config", config])
+        #expect(again.stdout.contains("nothing to destroy"), "\(again)")
+
+        // Everything still opens without v1: the seed (a TOTP login), the old recording (its
+        // sidecar), and the derived target token is the same.
+        let second = try await RelayDaemonProcess(config: config, logPath: directory.file("serve-2.log"))
+        defer { second.process.signal(SIGKILL) }
+        let after = try await login("echo after-rotation", port: second.sshPort, later: true)
+        #expect(after.status == 0 && after.stdout.contains("after-rotation"), "\(after)\n\(second.log)")
+        try await second.signal(SIGTERM)
+        let exported = directory.file("old.cast")
+        let export = try await RelayDaemonProcess.run(["recording", "export", sessionID, "--to", exported, "--config", config])
+        #expect(export.status == 0, "\(export)")
+        #expect((try? String(contentsOfFile: exported, encoding: .utf8))?.contains("before-rotation") == true)
+        let tokenAfter = try await RelayDaemonProcess.run(["target", "token", "web01", "--token-only", "--config", config])
+        #expect(tokenAfter.stdout == tokenBefore.stdout && !tokenAfter.stdout.isEmpty, "target tokens survive rotation")
+
+        // What a copy of the old master key opens now: not the re-wrapped data keys.
+        let stolen = try SymmetricKey(bytes: Array(try #require(Data(base64Encoded: oldMasterKey.trimmingCharacters(in: .whitespacesAndNewlines)))))
+        let sidecar = try #require(RecordingKeySidecar.read(path: recording).last)
+        #expect(sidecar.0 == 2)
+        #expect(throws: (any Error).self) { try SoftwareMasterKey(key: stolen, version: 2).unwrap(sidecar.1, context: RecordingKeys.wrapContext) }
+
+        let verified = try await RelayDaemonProcess.run(["audit", "verify", "--config", config])
+        #expect(verified.status == 0 && verified.stdout.contains("RESULT: INTACT"), "\(verified)")
+        for type in ["key.rotate", "key.retire", "key.rewrap", "key.destroy"] {
+            let events = try await RelayDaemonProcess.run(["audit", "search", "--type", type, "--config", config, "--json"])
+            #expect(events.stdout.contains("\"\(type)\""), "\(type) audited: \(events)")
+        }
+    }
+}
