@@ -26,14 +26,17 @@ extension KeysCommand {
     /// `keys retire`: destroys what `keys.retire_after` allows now (the daemon does it hourly).
     struct Retire: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Destroy decrypt-only master key versions past keys.retire_after that nothing references (audited)."
+            abstract: "Destroy decrypt-only master key versions past keys.retire_after that nothing references, and CA keys past their overlap (audited)."
         )
         @OptionGroup var options: ConfigOption
 
         func run() throws {
             let environment = try Startup.open(options.config)
             let destroyed = try MasterKeyRotation(environment: environment, actor: AuditCommand.auditor).retire()
-            print(destroyed.isEmpty ? "nothing to destroy" : "destroyed master key version(s) \(destroyed.map(String.init).joined(separator: ", "))")
+            let dropped = try CARotation(environment: environment, actor: AuditCommand.auditor).promote()
+            for authority in dropped { print("dropped the old \(authority.rawValue) CA key: its overlap has ended") }
+            if !destroyed.isEmpty { print("destroyed master key version(s) \(destroyed.map(String.init).joined(separator: ", "))") }
+            if destroyed.isEmpty, dropped.isEmpty { print("nothing to destroy") }
         }
     }
 }

@@ -106,7 +106,10 @@ struct TargetCommand: ParsableCommand {
 
         func run() throws {
             let environment = try Startup.open(options.config)
-            let ca = environment.keys.upstreamAuthorityPublicKey
+            let published = environment.keys.upstreamAuthorityKeys.published(at: environment.clock.now())
+            let caLines = published.map { $0.authorizedKeysLine + " bastion-upstream-ca" }.joined(separator: "\n")
+            let rotating = published.count > 1
+                ? "\n# The upstream CA is rotating: both keys are listed; install both until the old one is dropped.\n" : ""
             print("""
             # Target host setup for Bastion.
             #
@@ -116,7 +119,7 @@ struct TargetCommand: ParsableCommand {
             #
             # 1. Install the upstream CA public key as \(TargetCommand.caFile):
 
-            \(ca.authorizedKeysLine) bastion-upstream-ca
+            \(caLines)\(rotating)
 
             # 2. For each login Bastion may use, list the accepted principal (the login itself), e.g.
             #      mkdir -p \(TargetCommand.principalsDirectory)

@@ -109,4 +109,98 @@ struct KeyRotationTests {
             #expect(events.stdout.contains("\"\(type)\""), "\(type) audited: \(events)")
         }
     }
+
+    @Test("ca rotate: both keys published during the overlap, the next signs after it; old user certificates stop working; keys retire drops the old keys")
+    func caRotation() async throws {
+        let directory = try TemporaryDirectory(prefix: "bastion-ca-rotate")
+        let config = directory.file("bastiond.toml")
+        func write(_ extra: String = "") throws {
+            try BastionHarness.configText(in: directory, extra: extra).write(toFile: config, atomically: true, encoding: .utf8)
+        }
+        try write()
+        _ = try await RelayDaemonProcess.run(["ca", "show", "--config", config])
+        let key = try await Engineer.makeKey(in: directory, name: "alice", type: .ed25519)
+        // Rotate both CAs before the targets exist: one target trusts only the old upstream
+        // key, one only the next (a target updated early).
+        let upstream = try await RelayDaemonProcess.run(["ca", "rotate", "upstream", "--overlap", "4s", "--config", config])
+        try #require(upstream.status == 0, "\(upstream)")
+        let user = try await RelayDaemonProcess.run(["ca", "rotate", "user", "--overlap", "4s", "--config", config])
+        try #require(user.status == 0, "\(user)")
+        let rotatedAt = Date()
+        let shown = try await RelayDaemonProcess.run(["ca", "show", "--config", config])
+        let published = shown.stdout.split(separator: "\n").filter { $0.hasPrefix("ssh-ed25519 ") }
+        #expect(published.count == 4 && shown.stdout.contains("rotating:"), "both keys of both CAs: \(shown)")
+        let setup = try await RelayDaemonProcess.run(["target", "setup", "--config", config])
+        #expect(setup.stdout.components(separatedBy: "bastion-upstream-ca").count - 1 >= 2, "target setup lists both: \(setup)")
+        let oldUpstream = try SSHPublicKey(authorizedKeysLine: String(published[2]))
+        let newUpstream = try SSHPublicKey(authorizedKeysLine: try #require(upstream.stdout.split(separator: "\n").first { $0.hasPrefix("ssh-ed25519 ") }.map(String.init)))
+        let newUser = try SSHPublicKey(authorizedKeysLine: try #require(user.stdout.split(separator: "\n").first { $0.hasPrefix("ssh-ed25519 ") }.map(String.init)))
+        let oldTarget = try await SSHDFixture.start(trustedCA: oldUpstream, logins: ["root"])
+        defer { oldTarget.stop() }
+        let newTarget = try await SSHDFixture.start(trustedCA: newUpstream, logins: ["root"])
+        defer { newTarget.stop() }
+        try write("""
+            [roles.ops]
+            targets = ["old", "new"]
+            logins = ["root"]
+            [targets.old]
+            address = "127.0.0.1:\(oldTarget.port)"
+            host_key = "\(oldTarget.hostKey.authorizedKeysLine)"
+            [targets.new]
+            address = "127.0.0.1:\(newTarget.port)"
+            host_key = "\(newTarget.hostKey.authorizedKeysLine)"
+            """)
+        let secret = try await RelayDaemonProcess.addUser("alice", key: key, roles: ["ops"], config: config)
+        let daemon = try await RelayDaemonProcess(config: config, logPath: directory.file("serve.log"))
+        defer { daemon.process.signal(SIGKILL) }
+        let options = [
+            "-F", "/dev/null", "-i", key, "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", "-p", String(daemon.sshPort),
+        ]
+        func certificate(later: Bool) async throws -> String {
+            let askpass = directory.file("askpass")
+            try "#!/bin/sh\nexec oathtool --totp -b \(secret)\(later ? " -N 'now + 30 seconds'" : "")\n".write(toFile: askpass, atomically: true, encoding: .utf8)
+            chmod(askpass, 0o700)
+            let cert = try await ProcessRunner.run(
+                "ssh", options + ["-o", "CertificateFile=/dev/null", "alice@127.0.0.1", "cert"],
+                environment: ["SSH_ASKPASS": askpass, "SSH_ASKPASS_REQUIRE": "force", "DISPLAY": ":0"]
+            )
+            try #require(cert.status == 0, "\(cert)")
+            try cert.stdout.write(toFile: key + "-cert.pub", atomically: true, encoding: .utf8)
+            return try await ProcessRunner.run("ssh-keygen", ["-L", "-f", key + "-cert.pub"]).stdout
+        }
+        func session(_ target: String) async throws -> ProcessRunner.Result {
+            try await ProcessRunner.run("ssh", options + ["-o", "CertificateFile=\(key)-cert.pub", "root@\(target)@127.0.0.1", "echo on-\(target)"])
+        }
+
+        // During the overlap: the old keys sign.
+        let first = try await certificate(later: false)
+        #expect(!first.contains(newUser.fingerprint), "the current user CA signs during the overlap: \(first)")
+        let overlapOld = try await session("old")
+        #expect(overlapOld.status == 0 && overlapOld.stdout.contains("on-old"), "\(overlapOld)")
+        #expect(try await session("new").status != 0, "the next upstream key does not sign yet")
+
+        // After the overlap: the next keys sign, and the old user CA is no longer trusted.
+        let wait = rotatedAt.addingTimeInterval(4.5).timeIntervalSinceNow
+        if wait > 0 { try await Task.sleep(for: .milliseconds(Int(wait * 1000))) }
+        let refused = try await session("new")
+        #expect(refused.status != 0, "a certificate from the old user CA is refused after the overlap: \(refused)")
+        let second = try await certificate(later: true)
+        #expect(second.contains("Signing CA: ED25519 \(newUser.fingerprint)"), "\(second)")
+        let afterNew = try await session("new")
+        #expect(afterNew.status == 0 && afterNew.stdout.contains("on-new"), "\(afterNew)\n\(daemon.log)")
+        #expect(try await session("old").status != 0, "the old upstream key signs no more")
+        try await daemon.signal(SIGTERM)
+
+        // keys retire drops the old CA keys; afterwards only the next ones are published.
+        let retired = try await RelayDaemonProcess.run(["keys", "retire", "--config", config])
+        #expect(retired.stdout.contains("dropped the old user CA key") && retired.stdout.contains("dropped the old upstream CA key"), "\(retired)")
+        #expect(!FileManager.default.fileExists(atPath: directory.file("data/user_ca")))
+        let after = try await RelayDaemonProcess.run(["ca", "show", "--config", config])
+        #expect(after.stdout.contains(newUpstream.authorizedKeysLine) && !after.stdout.contains(oldUpstream.authorizedKeysLine), "\(after)")
+        for type in ["ca.rotate"] {
+            let events = try await RelayDaemonProcess.run(["audit", "search", "--type", type, "--config", config, "--json"])
+            #expect(events.stdout.components(separatedBy: "\"ca.rotate\"").count - 1 == 4, "two rotations, two completions: \(events)")
+        }
+    }
 }

@@ -50,6 +50,10 @@ extension BastionConfiguration {
         if let table = try root.table("server") { try parseServer(table, into: &configuration) }
         if let table = try root.table("storage") { try parseStorage(table, into: &configuration) }
         if let table = try root.table("keys") { try parseKeys(table, into: &configuration) }
+        if let table = try root.table("ca") {
+            try table.refuseUnknownKeys(allowed: ["overlap"])
+            configuration.ca.overlap = try table.duration("overlap", default: CAConfiguration.defaults.overlap, maximum: 90 * 86_400)
+        }
         if let table = try root.table("ssh") { try parseSSH(table, into: &configuration) }
         if let table = try root.table("http") { try parseHTTP(table, into: &configuration) }
         if let table = try root.table("auth") { try parseAuth(table, into: &configuration) }
@@ -70,7 +74,7 @@ extension BastionConfiguration {
     /// The top-level tables a file may have.
     private enum Sections {
         static let all: Set<String> = [
-            "server", "storage", "keys", "ssh", "http", "auth", "certificates", "recording", "sessions", "audit", "retention", "siem", "elevation", "chatops", "log",
+            "server", "storage", "keys", "ca", "ssh", "http", "auth", "certificates", "recording", "sessions", "audit", "retention", "siem", "elevation", "chatops", "log",
             "roles", "targets",
         ]
     }

@@ -19,6 +19,8 @@ public struct BastionConfiguration: Sendable, Equatable {
     public var storage: StorageConfiguration
     /// `[keys]`: where the CAs, the audit key and the master key live.
     public var keys: KeysConfiguration
+    /// `[ca]`: the CAs' rotation.
+    public var ca: CAConfiguration
     public var ssh: SSHConfiguration
     public var http: HTTPConfiguration
     public var auth: AuthConfiguration
@@ -39,6 +41,7 @@ public struct BastionConfiguration: Sendable, Equatable {
         server: ServerConfiguration = .defaults,
         storage: StorageConfiguration = .defaults,
         keys: KeysConfiguration = .defaults,
+        ca: CAConfiguration = .defaults,
         ssh: SSHConfiguration = .defaults,
         http: HTTPConfiguration = .defaults,
         auth: AuthConfiguration = .defaults,
@@ -56,6 +59,7 @@ public struct BastionConfiguration: Sendable, Equatable {
         self.server = server
         self.storage = storage
         self.keys = keys
+        self.ca = ca
         self.ssh = ssh
         self.http = http
         self.auth = auth
@@ -122,6 +126,18 @@ public struct BastionConfiguration: Sendable, Equatable {
         }
 
         public static let defaults = KeysConfiguration()
+    }
+
+    /// `[ca]`
+    public struct CAConfiguration: Sendable, Equatable {
+        /// `overlap`: after `ca rotate`, how long both keys are published before the next one signs.
+        public var overlap: TimeInterval
+
+        public init(overlap: TimeInterval = 86_400) {
+            self.overlap = overlap
+        }
+
+        public static let defaults = CAConfiguration()
     }
 
     /// `[storage]`

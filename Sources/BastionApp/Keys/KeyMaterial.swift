@@ -27,9 +27,15 @@ public struct KeyMaterial: Sendable {
     public var hostKeyPath: String
     public var hostKey: Ed25519PrivateKey
     /// Signs engineers' certificates; trusted only by Bastion.
-    public var userAuthority: any Ed25519Signer
+    public var userAuthority: any Ed25519Signer { userAuthorityKeys.signer(at: Date()) }
     /// Signs per-session certificates toward targets; trusted only by targets.
-    public var upstreamAuthority: any Ed25519Signer
+    public var upstreamAuthority: any Ed25519Signer { upstreamAuthorityKeys.signer(at: Date()) }
+    /// The user CA across a rotation (two keys during the overlap).
+    public var userAuthorityKeys: AuthorityKeys
+    /// The upstream CA across a rotation.
+    public var upstreamAuthorityKeys: AuthorityKeys
+    /// Where the CAs' generations are made and destroyed.
+    var caKeyVault: any CAKeyVault
     /// Signs audit checkpoints.
     public var auditKey: any Ed25519Signer
     /// Wraps the data keys of recordings and sealed secrets, and derives link and token keys.
@@ -79,11 +85,18 @@ public struct KeyMaterial: Sendable {
         }
         let firstUsable = schedule.usable.contains { $0.version == 1 } ? first : nil
         let sealer = SecretSealer(keyring: keyring, derivationRoot: root, legacyKey: firstUsable)
+        let caVault = FileCAKeyVault(directory: directory)
+        let caState = try CAKeyState.load(directory: directory)
+        for authority in CAAuthority.allCases where caState[authority].generation == 1 {
+            // Generation 1 is made at first start (and reported), as it always was.
+            _ = try signingKey(at: caVault.location(of: authority, generation: 1), comment: authority.comment, created: created)
+        }
         return KeyMaterial(
             hostKeyPath: hostKeyPath,
             hostKey: try signingKey(at: hostKeyPath, comment: "bastion host key", created: created),
-            userAuthority: try signingKey(at: directory + "/" + FileName.userAuthority, comment: "bastion user CA", created: created),
-            upstreamAuthority: try signingKey(at: directory + "/" + FileName.upstreamAuthority, comment: "bastion upstream CA", created: created),
+            userAuthorityKeys: try caState.keys(.user, vault: caVault),
+            upstreamAuthorityKeys: try caState.keys(.upstream, vault: caVault),
+            caKeyVault: caVault,
             auditKey: try signingKey(at: directory + "/" + FileName.auditKey, comment: "bastion audit key", created: created),
             sealer: sealer,
             masterKeys: keyring,
@@ -132,8 +145,9 @@ public struct KeyMaterial: Sendable {
         }
     }
 
-    public var userAuthorityPublicKey: SSHPublicKey { SSHPublicKey(ed25519: userAuthority.publicKey, comment: "bastion-user-ca") }
-    public var upstreamAuthorityPublicKey: SSHPublicKey { SSHPublicKey(ed25519: upstreamAuthority.publicKey, comment: "bastion-upstream-ca") }
+    /// The current generation's key (the one every HA node must share, and `keys list` shows).
+    public var userAuthorityPublicKey: SSHPublicKey { SSHPublicKey(ed25519: userAuthorityKeys.current.publicKey, comment: "bastion-user-ca") }
+    public var upstreamAuthorityPublicKey: SSHPublicKey { SSHPublicKey(ed25519: upstreamAuthorityKeys.current.publicKey, comment: "bastion-upstream-ca") }
 
     // MARK: - Files
 

@@ -43,7 +43,10 @@ public enum TokenKeys {
         guard let root = try KeyMaterial.derivationRoot(in: dataDirectory, keyring: keyring) else {
             throw StartupError(message: "keys: \(dataDirectory)/\(derivationRootFile) does not exist; create the keys with: bastiond keys init")
         }
-        let userAuthority = try signer(Label.userAuthority)
+        let caVault = TokenCAKeyVault(token: token, tokenLabel: settings.pkcs11Token ?? "")
+        let caState = try CAKeyState.load(directory: dataDirectory)
+        let userKeys = try caState.keys(.user, vault: caVault)
+        let userAuthority = userKeys.current
         // One signature checked in software: a token that signs with some other key (or not
         // Ed25519) is found now, not when the first engineer's certificate fails to verify.
         let probe = Array("bastion/token-probe".utf8)
@@ -52,7 +55,8 @@ public enum TokenKeys {
         }
         return KeyMaterial(
             hostKeyPath: hostKeyPath, hostKey: hostKey,
-            userAuthority: userAuthority, upstreamAuthority: try signer(Label.upstreamAuthority), auditKey: try signer(Label.auditKey),
+            userAuthorityKeys: userKeys, upstreamAuthorityKeys: try caState.keys(.upstream, vault: caVault), caKeyVault: caVault,
+            auditKey: try signer(Label.auditKey),
             sealer: SecretSealer(keyring: keyring, derivationRoot: root.bytes), masterKeys: keyring, masterKeyVault: vault,
             derivationRoot: root.bytes, provider: .pkcs11
         )

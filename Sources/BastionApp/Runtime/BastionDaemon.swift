@@ -146,17 +146,17 @@ public final class BastionDaemon: Sendable {
                 totpSkewSteps: configuration.auth.totpSkewSteps, maxFailures: configuration.auth.maxFailures,
                 lockout: configuration.auth.lockout
             ),
-            userAuthority: environment.keys.userAuthorityPublicKey,
+            userAuthorities: environment.keys.userAuthorityKeys.trust,
             reportFailure: { logger.error("\($0)") }
         )
         let issuer = CertificateIssuer(
-            authority: CertificateAuthority(signer: environment.keys.userAuthority), ledger: environment.ledger, audit: audit,
+            authority: CertificateAuthority(keys: environment.keys.userAuthorityKeys, clock: clock), ledger: environment.ledger, audit: audit,
             policy: environment.policy,
             settings: .init(defaultTTL: configuration.certificates.defaultTTL, bindSourceAddress: configuration.certificates.bindSourceAddress),
             clock: clock
         )
         let sessions = SessionServices(
-            upstreamAuthority: CertificateAuthority(signer: environment.keys.upstreamAuthority),
+            upstreamAuthority: CertificateAuthority(keys: environment.keys.upstreamAuthorityKeys, clock: clock),
             settings: SessionSettings(
                 recordingDirectory: configuration.recording.directory, captureInput: configuration.recording.captureInput,
                 onRecordingFailure: configuration.recording.onFailure, idleTimeout: configuration.sessions.idleTimeout
@@ -212,7 +212,10 @@ public final class BastionDaemon: Sendable {
         // One node owns the master key's schedule: with several nodes the operator rotates (docs/keys.md).
         var keyMaintenance: (@Sendable () throws -> Void)?
         if configuration.storage.url == nil {
-            keyMaintenance = { try MasterKeyRotation(environment: environment, actor: .init(user: nil, method: "daemon")).maintain() }
+            keyMaintenance = {
+                try MasterKeyRotation(environment: environment, actor: .init(user: nil, method: "daemon")).maintain()
+                try CARotation(environment: environment, actor: .init(user: nil, method: "daemon")).promote()
+            }
         }
         all.insert(AuditMaintenanceService(
             auditLog: environment.auditLog, checkpointInterval: configuration.audit.checkpointInterval,

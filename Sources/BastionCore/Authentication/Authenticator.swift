@@ -53,15 +53,25 @@ public struct Authenticator: Sendable {
         clock: any WallClock, settings: AuthenticationSettings, userAuthority: SSHPublicKey,
         reportFailure: @escaping @Sendable (String) -> Void = { _ in }
     ) {
+        self.init(
+            users: users, ledger: ledger, audit: audit, sealer: sealer, clock: clock, settings: settings,
+            userAuthorities: [.init(key: userAuthority)], reportFailure: reportFailure
+        )
+    }
+
+    /// `userAuthorities`: the user CA's keys, two during a rotation's overlap.
+    public init(
+        users: any UserStore, ledger: any CertificateLedger, audit: any AuditEmitter, sealer: SecretSealer,
+        clock: any WallClock, settings: AuthenticationSettings, userAuthorities: [CertificateVerifier.TrustedAuthority],
+        reportFailure: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
         self.users = users
         self.ledger = ledger
         self.audit = audit
         self.sealer = sealer
         self.clock = clock
         self.settings = settings
-        self.certificateVerifier = CertificateVerifier(
-            trustedAuthority: userAuthority, maximumValidity: settings.maximumCertificateValidity
-        )
+        self.certificateVerifier = CertificateVerifier(trusted: userAuthorities, maximumValidity: settings.maximumCertificateValidity)
         self.reportFailure = reportFailure
     }
 

@@ -6,14 +6,20 @@ import Foundation
 /// Ed25519 only: one fast, deterministic signature algorithm with no parameter choices,
 /// which every OpenSSH since 6.5 verifies.
 public struct CertificateAuthority: Sendable {
-    /// Holds or reaches the CA's private key (in memory, or in an HSM).
-    private let signer: any Ed25519Signer
-    /// The CA key, as it goes into `TrustedUserCAKeys` or a verifier.
-    public let publicKey: SSHPublicKey
+    /// The CA's keys (in memory, or in an HSM), and the clock that picks which one signs.
+    private let keys: AuthorityKeys
+    private let clock: any WallClock
+
+    /// The CA key signing now, as it goes into `TrustedUserCAKeys` or a verifier.
+    public var publicKey: SSHPublicKey { SSHPublicKey(ed25519: keys.signer(at: clock.now()).publicKey) }
+
+    public init(keys: AuthorityKeys, clock: any WallClock) {
+        self.keys = keys
+        self.clock = clock
+    }
 
     public init(signer: any Ed25519Signer) {
-        self.signer = signer
-        self.publicKey = SSHPublicKey(ed25519: signer.publicKey)
+        self.init(keys: AuthorityKeys(current: signer), clock: SystemWallClock())
     }
 
     public init(privateKey: Ed25519PrivateKey) {
@@ -41,6 +47,8 @@ public struct CertificateAuthority: Sendable {
             throw FormatError(.invalidRequest, "empty or repeated option name")
         }
 
+        let signer = keys.signer(at: clock.now())
+        let authorityKey = SSHPublicKey(ed25519: signer.publicKey)
         var keyFields = SSHWireReader(request.publicKey.blob)
         _ = try keyFields.readString()
 
@@ -59,7 +67,7 @@ public struct CertificateAuthority: Sendable {
         writer.writeString(SSHCertificate.encodeOptions(request.criticalOptions))
         writer.writeString(SSHCertificate.encodeOptions(Dictionary(uniqueKeysWithValues: request.extensions.map { ($0, "") })))
         writer.writeString([UInt8]())
-        writer.writeString(publicKey.blob)
+        writer.writeString(authorityKey.blob)
 
         let signature = try signer.signature(for: writer.bytes)
         var signatureBlob = SSHWireWriter()

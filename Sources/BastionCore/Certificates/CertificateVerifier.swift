@@ -5,17 +5,32 @@ import BastionCrypto
 /// `auth2-pubkey.c` / `sshkey_cert_check_authority` checks, plus Bastion's own limits
 /// (maximum validity, no "any principal" certificates, no `force-command`).
 public struct CertificateVerifier: Sendable {
-    /// The only CA whose certificates are accepted (Bastion's user CA).
-    public let trustedAuthority: SSHPublicKey
+    /// A CA key whose certificates are accepted, until `until` (the end of a rotation's overlap).
+    public struct TrustedAuthority: Sendable {
+        public let key: SSHPublicKey
+        public let until: Date?
+        /// The key as OpenSSL holds it, loaded once rather than per certificate.
+        let loaded: Ed25519PublicKey?
+
+        public init(key: SSHPublicKey, until: Date? = nil) {
+            self.key = key
+            self.until = until
+            self.loaded = key.ed25519PublicKey
+        }
+    }
+
+    /// The only CAs whose certificates are accepted (Bastion's user CA, two during a rotation).
+    public let trusted: [TrustedAuthority]
     /// The longest validity window accepted, in seconds.
     public let maximumValidity: TimeInterval
-    /// The CA's key as OpenSSL holds it, loaded once rather than per certificate.
-    private let authorityKey: Ed25519PublicKey?
+
+    public init(trusted: [TrustedAuthority], maximumValidity: TimeInterval) {
+        self.trusted = trusted
+        self.maximumValidity = maximumValidity
+    }
 
     public init(trustedAuthority: SSHPublicKey, maximumValidity: TimeInterval) {
-        self.trustedAuthority = trustedAuthority
-        self.maximumValidity = maximumValidity
-        self.authorityKey = trustedAuthority.ed25519PublicKey
+        self.init(trusted: [TrustedAuthority(key: trustedAuthority)], maximumValidity: maximumValidity)
     }
 
     /// Throws the first reason, in a fixed order, to refuse the certificate; returns when
@@ -23,9 +38,11 @@ public struct CertificateVerifier: Sendable {
     public func verify(_ certificate: SSHCertificate, principal: String, clientAddress: String, now: Date) throws(CertificateRejection) {
         guard certificate.kind == .user else { throw .notUserCertificate }
         // The CA key is public: comparing it in constant time would protect nothing.
-        guard certificate.signatureKey.blob == trustedAuthority.blob else { throw .untrustedCA }
-        guard let caKey = authorityKey else {
-            throw .unsupportedSignatureAlgorithm(trustedAuthority.algorithm)
+        guard let authority = trusted.first(where: { $0.key.blob == certificate.signatureKey.blob }),
+            authority.until.map({ now < $0 }) ?? true
+        else { throw .untrustedCA }
+        guard let caKey = authority.loaded else {
+            throw .unsupportedSignatureAlgorithm(authority.key.algorithm)
         }
         guard certificate.signatureAlgorithm == "ssh-ed25519",
               caKey.isValidSignature(certificate.signature, for: certificate.signedBytes)
