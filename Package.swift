@@ -155,7 +155,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "bastion-bench",
-            dependencies: ["BastionApp", "BastionCore", "BastionCrypto", "BastionDelivery", "BastionPostgres", "BastionSIEM", "BastionStore", "BastionTesting"],
+            dependencies: [
+                "BastionApp", "BastionCore", "BastionCrypto", "BastionDelivery", "BastionPKCS11", "BastionPostgres", "BastionSIEM", "BastionStore",
+                "BastionTesting",
+            ],
             path: "Benchmarks/bastion-bench",
             swiftSettings: swiftSettings
         ),

@@ -29,10 +29,13 @@ struct BastiondTarget {
     /// The same bastiond (same data directory, users and CAs) on new ports, relaying `web01`
     /// to `target` with recordings in `recordings`. Admission's defaults serve every benchmark
     /// client from 127.0.0.1: only unauthenticated connections are counted.
-    func relaying(to target: OpenSSHTarget, recordings: String, name: String = "bastiond-relay", extra: String = "") throws(BenchError) -> BastiondTarget {
+    func relaying(
+        to target: OpenSSHTarget, recordings: String, name: String = "bastiond-relay", extra: String = "", encrypt: Bool = true
+    ) throws(BenchError) -> BastiondTarget {
         try Self.configure(executable: executable, scratch: scratch, name: name, extra: extra + """
             [recording]
             dir = "\(recordings)"
+            encrypt = \(encrypt)
 
             [targets.web01]
             address = "127.0.0.1:\(target.port)"

@@ -1,5 +1,6 @@
 import BastionCore
 import BastionCrypto
+import BastionPKCS11
 import BastionStore
 import Foundation
 
@@ -13,6 +14,9 @@ enum CertificateBenchmark {
     struct Result {
         var signedPerSecond: Double
         var issuedPerSecond: Double
+        /// The CA key in a softhsm2 token (the `pkcs11` provider), one thread and four; nil
+        /// without softhsm2.
+        var tokenSignedPerSecond: (one: Double, four: Double)?
     }
 
     /// Iterations before each measure, to take first-call costs (OpenSSL provider lookup,
@@ -22,10 +26,45 @@ enum CertificateBenchmark {
     static func run(count: Int) throws -> Result {
         let authority = CertificateAuthority(privateKey: try Ed25519PrivateKey())
         let userKey = SSHPublicKey(ed25519: try Ed25519PrivateKey().publicKey, comment: "alice@bench")
-        return Result(
+        var result = Result(
             signedPerSecond: try signRate(authority: authority, userKey: userKey, count: count),
             issuedPerSecond: try issueRate(authority: authority, userKey: userKey, count: count)
         )
+        result.tokenSignedPerSecond = try tokenRates(userKey: userKey, count: count)
+        return result
+    }
+
+    /// `CertificateAuthority.issue` with the CA key in a throwaway softhsm2 token.
+    private static func tokenRates(userKey: SSHPublicKey, count: Int) throws -> (one: Double, four: Double)? {
+        let module = "/usr/lib/softhsm/libsofthsm2.so"
+        guard FileManager.default.fileExists(atPath: module) else { return nil }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bench-softhsm-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: directory + "/tokens", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "directories.tokendir = \(directory)/tokens\nobjectstore.backend = file\nlog.level = ERROR\n"
+            .write(toFile: directory + "/softhsm2.conf", atomically: true, encoding: .utf8)
+        setenv("SOFTHSM2_CONF", directory + "/softhsm2.conf", 1)
+        _ = try ProcessLauncher.output(
+            ["softhsm2-util", "--init-token", "--free", "--label", "bench", "--pin", "1234", "--so-pin", "5678"], scratch: directory
+        )
+        let token = try PKCS11Token(module: try PKCS11Module(path: module), label: "bench", pin: Array("1234".utf8))
+        let key = try token.generateEd25519Key(label: "bench-ca")
+        let authority = CertificateAuthority(signer: TokenCASigner(token: token, key: key, publicKey: try Ed25519PublicKey(rawRepresentation: key.publicKey)))
+        let one = try signRate(authority: authority, userKey: userKey, count: count)
+        // Four threads at once: the token's session pool serves them in parallel.
+        let perThread = count / 4
+        let start = ContinuousClock.now
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in _ = try? signRate(authority: authority, userKey: userKey, count: perThread) }
+        let four = Double(4 * (perThread + warmUp)) / (ContinuousClock.now - start).seconds
+        return (one, four)
+    }
+
+    /// The CA key in the token, signing there.
+    struct TokenCASigner: Ed25519Signer {
+        let token: PKCS11Token
+        let key: PKCS11SigningKey
+        let publicKey: Ed25519PublicKey
+        func signature(for message: [UInt8]) throws -> [UInt8] { try token.sign(message, with: key) }
     }
 
     /// `CertificateAuthority.issue` alone, with a request shaped like the issuer's.

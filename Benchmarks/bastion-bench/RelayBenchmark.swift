@@ -85,6 +85,8 @@ enum RelayBenchmark {
         var memory: Memory?
         /// Recorded downloads through bastiond without and with a sink streaming the session live.
         var streaming: (plain: Transfer, streamed: Transfer, messages: Int)?
+        /// Recorded downloads through bastiond with recordings sealed (the default) and plain.
+        var encryption: (sealed: Transfer, plain: Transfer)?
         var upstreamCipher = "?"
         var hiddenStartupFile: String?
         /// /proc/loadavg's 1-minute figure before and after: the machine may be shared.
@@ -218,6 +220,12 @@ enum RelayBenchmark {
         if parts.contains("streaming") {
             result.streaming = try streamingComparison(
                 options: options, bastion: bastion, target: target, clients: clients, recordings: recordings, scratch: scratch
+            )
+        }
+        if parts.contains("encryption") {
+            result.encryption = try encryptionComparison(
+                options: options, bastion: bastion, target: target, targetPID: targetDaemon.pid, daemon: daemon, clients: clients,
+                recordings: recordings, scratch: scratch
             )
         }
         if parts.contains("latency") {
@@ -385,6 +393,40 @@ enum RelayBenchmark {
             Thread.sleep(forTimeInterval: 0.1)
         }
         return (plain, live, messages)
+    }
+
+    /// The same recorded download through the sealing bastiond and through a second one with
+    /// `recording.encrypt = false`, rounds interleaved; bastiond's CPU counted on each.
+    static func encryptionComparison(
+        options: BenchOptions, bastion: BastiondTarget, target: OpenSSHTarget, targetPID: pid_t, daemon sealing: Daemon, clients: RelayClients,
+        recordings: String, scratch: ScratchDirectory
+    ) throws -> (sealed: Transfer, plain: Transfer) {
+        let plainRecordings = scratch.file("recordings-plain")
+        let plainTarget = try bastion.relaying(to: target, recordings: plainRecordings, name: "bastiond-plain", encrypt: false)
+        let plainDaemon = try plainTarget.start()
+        defer { BastionBench.stop(plainDaemon) }
+        let plainClients = RelayClients(
+            directConfig: clients.directConfig, bastiondConfig: clients.bastiondConfig, targetPort: clients.targetPort,
+            bastiondPort: plainTarget.sshPort
+        )
+        let sealedMeter = CPUMeter(relays: [.bastiond: sealing.pid], recordings: [.bastiond: recordings], target: targetPID)
+        let plainMeter = CPUMeter(relays: [.bastiond: plainDaemon.pid], recordings: [.bastiond: plainRecordings], target: targetPID)
+        var sealed: Transfer?
+        var plain: Transfer?
+        let command = downloadCommand(mebibytes: options.bulkMiB)
+        for round in 1...options.rounds {
+            BastionBench.note("round \(round)/\(options.rounds): recorded download \(options.bulkMiB) MiB, recordings sealed then plain")
+            sealed = faster(sealed, try sealedMeter.measure(.bastiond) { () throws(BenchError) in
+                try download(clients.arguments(.bastiond, command: command), mebibytes: options.bulkMiB, scratch: scratch)
+            })
+            removeRecordings(in: recordings)
+            plain = faster(plain, try plainMeter.measure(.bastiond) { () throws(BenchError) in
+                try download(plainClients.arguments(.bastiond, command: command), mebibytes: options.bulkMiB, scratch: scratch)
+            })
+            removeRecordings(in: plainRecordings)
+        }
+        guard let sealed, let plain else { throw BenchError("no encryption measure") }
+        return (sealed, plain)
     }
 
     static func downloadCommand(mebibytes: Int) -> String {

@@ -32,6 +32,21 @@ enum RelayReport {
                     + verdict(ratio >= 0.9, ">= 90%") + "; rsyslog had \(streaming.messages) messages right after"
             ))
         }
+        if let encryption = result.encryption {
+            let ratio = encryption.sealed.mebibytesPerSecond / encryption.plain.mebibytesPerSecond
+            func perGiB(_ transfer: RelayBenchmark.Transfer) -> Double? {
+                transfer.cpu?.relay.map { $0 / (Double(transfer.bytes) / 1_073_741_824) }
+            }
+            var cpu = ""
+            if let sealed = perGiB(encryption.sealed), let plain = perGiB(encryption.plain) {
+                cpu = String(format: "; bastiond %.2f / %.2f CPU s/GiB = %+.0f%%", sealed, plain, (sealed / plain - 1) * 100)
+            }
+            lines.append(row(
+                "recorded download, recordings sealed / plain",
+                String(format: "%.0f / %.0f MiB/s = %.0f%%", encryption.sealed.mebibytesPerSecond, encryption.plain.mebibytesPerSecond, ratio * 100)
+                    + cpu + verdict(ratio >= 0.9, "encryption costs <= 10%")
+            ))
+        }
         if let direct = result.latency[.direct], let relayed = result.latency[.bastiond] {
             let added = relayed.percentile(0.99) - direct.percentile(0.99)
             let routes = RelayClients.Route.allCases.compactMap { route in

@@ -10,9 +10,14 @@ enum ReportTable {
     ) -> String {
         let loginsLabel = "logins (\(options.logins), \(options.concurrency) concurrent)"
         let kex = options.kex.map { "\($0), both sides" } ?? "OpenSSH client's default list (servers may pick different ones)"
+        let token = certificates.tokenSignedPerSecond.map {
+            "CA key in softhsm2 (pkcs11): \(rate($0.one))/s one thread, \(rate($0.four))/s four threads"
+                + ($0.one >= 2_000 ? "  [goal >= 2,000/s: met]" : "  [goal >= 2,000/s: MISSED]")
+        } ?? "pkcs11: softhsm2 not installed"
         return [
             row("certificates (in-process)",
                 "sign only: \(rate(certificates.signedPerSecond))/s   issue+ledger+audit: \(rate(certificates.issuedPerSecond))/s"),
+            row("certificates, file vs pkcs11", "file: \(rate(certificates.signedPerSecond))/s   " + token),
             row(loginsLabel, "bastiond: \(side(bastiond))   sshd: \(side(sshd))"),
             row("ratio bastiond/sshd",
                 "logins/s \(ratio(bastiond.loginsPerSecond, sshd.loginsPerSecond))   "
