@@ -40,7 +40,8 @@ public struct ReloadPlan: Sendable, Equatable {
             reloadsTLS = false
         }
         let sections: [(String, Bool)] = [
-            ("server", old.server == new.server), ("storage", old.storage == new.storage), ("ssh", old.ssh == new.ssh),
+            ("server", old.server == new.server), ("storage", old.storage == new.storage), ("keys", old.keys == new.keys), ("ca", old.ca == new.ca),
+            ("ssh", old.ssh == new.ssh),
             ("http", oldHTTP == newHTTP), ("auth", old.auth == new.auth), ("certificates", old.certificates == new.certificates),
             ("recording", old.recording == new.recording), ("sessions", old.sessions == new.sessions), ("audit", old.audit == new.audit),
             ("retention", old.retention == new.retention), ("siem", oldSIEM == newSIEM), ("chatops", oldChat == newChat),
