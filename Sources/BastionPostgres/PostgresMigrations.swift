@@ -17,7 +17,7 @@ enum PostgresMigrations {
     }
 
     /// In order, one file each (Migrations/NNNN_name.swift).
-    static let all: [Migration] = [identitiesSessionsElevation, auditChain, outboxCatalog, clusterIdentity, clusterNodes]
+    static let all: [Migration] = [identitiesSessionsElevation, auditChain, outboxCatalog, clusterIdentity, clusterNodes, blindSessionIndex]
 
     /// Applies every migration not yet recorded; returns the ids it applied, in order.
     @discardableResult

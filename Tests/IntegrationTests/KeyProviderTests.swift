@@ -147,7 +147,7 @@ struct KeyProviderTests {
 
         // A relayed session: the per-session certificate, signed in the token, is accepted by a real sshd.
         let session = try await ProcessRunner.run(
-            "ssh", options + ["-o", "CertificateFile=\(key)-cert.pub", "root@web01@127.0.0.1", "echo signed-in-the-token"]
+            "ssh", options + ["-o", "CertificateFile=\(key)-cert.pub", "root@web01@127.0.0.1", "printf 'signed-in-the-%s zq%s\\n' token 7blindword"]
         )
         #expect(session.status == 0 && session.stdout.contains("signed-in-the-token"), "\(session)\n\(daemon.log)")
 
@@ -161,9 +161,41 @@ struct KeyProviderTests {
         let exported = try await fixture.bastiond(["recording", "export", id, "--to", fixture.directory.file("export.cast")])
         #expect(exported.status == 0, "\(exported)")
         #expect((try? String(contentsOfFile: fixture.directory.file("export.cast"), encoding: .utf8))?.contains("signed-in-the-token") == true)
+        // A thief's copy of the data and recordings directories: nothing the session printed
+        // (the search index holds keyed tokens, not words), and no TOTP seed, anywhere in it.
+        // (The command line itself is an audit fact: it is in the audit log by design.)
+        let secretBytes = try #require(Data(base32: secret))
+        for root in [fixture.directory.file("data"), fixture.directory.file("recordings")] {
+            for relative in FileManager.default.enumerator(atPath: root)?.compactMap({ $0 as? String }) ?? [] {
+                guard let contents = FileManager.default.contents(atPath: root + "/" + relative) else { continue }
+                #expect(contents.range(of: Data("signed-in-the-token".utf8)) == nil, "\(relative) holds the session's output")
+                #expect(contents.range(of: Data("zq7blindword".utf8)) == nil, "\(relative) holds a word the session printed")
+                #expect(contents.range(of: secretBytes) == nil, "\(relative) holds the TOTP seed")
+            }
+        }
         let verified = try await fixture.bastiond(["audit", "verify"])
         #expect(verified.status == 0 && verified.stdout.contains("RESULT: INTACT"), "checkpoints signed by the token's audit key: \(verified)")
         let list = try await fixture.bastiond(["keys", "list"])
         #expect(list.stdout.contains("pkcs11 token \"bastion\" label bastion-user-ca\t\(userCA.fingerprint)"), "\(list)")
+    }
+}
+
+extension Data {
+    /// RFC 4648 base32 (the otpauth:// secret), for looking for the raw seed in files.
+    init?(base32 text: String) {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+        var bits = 0
+        var value = 0
+        var bytes: [UInt8] = []
+        for character in text.uppercased() where character != "=" {
+            guard let index = alphabet.firstIndex(of: character) else { return nil }
+            value = value << 5 | index
+            bits += 5
+            if bits >= 8 {
+                bytes.append(UInt8((value >> (bits - 8)) & 0xFF))
+                bits -= 8
+            }
+        }
+        self.init(bytes)
     }
 }

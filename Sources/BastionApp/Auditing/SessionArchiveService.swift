@@ -12,12 +12,21 @@ public struct SessionArchiveService: SessionArchive {
 
     public init(environment: BastionEnvironment) {
         self.environment = environment
-        self.indexer = SessionIndexer(auditLog: environment.auditLog, catalog: environment.sessionCatalog, keys: environment.recordingKeys)
+        self.indexer = SessionIndexer(
+            auditLog: environment.auditLog, catalog: environment.sessionCatalog, keys: environment.recordingKeys, words: environment.blindWords
+        )
     }
 
+    /// Searches the catalog; the words of a `grep` are turned into the catalog's keyed tokens.
     public func search(_ query: SessionQuery) throws -> [IndexedSession] {
         try catchUp()
-        return try environment.sessionCatalog.search(query)
+        var blind = query
+        if let grep = query.grep {
+            let tokens = environment.blindWords.query(grep)
+            // Words with no letter or digit match nothing rather than everything.
+            blind.grep = tokens.isEmpty ? "0" : tokens
+        }
+        return try environment.sessionCatalog.search(blind)
     }
 
     public func session(id: SessionID) throws -> IndexedSession? {

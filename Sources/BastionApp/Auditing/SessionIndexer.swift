@@ -13,11 +13,14 @@ public struct SessionIndexer: Sendable {
     /// Opens sealed recordings for their text; the text goes into the catalog, in the
     /// database (docs/keys.md says so: search needs it, and it is what auditors search).
     private let keys: RecordingKeys?
+    /// Turns the text into keyed tokens, so the catalog holds no word a session printed.
+    private let words: BlindWords?
 
-    public init(auditLog: any AuditLogStore, catalog: any SessionCatalog, keys: RecordingKeys? = nil) {
+    public init(auditLog: any AuditLogStore, catalog: any SessionCatalog, keys: RecordingKeys? = nil, words: BlindWords? = nil) {
         self.auditLog = auditLog
         self.catalog = catalog
         self.keys = keys
+        self.words = words
     }
 
     /// Indexes the sessions that ended since the last run; returns how many.
@@ -33,7 +36,8 @@ public struct SessionIndexer: Sendable {
             }
             // A missing or unreadable recording still gets its entry (found by user, target,
             // time); its text is simply not searchable.
-            let text = session.recording.flatMap { try? CastText.extract(from: $0, keys: keys) } ?? ""
+            let printed = session.recording.flatMap { try? CastText.extract(from: $0, keys: keys) } ?? ""
+            let text = words.map { $0.tokens(of: printed) } ?? printed
             try catalog.add(session, text: text)
             added += 1
         }

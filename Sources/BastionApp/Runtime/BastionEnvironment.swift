@@ -99,6 +99,9 @@ public struct BastionEnvironment: Sendable {
 
     public var sealer: SecretSealer { keys.sealer }
 
+    /// The session catalog's keyed search tokens (docs/keys.md: the database holds no printed word).
+    public var blindWords: BlindWords { BlindWords(key: sealer.derivedKey(purpose: BlindWords.purpose)) }
+
     /// Seals new recordings (`recording.encrypt`) and opens every recording, sealed or not.
     public var recordingKeys: RecordingKeys {
         RecordingKeys(keyring: keys.masterKeys, sealsNewRecordings: configuration.recording.encrypt)

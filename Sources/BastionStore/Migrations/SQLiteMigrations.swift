@@ -12,5 +12,6 @@ enum SQLiteMigrations {
         ("0006_elevation", SQLiteMigrations.migrateElevation),
         ("0007_session_catalog", SQLiteMigrations.migrateSessionCatalog),
         ("0008_web_sessions", SQLiteMigrations.migrateWebSessions),
+        ("0009_blind_session_index", SQLiteMigrations.migrateBlindSessionIndex),
     ]
 }
