@@ -138,7 +138,7 @@ let package = Package(
         .testTarget(
             name: "BastionAppTests",
             dependencies: [
-                "BastionApp", "BastionCore", "BastionSSH", "BastionTesting", .product(name: "Logging", package: "swift-log"),
+                "BastionApp", "BastionCore", "BastionCrypto", "BastionSSH", "BastionTesting", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

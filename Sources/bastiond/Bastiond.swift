@@ -30,7 +30,7 @@ struct Bastiond: AsyncParsableCommand {
         subcommands: [
             Serve.self, UserCommand.self, CAShow.Group.self, TargetCommand.self, SessionCommand.self, AuditCommand.self,
             RetentionCommand.self, SIEMCommand.self, ElevationCommand.self, ReplayCommand.self, MigrateCommand.self, ConfigCommand.self,
-            KeysCommand.self, RecordingCommand.self,
+            KeysCommand.self, RecordingCommand.self, BackupCommand.self,
         ]
     )
 }

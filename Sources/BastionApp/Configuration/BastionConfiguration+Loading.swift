@@ -66,6 +66,7 @@ extension BastionConfiguration {
         if let table = try root.table("chatops") { try parseChatOpsSection(table, into: &configuration) }
         if let table = try root.table("elevation") { try parseElevation(table, into: &configuration) }
         if let table = try root.table("log") { try parseLog(table, into: &configuration) }
+        if let table = try root.table("backup") { try parseBackup(table, into: &configuration) }
         if let table = try root.table("roles") { try parseRoles(table, into: &configuration) }
         if let table = try root.table("targets") { try parseTargets(table, into: &configuration) }
         return configuration
@@ -75,7 +76,7 @@ extension BastionConfiguration {
     private enum Sections {
         static let all: Set<String> = [
             "server", "storage", "keys", "ca", "ssh", "http", "auth", "certificates", "recording", "sessions", "audit", "retention", "siem", "elevation", "chatops", "log",
-            "roles", "targets",
+            "backup", "roles", "targets",
         ]
     }
 

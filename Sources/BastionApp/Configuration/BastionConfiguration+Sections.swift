@@ -156,6 +156,28 @@ extension BastionConfiguration {
         configuration.recording.onFailure = onFailure
     }
 
+    /// `[backup]`.
+    static func parseBackup(_ backup: TOMLTableReader, into configuration: inout BastionConfiguration) throws(ConfigurationError) {
+        try backup.refuseUnknownKeys(allowed: ["recovery_key", "dir", "drill_every"])
+        if backup.has("recovery_key") {
+            let text = try backup.nonEmptyString("recovery_key", default: "")
+            do {
+                configuration.backup.recoveryKey = try RecoveryKey.PublicKey(text: text)
+            } catch {
+                throw backup.error("recovery_key", error.description)
+            }
+        }
+        if backup.has("dir") { configuration.backup.directory = try backup.nonEmptyString("dir", default: "") }
+        if backup.has("drill_every") {
+            let every = try backup.duration("drill_every", default: 0)
+            guard every >= 60 else { throw backup.error("drill_every", "must be at least 1m") }
+            guard configuration.backup.directory != nil else {
+                throw backup.error("drill_every", "needs backup.dir: the drills restore the newest backup found there")
+            }
+            configuration.backup.drillEvery = every
+        }
+    }
+
     /// `[sessions]`.
     static func parseSessions(_ sessions: TOMLTableReader, into configuration: inout BastionConfiguration) throws(ConfigurationError) {
         try sessions.refuseUnknownKeys(allowed: ["idle_timeout"])

@@ -35,6 +35,8 @@ public struct BastionConfiguration: Sendable, Equatable {
     /// `[elevation]`: request TTL, approvals required, sudo wait.
     public var elevation: ElevationSettings
     public var log: LogConfiguration
+    /// `[backup]`: the recovery key backups are wrapped to, and scheduled restore drills.
+    public var backup: BackupConfiguration
     public var policy: Policy
 
     public init(
@@ -54,6 +56,7 @@ public struct BastionConfiguration: Sendable, Equatable {
         chatops: ChatOpsConfiguration = .defaults,
         elevation: ElevationSettings = .defaults,
         log: LogConfiguration = .defaults,
+        backup: BackupConfiguration = .defaults,
         policy: Policy = .empty
     ) {
         self.server = server
@@ -72,6 +75,7 @@ public struct BastionConfiguration: Sendable, Equatable {
         self.chatops = chatops
         self.elevation = elevation
         self.log = log
+        self.backup = backup
         self.policy = policy
     }
 
@@ -348,6 +352,25 @@ public struct BastionConfiguration: Sendable, Equatable {
         }
 
         public static let defaults = RetentionConfiguration()
+    }
+
+    /// `[backup]` (docs/operations.md "Backups and restore drills").
+    public struct BackupConfiguration: Sendable, Equatable {
+        /// `recovery_key`: every backup's keys are also wrapped to this X25519 public key, whose
+        /// private half stays offline; without it the `file` provider's key files are left out.
+        public var recoveryKey: RecoveryKey.PublicKey?
+        /// `dir`: where `backup create` puts backups by default and scheduled drills look.
+        public var directory: String?
+        /// `drill_every`: the daemon drills the newest backup in `dir` this often; off when nil.
+        public var drillEvery: TimeInterval?
+
+        public init(recoveryKey: RecoveryKey.PublicKey? = nil, directory: String? = nil, drillEvery: TimeInterval? = nil) {
+            self.recoveryKey = recoveryKey
+            self.directory = directory
+            self.drillEvery = drillEvery
+        }
+
+        public static let defaults = BackupConfiguration()
     }
 
     /// `[log]`

@@ -45,7 +45,7 @@ public struct ReloadPlan: Sendable, Equatable {
             ("http", oldHTTP == newHTTP), ("auth", old.auth == new.auth), ("certificates", old.certificates == new.certificates),
             ("recording", old.recording == new.recording), ("sessions", old.sessions == new.sessions), ("audit", old.audit == new.audit),
             ("retention", old.retention == new.retention), ("siem", oldSIEM == newSIEM), ("chatops", oldChat == newChat),
-            ("elevation", old.elevation == new.elevation),
+            ("elevation", old.elevation == new.elevation), ("backup", old.backup == new.backup),
         ]
         restartNeeded = sections.filter { !$0.1 }.map { "[\($0.0)]" }
     }

@@ -223,6 +223,9 @@ public final class BastionDaemon: Sendable {
             keys: keyMaintenance,
             clock: clock, logger: logger
         ), at: min(2, all.count))
+        if let every = configuration.backup.drillEvery, let directory = configuration.backup.directory {
+            all.append(BackupDrillService(environment: environment, directory: directory, interval: every, logger: logger))
+        }
         if handleSignals, let reloader { all.append(ReloadSignalService(reloader: reloader)) }
         if let systemd, let interval = systemd.watchdogInterval {
             all.append(SystemdWatchdog(systemd: systemd, interval: interval, logger: logger) {
