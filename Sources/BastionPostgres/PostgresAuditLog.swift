@@ -15,9 +15,9 @@ public import Foundation
 /// flush for many callers). Triggers refuse UPDATE and DELETE except a retention purge of a
 /// range it authorised in the same transaction.
 public final class PostgresAuditLog: AuditLogStore, Sendable {
-    private let database: PostgresDatabase
-    private let sealing: AuditSealing
-    private let clock: any WallClock
+    let database: PostgresDatabase
+    let sealing: AuditSealing
+    let clock: any WallClock
     private let committer = GroupCommitter()
 
     public init(database: PostgresDatabase, sealing: AuditSealing, clock: any WallClock = SystemWallClock()) {
@@ -41,11 +41,12 @@ public final class PostgresAuditLog: AuditLogStore, Sendable {
 
     @discardableResult
     public func checkpoint() throws -> AuditCheckpoint? {
-        guard let key = sealing.key else { return nil }
+        guard sealing.key != nil else { return nil }
         return try database.transaction { connection in
             let head = try Self.lockHead(connection)
-            guard head.seq > 0, head.seq > (try Self.lastCheckpointSeq(connection) ?? 0) else { return nil }
-            let checkpoint = try AuditCheckpoint.signed(seq: head.seq, hash: head.hash, time: clock.now(), key: key)
+            guard head.seq > 0, head.seq > (try Self.lastCheckpointSeq(connection) ?? 0),
+                let checkpoint = try sign(seq: head.seq, hash: head.hash, connection)
+            else { return nil }
             try Self.insert([checkpoint], connection)
             return checkpoint
         }
@@ -78,8 +79,8 @@ public final class PostgresAuditLog: AuditLogStore, Sendable {
             let bytes = AuditRecord.envelope(event: event, seq: seq)
             previous = hasher.hash(previous, bytes)
             rows.append((seq, String(decoding: bytes, as: UTF8.self), previous))
-            if let key = sealing.key, seq - lastSealed >= Int64(sealing.every) {
-                checkpoints.append(try AuditCheckpoint.signed(seq: seq, hash: previous, time: clock.now(), key: key))
+            if sealing.key != nil, seq - lastSealed >= Int64(sealing.every), let checkpoint = try sign(seq: seq, hash: previous, connection) {
+                checkpoints.append(checkpoint)
                 lastSealed = seq
             }
         }
@@ -109,22 +110,22 @@ public final class PostgresAuditLog: AuditLogStore, Sendable {
     }
 
     /// The chain head, locked until the transaction ends: appends from every node queue here.
-    private static func lockHead(_ connection: PostgresConnection) throws -> (seq: Int64, hash: [UInt8]) {
+    static func lockHead(_ connection: PostgresConnection) throws -> (seq: Int64, hash: [UInt8]) {
         guard let row = try connection.query("SELECT seq, hash FROM audit_chain_head FOR UPDATE").first else {
             throw StoreError(.corrupt, "the audit chain head row is missing")
         }
         return (try row.int64("seq"), try row.bytes("hash"))
     }
 
-    private static func lastCheckpointSeq(_ connection: PostgresConnection) throws -> Int64? {
+    static func lastCheckpointSeq(_ connection: PostgresConnection) throws -> Int64? {
         try connection.query("SELECT max(seq) AS seq FROM audit_checkpoints").first?.optionalInt64("seq")
     }
 
-    private static func insert(_ checkpoints: [AuditCheckpoint], _ connection: PostgresConnection) throws {
+    static func insert(_ checkpoints: [AuditCheckpoint], _ connection: PostgresConnection) throws {
         for checkpoint in checkpoints {
             try connection.query(
-                "INSERT INTO audit_checkpoints (seq, hash, time_ms, signature) VALUES ($1, $2, $3, $4)",
-                [checkpoint.seq, PostgresBytes(checkpoint.hash), checkpoint.timeMilliseconds, PostgresBytes(checkpoint.signature)]
+                "INSERT INTO audit_checkpoints (seq, hash, time_ms, signature, key_version) VALUES ($1, $2, $3, $4, $5)",
+                [checkpoint.seq, PostgresBytes(checkpoint.hash), checkpoint.timeMilliseconds, PostgresBytes(checkpoint.signature), checkpoint.keyVersion]
             )
         }
     }
@@ -147,7 +148,8 @@ public final class PostgresAuditLog: AuditLogStore, Sendable {
                 start = seq + 1
             }
             var verifier = AuditChainVerifier(
-                anchor: anchor, checkpoints: try Self.checkpoints(connection, in: start...upper), publicKey: publicKey,
+                anchor: anchor, checkpoints: try Self.checkpoints(connection, in: start...upper),
+                keys: AuditKeyTrust(anchor: publicKey, history: try Self.keyHistory(connection)),
                 purgeableBefore: purgeableBefore
             )
             var next = start
@@ -236,12 +238,12 @@ public final class PostgresAuditLog: AuditLogStore, Sendable {
     static func checkpoints(_ connection: PostgresConnection, in range: ClosedRange<Int64>? = nil) throws -> [AuditCheckpoint] {
         let bounds = range ?? Int64.min...Int64.max
         return try connection.query(
-            "SELECT seq, hash, time_ms, signature FROM audit_checkpoints WHERE seq BETWEEN $1 AND $2 ORDER BY seq",
+            "SELECT seq, hash, time_ms, signature, key_version FROM audit_checkpoints WHERE seq BETWEEN $1 AND $2 ORDER BY seq",
             [bounds.lowerBound, bounds.upperBound]
         ).all.map { row in
             AuditCheckpoint(
                 seq: try row.int64("seq"), hash: try row.bytes("hash"), timeMilliseconds: try row.int64("time_ms"),
-                signature: try row.bytes("signature")
+                signature: try row.bytes("signature"), keyVersion: try row.int("key_version")
             )
         }
     }
@@ -265,7 +267,7 @@ public final class PostgresAuditLog: AuditLogStore, Sendable {
 
     /// Runs `body` in one REPEATABLE READ, read-only transaction: every page it reads comes
     /// from the same snapshot, even while other nodes append.
-    private func snapshot<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+    func snapshot<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         try database.transaction { connection in
             try connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             return try body(connection)

@@ -17,7 +17,7 @@ enum PostgresMigrations {
     }
 
     /// In order, one file each (Migrations/NNNN_name.swift).
-    static let all: [Migration] = [identitiesSessionsElevation, auditChain, outboxCatalog, clusterIdentity, clusterNodes, blindSessionIndex]
+    static let all: [Migration] = [identitiesSessionsElevation, auditChain, outboxCatalog, clusterIdentity, clusterNodes, blindSessionIndex, auditKeys]
 
     /// Applies every migration not yet recorded; returns the ids it applied, in order.
     @discardableResult

@@ -67,12 +67,14 @@ extension SQLiteAuditLog {
     static func checkpoints(_ db: Database, in range: ClosedRange<Int64>? = nil) throws -> [AuditCheckpoint] {
         let bounds = range ?? Int64.min...Int64.max
         return try Row.fetchAll(
-            db, sql: "SELECT seq, hash, time_ms, signature FROM audit_checkpoints WHERE seq BETWEEN ? AND ? ORDER BY seq",
+            db, sql: "SELECT seq, hash, time_ms, signature, key_version FROM audit_checkpoints WHERE seq BETWEEN ? AND ? ORDER BY seq",
             arguments: [bounds.lowerBound, bounds.upperBound]
         ).map { row in
             let hash: Data = row["hash"]
             let signature: Data = row["signature"]
-            return AuditCheckpoint(seq: row["seq"], hash: Array(hash), timeMilliseconds: row["time_ms"], signature: Array(signature))
+            return AuditCheckpoint(
+                seq: row["seq"], hash: Array(hash), timeMilliseconds: row["time_ms"], signature: Array(signature), keyVersion: row["key_version"]
+            )
         }
     }
 

@@ -6,7 +6,8 @@ import GRDBSQLite
 
 extension SQLiteAuditLog {
     /// Recomputes the chain over `from...to` (the whole log when nil) and checks every
-    /// checkpoint signature with `publicKey`.
+    /// checkpoint signature with the key it names, trusted through the key history from
+    /// `publicKey` (the first audit key).
     ///
     /// Reads with SQLite's C interface, no row objects: a million records verify in a couple
     /// of seconds (`make bench`). One read transaction: a consistent snapshot.
@@ -26,7 +27,8 @@ extension SQLiteAuditLog {
                 start = seq + 1
             }
             var verifier = AuditChainVerifier(
-                anchor: anchor, checkpoints: try Self.checkpoints(db, in: start...upper), publicKey: publicKey,
+                anchor: anchor, checkpoints: try Self.checkpoints(db, in: start...upper),
+                keys: AuditKeyTrust(anchor: publicKey, history: try Self.keyHistory(db)),
                 purgeableBefore: purgeableBefore
             )
             let statement = try db.makeStatement(sql: "SELECT seq, record, hash FROM audit_records WHERE seq BETWEEN ? AND ? ORDER BY seq")

@@ -40,10 +40,10 @@ public final class SQLiteAuditLog: AuditLogStore, Sendable {
     /// checkpoint, and the last act of a stopping daemon). Returns the new checkpoint.
     @discardableResult
     public func checkpoint() throws -> AuditCheckpoint? {
-        guard let key = sealing.key else { return nil }
+        guard sealing.key != nil else { return nil }
         return try database.storeWrite { db in
             guard let head = try Self.head(db), head.seq > (try Self.lastCheckpointSeq(db) ?? 0) else { return nil }
-            let checkpoint = try AuditCheckpoint.signed(seq: head.seq, hash: head.hash, time: clock.now(), key: key)
+            guard let checkpoint = try sign(seq: head.seq, hash: head.hash, db) else { return nil }
             try Self.insert(checkpoint, db)
             return checkpoint
         }
@@ -91,8 +91,8 @@ public final class SQLiteAuditLog: AuditLogStore, Sendable {
                 throw StoreError(.unavailable, "audit append failed: \(String(cString: sqlite3_errmsg(db.sqliteConnection)))")
             }
             swap(&previous, &hash)
-            if let key = sealing.key, seq - lastSealed >= Int64(sealing.every) {
-                try Self.insert(AuditCheckpoint.signed(seq: seq, hash: previous, time: clock.now(), key: key), db)
+            if sealing.key != nil, seq - lastSealed >= Int64(sealing.every), let checkpoint = try sign(seq: seq, hash: previous, db) {
+                try Self.insert(checkpoint, db)
                 lastSealed = seq
             }
         }
@@ -113,8 +113,8 @@ public final class SQLiteAuditLog: AuditLogStore, Sendable {
 
     static func insert(_ checkpoint: AuditCheckpoint, _ db: Database) throws {
         try db.execute(
-            sql: "INSERT INTO audit_checkpoints (seq, hash, time_ms, signature) VALUES (?, ?, ?, ?)",
-            arguments: [checkpoint.seq, Data(checkpoint.hash), checkpoint.timeMilliseconds, Data(checkpoint.signature)]
+            sql: "INSERT INTO audit_checkpoints (seq, hash, time_ms, signature, key_version) VALUES (?, ?, ?, ?, ?)",
+            arguments: [checkpoint.seq, Data(checkpoint.hash), checkpoint.timeMilliseconds, Data(checkpoint.signature), checkpoint.keyVersion]
         )
     }
 }

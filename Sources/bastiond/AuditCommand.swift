@@ -24,7 +24,7 @@ struct AuditCommand: ParsableCommand {
         @Option(help: "First seq to verify (anchored on the record before it).") var from: Int64?
         @Option(help: "Last seq to verify.") var to: Int64?
         @Option(help: "Verify an export file (jsonl or csv) instead of the database.") var file: String?
-        @Option(help: "The audit public key (OpenSSH line or .pub file) for --file; default: this bastion's.") var publicKey: String?
+        @Option(help: "The trusted audit public key (OpenSSH line or .pub file) for --file: the first audit key (`bastiond audit key`), trusted with every later key its key history signs; default: this bastion's.") var publicKey: String?
 
         func run() throws {
             let now = Date()
@@ -35,7 +35,7 @@ struct AuditCommand: ParsableCommand {
                 let contents: AuditExport.Contents
                 do { contents = try AuditExport.read(text) } catch { throw Refusal(message: "\(file): \(error)") }
                 let environment = publicKey == nil ? try Startup.open(options.config) : nil
-                let key = try publicKey.map(Self.loadKey) ?? SSHPublicKey(ed25519: environment!.keys.auditKey.publicKey)
+                let key = try publicKey.map(Self.loadKey) ?? SSHPublicKey(ed25519: environment!.auditTrustAnchor())
                 let report = AuditExport.verify(contents, publicKey: key.ed25519PublicKey!, purgeableBefore: floor)
                 try environment?.auditLog.append(Self.event(report, source: file, now: now))
                 print(report.text(source: file, keyFingerprint: key.fingerprint, checkedAt: now))
@@ -43,7 +43,7 @@ struct AuditCommand: ParsableCommand {
                 return
             }
             let environment = try Startup.open(options.config)
-            let key = environment.keys.auditKey.publicKey
+            let key = try environment.auditTrustAnchor()
             let report = try environment.auditLog.verify(publicKey: key, from: from, to: to, purgeableBefore: floor)
             let source = environment.configuration.server.dataDirectory + "/" + BastionEnvironment.databaseFileName
             try environment.auditLog.append(Self.event(report, source: source, now: now))
@@ -165,10 +165,12 @@ struct AuditCommand: ParsableCommand {
                 details: ["query": selection.description, "format": format.rawValue, "output": output ?? "stdout"]
             ))
             var sink = try OutputSink(path: output)
-            let publicKey = SSHPublicKey(ed25519: environment.keys.auditKey.publicKey).authorizedKeysLine + " bastion-audit"
+            let publicKey = SSHPublicKey(ed25519: try environment.auditTrustAnchor()).authorizedKeysLine + " bastion-audit"
             sink.write(AuditExport.headerLine(
                 .init(publicKey: publicKey, exportedAt: now, filtered: !query.isContiguous, selection: selection.description), format: format
             ))
+            // The whole key history, so the export verifies offline across rotations.
+            for entry in try environment.auditLog.keyHistory() { sink.write(AuditExport.keyLine(entry, format: format)) }
             var range: ClosedRange<Int64>?
             try environment.auditLog.forEach(query) { record in
                 let entry = AuditExport.Entry(seq: record.seq, previousHash: record.previousHash, hash: record.hash, bytes: record.recordBytes)
@@ -185,12 +187,27 @@ struct AuditCommand: ParsableCommand {
     }
 
     struct Key: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print the audit public key, for verifying exports elsewhere.")
+        static let configuration = CommandConfiguration(
+            abstract: "Print the first audit public key (the trust anchor), for verifying exports elsewhere.",
+            discussion: "Rotation does not change it: later keys are trusted through the key history, each signed by its predecessor."
+        )
         @OptionGroup var options: ConfigOption
+        @Flag(help: "Print the key history instead: version, first seq, time, fingerprint.") var history = false
 
         func run() throws {
             let environment = try Startup.open(options.config)
-            print(SSHPublicKey(ed25519: environment.keys.auditKey.publicKey).authorizedKeysLine + " bastion-audit")
+            guard history else {
+                print(SSHPublicKey(ed25519: try environment.auditTrustAnchor()).authorizedKeysLine + " bastion-audit")
+                return
+            }
+            let entries = try environment.auditLog.keyHistory()
+            guard !entries.isEmpty else {
+                print("v1\tfrom seq 1\t\(SSHPublicKey(ed25519: try environment.auditTrustAnchor()).fingerprint)\t(never rotated)")
+                return
+            }
+            for entry in entries {
+                print("v\(entry.version)\tfrom seq \(entry.fromSeq)\t\(AuditEvent.timestamp(entry.time))\t\(entry.fingerprint)")
+            }
         }
     }
 }

@@ -6,7 +6,7 @@ import Foundation
 /// `bastiond keys`: where Bastion's keys live (docs/keys.md).
 struct KeysCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "keys", abstract: "Bastion's keys and the provider that holds them.", subcommands: [Initialise.self, List.self, Rotate.self, Retire.self]
+        commandName: "keys", abstract: "Bastion's keys and the provider that holds them.", subcommands: [Initialise.self, List.self, Rotate.self, Retire.self, RotateAudit.self]
     )
 
     /// `keys init`: makes the keys a provider lacks. With `pkcs11` this is the only step that

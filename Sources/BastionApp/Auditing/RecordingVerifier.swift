@@ -65,7 +65,7 @@ public struct RecordingVerifier: Sendable {
             return .failure(Refusal(reason: "session \(session.id): its session.end audit record (seq \(session.auditSeq)) is missing"))
         }
         let report = try? environment.auditLog.verify(
-            publicKey: environment.keys.auditKey.publicKey, from: session.auditSeq, to: session.auditSeq,
+            publicKey: environment.auditTrustAnchor(), from: session.auditSeq, to: session.auditSeq,
             purgeableBefore: RetentionPeriod.floor.cutoff(at: now)
         )
         guard let report, report.problems.isEmpty else {

@@ -28,7 +28,11 @@ public struct KeyInventory: Sendable {
                 fingerprint: keys.upstreamAuthorityPublicKey.fingerprint
             ),
             Entry(
-                name: "audit key", location: place(file: KeyMaterial.FileName.auditKey, label: TokenKeys.Label.auditKey),
+                name: "audit key v\(AuditKeyFiles.localVersion(in: directory))",
+                location: place(
+                    file: AuditKeyFiles.name(of: AuditKeyFiles.localVersion(in: directory)),
+                    label: TokenAuditKeyVault.label(of: AuditKeyFiles.localVersion(in: directory))
+                ),
                 fingerprint: SSHPublicKey(ed25519: keys.auditKey.publicKey).fingerprint
             ),
             Entry(

@@ -97,7 +97,7 @@ public struct KeyMaterial: Sendable {
             userAuthorityKeys: try caState.keys(.user, vault: caVault),
             upstreamAuthorityKeys: try caState.keys(.upstream, vault: caVault),
             caKeyVault: caVault,
-            auditKey: try signingKey(at: directory + "/" + FileName.auditKey, comment: "bastion audit key", created: created),
+            auditKey: try AuditKeyFiles.currentFileKey(in: directory, created: created),
             sealer: sealer,
             masterKeys: keyring,
             masterKeyVault: vault,

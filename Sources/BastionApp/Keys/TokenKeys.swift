@@ -56,7 +56,7 @@ public enum TokenKeys {
         return KeyMaterial(
             hostKeyPath: hostKeyPath, hostKey: hostKey,
             userAuthorityKeys: userKeys, upstreamAuthorityKeys: try caState.keys(.upstream, vault: caVault), caKeyVault: caVault,
-            auditKey: try signer(Label.auditKey),
+            auditKey: try signer(TokenAuditKeyVault.label(of: AuditKeyFiles.localVersion(in: dataDirectory))),
             sealer: SecretSealer(keyring: keyring, derivationRoot: root.bytes), masterKeys: keyring, masterKeyVault: vault,
             derivationRoot: root.bytes, provider: .pkcs11
         )

@@ -1,5 +1,5 @@
 public import BastionCore
-import BastionCrypto
+public import BastionCrypto
 import BastionPostgres
 import BastionStore
 import Foundation
@@ -57,7 +57,7 @@ public struct BastionEnvironment: Sendable {
     /// The embedded SQLite database in the data directory, or the PostgreSQL database of
     /// `storage.url` (migrated, and checked to hold this node's keys' fingerprints).
     private static func openStores(configuration: BastionConfiguration, keys: KeyMaterial, clock: any WallClock) throws -> StoreSet {
-        let sealing = AuditSealing(key: keys.auditKey, every: configuration.audit.checkpointEvery)
+        let sealing = AuditKeyFiles.sealing(keys, directory: configuration.server.dataDirectory, every: configuration.audit.checkpointEvery)
         guard let url = configuration.storage.url else {
             let directory = configuration.server.dataDirectory
             let database: DatabasePoolHandle
@@ -75,7 +75,9 @@ public struct BastionEnvironment: Sendable {
         } catch {
             throw StartupError(message: "cannot open the PostgreSQL database \(configuration.storage.redactedURL ?? ""): \(error)")
         }
-        let mismatched = try PostgresClusterIdentity.claim(clusterFingerprints(keys), node: node, in: database)
+        let mismatched = try PostgresClusterIdentity.claim(
+            clusterFingerprints(keys, auditAnchor: try AuditKeyFiles.trustAnchor(keys, directory: configuration.server.dataDirectory)), node: node, in: database
+        )
         guard mismatched.isEmpty else {
             throw StartupError(message: """
                 this node's keys differ from the cluster's (\(mismatched.joined(separator: ", "))): every node needs the same key files; \
@@ -87,12 +89,13 @@ public struct BastionEnvironment: Sendable {
 
     /// What identifies the cluster: public-key fingerprints, and for the master key a value
     /// derived from it (it proves two nodes hold the same key without revealing it).
-    static func clusterFingerprints(_ keys: KeyMaterial) -> [String: String] {
+    /// The audit key's is the first one's (the trust anchor): rotation does not change it.
+    static func clusterFingerprints(_ keys: KeyMaterial, auditAnchor: Ed25519PublicKey) -> [String: String] {
         [
             "host_key": SSHPublicKey(ed25519: keys.hostKey.publicKey).fingerprint,
             "user_ca": keys.userAuthorityPublicKey.fingerprint,
             "upstream_ca": keys.upstreamAuthorityPublicKey.fingerprint,
-            "audit_key": SSHPublicKey(ed25519: keys.auditKey.publicKey).fingerprint,
+            "audit_key": SSHPublicKey(ed25519: auditAnchor).fingerprint,
             "master_key": AuditChain.hex(SHA256.hash(keys.sealer.derivedKey(purpose: "cluster-identity"))),
         ]
     }
@@ -101,6 +104,11 @@ public struct BastionEnvironment: Sendable {
 
     /// The session catalog's keyed search tokens (docs/keys.md: the database holds no printed word).
     public var blindWords: BlindWords { BlindWords(key: sealer.derivedKey(purpose: BlindWords.purpose)) }
+
+    /// The first audit key: `audit verify` trusts it, and the key history every later one.
+    public func auditTrustAnchor() throws -> Ed25519PublicKey {
+        try AuditKeyFiles.trustAnchor(keys, directory: configuration.server.dataDirectory)
+    }
 
     /// Seals new recordings (`recording.encrypt`) and opens every recording, sealed or not.
     public var recordingKeys: RecordingKeys {

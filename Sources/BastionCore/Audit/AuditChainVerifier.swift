@@ -20,7 +20,6 @@ public struct AuditChainVerifier {
         case after(seq: Int64, hash: [UInt8])
     }
 
-    private let publicKey: Ed25519PublicKey
     private let checkpoints: [Int64: AuditCheckpoint]
     private let purgeableBefore: Date
     private let hasher = SHA256Hasher()
@@ -37,7 +36,12 @@ public struct AuditChainVerifier {
     ///   - purgeableBefore: a gap is legitimate only if its closing checkpoint was signed before
     ///     this time (now minus the seven-year floor, not the configured retention).
     public init(anchor: Anchor, checkpoints: [AuditCheckpoint], publicKey: Ed25519PublicKey, purgeableBefore: Date) {
-        self.publicKey = publicKey
+        self.init(anchor: anchor, checkpoints: checkpoints, keys: AuditKeyTrust(anchor: publicKey, history: []), purgeableBefore: purgeableBefore)
+    }
+
+    /// - Parameter keys: the key history as checked from the verifier's trusted key; its
+    ///   problems are reported first, and each checkpoint verifies with the key it names.
+    public init(anchor: Anchor, checkpoints: [AuditCheckpoint], keys: AuditKeyTrust, purgeableBefore: Date) {
         self.checkpoints = Dictionary(checkpoints.map { ($0.seq, $0) }, uniquingKeysWith: { first, _ in first })
         self.purgeableBefore = purgeableBefore
         switch anchor {
@@ -49,12 +53,11 @@ public struct AuditChainVerifier {
             previousHash = hash
         }
         report = AuditVerificationReport(firstSeq: nil, lastSeq: nil)
+        report.keyVersions = keys.history.count
+        for problem in keys.problems { report.add(problem) }
         for checkpoint in checkpoints.sorted(by: { $0.seq < $1.seq }) {
             report.checkpointsChecked += 1
-            if !checkpoint.isValid(publicKey: publicKey) {
-                report.add(.init(seq: checkpoint.seq, kind: .checkpointSignature,
-                                 detail: "checkpoint at seq \(checkpoint.seq) has an invalid signature (checkpoint forged or altered)"))
-            }
+            if let problem = keys.problem(with: checkpoint) { report.add(problem) }
         }
     }
 
@@ -159,6 +162,7 @@ public struct AuditVerificationReport: Sendable {
         public enum Kind: String, Sendable {
             case altered, malformed, moved, missing, outOfOrder = "out_of_order", truncated
             case checkpointSignature = "checkpoint_signature", checkpointMismatch = "checkpoint_mismatch"
+            case checkpointKey = "checkpoint_key", keyHistory = "key_history"
         }
         public var seq: Int64
         public var kind: Kind
@@ -169,6 +173,8 @@ public struct AuditVerificationReport: Sendable {
     public var lastSeq: Int64?
     public var recordsChecked = 0
     public var checkpointsChecked = 0
+    /// Audit keys in the key history checked (1 before any rotation).
+    public var keyVersions = 1
     public var lastCheckpointSeq: Int64?
     /// Records after the last checkpoint: chained, but not yet covered by a signature.
     public var unsealedRecords = 0

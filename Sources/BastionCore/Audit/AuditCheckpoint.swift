@@ -13,21 +13,28 @@ public struct AuditCheckpoint: Sendable, Hashable {
     /// Unix time in milliseconds: an integer, so what is stored is exactly what was signed.
     public var timeMilliseconds: Int64
     public var signature: [UInt8]
+    /// The audit key that signed it: its version in the key history (``AuditKeyEntry``).
+    /// Not part of the signed message: naming another key only makes the signature fail.
+    /// Checkpoints older than rotation have none stored and mean version 1.
+    public var keyVersion: Int
 
-    public init(seq: Int64, hash: [UInt8], timeMilliseconds: Int64, signature: [UInt8]) {
+    public init(seq: Int64, hash: [UInt8], timeMilliseconds: Int64, signature: [UInt8], keyVersion: Int = 1) {
         self.seq = seq
         self.hash = hash
         self.timeMilliseconds = timeMilliseconds
         self.signature = signature
+        self.keyVersion = keyVersion
     }
 
     public var time: Date { Date(timeIntervalSince1970: Double(timeMilliseconds) / 1000) }
 
     /// Signs a checkpoint for `seq`/`hash` at `time`.
-    public static func signed(seq: Int64, hash: [UInt8], time: Date, key: any Ed25519Signer) throws -> AuditCheckpoint {
+    public static func signed(seq: Int64, hash: [UInt8], time: Date, key: any Ed25519Signer, keyVersion: Int = 1) throws -> AuditCheckpoint {
         let milliseconds = Int64((time.timeIntervalSince1970 * 1000).rounded(.down))
         let message = signedMessage(seq: seq, hash: hash, timeMilliseconds: milliseconds)
-        return AuditCheckpoint(seq: seq, hash: hash, timeMilliseconds: milliseconds, signature: try key.signature(for: message))
+        return AuditCheckpoint(
+            seq: seq, hash: hash, timeMilliseconds: milliseconds, signature: try key.signature(for: message), keyVersion: keyVersion
+        )
     }
 
     /// True when `signature` is the audit key's over this checkpoint's fields.

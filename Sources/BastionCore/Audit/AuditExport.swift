@@ -51,6 +51,8 @@ public enum AuditExport {
         public var filtered: Bool
         public var entries: [Entry]
         public var checkpoints: [AuditCheckpoint]
+        /// The audit key history (empty when the key never rotated).
+        public var keys: [AuditKeyEntry] = []
     }
 
     public struct ReadError: Error, CustomStringConvertible {
@@ -98,9 +100,21 @@ public enum AuditExport {
         let signature = Data(checkpoint.signature).base64EncodedString()
         switch format {
         case .jsonl:
-            return #"{"checkpoint":{"hash":"\#(AuditChain.hex(checkpoint.hash))","seq":\#(checkpoint.seq),"signature":"\#(signature)","time_ms":\#(checkpoint.timeMilliseconds)}}"#
+            return #"{"checkpoint":{"hash":"\#(AuditChain.hex(checkpoint.hash))","key_version":\#(checkpoint.keyVersion),"seq":\#(checkpoint.seq),"signature":"\#(signature)","time_ms":\#(checkpoint.timeMilliseconds)}}"#
         case .csv:
-            return "checkpoint,\(checkpoint.seq),\(AuditEvent.timestamp(checkpoint.time)),,,,,,\(AuditChain.hex(checkpoint.hash)),\(checkpoint.timeMilliseconds),\(signature),"
+            return "checkpoint,\(checkpoint.seq),\(AuditEvent.timestamp(checkpoint.time)),\(checkpoint.keyVersion),,,,,\(AuditChain.hex(checkpoint.hash)),\(checkpoint.timeMilliseconds),\(signature),"
+        }
+    }
+
+    /// One entry of the audit key history (written after the header, before the records).
+    public static func keyLine(_ entry: AuditKeyEntry, format: Format) -> String {
+        let signature = Data(entry.signature).base64EncodedString()
+        switch format {
+        case .jsonl:
+            return #"{"audit_key":{"from_seq":\#(entry.fromSeq),"public_key":"\#(entry.publicKeyLine)","signature":"\#(signature)","time_ms":\#(entry.timeMilliseconds),"version":\#(entry.version)}}"#
+        case .csv:
+            return "audit_key,\(entry.fromSeq),\(AuditEvent.timestamp(entry.time)),\(entry.version),,,,,,\(entry.timeMilliseconds),\(signature),"
+                + quoted(entry.publicKeyLine)
         }
     }
 
@@ -139,7 +153,20 @@ public enum AuditExport {
                 else { throw ReadError(line: number, reason: "malformed checkpoint") }
                 contents.checkpoints.append(try checkpoint(
                     seq: (fields["seq"] as? NSNumber)?.int64Value, hash: fields["hash"] as? String,
-                    timeMilliseconds: (fields["time_ms"] as? NSNumber)?.int64Value, signature: fields["signature"] as? String, line: number
+                    timeMilliseconds: (fields["time_ms"] as? NSNumber)?.int64Value, signature: fields["signature"] as? String,
+                    keyVersion: fields["key_version"].map { ($0 as? NSNumber)?.intValue ?? -1 } ?? 1, line: number
+                ))
+                continue
+            }
+            if line.hasPrefix(#"{"audit_key":"#) {
+                guard let data = line.data(using: .utf8),
+                    let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+                    let fields = object["audit_key"] as? [String: Any]
+                else { throw ReadError(line: number, reason: "malformed audit key entry") }
+                contents.keys.append(try keyEntry(
+                    version: (fields["version"] as? NSNumber)?.intValue, publicKey: fields["public_key"] as? String,
+                    fromSeq: (fields["from_seq"] as? NSNumber)?.int64Value, timeMilliseconds: (fields["time_ms"] as? NSNumber)?.int64Value,
+                    signature: fields["signature"] as? String, line: number
                 ))
                 continue
             }
@@ -168,7 +195,13 @@ public enum AuditExport {
                 contents.entries.append(Entry(seq: seq, previousHash: previous, hash: hash, bytes: Array(fields[11].utf8)))
             case "checkpoint":
                 contents.checkpoints.append(try checkpoint(
-                    seq: Int64(fields[1]), hash: fields[8], timeMilliseconds: Int64(fields[9]), signature: fields[10], line: number
+                    seq: Int64(fields[1]), hash: fields[8], timeMilliseconds: Int64(fields[9]), signature: fields[10],
+                    keyVersion: fields[3].isEmpty ? 1 : Int(fields[3]) ?? -1, line: number
+                ))
+            case "audit_key":
+                contents.keys.append(try keyEntry(
+                    version: Int(fields[3]), publicKey: fields[11], fromSeq: Int64(fields[1]), timeMilliseconds: Int64(fields[9]),
+                    signature: fields[10], line: number
                 ))
             default:
                 throw ReadError(line: number, reason: "unknown row kind \"\(fields[0])\"")
@@ -178,12 +211,21 @@ public enum AuditExport {
     }
 
     private static func checkpoint(
-        seq: Int64?, hash: String?, timeMilliseconds: Int64?, signature: String?, line: Int
+        seq: Int64?, hash: String?, timeMilliseconds: Int64?, signature: String?, keyVersion: Int, line: Int
     ) throws(ReadError) -> AuditCheckpoint {
         guard let seq, let hash = hash.flatMap(AuditChain.bytes(hex:)), hash.count == 32, let timeMilliseconds,
-            let signature = signature.flatMap({ Data(base64Encoded: $0) })
+            let signature = signature.flatMap({ Data(base64Encoded: $0) }), keyVersion > 0
         else { throw ReadError(line: line, reason: "malformed checkpoint") }
-        return AuditCheckpoint(seq: seq, hash: hash, timeMilliseconds: timeMilliseconds, signature: Array(signature))
+        return AuditCheckpoint(seq: seq, hash: hash, timeMilliseconds: timeMilliseconds, signature: Array(signature), keyVersion: keyVersion)
+    }
+
+    private static func keyEntry(
+        version: Int?, publicKey: String?, fromSeq: Int64?, timeMilliseconds: Int64?, signature: String?, line: Int
+    ) throws(ReadError) -> AuditKeyEntry {
+        guard let version, version > 0, let fromSeq, let timeMilliseconds, let signature = signature.flatMap({ Data(base64Encoded: $0) }),
+            let key = publicKey.flatMap({ try? SSHPublicKey(authorizedKeysLine: $0) })?.ed25519PublicKey
+        else { throw ReadError(line: line, reason: "malformed audit key entry") }
+        return AuditKeyEntry(version: version, publicKey: key, fromSeq: fromSeq, timeMilliseconds: timeMilliseconds, signature: Array(signature))
     }
 
     /// RFC 4180 fields of one line (records hold no raw newlines: JSON escapes them).
@@ -228,11 +270,15 @@ public enum AuditExport {
     /// anchor, authenticated by the first checkpoint after it). A filtered export can only
     /// show that each record matches its own hash and that checkpoints are genuine; the
     /// report says so.
+    ///
+    /// `publicKey` is the trust anchor: normally the first audit key; the export's key history
+    /// carries the trust to every later key, each signed by its predecessor.
     public static func verify(_ contents: Contents, publicKey: Ed25519PublicKey, purgeableBefore: Date) -> AuditVerificationReport {
         let entries = contents.entries.sorted { $0.seq < $1.seq }
+        let keys = AuditKeyTrust(anchor: publicKey, history: contents.keys)
         guard !contents.filtered else {
             var verifier = AuditChainVerifier(
-                anchor: .genesis, checkpoints: contents.checkpoints, publicKey: publicKey, purgeableBefore: purgeableBefore
+                anchor: .genesis, checkpoints: contents.checkpoints, keys: keys, purgeableBefore: purgeableBefore
             )
             for entry in entries {
                 verifier.checkAlone(seq: entry.seq, previousHash: entry.previousHash, bytes: entry.bytes, storedHash: entry.hash)
@@ -240,7 +286,7 @@ public enum AuditExport {
             return verifier.finishAlone()
         }
         let anchor: AuditChainVerifier.Anchor = entries.first.map { .after(seq: $0.seq - 1, hash: $0.previousHash) } ?? .genesis
-        var verifier = AuditChainVerifier(anchor: anchor, checkpoints: contents.checkpoints, publicKey: publicKey, purgeableBefore: purgeableBefore)
+        var verifier = AuditChainVerifier(anchor: anchor, checkpoints: contents.checkpoints, keys: keys, purgeableBefore: purgeableBefore)
         for entry in entries {
             verifier.check(seq: entry.seq, bytes: entry.bytes, storedHash: entry.hash)
         }

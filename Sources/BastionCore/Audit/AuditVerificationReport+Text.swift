@@ -7,7 +7,7 @@ extension AuditVerificationReport {
         var lines = [
             "Bastion audit verification",
             "  source:        \(source)",
-            "  audit key:     \(keyFingerprint)",
+            "  audit key:     \(keyFingerprint)" + (keyVersions > 1 ? " (trust anchor; key history of \(keyVersions) keys checked)" : ""),
             "  checked at:    \(AuditEvent.timestamp(checkedAt))",
         ]
         if let firstSeq, let lastSeq {

@@ -65,16 +65,42 @@ public struct AuditStoredRecord: Sendable {
     }
 }
 
+/// Finds the private half of an audit key version (the key provider's side of rotation).
+public protocol AuditSigningKeys: Sendable {
+    func signer(version: Int) throws -> any Ed25519Signer
+}
+
 /// How checkpoints are made.
 public struct AuditSealing: Sendable {
     /// Signs checkpoints; nil only in tests of unsealed chains.
     public var key: (any Ed25519Signer)?
+    /// The version of `key` in the audit key history.
+    public var keyVersion: Int
+    /// Where other versions are found: after `bastiond keys rotate-audit` in another process,
+    /// the key history's newest version signs, and a running daemon loads it from here.
+    public var keys: (any AuditSigningKeys)?
     /// A checkpoint every this many records (time-based ones come from ``checkpoint()``).
     public var every: Int
 
-    public init(key: (any Ed25519Signer)?, every: Int = 1_000) {
+    public init(key: (any Ed25519Signer)?, keyVersion: Int = 1, keys: (any AuditSigningKeys)? = nil, every: Int = 1_000) {
         self.key = key
+        self.keyVersion = keyVersion
+        self.keys = keys
         self.every = every
+    }
+
+    /// The signer of `version` (the key history's current one), nil when unsealed. Fails
+    /// closed when this process cannot sign with the current version: a checkpoint signed by
+    /// a retired key would not verify.
+    public func signer(version: Int) throws -> (any Ed25519Signer)? {
+        guard let key else { return nil }
+        if version == keyVersion { return key }
+        guard let keys else {
+            throw StoreError(.unavailable, "audit key version \(version) is current, but this process holds only version \(keyVersion)")
+        }
+        do { return try keys.signer(version: version) } catch {
+            throw StoreError(.unavailable, "audit key version \(version) is current but cannot be loaded: \(error)")
+        }
     }
 }
 
@@ -120,6 +146,13 @@ public protocol AuditLogStore: AuditEmitter {
     func holds() throws -> [LegalHold]
     /// Users and sessions whose recordings an active hold keeps.
     func heldRecordingOwners() throws -> (users: Set<String>, sessions: Set<String>)
+    /// The audit key history, oldest first (empty until the first rotation).
+    func keyHistory() throws -> [AuditKeyEntry]
+    /// Rotates the audit key, in one transaction with the chain head locked: seals the head
+    /// with the current key (`current`, which must be the history's newest), appends the
+    /// entry of `next` signed by `current`, and appends `event(entry)`. From the returned
+    /// entry's `fromSeq` on, checkpoints are signed by `next` (``AuditSealing/keys`` finds it).
+    func rotateKey(current: any Ed25519Signer, next: Ed25519PublicKey, at time: Date, event: (AuditKeyEntry) -> AuditEvent) throws -> AuditKeyEntry
 }
 
 extension AuditLogStore {

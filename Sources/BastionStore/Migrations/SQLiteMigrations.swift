@@ -13,5 +13,6 @@ enum SQLiteMigrations {
         ("0007_session_catalog", SQLiteMigrations.migrateSessionCatalog),
         ("0008_web_sessions", SQLiteMigrations.migrateWebSessions),
         ("0009_blind_session_index", SQLiteMigrations.migrateBlindSessionIndex),
+        ("0010_audit_keys", SQLiteMigrations.migrateAuditKeys),
     ]
 }
