@@ -83,6 +83,11 @@ enum BastionBench {
             let search = try SearchBenchmark.run(sessions: 10_000, scratch: scratch)
             print(SearchBenchmark.render(search))
         }
+        if options.suites.contains("backup") {
+            if options.suites.count > 1 { print("") }
+            note("backups: 1 GiB of sealed recordings backed up, verified and drilled")
+            print(BackupBenchmark.render(try BackupBenchmark.run(mebibytes: 1_024, scratch: scratch)))
+        }
         if options.suites.contains("ha") {
             if options.suites.count > 1 { print("") }
             note("several nodes: two bastiond on one PostgreSQL (durable) vs one on SQLite")

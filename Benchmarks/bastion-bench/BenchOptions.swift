@@ -19,7 +19,7 @@ struct BenchOptions {
     var kex: String? = "curve25519-sha256"
 
     /// Which benchmarks to run: `logins` (certificates and logins, vs sshd), `relay`, or both.
-    var suites: Set<String> = ["logins", "relay", "audit", "siem", "search", "ha", "hostile"]
+    var suites: Set<String> = ["logins", "relay", "audit", "siem", "search", "backup", "ha", "hostile"]
     /// Records appended and then verified by the audit suite.
     var auditRecords = 1_000_000
     /// Concurrent appending threads in the audit suite (the daemon's connection threads).
@@ -46,7 +46,7 @@ struct BenchOptions {
         usage: bastion-bench --bastiond PATH [--only logins|relay|audit|siem|search|ha|hostile] [--logins N] [--concurrency C] [--certs N]
                              [--relay-parts LIST] [--bulk-mb N] [--rounds N] [--latency-samples N] [--idle-sessions N] [--new-sessions N] [--cipher NAME]
                              [--audit-records N] [--audit-writers N]
-          --only SUITE       run only "logins" (certificates/s, logins/s vs sshd), "relay", "audit", "siem", "search", "ha" (two nodes on PostgreSQL vs one on SQLite) or "hostile" (floods and bursts, vs sshd)
+          --only SUITE       run only "logins" (certificates/s, logins/s vs sshd), "relay", "audit", "siem", "search", "backup" (1 GiB of recordings: create, verify, drill), "ha" (two nodes on PostgreSQL vs one on SQLite) or "hostile" (floods and bursts, vs sshd)
                              (throughput, latency, memory and CPU of relayed sessions); default all
           --bastiond PATH    bastiond executable to measure (required)
           --logins N         logins per side, through bastiond and through sshd (default 200)
@@ -87,7 +87,7 @@ struct BenchOptions {
             case "--certs": options.certificates = try positive(name, try value())
             case "--only":
                 let suite = try value()
-                guard ["logins", "relay", "audit", "siem", "search", "ha", "hostile"].contains(suite) else {
+                guard ["logins", "relay", "audit", "siem", "search", "backup", "ha", "hostile"].contains(suite) else {
                     throw BenchError("--only takes logins, relay, audit, siem, search, ha or hostile, not '\(suite)'")
                 }
                 options.suites = [suite]
