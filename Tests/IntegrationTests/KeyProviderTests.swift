@@ -127,19 +127,8 @@ struct KeyProviderTests {
             config: fixture.config, logPath: fixture.directory.file("serve.log"), environment: fixture.token.environment
         )
         defer { daemon.process.signal(SIGKILL) }
-        let askpass = fixture.directory.file("askpass")
-        try "#!/bin/sh\nexec oathtool --totp -b \(secret)\n".write(toFile: askpass, atomically: true, encoding: .utf8)
-        chmod(askpass, 0o700)
-        let options = [
-            "-F", "/dev/null", "-i", key, "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-            "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", "-p", String(daemon.sshPort),
-        ]
-        let cert = try await ProcessRunner.run(
-            "ssh", options + ["-o", "CertificateFile=/dev/null", "alice@127.0.0.1", "cert"],
-            environment: ["SSH_ASKPASS": askpass, "SSH_ASKPASS_REQUIRE": "force", "DISPLAY": ":0"]
-        )
-        try #require(cert.status == 0, "TOTP (sealed under the token's master key) and key: \(cert)")
-        try cert.stdout.write(toFile: key + "-cert.pub", atomically: true, encoding: .utf8)
+        // TOTP (sealed under the token's master key) and key buy the certificate.
+        _ = try await OneTimeLogin.certificate(key: key, port: daemon.sshPort, secret: secret, in: fixture.directory)
 
         // ssh-keygen names the token's user CA as the signer.
         let listed = try await ProcessRunner.run("ssh-keygen", ["-L", "-f", key + "-cert.pub"])
@@ -147,7 +136,7 @@ struct KeyProviderTests {
 
         // A relayed session: the per-session certificate, signed in the token, is accepted by a real sshd.
         let session = try await ProcessRunner.run(
-            "ssh", options + ["-o", "CertificateFile=\(key)-cert.pub", "root@web01@127.0.0.1", "printf 'signed-in-the-%s zq%s\\n' token 7blindword"]
+            "ssh", OneTimeLogin.sshOptions(key: key, port: daemon.sshPort, certificate: key + "-cert.pub") + ["root@web01@127.0.0.1", "printf 'signed-in-the-%s zq%s\\n' token 7blindword"]
         )
         #expect(session.status == 0 && session.stdout.contains("signed-in-the-token"), "\(session)\n\(daemon.log)")
 

@@ -43,16 +43,9 @@ struct KeyRotationTests {
         /// A TOTP login; `later` answers with the next step's code (skew allows one step), so a
         /// second login needs no wait for a fresh step.
         func login(_ command: String, port: Int, later: Bool = false) async throws -> ProcessRunner.Result {
-            let askpass = directory.file("askpass")
-            let when = later ? " -N 'now + 30 seconds'" : ""
-            try "#!/bin/sh\nexec oathtool --totp -b \(secret)\(when)\n".write(toFile: askpass, atomically: true, encoding: .utf8)
-            chmod(askpass, 0o700)
-            let options = [
-                "-F", "/dev/null", "-i", key, "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", "-o", "CertificateFile=/dev/null", "-p", String(port),
-            ]
-            return try await ProcessRunner.run(
-                "ssh", options + ["root@web01@127.0.0.1", command], environment: ["SSH_ASKPASS": askpass, "SSH_ASKPASS_REQUIRE": "force", "DISPLAY": ":0"]
+            try await ProcessRunner.run(
+                "ssh", OneTimeLogin.sshOptions(key: key, port: port, certificate: nil) + ["root@web01@127.0.0.1", command],
+                environment: try OneTimeLogin.askpass(secret: secret, in: directory, later: later)
             )
         }
         let first = try await RelayDaemonProcess(config: config, logPath: directory.file("serve-1.log"))
@@ -153,24 +146,15 @@ struct KeyRotationTests {
         let secret = try await RelayDaemonProcess.addUser("alice", key: key, roles: ["ops"], config: config)
         let daemon = try await RelayDaemonProcess(config: config, logPath: directory.file("serve.log"))
         defer { daemon.process.signal(SIGKILL) }
-        let options = [
-            "-F", "/dev/null", "-i", key, "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-            "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", "-p", String(daemon.sshPort),
-        ]
         func certificate(later: Bool) async throws -> String {
-            let askpass = directory.file("askpass")
-            try "#!/bin/sh\nexec oathtool --totp -b \(secret)\(later ? " -N 'now + 30 seconds'" : "")\n".write(toFile: askpass, atomically: true, encoding: .utf8)
-            chmod(askpass, 0o700)
-            let cert = try await ProcessRunner.run(
-                "ssh", options + ["-o", "CertificateFile=/dev/null", "alice@127.0.0.1", "cert"],
-                environment: ["SSH_ASKPASS": askpass, "SSH_ASKPASS_REQUIRE": "force", "DISPLAY": ":0"]
-            )
-            try #require(cert.status == 0, "\(cert)")
-            try cert.stdout.write(toFile: key + "-cert.pub", atomically: true, encoding: .utf8)
-            return try await ProcessRunner.run("ssh-keygen", ["-L", "-f", key + "-cert.pub"]).stdout
+            let path = try await OneTimeLogin.certificate(key: key, port: daemon.sshPort, secret: secret, in: directory, later: later)
+            return try await ProcessRunner.run("ssh-keygen", ["-L", "-f", path]).stdout
         }
         func session(_ target: String) async throws -> ProcessRunner.Result {
-            try await ProcessRunner.run("ssh", options + ["-o", "CertificateFile=\(key)-cert.pub", "root@\(target)@127.0.0.1", "echo on-\(target)"])
+            try await ProcessRunner.run(
+                "ssh", OneTimeLogin.sshOptions(key: key, port: daemon.sshPort, certificate: key + "-cert.pub")
+                    + ["root@\(target)@127.0.0.1", "echo on-\(target)"]
+            )
         }
 
         // During the overlap (40 s: long enough for a loaded CI machine to get here): the old keys sign.

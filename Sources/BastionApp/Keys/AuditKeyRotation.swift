@@ -160,17 +160,7 @@ struct FileAuditKeyVault: AuditKeyVault {
 
     /// Overwrites the file before unlinking it (best effort, as for master key versions).
     func destroy(version: Int) throws {
-        let path = location(of: version)
-        let fd = open(path, O_WRONLY)
-        if fd >= 0 {
-            let zeros = [UInt8](repeating: 0, count: 512)
-            _ = zeros.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            _ = fsync(fd)
-            close(fd)
-        }
-        guard unlink(path) == 0 || errno == ENOENT else {
-            throw KeyMaterialError(path: path, reason: "cannot remove: \(String(cString: strerror(errno)))")
-        }
+        try KeyMaterial.shred(location(of: version))
     }
 }
 

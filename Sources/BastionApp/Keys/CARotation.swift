@@ -106,14 +106,7 @@ struct FileCAKeyVault: CAKeyVault {
 
     func destroy(_ authority: CAAuthority, generation: Int) throws {
         let path = location(of: authority, generation: generation)
-        let fd = open(path, O_WRONLY)
-        if fd >= 0 {
-            let zeros = [UInt8](repeating: 0, count: 512)
-            _ = zeros.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            _ = fsync(fd)
-            close(fd)
-        }
-        unlink(path)
+        try KeyMaterial.shred(path)
         unlink(path + ".pub")
     }
 }

@@ -217,6 +217,23 @@ public struct KeyMaterial: Sendable {
         return text
     }
 
+    /// Overwrites a key file with zeros, syncs it, then unlinks it: best effort on a journaling
+    /// or copy-on-write file system (docs/keys.md says what that means for disk images).
+    static func shred(_ path: String) throws(KeyMaterialError) {
+        let fd = open(path, O_WRONLY)
+        if fd >= 0 {
+            var info = stat()
+            let size = fstat(fd, &info) == 0 ? max(Int(info.st_size), 64) : 512
+            let zeros = [UInt8](repeating: 0, count: size)
+            _ = zeros.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            _ = fsync(fd)
+            close(fd)
+        }
+        guard unlink(path) == 0 || errno == ENOENT else {
+            throw KeyMaterialError(path: path, reason: "cannot remove: \(String(cString: strerror(errno)))")
+        }
+    }
+
     /// Creates a new file 0600 (never replacing one) and syncs it to disk.
     static func writeProtected(_ path: String, contents: String) throws(KeyMaterialError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)

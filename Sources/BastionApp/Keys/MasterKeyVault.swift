@@ -47,17 +47,7 @@ struct FileMasterKeyVault: MasterKeyVault {
     /// Overwrites the file before unlinking it (best effort on a journaling or copy-on-write
     /// file system; docs/keys.md says what that means for disk images).
     func destroy(version: UInt32) throws {
-        let path = path(of: version)
-        let fd = open(path, O_WRONLY)
-        if fd >= 0 {
-            let zeros = [UInt8](repeating: 0, count: 64)
-            _ = zeros.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            _ = fsync(fd)
-            close(fd)
-        }
-        guard unlink(path) == 0 || errno == ENOENT else {
-            throw KeyMaterialError(path: path, reason: "cannot remove: \(String(cString: strerror(errno)))")
-        }
+        try KeyMaterial.shred(path(of: version))
     }
 }
 
