@@ -243,8 +243,7 @@ final class RecordingSealer: @unchecked Sendable {
     /// `plaintext` as framed chunks of at most ``chunkBytes``, cut after a newline where there
     /// is one (so a crash leaves whole lines), else never inside a UTF-8 character.
     func seal(_ plaintext: [UInt8]) throws -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(plaintext.count + (plaintext.count / Self.chunkBytes + 1) * 28)
+        var ends: [Int] = []
         var start = 0
         while start < plaintext.count {
             var end = min(start + Self.chunkBytes, plaintext.count)
@@ -258,10 +257,10 @@ final class RecordingSealer: @unchecked Sendable {
                     if cut > start { end = cut }
                 }
             }
-            out += try writer.seal(Array(plaintext[start..<end]))
+            ends.append(end)
             start = end
         }
-        return out
+        return ends.isEmpty ? [] : try writer.seal(plaintext, cuttingAt: ends)
     }
 
     /// The final (empty) chunk.

@@ -61,26 +61,48 @@ public final class SealedRecordingWriter {
     /// The framed chunks to append for `plaintext`: none for an empty input, several when
     /// it exceeds `SealedRecording.maximumChunkPlaintextByteCount`.
     public func seal(_ plaintext: [UInt8]) throws(SealedRecordingError) -> [UInt8] {
-        try frames(for: plaintext, isFinal: false)
+        try frames(for: plaintext, ends: Self.evenEnds(plaintext.count, isFinal: false), isFinal: false)
+    }
+
+    /// The framed chunks for `plaintext` cut where the caller says: `ends` are the chunks'
+    /// exclusive end offsets, ascending, the last one `plaintext.count`, none more than
+    /// `SealedRecording.maximumChunkPlaintextByteCount` after the previous (the recorder cuts
+    /// at line ends and never inside a UTF-8 character). One allocation for all of them.
+    public func seal(_ plaintext: [UInt8], cuttingAt ends: [Int]) throws(SealedRecordingError) -> [UInt8] {
+        var previous = 0
+        for end in ends {
+            guard end > previous, end - previous <= SealedRecording.maximumChunkPlaintextByteCount else {
+                throw SealedRecordingError(.invalidUse, "chunk ends must ascend by 1 to \(SealedRecording.maximumChunkPlaintextByteCount) bytes")
+            }
+            previous = end
+        }
+        guard previous == plaintext.count else { throw SealedRecordingError(.invalidUse, "chunk ends must end at the plaintext's end") }
+        return try frames(for: plaintext, ends: ends, isFinal: false)
     }
 
     /// The last chunks, the final one flagged, holding `remaining` (which may be empty: the
     /// final chunk then carries only the flag). Sets `plaintextSHA256`; the writer is then spent.
     public func finish(_ remaining: [UInt8] = []) throws(SealedRecordingError) -> [UInt8] {
-        let bytes = try frames(for: remaining, isFinal: true)
+        let bytes = try frames(for: remaining, ends: Self.evenEnds(remaining.count, isFinal: true), isFinal: true)
         plaintextSHA256 = plaintextHash.finalize()
         return bytes
     }
 
     /// Seals `plaintext` as consecutive chunks into one freshly allocated array, written in
     /// place (no zero fill, no intermediate copies).
-    private func frames(for plaintext: [UInt8], isFinal: Bool) throws(SealedRecordingError) -> [UInt8] {
+    /// Cuts every `maximumChunkPlaintextByteCount` bytes; a final seal has at least one chunk.
+    private static func evenEnds(_ count: Int, isFinal: Bool) -> [Int] {
+        let maximum = SealedRecording.maximumChunkPlaintextByteCount
+        let ends = Array(stride(from: maximum, to: count, by: maximum)) + (count > 0 ? [count] : [])
+        return ends.isEmpty && isFinal ? [0] : ends
+    }
+
+    private func frames(for plaintext: [UInt8], ends: [Int], isFinal: Bool) throws(SealedRecordingError) -> [UInt8] {
         if let failure { throw failure }
         guard plaintextSHA256 == nil else {
             throw SealedRecordingError(.invalidUse, "seal after finish")
         }
-        let maximum = SealedRecording.maximumChunkPlaintextByteCount
-        let chunks = isFinal ? max(1, (plaintext.count + maximum - 1) / maximum) : (plaintext.count + maximum - 1) / maximum
+        let chunks = ends.count
         let overhead = SealedRecording.chunkHeaderByteCount + AESGCMCipher.tagByteCount
         var failure: SealedRecordingError?
         defer { self.failure = failure }
@@ -89,9 +111,10 @@ public final class SealedRecordingWriter {
             plaintext.withUnsafeBytes { input in
                 let out = UnsafeMutableRawBufferPointer(buffer)
                 do throws(SealedRecordingError) {
+                    var start = 0
                     for index in 0 ..< chunks {
-                        let start = index * maximum
-                        let piece = UnsafeRawBufferPointer(rebasing: input[start ..< min(start + maximum, input.count)])
+                        let piece = UnsafeRawBufferPointer(rebasing: input[start ..< ends[index]])
+                        start = ends[index]
                         initialized += try chunkCipher.seal(
                             piece, counter: chunkCount, plaintextOffset: plaintextByteCount,
                             isFinal: isFinal && index == chunks - 1,
