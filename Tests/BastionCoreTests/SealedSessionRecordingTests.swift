@@ -58,6 +58,11 @@ import Testing
         #expect(chunks.count > 3)
         #expect(chunks.allSatisfy { $0.plaintext.count <= RecordingSealer.chunkBytes })
         #expect(chunks.dropLast().allSatisfy { $0.plaintext.last == UInt8(ascii: "\n") }, "every chunk ends a line")
+        // Search indexing reads a prefix, chunk by chunk, not the whole file.
+        let full = try keys.plaintext(atPath: summary.path)
+        let prefix = try keys.plaintextPrefix(atPath: summary.path, count: 1_000)
+        #expect(prefix.count >= 1_000 && prefix.count < full.count / 2)
+        #expect(Array(full.prefix(prefix.count)) == prefix)
     }
 
     @Test func aCrashedSealedRecordingIsClosedWithTheMarkerAndAuthenticatesToTheEnd() throws {

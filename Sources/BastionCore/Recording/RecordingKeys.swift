@@ -60,6 +60,36 @@ public struct RecordingKeys: Sendable {
         }
     }
 
+    /// The first `count` bytes or more of a sealed recording's asciicast text (all of it if
+    /// shorter), read and authenticated chunk by chunk: search indexing keeps the start of a
+    /// long session, and must not decrypt gigabytes for it.
+    public func plaintextPrefix(atPath path: String, count: Int) throws(RecordingError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw RecordingError(.unreadable, "\(path): \(RecordingFileSystem.errorText(errno))") }
+        defer { close(fd) }
+        var head = [UInt8](repeating: 0, count: SealedRecordingHeader.maximumWrappedKeyByteCount + 4_096)
+        let read = head.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        head.removeSubrange(max(read, 0)...)
+        do {
+            guard let header = try SealedRecordingHeader.parse(head) else { throw RecordingError(.unreadable, "\(path): sealed header incomplete") }
+            let reader = SealedRecordingReader(dataKey: try dataKey(for: header, path: path))
+            reader.append(head)
+            var text: [UInt8] = []
+            while text.count < count {
+                if let chunk = try reader.next() {
+                    text += chunk.plaintext
+                } else if try reader.readAvailable(from: fd, maximumByteCount: 1 << 18) == 0 {
+                    break
+                }
+            }
+            return text
+        } catch let error as RecordingError {
+            throw error
+        } catch {
+            throw RecordingError(.unreadable, "\(path): cannot open the sealed recording: \(error)")
+        }
+    }
+
     /// ``plaintext(of:path:)`` of the file at `path`.
     public func plaintext(atPath path: String) throws(RecordingError) -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path) else {

@@ -11,7 +11,11 @@ public enum CastText {
     /// gigabytes costs what its first `limit` bytes of text cost, not a pass over the file.
     public static func extract(from path: String, keys: RecordingKeys? = nil, limit: Int = 4 << 20) throws -> String {
         var data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
-        if SealedRecording.isSealed(prefix: Array(data.prefix(8))) { data = Data(try keys.plaintext(atPath: path)) }
+        if SealedRecording.isSealed(prefix: Array(data.prefix(8))) {
+            guard let keys else { throw RecordingError(.unreadable, "\(path): sealed, and no master key here") }
+            // Escaped asciicast is longer than the text it holds: twice the limit is plenty.
+            data = Data(try keys.plaintextPrefix(atPath: path, count: 2 * limit))
+        }
         return data.withUnsafeBytes { file -> String in
             guard let base = file.baseAddress else { return "" }
             var text = ""
