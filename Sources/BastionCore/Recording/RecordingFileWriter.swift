@@ -1,3 +1,4 @@
+import BastionCrypto
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -95,6 +96,7 @@ struct RecordingFileWriter: Sendable {
         self.markerFD = markerFD
         self.size = header.count
         self.sealer = sealer
+        sealer?.written(header)
     }
 
     /// Encodes one event into the buffer. Byte events that decode to nothing yet (only the
@@ -139,6 +141,7 @@ struct RecordingFileWriter: Sendable {
             throw RecordingError(.writeFailed, "write \(path): \(RecordingFileSystem.errorText(error))")
         }
         size += bytes.count
+        sealer?.written(bytes)
         events += bufferedEvents
         buffer.removeAll(keepingCapacity: true)
         bufferedEvents = 0
@@ -165,11 +168,19 @@ struct RecordingFileWriter: Sendable {
                     throw RecordingError(.writeFailed, "write \(path): \(RecordingFileSystem.errorText(error))")
                 }
                 size += last.count
+                sealer.written(last)
             }
             guard fsync(fd) == 0 else {
                 throw RecordingError(.writeFailed, "fsync \(path): \(RecordingFileSystem.errorText(errno))")
             }
-            let file = try RecordingFileSystem.sha256Hex(ofFile: fd).get()
+            // A sealed file was hashed as it was written (the bytes were in hand); a plain one is
+            // hashed from the file, as before.
+            let file: (size: Int, sha256: String)
+            if let sealer {
+                file = (size, sealer.fileSHA256)
+            } else {
+                file = try RecordingFileSystem.sha256Hex(ofFile: fd).get()
+            }
             let summary = RecordingSummary(
                 path: path,
                 size: file.size,
@@ -232,10 +243,21 @@ final class RecordingSealer: @unchecked Sendable {
     /// those stay within 32 KiB.
     static let chunkBytes = 32 * 1_024
     private let writer: SealedRecordingWriter
+    /// SHA-256 of every byte written to the file, header included: `session.end`'s hash of the
+    /// sealed file, without reading a gigabyte back at the end.
+    private let fileHash = IncrementalSHA256()
 
     init(_ writer: SealedRecordingWriter) {
         self.writer = writer
     }
+
+    /// Counts `bytes` as written to the file.
+    func written(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { fileHash.update($0) }
+    }
+
+    /// Lowercase hex SHA-256 of everything written.
+    var fileSHA256: String { Hex.string(fileHash.finalize()) }
 
     /// The file's header: the wrapped data key and what every chunk is bound to.
     var header: SealedRecordingHeader { writer.header }
