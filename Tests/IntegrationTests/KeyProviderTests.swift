@@ -162,8 +162,14 @@ struct KeyProviderTests {
                 #expect(contents.range(of: secretBytes) == nil, "\(relative) holds the TOTP seed")
             }
         }
+        // The audit key rotates inside the token too: the next one is made there, the old one
+        // signs its successor into the history and is destroyed.
+        let auditRotated = try await fixture.bastiond(["keys", "rotate-audit"])
+        #expect(auditRotated.status == 0, "\(auditRotated)")
+        let objectsAfter = try await fixture.token.listObjects()
+        #expect(objectsAfter.contains("bastion-audit-v2"), "\(objectsAfter)")
         let verified = try await fixture.bastiond(["audit", "verify"])
-        #expect(verified.status == 0 && verified.stdout.contains("RESULT: INTACT"), "checkpoints signed by the token's audit key: \(verified)")
+        #expect(verified.status == 0 && verified.stdout.contains("RESULT: INTACT"), "checkpoints signed by the token's audit keys: \(verified)")
         let list = try await fixture.bastiond(["keys", "list"])
         #expect(list.stdout.contains("pkcs11 token \"bastion\" label bastion-user-ca\t\(userCA.fingerprint)"), "\(list)")
     }
