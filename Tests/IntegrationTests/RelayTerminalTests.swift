@@ -169,17 +169,18 @@ struct RelayTerminalTests {
         try await withRelay { bastion, sshd in
             let alice = try await RelayTests.operatorWithCertificate(bastion)
             let direct = try await Self.directCredential(alice, bastion)
-            // The command outlives "started" by 2 s, so a loaded machine still sees it running
-            // when it stops the client; the 3 s pause then covers the command's end.
-            let command = "echo started; sleep 2; exit 3"
+            // The command outlives "started" by 5 s, so a loaded machine (the CI run, every suite
+            // at once) still sees it running when it stops the client; the 6 s pause then covers
+            // the command's end.
+            let command = "echo started; sleep 5; exit 3"
             let directly = try await Self.sshPausedAtTheEnd(
-                Self.directOptions(direct, port: sshd.port) + ["root@127.0.0.1", command], in: bastion.directory, pause: 3
+                Self.directOptions(direct, port: sshd.port) + ["root@127.0.0.1", command], in: bastion.directory, pause: 6
             )
             #expect(directly.status == 3, "\(directly)")
             #expect(Self.withoutStartupNoise(directly.stderr) == "", "\(directly)")
             let relayed = try await Self.sshPausedAtTheEnd(
                 alice.clientOptions(useCertificate: true) + ["-p", String(bastion.endpoints.sshPort), "root@web01@127.0.0.1", command],
-                in: bastion.directory, pause: 3
+                in: bastion.directory, pause: 6
             )
             #expect(relayed.status == directly.status, "relayed \(relayed) direct \(directly)")
             #expect(Self.withoutStartupNoise(relayed.stdout) == Self.withoutStartupNoise(directly.stdout))

@@ -151,7 +151,9 @@ struct ReloadTests {
         while pings.count < 3, Date().timeIntervalSince(started) < 5 {
             pings += try await Self.await("WATCHDOG=1", from: receiver, timeout: 2).filter { $0.contains("WATCHDOG=1") }
         }
-        #expect(pings.count >= 3 && Date().timeIntervalSince(started) < 3, "\(pings.count) pings in \(Date().timeIntervalSince(started)) s")
+        // Three within the loop's 5 s: a loaded CI machine delays pings (a fixed 3 s once failed
+        // there); a daemon that does not ping sends none.
+        #expect(pings.count >= 3, "\(pings.count) pings in \(Date().timeIntervalSince(started)) s")
         #expect(pings.last?.contains("STATUS=ready; 0 SSH connections open") == true, "\(pings)")
 
         // stderr is the journal: every line carries its priority and no timestamp of its own.
