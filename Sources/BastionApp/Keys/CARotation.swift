@@ -68,11 +68,7 @@ struct CAKeyState: Codable, Sendable, Equatable {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let path = directory + "/" + Self.fileName
-        let temporary = path + ".new"
-        unlink(temporary)
-        try KeyMaterial.writeProtected(temporary, contents: String(decoding: try encoder.encode(self), as: UTF8.self) + "\n")
-        guard rename(temporary, path) == 0 else { throw KeyMaterialError(path: path, reason: "cannot replace: \(String(cString: strerror(errno)))") }
+        try KeyMaterial.replaceProtected(directory + "/" + Self.fileName, contents: String(decoding: try encoder.encode(self), as: UTF8.self) + "\n")
     }
 }
 

@@ -137,9 +137,15 @@ public struct KeyMaterial: Sendable {
         let path = directory + "/" + TokenKeys.derivationRootFile
         let current = keyring.current
         let wrapped = try current.wrap(root, context: TokenKeys.derivationContext)
+        try replaceProtected(path, contents: "\(current.version) " + Data(wrapped).base64EncodedString() + "\n")
+    }
+
+    /// Replaces `path` with `contents`: a new 0600 file synced to disk, then renamed over the
+    /// old one, so a crash leaves one or the other, never half of either.
+    static func replaceProtected(_ path: String, contents: String) throws(KeyMaterialError) {
         let temporary = path + ".new"
         unlink(temporary)
-        try writeProtected(temporary, contents: "\(current.version) " + Data(wrapped).base64EncodedString() + "\n")
+        try writeProtected(temporary, contents: contents)
         guard rename(temporary, path) == 0 else {
             throw KeyMaterialError(path: path, reason: "cannot replace: \(String(cString: strerror(errno)))")
         }

@@ -101,12 +101,6 @@ enum MasterKeyScheduleFile {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let path = directory + "/" + name
-        let temporary = path + ".new"
-        unlink(temporary)
-        try KeyMaterial.writeProtected(temporary, contents: String(decoding: try encoder.encode(schedule), as: UTF8.self) + "\n")
-        guard rename(temporary, path) == 0 else {
-            throw KeyMaterialError(path: path, reason: "cannot replace: \(String(cString: strerror(errno)))")
-        }
+        try KeyMaterial.replaceProtected(directory + "/" + name, contents: String(decoding: try encoder.encode(schedule), as: UTF8.self) + "\n")
     }
 }
