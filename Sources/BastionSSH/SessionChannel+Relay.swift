@@ -112,7 +112,8 @@ extension SessionChannel {
                     sessionID: sessionID.rawValue, user: identity.user.name.rawValue, login: login, target: targetName,
                     sourceAddress: connection.context.remoteAddress, width: Self.dimension(terminal?.columns, default: 80),
                     height: Self.dimension(terminal?.rows, default: 24),
-                    term: terminal?.term, command: kind.command, title: "\(login)@\(targetName) by \(identity.user.name)", startedAt: now
+                    term: terminal?.term, command: kind.command, title: "\(login)@\(targetName) by \(identity.user.name)", startedAt: now,
+                    streams: terminal == nil
                 ),
                 clock: services.clock,
                 keys: sessions.recordingKeys
@@ -279,6 +280,7 @@ extension SessionChannel {
                 details["recording_size"] = String(summary.size)
                 details["recording_sha256"] = summary.sha256
                 details["recording_plain_sha256"] = summary.plaintextSHA256
+                details.merge(summary.streams) { current, _ in current }
             } catch {
                 details["recording_error"] = "\(error)"
             }

@@ -21,9 +21,9 @@ final class SessionRelay {
     private let up = RelayStream()
     private let down = RelayStream()
     private let downError = RelayStream()
-    // Output read from the target that the recorder's queue has not accepted yet.
-    private var unrecordedOutput: [UInt8] = []
-    private var unrecordedInput: [UInt8] = []
+    // What was read from one side that the recorder's queue has not accepted yet.
+    private var unrecordedOutput: RecordingEvent?
+    private var unrecordedInput: RecordingEvent?
 
     private(set) var bytesUp = 0
     private(set) var bytesDown = 0
@@ -93,7 +93,7 @@ final class SessionRelay {
                 }
                 if read > 0 {
                     progress += read
-                    record(stream.lastRead(read), input: isInput)
+                    record(stream.lastRead(read), input: isInput, stderr: stderr)
                 } else {
                     sourceIdle = true
                 }
@@ -121,28 +121,37 @@ final class SessionRelay {
     private func offerUnrecorded(input: Bool) -> Bool {
         guard let recorder else { return true }
         if input {
-            guard !unrecordedInput.isEmpty else { return true }
-            guard recorder.offerInput(unrecordedInput) else { return false }
-            unrecordedInput = []
+            guard let event = unrecordedInput else { return true }
+            guard recorder.offer(event) else { return false }
+            unrecordedInput = nil
         } else {
-            guard !unrecordedOutput.isEmpty else { return true }
-            guard recorder.offerOutput(unrecordedOutput) else { return false }
-            unrecordedOutput = []
+            guard let event = unrecordedOutput else { return true }
+            guard recorder.offer(event) else { return false }
+            unrecordedOutput = nil
         }
         return true
     }
 
     /// Hands a chunk just read to the recorder (its own copy: the relay buffer is reused);
     /// a refused chunk is kept and retried before anything more is read from that side.
-    private func record(_ bytes: UnsafeRawBufferPointer, input: Bool) {
+    /// Input goes only when it is captured, or, on a channel without a terminal, to be
+    /// counted and hashed.
+    private func record(_ bytes: UnsafeRawBufferPointer, input: Bool, stderr: Bool) {
         guard let recorder else { return }
         if input {
-            guard captureInput else { return }
-            let chunk = [UInt8](bytes)
-            if !recorder.offerInput(chunk) { unrecordedInput = chunk }
+            let event: RecordingEvent
+            if captureInput {
+                event = .input([UInt8](bytes))
+            } else if recorder.countsStreams {
+                event = .uncapturedInput([UInt8](bytes))
+            } else {
+                return
+            }
+            if !recorder.offer(event) { unrecordedInput = event }
         } else {
             let chunk = [UInt8](bytes)
-            if !recorder.offerOutput(chunk) { unrecordedOutput = chunk }
+            let event: RecordingEvent = stderr && recorder.countsStreams ? .errorOutput(chunk) : .output(chunk)
+            if !recorder.offer(event) { unrecordedOutput = event }
         }
     }
 

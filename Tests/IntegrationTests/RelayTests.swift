@@ -149,6 +149,20 @@ struct RelayTests {
         let result = try await ProcessRunner.run("bash", ["-c", command], timeout: 120)
         #expect(result.status == 0, "\(direction): \(result)")
         #expect(try digest(result.stdout, of: "\(direction): \(result.stdout)") == payload.digest)
+        // session.end names the bytes that crossed, whatever the .cast shows of them.
+        let stream = direction == .up ? "stdin" : "stdout"
+        var end: [String: String]?
+        for _ in 0..<100 where end == nil {
+            end = try bastion.auditDetailsNow("session.end").first { $0["\(stream)_bytes"] == String(50 << 20) }
+            if end == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(end?["\(stream)_sha256"] == payload.digest, "\(direction): no session.end with the payload's \(stream) digest")
+        if direction == .down, let path = end?["recording"] {
+            // Binary output is a marker in the .cast, not 50 MB of escaped U+FFFD.
+            let text = try RelayRecording.plaintext(path)
+            #expect(String(decoding: text, as: UTF8.self).contains("binary stdout: "), "no binary marker in \(path)")
+            #expect(text.count < 1 << 20, "the .cast holds \(text.count) bytes for a binary download")
+        }
         return result
     }
 
@@ -371,9 +385,9 @@ struct RelayFailureTests {
         defer { _ = try? ProcessRunner.runBlocking("umount", ["-l", mountPoint.path]) }
         try await withRelay(configure: { $0.recording.directory = mountPoint.path }) { bastion, _ in
             let alice = try await RelayTests.operatorWithCertificate(bastion)
-            // 1 MB of output cannot fit a 64 KiB file system: the recorder fails, the session ends.
+            // 1 MB of text cannot fit a 64 KiB file system: the recorder fails, the session ends.
             let result = try await alice.ssh(
-                ["for i in $(seq 1 200); do head -c 5000 /dev/zero | tr '\\\\0' x; echo; sleep 0.01; done; sleep 5"],
+                ["for i in $(seq 1 200); do head -c 5000 /dev/zero | tr '\\0' x; echo; sleep 0.01; done; sleep 5"],
                 user: "root@web01", answer: .none, useCertificate: true
             )
             #expect(result.status == 255, "\(result.status) \(result.stderr)")

@@ -3,8 +3,14 @@
 /// Byte payloads stay raw here: UTF-8 decoding happens on the writer thread, which keeps
 /// the incomplete tail of one chunk for the next (see `UTF8Chunker`).
 public enum RecordingEvent: Sendable, Equatable {
-    /// Bytes the target sent (stdout and stderr alike): asciicast `"o"`.
+    /// Bytes the target sent on stdout (on a terminal, everything it printed): asciicast `"o"`.
     case output([UInt8])
+    /// Bytes the target sent on stderr: `"o"` like stdout (a player shows one screen), but a
+    /// stream of its own for character decoding and for the stream digests.
+    case errorOutput([UInt8])
+    /// Bytes the engineer sent on a non-PTY channel while input capture is off: counted and
+    /// hashed for `session.end` (see `StreamDigests`), never written.
+    case uncapturedInput([UInt8])
     /// Bytes the engineer typed: asciicast `"i"`, only when input capture is on.
     case input([UInt8])
     /// The terminal changed size: asciicast `"r"` with `"COLSxROWS"`.
@@ -17,7 +23,7 @@ extension RecordingEvent {
     /// The payload size, for the queue's byte bound.
     var byteCount: Int {
         switch self {
-        case .output(let bytes), .input(let bytes): bytes.count
+        case .output(let bytes), .errorOutput(let bytes), .input(let bytes), .uncapturedInput(let bytes): bytes.count
         case .resize: 16
         case .marker(let label): label.utf8.count
         }

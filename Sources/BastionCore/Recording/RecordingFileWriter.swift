@@ -28,7 +28,12 @@ struct RecordingFileWriter: Sendable {
     /// Output and input are separate byte streams: a character may straddle two chunks of
     /// one, never a chunk of each.
     private var output = AsciicastEscaper()
+    private var errorOutput = AsciicastEscaper()
     private var input = AsciicastEscaper()
+    /// For a channel without a terminal: the digests of its three streams, and the binary
+    /// stretch being counted (shown as one marker once it ends).
+    private let digests: StreamDigests?
+    private var binaryStretch: (stream: StreamDigests.Stream, bytes: Int, time: TimeInterval)?
     private var lastTime: TimeInterval = 0
     /// Bytes handed to write(2) successfully: always whole lines.
     private(set) var size: Int
@@ -96,6 +101,7 @@ struct RecordingFileWriter: Sendable {
         self.markerFD = markerFD
         self.size = header.count
         self.sealer = sealer
+        self.digests = metadata.streams ? StreamDigests() : nil
         sealer?.written(header)
     }
 
@@ -104,22 +110,64 @@ struct RecordingFileWriter: Sendable {
     mutating func append(_ entry: RecordingQueue.Entry) {
         switch entry.event {
         case .output(let bytes):
-            let line = beginLine(time: entry.time, code: .output)
-            output.append(bytes, to: &buffer)
-            endLine(line)
+            appendOutput(bytes, stream: .stdout, time: entry.time)
+        case .errorOutput(let bytes):
+            appendOutput(bytes, stream: .stderr, time: entry.time)
         case .input(let bytes):
+            endBinaryStretch()
+            digests?.add(bytes, to: .stdin)
             let line = beginLine(time: entry.time, code: .input)
             input.append(bytes, to: &buffer)
             endLine(line)
+        case .uncapturedInput(let bytes):
+            digests?.add(bytes, to: .stdin)
         case .resize(let columns, let rows):
+            endBinaryStretch()
             let line = beginLine(time: entry.time, code: .resize)
             AsciicastEscaper.appendComplete(Array("\(columns)x\(rows)".utf8), to: &buffer)
             endLine(line)
         case .marker(let label):
-            let line = beginLine(time: entry.time, code: .marker)
-            AsciicastEscaper.appendComplete(Array(label.utf8), to: &buffer)
-            endLine(line, evenIfEmpty: true)
+            endBinaryStretch()
+            appendMarker(label, time: entry.time)
         }
+    }
+
+    /// Output as an `"o"` line, except binary output of a channel without a terminal: it is
+    /// counted (and hashed) but not escaped into the `.cast`, where it would cost the most CPU
+    /// of anything and come out lossy; a marker says how many bytes the stretch held.
+    private mutating func appendOutput(_ bytes: [UInt8], stream: StreamDigests.Stream, time: TimeInterval) {
+        if let digests {
+            digests.add(bytes, to: stream)
+            if StreamContent.isBinary(bytes) {
+                if binaryStretch?.stream != stream {
+                    endBinaryStretch()
+                    // A character the last text chunk began can no longer complete.
+                    let line = beginLine(time: time, code: .output)
+                    if stream == .stdout { output.finish(to: &buffer) } else { errorOutput.finish(to: &buffer) }
+                    endLine(line)
+                    binaryStretch = (stream, 0, time)
+                }
+                binaryStretch?.bytes += bytes.count
+                return
+            }
+            endBinaryStretch()
+        }
+        let line = beginLine(time: time, code: .output)
+        if stream == .stdout { output.append(bytes, to: &buffer) } else { errorOutput.append(bytes, to: &buffer) }
+        endLine(line)
+    }
+
+    /// The marker standing for a binary stretch that just ended, at the time it began.
+    private mutating func endBinaryStretch() {
+        guard let stretch = binaryStretch else { return }
+        binaryStretch = nil
+        appendMarker("binary \(stretch.stream.rawValue): \(stretch.bytes) bytes not shown", time: stretch.time)
+    }
+
+    private mutating func appendMarker(_ label: String, time: TimeInterval) {
+        let line = beginLine(time: time, code: .marker)
+        AsciicastEscaper.appendComplete(Array(label.utf8), to: &buffer)
+        endLine(line, evenIfEmpty: true)
     }
 
     /// Writes the buffered lines with write(2). On failure the file is cut back to the last
@@ -151,8 +199,12 @@ struct RecordingFileWriter: Sendable {
     /// the file, and removes the marker. On failure the marker stays, so the next start's
     /// recovery reports the file.
     mutating func finish(duration: TimeInterval) -> Result<RecordingSummary, RecordingError> {
+        endBinaryStretch()
         var line = beginLine(time: lastTime, code: .output)
         output.finish(to: &buffer)
+        endLine(line)
+        line = beginLine(time: lastTime, code: .output)
+        errorOutput.finish(to: &buffer)
         endLine(line)
         line = beginLine(time: lastTime, code: .input)
         input.finish(to: &buffer)
@@ -187,7 +239,8 @@ struct RecordingFileWriter: Sendable {
                 duration: max(duration, lastTime),
                 sha256: file.sha256,
                 events: events,
-                plaintextSHA256: sealer?.plaintextSHA256
+                plaintextSHA256: sealer?.plaintextSHA256,
+                streams: digests?.summary() ?? [:]
             )
             _ = close(fd)
             _ = unlink(markerPath)

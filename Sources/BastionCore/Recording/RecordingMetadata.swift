@@ -28,6 +28,9 @@ public struct RecordingMetadata: Sendable {
     /// The instant the session started: the header `timestamp`, the origin of every event
     /// time, and the UTC date that picks the `YYYY/MM/DD` folder.
     public var startedAt: Date
+    /// A channel without a terminal (exec, subsystem): binary output stretches become markers
+    /// instead of escaped text, and the summary carries the stream digests.
+    public var streams: Bool
 
     public init(
         sessionID: String,
@@ -41,7 +44,8 @@ public struct RecordingMetadata: Sendable {
         shell: String? = nil,
         command: String? = nil,
         title: String? = nil,
-        startedAt: Date
+        startedAt: Date,
+        streams: Bool = false
     ) {
         self.sessionID = sessionID
         self.user = user
@@ -55,5 +59,6 @@ public struct RecordingMetadata: Sendable {
         self.command = command
         self.title = title
         self.startedAt = startedAt
+        self.streams = streams
     }
 }

@@ -16,13 +16,20 @@ public struct RecordingSummary: Sendable, Equatable {
     /// For a sealed recording, SHA-256 of its asciicast text (what `recording export` writes);
     /// `sha256` is the sealed file's, which anyone can check without a key.
     public var plaintextSHA256: String?
+    /// For a channel without a terminal: `stdin_bytes`, `stdin_sha256`, `stdout_…`, `stderr_…`
+    /// of the bytes that crossed, whatever the `.cast` shows of them.
+    public var streams: [String: String]
 
-    public init(path: String, size: Int, duration: TimeInterval, sha256: String, events: Int, plaintextSHA256: String? = nil) {
+    public init(
+        path: String, size: Int, duration: TimeInterval, sha256: String, events: Int, plaintextSHA256: String? = nil,
+        streams: [String: String] = [:]
+    ) {
         self.path = path
         self.size = size
         self.duration = duration
         self.sha256 = sha256
         self.events = events
         self.plaintextSHA256 = plaintextSHA256
+        self.streams = streams
     }
 }

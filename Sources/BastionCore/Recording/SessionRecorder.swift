@@ -72,6 +72,10 @@ public final class SessionRecorder: Sendable {
     /// later", or, when `failure` is set, that the recording is dead.
     public func offerOutput(_ bytes: [UInt8]) -> Bool { offer(.output(bytes)) }
 
+    /// Whether the channel has no terminal, so its streams are counted and hashed: the relay
+    /// then hands over stderr as `errorOutput` and uncaptured input as `uncapturedInput`.
+    public var countsStreams: Bool { metadata.streams }
+
     /// Queues bytes the engineer typed: `"i"`. Call only when input capture is on.
     public func offerInput(_ bytes: [UInt8]) -> Bool { offer(.input(bytes)) }
 
