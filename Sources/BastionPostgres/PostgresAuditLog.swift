@@ -177,7 +177,12 @@ public final class PostgresAuditLog: AuditLogStore, Sendable {
             conditions.append("\(column) \(comparison) $\(parameters.count)")
         }
         add("user_name", "=", query.user)
-        add("type", "=", query.type)
+        if query.typeIsPattern {
+            add("type", "LIKE", query.type.map(AuditQuery.likePattern))
+        } else {
+            add("type", "=", query.type)
+        }
+        add("(record::jsonb #>> '{event,details,path}')", "LIKE", query.path.map(AuditQuery.likePattern))
         add("target", "=", query.target)
         add("session", "=", query.session)
         add("time", ">=", query.since.map(AuditEvent.timestamp))

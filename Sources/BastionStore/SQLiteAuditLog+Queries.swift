@@ -14,7 +14,12 @@ extension SQLiteAuditLog {
             arguments += [value]
         }
         add("user = ?", query.user)
-        add("type = ?", query.type)
+        if query.typeIsPattern {
+            add("type LIKE ? ESCAPE '\\'", query.type.map(AuditQuery.likePattern))
+        } else {
+            add("type = ?", query.type)
+        }
+        add("json_extract(record, '$.event.details.path') LIKE ? ESCAPE '\\'", query.path.map(AuditQuery.likePattern))
         add("target = ?", query.target)
         add("session = ?", query.session)
         add("time >= ?", query.since.map(AuditEvent.timestamp))

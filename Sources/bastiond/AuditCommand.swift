@@ -75,24 +75,25 @@ struct AuditCommand: ParsableCommand {
     /// The selection shared by `search` and `export`.
     struct Selection: ParsableArguments {
         @Option(help: "Records whose actor is this user.") var user: String?
-        @Option(help: "Records of this type (e.g. auth.failed).") var type: String?
+        @Option(help: "Records of this type (e.g. auth.failed), or a glob over types (e.g. 'file.*').") var type: String?
         @Option(help: "Records about this target (or this user, for admin actions).") var target: String?
         @Option(help: "Records of this session id.") var session: String?
         @Option(help: "From this time: 2026-11-01, 2026-11-01T08:00:00Z, or a duration ago (24h, 7d).") var since: String?
         @Option(help: "Before this time (same forms).") var until: String?
         @Option(help: "From this seq.") var from: Int64?
         @Option(help: "Up to this seq.") var to: Int64?
+        @Option(help: "Records whose path (file operations) matches this glob, e.g. '/etc/*'.") var path: String?
 
         func query(now: Date, limit: Int? = nil) throws -> AuditQuery {
             AuditQuery(
                 user: user, type: type, target: target, session: session, since: try since.map { try Self.time($0, now: now, option: "--since") },
-                until: try until.map { try Self.time($0, now: now, option: "--until") }, fromSeq: from, toSeq: to, limit: limit
+                until: try until.map { try Self.time($0, now: now, option: "--until") }, fromSeq: from, toSeq: to, limit: limit, path: path
             )
         }
 
         var description: String {
             [("user", user), ("type", type), ("target", target), ("session", session), ("since", since), ("until", until),
-             ("from", from.map(String.init)), ("to", to.map(String.init))]
+             ("from", from.map(String.init)), ("to", to.map(String.init)), ("path", path)]
                 .compactMap { name, value in value.map { "\(name)=\($0)" } }.joined(separator: " ")
         }
 

@@ -132,6 +132,19 @@ extension AuditEventType {
     public static let webSignOut = AuditEventType("web.signout", code: "B2102I")
     public static let webRefused = AuditEventType("web.refused", code: "B2103W")
 
+    // File transfers, file by file (B22xx): SFTP and legacy scp parsed on the relay
+    public static let fileOpen = AuditEventType("file.open", code: "B2200I")
+    public static let fileClose = AuditEventType("file.close", code: "B2201I")
+    public static let fileRename = AuditEventType("file.rename", code: "B2202I")
+    public static let fileRemove = AuditEventType("file.remove", code: "B2203I")
+    public static let fileMkdir = AuditEventType("file.mkdir", code: "B2204I")
+    public static let fileRmdir = AuditEventType("file.rmdir", code: "B2205I")
+    public static let fileSetstat = AuditEventType("file.setstat", code: "B2206I")
+    public static let fileSymlink = AuditEventType("file.symlink", code: "B2207I")
+    /// An operation the role's `file_transfer` does not allow: refused on the relay, never
+    /// reaching the target.
+    public static let fileRefused = AuditEventType("file.refused", code: "B2208W")
+
     /// Every type defined above, for the documentation and schema tests.
     public static let all: [AuditEventType] = [
         .authLogin, .authFailed, .authLockout, .authKeyAccepted, .sshPenalty, .sshProxyRefused,
@@ -146,5 +159,6 @@ extension AuditEventType {
         .sessionStart, .sessionEnd, .sessionDenied, .hostKeyMismatch, .recordingFailed, .recordingRecovered, .sessionKill,
         .recordingPurge, .sessionList, .sessionData, .sessionSearch, .sessionReplay, .sessionExport, .recordingIntegrity, .recordingExport,
         .webSignInLink, .webSignIn, .webSignOut, .webRefused,
+        .fileOpen, .fileClose, .fileRename, .fileRemove, .fileMkdir, .fileRmdir, .fileSetstat, .fileSymlink, .fileRefused,
     ]
 }

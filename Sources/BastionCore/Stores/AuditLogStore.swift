@@ -4,8 +4,11 @@ public import Foundation
 /// What `bastiond audit search` and `export` select: every field optional, all combined.
 public struct AuditQuery: Sendable {
     public var user: String?
+    /// A type name, or a glob over names (`file.*`).
     public var type: String?
     public var target: String?
+    /// A glob over the `path` detail (file operations: `file.*`).
+    public var path: String?
     public var session: String?
     public var since: Date?
     public var until: Date?
@@ -15,8 +18,9 @@ public struct AuditQuery: Sendable {
 
     public init(
         user: String? = nil, type: String? = nil, target: String? = nil, session: String? = nil, since: Date? = nil, until: Date? = nil,
-        fromSeq: Int64? = nil, toSeq: Int64? = nil, limit: Int? = nil
+        fromSeq: Int64? = nil, toSeq: Int64? = nil, limit: Int? = nil, path: String? = nil
     ) {
+        self.path = path
         self.user = user
         self.type = type
         self.target = target
@@ -29,7 +33,24 @@ public struct AuditQuery: Sendable {
     }
 
     /// True when only a contiguous seq/time range is selected (an export of it verifies as a chain).
-    public var isContiguous: Bool { user == nil && type == nil && target == nil && session == nil && limit == nil }
+    public var isContiguous: Bool { user == nil && type == nil && target == nil && session == nil && path == nil && limit == nil }
+
+    /// Whether `type` is a glob (`*`, `?`) rather than one name.
+    public var typeIsPattern: Bool { type.map { $0.contains("*") || $0.contains("?") } ?? false }
+
+    /// `pattern` (`*`, `?`) as an SQL LIKE pattern with `\` as its escape character.
+    public static func likePattern(_ pattern: String) -> String {
+        var like = ""
+        for character in pattern {
+            switch character {
+            case "*": like += "%"
+            case "?": like += "_"
+            case "%", "_", "\\": like += "\\" + String(character)
+            default: like.append(character)
+            }
+        }
+        return like
+    }
 }
 
 /// One stored record, with its event decoded into the columns searches use.
