@@ -64,6 +64,22 @@ final class RelayStream {
         UnsafeRawBufferPointer(start: storage.map { UnsafeRawPointer($0) + count - length }, count: length)
     }
 
+    /// Takes back the last `length` bytes read: a file-transfer tap parses them and hands
+    /// back what to forward (``append(_:)``).
+    func removeLast(_ length: Int) {
+        count -= min(length, count)
+    }
+
+    /// Appends as many of `bytes` as fit; returns how many did.
+    func append(_ bytes: UnsafeRawBufferPointer) -> Int {
+        guard let storage, let base = bytes.baseAddress else { return 0 }
+        let length = min(room, bytes.count)
+        guard length > 0 else { return 0 }
+        (storage + count).copyMemory(from: base, byteCount: length)
+        count += length
+        return length
+    }
+
     /// How many of the held bytes to write now, given the destination's window.
     ///
     /// Everything the window allows, except that while the source streams full packets the

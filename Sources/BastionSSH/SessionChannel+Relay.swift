@@ -40,6 +40,8 @@ struct LiveSession {
     var lastPolicyCheck: Date
     /// The elevation grant this privileged login runs under: the session ends with it.
     var grantID: ElevationID?
+    /// The role's `file_transfer` for this login here (SFTP and scp are parsed under it).
+    var fileTransfer: FileTransferPolicy = .allow
 }
 
 extension SessionChannel {
@@ -76,6 +78,18 @@ extension SessionChannel {
             target = allowed
             maxDuration = nil
             grantID = grant.id
+        }
+        let transferPolicy = sessions.authorizer.fileTransfer(user: identity.user, login: login, target: target)
+        var fileTransfer: FileTransferTap?
+        switch Self.fileTransferTap(for: kind, policy: transferPolicy) {
+        case .plain: break
+        case .tapped(let tap): fileTransfer = tap
+        case .refused(let refusal):
+            var details = ["operation": refusal.operation, "file_transfer": transferPolicy.rawValue]
+            details["path"] = refusal.path
+            return refuse(
+                refusal.userMessage, reason: "file_transfer \(transferPolicy.rawValue) refuses \(refusal.operation)", type: .fileRefused, details: details
+            )
         }
         guard let pinned = try? SSHPublicKey(authorizedKeysLine: target.hostKey) else {
             return refuse("target \(targetName) is misconfigured", reason: "pinned host key of \(targetName) is unreadable")
@@ -135,13 +149,13 @@ extension SessionChannel {
         ssh_set_blocking(upstream.session, 0)
         let relay = SessionRelay(
             client: channel, upstream: upstream, target: targetChannel, recorder: recorder,
-            captureInput: sessions.settings.captureInput, now: now
+            captureInput: sessions.settings.captureInput, fileTransfer: fileTransfer, now: now
         )
         relay.ending.exitStatus = earlyTargetExit.status
         relay.ending.exitSignal = earlyTargetExit.signal
         live = LiveSession(
             id: sessionID, login: login, target: targetName, kind: kind, startedAt: now, relay: relay, maxDuration: maxDuration,
-            lastPolicyCheck: now, grantID: grantID
+            lastPolicyCheck: now, grantID: grantID, fileTransfer: transferPolicy
         )
         var details = [
             "session_id": sessionID.rawValue, "login": login, "kind": kind.name, "upstream_serial": String(upstream.certificate.serial),
@@ -223,6 +237,13 @@ extension SessionChannel {
             upstreamInEvent = true
         }
         session.relay.pump(now: now)
+        if let tap = session.relay.fileTransfer {
+            auditFileOperations(session.relay.takeFileOperations(), of: session, via: tap.via, policy: session.fileTransfer)
+            if let error = session.relay.fileTransferError, !session.relay.isFinished {
+                session.endReason = "file transfer protocol error: \(error)"
+                session.relay.terminate(message: "file transfer protocol error; session closed", now: now)
+            }
+        }
         if now.timeIntervalSince(session.lastPolicyCheck) >= 1 {
             session.lastPolicyCheck = now
             if !session.relay.isFinished, let reason = recordingEnding(for: session) {
@@ -273,6 +294,9 @@ extension SessionChannel {
         if let status = session.relay.ending.exitStatus { details["exit_status"] = String(status) }
         if let signal = session.relay.ending.exitSignal { details["exit_signal"] = signal.name }
         services.sessions.markers?.unregister(sessionID: session.id.rawValue)
+        if let tap = session.relay.fileTransfer {
+            auditFileOperations(session.relay.finishFileTransfer(), of: session, via: tap.via, policy: session.fileTransfer)
+        }
         if let recorder = session.relay.recorder {
             do {
                 let summary = try recorder.close()

@@ -16,6 +16,17 @@ final class SessionRelay {
     let target: ssh_channel
     var recorder: SessionRecorder?
     let captureInput: Bool
+    /// SFTP or legacy scp parsed on the way: the client's requests and the target's stdout
+    /// go through it, whole packets out, refusals answered by Bastion (nil: bytes pass as read).
+    let fileTransfer: FileTransferTap?
+    /// What the tap produced that did not fit its stream yet, per destination; nothing more is
+    /// read from that side until it is gone.
+    private var toTargetQueue = PendingBytes()
+    private var toClientQueue = PendingBytes()
+    /// File operations the tap completed since the owner last took them (`file.*` records).
+    private var fileOperations: [FileOperation] = []
+    /// Set when the tap found the stream breaking its protocol: the owner ends the session.
+    private(set) var fileTransferError: FormatError?
 
     // Bytes read but not yet written, per direction and stream.
     private let up = RelayStream()
@@ -31,7 +42,11 @@ final class SessionRelay {
     /// EOF, exit status and CLOSE, in OpenSSH's order (the target's exit is reported into it).
     var ending = RelayEnding()
 
-    init(client: ssh_channel, upstream: UpstreamSession, target: ssh_channel, recorder: SessionRecorder?, captureInput: Bool, now: Date) {
+    init(
+        client: ssh_channel, upstream: UpstreamSession, target: ssh_channel, recorder: SessionRecorder?, captureInput: Bool,
+        fileTransfer: FileTransferTap? = nil, now: Date
+    ) {
+        self.fileTransfer = fileTransfer
         self.client = client
         self.upstream = upstream
         self.target = target
@@ -54,6 +69,17 @@ final class SessionRelay {
         if movedAny { lastActivity = now }
         forwardEndings(now: now)
         return movedAny
+    }
+
+    /// The file operations completed since the last call, for the `file.*` audit records.
+    func takeFileOperations() -> [FileOperation] {
+        defer { fileOperations = [] }
+        return fileOperations
+    }
+
+    /// The channel ended: what the tap still tracks (files left open, unanswered requests).
+    func finishFileTransfer() -> [FileOperation] {
+        takeFileOperations() + (fileTransfer?.finish() ?? [])
     }
 
     /// True while a partial packet of a bulk transfer waits for the rest (at most
@@ -83,17 +109,20 @@ final class SessionRelay {
     /// stream and is written first next time; EOF is forwarded only once the stream is empty.
     private func move(_ stream: RelayStream, from source: ssh_channel, to destination: ssh_channel, stderr: Bool) -> Int {
         let isInput = stream === up
+        let tap = stderr ? nil : fileTransfer
         var progress = 0
         while true {
             let window = Int(ssh_channel_window_size(destination))
             var sourceIdle = false
-            if offerUnrecorded(input: isInput) {
+            if tap != nil { moveQueuedFileTransferBytes() }
+            if offerUnrecorded(input: isInput), tap == nil || (isInput ? toTargetQueue : toClientQueue).isEmpty, fileTransferError == nil {
                 let read = stream.fill(upTo: window - stream.count) { buffer, length in
                     Int(ssh_channel_read_nonblocking(source, buffer, UInt32(length), stderr ? 1 : 0))
                 }
                 if read > 0 {
                     progress += read
                     record(stream.lastRead(read), input: isInput, stderr: stderr)
+                    if let tap { parse(stream, read: read, input: isInput, through: tap) }
                 } else {
                     sourceIdle = true
                 }
@@ -114,6 +143,27 @@ final class SessionRelay {
             if sourceIdle && stream.isEmpty { break }
         }
         return progress
+    }
+
+    // MARK: - File transfers
+
+    /// Hands the bytes just read to the tap in place of forwarding them, and forwards what it
+    /// returns: whole packets for the target, whole packets (the target's, and Bastion's
+    /// refusals between them) for the client.
+    private func parse(_ stream: RelayStream, read: Int, input: Bool, through tap: FileTransferTap) {
+        let bytes = [UInt8](stream.lastRead(read))
+        stream.removeLast(read)
+        let step = input ? tap.fromClient(bytes) : tap.fromTarget(bytes)
+        toTargetQueue.append(step.toTarget)
+        toClientQueue.append(step.toClient)
+        fileOperations += step.operations
+        if let error = step.protocolError, fileTransferError == nil { fileTransferError = error }
+        moveQueuedFileTransferBytes()
+    }
+
+    private func moveQueuedFileTransferBytes() {
+        toTargetQueue.move(into: up)
+        toClientQueue.move(into: down)
     }
 
     /// Retries a chunk the recorder refused earlier; false while it still refuses (then
@@ -163,8 +213,8 @@ final class SessionRelay {
         guard !ending.isFinished else { return }
         let targetClosed = ssh_channel_is_closed(target) != 0
         let facts = RelayEnding.Facts(
-            clientDone: !ending.eofSentToTarget && up.isEmpty && ssh_channel_is_eof(client) != 0,
-            targetDone: !ending.eofSentToClient && down.isEmpty && downError.isEmpty && ssh_channel_is_eof(target) != 0
+            clientDone: !ending.eofSentToTarget && up.isEmpty && toTargetQueue.isEmpty && ssh_channel_is_eof(client) != 0,
+            targetDone: !ending.eofSentToClient && down.isEmpty && downError.isEmpty && toClientQueue.isEmpty && ssh_channel_is_eof(target) != 0
                 && ssh_channel_poll(target, 0) <= 0 && ssh_channel_poll(target, 1) <= 0,
             targetClosed: targetClosed, clientClosed: ssh_channel_is_closed(client) != 0,
             // Belt and braces: libssh also keeps the status it received (does not block once closed).
@@ -184,6 +234,36 @@ final class SessionRelay {
             case .closeClient: ssh_channel_close(client)
             case .closeTarget: ssh_channel_close(target)
             }
+        }
+    }
+}
+
+/// Bytes waiting for room in a relay stream, oldest first (a file-transfer tap may return
+/// more than one read: a whole 256 KiB packet, or a refusal on top of the target's packets).
+private struct PendingBytes {
+    private var bytes: [UInt8] = []
+    private var start = 0
+
+    var isEmpty: Bool { start == bytes.count }
+
+    mutating func append(_ more: [UInt8]) {
+        guard !more.isEmpty else { return }
+        if isEmpty {
+            bytes = more
+            start = 0
+        } else {
+            bytes += more
+        }
+    }
+
+    /// Moves what fits into `stream`.
+    mutating func move(into stream: RelayStream) {
+        guard !isEmpty else { return }
+        let moved = bytes.withUnsafeBytes { stream.append(UnsafeRawBufferPointer(rebasing: $0[start...])) }
+        start += moved
+        if isEmpty {
+            bytes = []
+            start = 0
         }
     }
 }

@@ -45,6 +45,10 @@ public struct SessionArchiveService: SessionArchive {
 
     public var recordingKeys: RecordingKeys? { environment.recordingKeys }
 
+    public func fileOperations(of session: SessionID) throws -> [SessionFileOperation] {
+        try SessionIndexer.fileOperations(of: session, in: environment.auditLog)
+    }
+
     /// Indexes every session that ended since the last call.
     public func catchUp() throws {
         while try indexer.catchUp() > 0 {}

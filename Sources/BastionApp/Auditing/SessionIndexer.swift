@@ -36,12 +36,20 @@ public struct SessionIndexer: Sendable {
             }
             // A missing or unreadable recording still gets its entry (found by user, target,
             // time); its text is simply not searchable.
-            let printed = session.recording.flatMap { try? CastText.extract(from: $0, keys: keys) } ?? ""
+            var printed = session.recording.flatMap { try? CastText.extract(from: $0, keys: keys) } ?? ""
+            // The files it moved are found too: `sessions --grep passwd`.
+            let files = (try? Self.fileOperations(of: session.id, in: auditLog)) ?? []
+            if !files.isEmpty { printed += "\n" + SessionFileOperation.searchText(files) }
             let text = words.map { $0.tokens(of: printed) } ?? printed
             try catalog.add(session, text: text)
             added += 1
         }
         return added
+    }
+
+    /// The `file.*` records of `session`, oldest first (at most 10,000).
+    static func fileOperations(of session: SessionID, in auditLog: any AuditLogStore) throws -> [SessionFileOperation] {
+        try auditLog.search(AuditQuery(type: "file.*", session: session.rawValue, limit: 10_000)).compactMap(SessionFileOperation.init(record:))
     }
 
     static func session(from record: AuditStoredRecord) -> IndexedSession? {

@@ -93,7 +93,7 @@ extension BastionConfiguration {
         guard let role = try roles.table(name) else { throw roles.error(name, "expected a table") }
         try role.refuseUnknownKeys(allowed: [
             "targets", "logins", "max_cert_ttl", "extensions", "max_session", "allow_direct_tcpip", "elevated_logins", "max_elevation",
-            "approve_targets", "approve_logins", "audit", "max_connections", "max_sessions",
+            "approve_targets", "approve_logins", "audit", "max_connections", "max_sessions", "file_transfer",
         ])
         var parsed = Role(
             name: name,
@@ -142,6 +142,11 @@ extension BastionConfiguration {
         parsed.audit = try role.bool("audit", default: false)
         if role.has("max_connections") { parsed.maxConnections = try role.int("max_connections", default: 0, in: 1...100_000) }
         if role.has("max_sessions") { parsed.maxSessions = try role.int("max_sessions", default: Role.defaultMaxSessions, in: 1...1_000) }
+        let fileTransfer = try role.string("file_transfer", default: FileTransferPolicy.allow.rawValue)
+        guard let policy = FileTransferPolicy(configurationValue: fileTransfer) else {
+            throw role.error("file_transfer", "invalid value \"\(fileTransfer)\" (expected \"allow\", \"download\", \"upload\" or \"deny\")")
+        }
+        parsed.fileTransfer = policy
         return parsed
     }
 

@@ -108,7 +108,11 @@ public struct CommandRouter: Sendable {
         } catch {
             return .output(.failure("internal failure; try again later"))
         }
-        return .output(CommandOutput(stdout: SessionListReport(sessions: found, grep: ask.grep).text))
+        var files: [SessionID: [SessionFileOperation]] = [:]
+        for session in found.prefix(200) {
+            if let operations = try? archive.fileOperations(of: session.id), !operations.isEmpty { files[session.id] = operations }
+        }
+        return .output(CommandOutput(stdout: SessionListReport(sessions: found, grep: ask.grep, files: files).text))
     }
 
     private func runElevation(_ command: BastionCommand, service: ElevationService, identity: AuthenticatedIdentity, now: Date) -> CommandResult {

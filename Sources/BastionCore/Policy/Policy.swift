@@ -109,7 +109,7 @@ public struct Policy: Sendable, Equatable {
         return roleNames.filter { roles[$0] == nil && seen.insert($0).inserted }
     }
 
-    private func known(_ roleNames: [String]) -> [Role] {
+    func known(_ roleNames: [String]) -> [Role] {
         roleNames.compactMap { roles[$0] }
     }
 }

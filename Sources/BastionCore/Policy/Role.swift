@@ -40,6 +40,8 @@ public struct Role: Sendable, Equatable {
     /// `max_sessions`: session channels one connection may have open at once (Teleport's
     /// name, sshd's `MaxSessions`); nil for the default, ``defaultMaxSessions``.
     public var maxSessions: Int?
+    /// `file_transfer`: which way files may move over SFTP and legacy scp (default `allow`).
+    public var fileTransfer: FileTransferPolicy = .allow
 
     /// sshd's `MaxSessions` default.
     public static let defaultMaxSessions = 10

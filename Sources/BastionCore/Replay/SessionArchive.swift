@@ -13,10 +13,13 @@ public protocol SessionArchive: Sendable {
     func readVerified(_ session: IndexedSession) -> Result<Data, RecordingRefusal>
     /// Opens sealed recordings (nil: only plain ones can be read).
     var recordingKeys: RecordingKeys? { get }
+    /// The session's `file.*` records (SFTP and scp, file by file), oldest first.
+    func fileOperations(of session: SessionID) throws -> [SessionFileOperation]
 }
 
 extension SessionArchive {
     public var recordingKeys: RecordingKeys? { nil }
+    public func fileOperations(of session: SessionID) throws -> [SessionFileOperation] { [] }
 }
 
 /// Why a recording may not be served, in words for the auditor (the session is named).

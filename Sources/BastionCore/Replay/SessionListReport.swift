@@ -5,6 +5,10 @@ struct SessionListReport {
     var sessions: [IndexedSession]
     /// The words searched for, when `--grep` was given (every listed session printed them).
     var grep: String?
+    /// The `file.*` records of listed sessions, shown under each (SFTP and scp).
+    var files: [SessionID: [SessionFileOperation]] = [:]
+    /// File operations shown per session; the rest are counted.
+    static let filesShown = 20
 
     var text: String {
         guard !sessions.isEmpty else { return grep == nil ? "no sessions\n" : "no session printed \"\(grep ?? "")\"\n" }
@@ -23,6 +27,11 @@ struct SessionListReport {
             line += session.elevationRequest.map { "yes (\($0))" } ?? "no"
             if grep != nil { line = line.padding(toLength: max(line.count, 150), withPad: " ", startingAt: 0) + "  yes" }
             lines.append(line)
+            let operations = files[session.id] ?? []
+            for operation in operations.prefix(Self.filesShown) { lines.append("    " + operation.summary) }
+            if operations.count > Self.filesShown {
+                lines.append("    … and \(operations.count - Self.filesShown) more: bastiond audit search --type 'file.*' --session \(session.id)")
+            }
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -40,4 +40,9 @@ public struct SessionAuthorizer: Sendable {
         let maxDuration: TimeInterval? = limits.contains { $0 == nil } ? nil : limits.compactMap { $0 }.max()
         return .allow(target, maxDuration: maxDuration)
     }
+
+    /// The role's `file_transfer` for a session as `login` on `target` (see `Policy.fileTransfer`).
+    public func fileTransfer(user: User, login: String, target: TargetDefinition) -> FileTransferPolicy {
+        policy.fileTransfer(forRoles: user.roles, login: login, on: target)
+    }
 }

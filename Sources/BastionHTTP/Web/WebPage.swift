@@ -67,7 +67,7 @@ enum WebPage {
         return (markers, length)
     }
 
-    static func player(_ session: IndexedSession, markers: [Marker], length: Double, viewer: String) -> String {
+    static func player(_ session: IndexedSession, markers: [Marker], length: Double, files: [SessionFileOperation] = [], viewer: String) -> String {
         var body = "<p><a href=\"/sessions\">← all sessions</a></p>\n<h1>Session \(escape(session.id.rawValue))</h1>\n"
         body += facts(session)
         let markerJSON = (try? JSONSerialization.data(withJSONObject: markers.map { [$0.time, $0.label] as [Any] })).flatMap {
@@ -91,6 +91,16 @@ enum WebPage {
                 body += "<li><a href=\"#t=\(time)\" data-seek=\"\(time)\">\(escape(clock(marker.time)))</a> \(escape(marker.label.isEmpty ? "(marker)" : marker.label))</li>\n"
             }
             body += "</ol>\n"
+        }
+        if !files.isEmpty {
+            body += "<h2>File transfers</h2>\n<table class=\"files\">\n<tr><th>Time (UTC)</th><th>Operation</th><th>Path</th><th>Details</th></tr>\n"
+            for file in files {
+                var rest = file.summary
+                for prefix in [file.type, file.path] where rest.hasPrefix(prefix) { rest = String(rest.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces) }
+                let row = [time(file.time), file.type, file.path, rest].map { "<td>\(escape($0))</td>" }.joined()
+                body += "<tr\(file.succeeded ? "" : " class=\"refused\"")>\(row)</tr>\n"
+            }
+            body += "</table>\n"
         }
         return page(
             title: "Session \(session.id)", body: body, viewer: viewer,

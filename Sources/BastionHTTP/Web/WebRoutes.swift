@@ -144,7 +144,9 @@ private struct WebView: Sendable {
                 target: indexed.target,
                 details: ["session_id": indexed.id.rawValue, "via": "web", "forced": "false", "web_session": session.auditID]
             ))
-            return WebRoutes.html(.ok, WebPage.player(indexed, markers: markers, length: length, viewer: user.name.rawValue))
+            // A small indexed query, like the audit append above.
+            let files = (try? archive.fileOperations(of: indexed.id)) ?? []
+            return WebRoutes.html(.ok, WebPage.player(indexed, markers: markers, length: length, files: files, viewer: user.name.rawValue))
         }
     }
 
