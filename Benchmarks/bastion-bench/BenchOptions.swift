@@ -28,7 +28,7 @@ struct BenchOptions {
     /// (CPU per new session), `memory` (idle sessions). All by default; a subset makes a quick
     /// profiling run (`--relay-parts upload` while `perf record -p` watches bastiond).
     var relayParts: Set<String> = Self.allRelayParts
-    static let allRelayParts: Set<String> = ["upload", "download", "streaming", "encryption", "latency", "sessions", "memory"]
+    static let allRelayParts: Set<String> = ["upload", "download", "sftp", "streaming", "encryption", "latency", "sessions", "memory"]
     /// MiB per bulk transfer in the relay benchmark.
     var bulkMiB = 500
     /// Bulk transfers per route and direction; the fastest counts.
@@ -54,7 +54,8 @@ struct BenchOptions {
           --certs N          certificates per in-process measure (default 2000)
           --kex LIST|default key exchange the ssh clients offer (default curve25519-sha256, which
                              both servers support); "default" leaves the client's own list
-          --relay-parts LIST comma-separated relay measures to run: upload, download, streaming, encryption (sealed vs
+          --relay-parts LIST comma-separated relay measures to run: upload, download, sftp (put and get,
+                             parsed and audited file by file), streaming, encryption (sealed vs
                              plain recordings), latency, sessions, memory (default all)
           --bulk-mb N        MiB per bulk transfer, direct / ssh -J / bastiond (default 500)
           --rounds N         bulk transfers per route and direction, the fastest counts (default 2)

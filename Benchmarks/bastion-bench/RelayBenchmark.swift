@@ -87,6 +87,8 @@ enum RelayBenchmark {
         var streaming: (plain: Transfer, streamed: Transfer, messages: Int)?
         /// Recorded downloads through bastiond with recordings sealed (the default) and plain.
         var encryption: (sealed: Transfer, plain: Transfer)?
+        /// `sftp` put and get per route, parsed file by file through bastiond.
+        var sftp: SFTPResult?
         var upstreamCipher = "?"
         var hiddenStartupFile: String?
         /// /proc/loadavg's 1-minute figure before and after: the machine may be shared.
@@ -216,6 +218,9 @@ enum RelayBenchmark {
                 // big as the download.
                 removeRecordings(in: recordings)
             }
+        }
+        if parts.contains("sftp") {
+            result.sftp = try sftpTransfers(routes: routes, clients: clients, meter: meter, options: options, scratch: scratch)
         }
         if parts.contains("streaming") {
             result.streaming = try streamingComparison(
@@ -491,7 +496,7 @@ enum RelayBenchmark {
         return Transfer(bytes: bytes, seconds: (last - first).seconds)
     }
 
-    private static func faster(_ best: Transfer?, _ new: Transfer) -> Transfer {
+    static func faster(_ best: Transfer?, _ new: Transfer) -> Transfer {
         guard let best, best.mebibytesPerSecond >= new.mebibytesPerSecond else { return new }
         return best
     }

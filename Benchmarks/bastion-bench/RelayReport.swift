@@ -21,8 +21,14 @@ enum RelayReport {
             lines.append(cpuRow(result.upload))
         }
         if !result.download.isEmpty {
-            lines.append(transferRow("bulk download (recorded)", result.download, goal: false))
-            lines.append(cpuRow(result.download))
+            lines.append(transferRow("bulk download (recorded)", result.download, goal: false) + jumpGoal(result.download))
+            lines.append(cpuRow(result.download) + bastiondCPUGoal(result.download))
+        }
+        if let sftp = result.sftp {
+            lines.append(transferRow("sftp put (parsed, file.* audited)", sftp.upload, goal: false) + jumpGoal(sftp.upload))
+            lines.append(cpuRow(sftp.upload))
+            lines.append(transferRow("sftp get (parsed, file.* audited)", sftp.download, goal: false) + jumpGoal(sftp.download))
+            lines.append(cpuRow(sftp.download))
         }
         if let streaming = result.streaming {
             let ratio = streaming.streamed.mebibytesPerSecond / streaming.plain.mebibytesPerSecond
@@ -140,6 +146,23 @@ enum RelayReport {
             return text
         }
         return row("  CPU s/GiB", parts.joined(separator: "   "))
+    }
+
+    /// Issue 19: bastiond at least 1.2x an OpenSSH jump host's throughput.
+    static let jumpGoal = 1.2
+    /// Issue 19: bastiond at most 1.8 CPU s/GiB for a recorded download.
+    static let downloadCPUGoal = 1.8
+
+    private static func jumpGoal(_ transfers: [RelayClients.Route: RelayBenchmark.Transfer]) -> String {
+        guard let jump = transfers[.jump], let relayed = transfers[.bastiond] else { return "" }
+        let ratio = relayed.mebibytesPerSecond / jump.mebibytesPerSecond
+        return String(format: "   bastiond / ssh -J %.2fx", ratio) + verdict(ratio >= jumpGoal, "≥ \(jumpGoal)x ssh -J")
+    }
+
+    private static func bastiondCPUGoal(_ transfers: [RelayClients.Route: RelayBenchmark.Transfer]) -> String {
+        guard let transfer = transfers[.bastiond], let relay = transfer.cpu?.relay else { return "" }
+        let perGiB = relay / (Double(transfer.bytes) / 1_073_741_824)
+        return verdict(perGiB <= downloadCPUGoal, "bastiond ≤ \(downloadCPUGoal) CPU s/GiB")
     }
 
     private static func verdict(_ met: Bool, _ goal: String) -> String {
