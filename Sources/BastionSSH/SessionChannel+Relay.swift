@@ -164,6 +164,7 @@ extension SessionChannel {
         if let command = kind.command { details["command"] = String(command.prefix(500)) }
         details["elevation_request"] = grantID?.rawValue
         // Markers first: once the session is listed as live, events about it must find it.
+        registerBroadcast(relay, user: identity.user.name.rawValue)
         if let recorder {
             sessions.markers?.register(sessionID: sessionID.rawValue, user: identity.user.name.rawValue, target: targetName, recorder: recorder)
             if let grantID { _ = recorder.offerMarker("elevation \(grantID): \(login) under an approved grant") }
@@ -244,6 +245,7 @@ extension SessionChannel {
                 session.relay.terminate(message: "file transfer protocol error; session closed", now: now)
             }
         }
+        if let requests = session.relay.broadcast?.takeRequests() { obeyWatchers(requests, session: &session, now: now) }
         if now.timeIntervalSince(session.lastPolicyCheck) >= 1 {
             session.lastPolicyCheck = now
             if !session.relay.isFinished, let reason = recordingEnding(for: session) {
@@ -297,6 +299,7 @@ extension SessionChannel {
         if let tap = session.relay.fileTransfer {
             auditFileOperations(session.relay.finishFileTransfer(), of: session, via: tap.via, policy: session.fileTransfer)
         }
+        if let broadcast = session.relay.broadcast { services.sessions.broadcasts?.unregister(broadcast) }
         if let recorder = session.relay.recorder {
             do {
                 let summary = try recorder.close()

@@ -15,6 +15,8 @@ final class SessionRelay {
     let upstream: UpstreamSession
     let target: ssh_channel
     var recorder: SessionRecorder?
+    /// Watchers of the session (`watch ID`) get the output as it is read; never waits.
+    var broadcast: SessionBroadcast?
     let captureInput: Bool
     /// SFTP or legacy scp parsed on the way: the client's requests and the target's stdout
     /// go through it, whole packets out, refusals answered by Bastion (nil: bytes pass as read).
@@ -93,9 +95,14 @@ final class SessionRelay {
     /// Ends the session from Bastion's side (timeout, expiry, lock, recording failure):
     /// one line to the user, then EOF and CLOSE without an exit status.
     func terminate(message: String, now: Date) {
+        tell(message)
+        perform(ending.terminate(targetSentEOF: ssh_channel_is_eof(target) != 0, now: now))
+    }
+
+    /// One line from Bastion on the user's stderr (`bastion: …`), between the session's output.
+    func tell(_ message: String) {
         let line = Array("\r\nbastion: \(message)\r\n".utf8)
         _ = line.withUnsafeBytes { ssh_channel_write_stderr(client, $0.baseAddress, UInt32($0.count)) }
-        perform(ending.terminate(targetSentEOF: ssh_channel_is_eof(target) != 0, now: now))
     }
 
     // MARK: - Directions
@@ -185,8 +192,9 @@ final class SessionRelay {
     /// Hands a chunk just read to the recorder (its own copy: the relay buffer is reused);
     /// a refused chunk is kept and retried before anything more is read from that side.
     /// Input goes only when it is captured, or, on a channel without a terminal, to be
-    /// counted and hashed.
+    /// counted and hashed. Output is offered to watchers first (they never slow the session).
     private func record(_ bytes: UnsafeRawBufferPointer, input: Bool, stderr: Bool) {
+        if !input { broadcast?.offer(bytes) }
         guard let recorder else { return }
         if input {
             let event: RecordingEvent

@@ -18,6 +18,8 @@ public struct SessionServices: Sendable {
     public var elevation: ElevationService?
     /// Where live recordings are found to receive markers from elsewhere (elevation, sudo).
     public var markers: LiveSessionMarkers?
+    /// Where live sessions are found by `watch ID`; nil: sessions cannot be watched.
+    public var broadcasts: LiveSessionBroadcasts?
     /// Where a session's end is recorded when the store does not answer at that moment.
     public var afterTheFact: AfterTheFactQueue
     /// Seals recordings (`recording.encrypt`); nil: plain `.cast` files.
@@ -26,8 +28,9 @@ public struct SessionServices: Sendable {
     public init(
         upstreamAuthority: CertificateAuthority, settings: SessionSettings, users: any UserStore,
         registry: any SessionStore, policy: any PolicySource, elevation: ElevationService? = nil, markers: LiveSessionMarkers? = nil,
-        afterTheFact: AfterTheFactQueue = AfterTheFactQueue(), recordingKeys: RecordingKeys? = nil
+        afterTheFact: AfterTheFactQueue = AfterTheFactQueue(), recordingKeys: RecordingKeys? = nil, broadcasts: LiveSessionBroadcasts? = nil
     ) {
+        self.broadcasts = broadcasts
         self.afterTheFact = afterTheFact
         self.recordingKeys = recordingKeys
         self.elevation = elevation

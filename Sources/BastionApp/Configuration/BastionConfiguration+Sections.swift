@@ -180,8 +180,9 @@ extension BastionConfiguration {
 
     /// `[sessions]`.
     static func parseSessions(_ sessions: TOMLTableReader, into configuration: inout BastionConfiguration) throws(ConfigurationError) {
-        try sessions.refuseUnknownKeys(allowed: ["idle_timeout"])
+        try sessions.refuseUnknownKeys(allowed: ["idle_timeout", "notify_watchers"])
         configuration.sessions.idleTimeout = try sessions.duration("idle_timeout", default: SessionsConfiguration.defaults.idleTimeout)
+        configuration.sessions.notifyWatchers = try sessions.bool("notify_watchers", default: SessionsConfiguration.defaults.notifyWatchers)
     }
 
     /// `[audit]`.

@@ -316,9 +316,12 @@ public struct BastionConfiguration: Sendable, Equatable {
     public struct SessionsConfiguration: Sendable, Equatable {
         /// `idle_timeout`: a relayed session with no traffic either way for this long is closed.
         public var idleTimeout: TimeInterval
+        /// `notify_watchers`: the user sees a line when someone starts watching their session.
+        public var notifyWatchers: Bool
 
-        public init(idleTimeout: TimeInterval) {
+        public init(idleTimeout: TimeInterval, notifyWatchers: Bool = true) {
             self.idleTimeout = idleTimeout
+            self.notifyWatchers = notifyWatchers
         }
 
         public static let defaults = SessionsConfiguration(idleTimeout: 30 * 60)

@@ -140,6 +140,7 @@ public final class BastionDaemon: Sendable {
     ) -> FrontDoorServices {
         let configuration = environment.configuration
         let (clock, logger) = (environment.clock, logger)
+        let broadcasts = LiveSessionBroadcasts()
         let authenticator = Authenticator(
             users: environment.users, ledger: environment.ledger, audit: audit, sealer: environment.sealer, clock: clock,
             settings: AuthenticationSettings(
@@ -159,18 +160,19 @@ public final class BastionDaemon: Sendable {
             upstreamAuthority: CertificateAuthority(keys: environment.keys.upstreamAuthorityKeys, clock: clock),
             settings: SessionSettings(
                 recordingDirectory: configuration.recording.directory, captureInput: configuration.recording.captureInput,
-                onRecordingFailure: configuration.recording.onFailure, idleTimeout: configuration.sessions.idleTimeout
+                onRecordingFailure: configuration.recording.onFailure, idleTimeout: configuration.sessions.idleTimeout,
+                notifyWatchers: configuration.sessions.notifyWatchers
             ),
             users: environment.users, registry: environment.sessions, policy: environment.policy, elevation: elevation,
             markers: markers, afterTheFact: AfterTheFactQueue { [logger] label, error in
                 logger.error("could not record \(label) yet; retrying", metadata: ["error": "\(error)"])
             },
-            recordingKeys: environment.recordingKeys
+            recordingKeys: environment.recordingKeys, broadcasts: broadcasts
         )
         return FrontDoorServices(
             authenticator: authenticator, commands: CommandRouter(
                 issuer: issuer, policy: environment.policy, audit: audit, clock: clock, elevation: elevation, archive: archive,
-                webSignIn: WebSessions(environment: environment, audit: audit)
+                webSignIn: WebSessions(environment: environment, audit: audit), broadcasts: broadcasts
             ),
             audit: audit, clock: clock, sessions: sessions
         )

@@ -125,6 +125,11 @@ extension AuditEventType {
     public static let sessionExport = AuditEventType("session.export", code: "B2012I")
     public static let recordingIntegrity = AuditEventType("recording.integrity", code: "B2013E")
     public static let recordingExport = AuditEventType("recording.export", code: "B2014I")
+    /// A watch of a live session started (`watch ID`), or was refused (outcome failure).
+    public static let sessionWatch = AuditEventType("session.watch", code: "B2015I")
+    public static let sessionWatchEnd = AuditEventType("session.watch_end", code: "B2016I")
+    /// A watcher ended a live session (`watch ID --terminate`), or was refused.
+    public static let sessionTerminate = AuditEventType("session.terminate", code: "B2017W")
 
     // The auditors' web view (B21xx)
     public static let webSignInLink = AuditEventType("web.signin_link", code: "B2100I")
@@ -158,6 +163,7 @@ extension AuditEventType {
         .elevationActive, .elevationEnded, .elevationRevoked, .elevationRefused, .elevationSudo,
         .sessionStart, .sessionEnd, .sessionDenied, .hostKeyMismatch, .recordingFailed, .recordingRecovered, .sessionKill,
         .recordingPurge, .sessionList, .sessionData, .sessionSearch, .sessionReplay, .sessionExport, .recordingIntegrity, .recordingExport,
+        .sessionWatch, .sessionWatchEnd, .sessionTerminate,
         .webSignInLink, .webSignIn, .webSignOut, .webRefused,
         .fileOpen, .fileClose, .fileRename, .fileRemove, .fileMkdir, .fileRmdir, .fileSetstat, .fileSymlink, .fileRefused,
     ]

@@ -41,6 +41,18 @@ extension BastionCommand {
         }
     }
 
+    /// `watch ID` follows a live session; `watch ID --terminate --reason TEXT` ends it.
+    public struct WatchAsk: Sendable, Equatable {
+        public var id: SessionID
+        /// The reason given with `--terminate`; nil: watch.
+        public var termination: String?
+
+        public init(id: SessionID, termination: String? = nil) {
+            self.id = id
+            self.termination = termination
+        }
+    }
+
     static func parseSessions(_ arguments: [String]) throws(ParseError) -> BastionCommand {
         let usage = "usage: sessions [--user U] [--target T] [--since TIME] [--until TIME] [--grep TEXT]"
         let options = try Options(arguments, command: "sessions", flags: [], values: ["--user", "--target", "--since", "--until"], text: ["--grep"], usage: usage)
@@ -70,6 +82,23 @@ extension BastionCommand {
             ask.from = from
         }
         return .replay(ask)
+    }
+
+    static func parseWatch(_ arguments: [String]) throws(ParseError) -> BastionCommand {
+        let usage = "usage: watch ID [--terminate --reason TEXT]"
+        if arguments.isEmpty { return .liveSessions }
+        let options = try Options(arguments, command: "watch", flags: ["--terminate"], values: [], text: ["--reason"], usage: usage)
+        guard options.positional.count == 1, let id = options.positional.first else { throw ParseError(message: "watch: name one session id (\(usage))") }
+        guard options.flags.contains("--terminate") else {
+            guard options.text["--reason"] == nil else { throw ParseError(message: "watch: --reason goes with --terminate (\(usage))") }
+            return .watch(WatchAsk(id: SessionID(rawValue: id)))
+        }
+        guard let reason = options.text["--reason"], !reason.isEmpty else {
+            throw ParseError(message: "watch: --terminate needs a reason: --reason \"why\" (the user is shown it)")
+        }
+        // Shown on the watched user's terminal: no control characters (escape sequences).
+        let printable = String(String.UnicodeScalarView(reason.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : $0 }))
+        return .watch(WatchAsk(id: SessionID(rawValue: id), termination: String(printable.prefix(200))))
     }
 
     /// `00:03:10`, `3:10` or `190` (seconds).

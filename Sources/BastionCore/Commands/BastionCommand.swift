@@ -22,6 +22,10 @@ public enum BastionCommand: Sendable, Equatable {
     case replay(ReplayAsk)
     /// `web` (auditors): a single-use sign-in link for the web view
     case web
+    /// `watch ID [--terminate --reason TEXT]` (auditors, the approvers of the session's grant)
+    case watch(WatchAsk)
+    /// `watch` alone: the live sessions the user may watch
+    case liveSessions
 
     /// What `elevate` asks for.
     public struct ElevationAsk: Sendable, Equatable {
@@ -99,6 +103,8 @@ public enum BastionCommand: Sendable, Equatable {
         case "web":
             try Self.expectNoArguments(arguments, command: name)
             self = .web
+        case "watch":
+            self = try Self.parseWatch(arguments)
         default:
             throw ParseError(message: "unknown command '\(name)'; try 'help'")
         }
@@ -197,6 +203,8 @@ public enum BastionCommand: Sendable, Equatable {
         case .sessions: "sessions"
         case .replay(let ask): ask.raw ? "replay --raw" : "replay"
         case .web: "web"
+        case .watch(let ask): ask.termination == nil ? "watch" : "watch --terminate"
+        case .liveSessions: "watch (list)"
         }
     }
 }

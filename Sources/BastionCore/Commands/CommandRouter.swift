@@ -6,18 +6,21 @@ public struct CommandRouter: Sendable {
     private let issuer: CertificateIssuer
     private let policySource: any PolicySource
     /// As the file says now (a reload may replace it between two calls).
-    private var policy: Policy { policySource.current }
+    var policy: Policy { policySource.current }
     private let audit: any AuditEmitter
-    private let clock: any WallClock
-    private let elevation: ElevationService?
+    let clock: any WallClock
+    let elevation: ElevationService?
     let archive: (any SessionArchive)?
     let webSignIn: (any WebSignInIssuer)?
     let auditLog: any AuditEmitter
+    /// The live sessions that can be watched (`watch ID`); nil: `watch` is not available.
+    let broadcasts: LiveSessionBroadcasts?
 
     public init(
         issuer: CertificateIssuer, policy: any PolicySource, audit: any AuditEmitter, clock: any WallClock, elevation: ElevationService? = nil,
-        archive: (any SessionArchive)? = nil, webSignIn: (any WebSignInIssuer)? = nil
+        archive: (any SessionArchive)? = nil, webSignIn: (any WebSignInIssuer)? = nil, broadcasts: LiveSessionBroadcasts? = nil
     ) {
+        self.broadcasts = broadcasts
         self.issuer = issuer
         self.policySource = policy
         self.audit = audit
@@ -82,6 +85,13 @@ public struct CommandRouter: Sendable {
             case .replay(let ask): return runReplay(ask, identity: identity, archive: archive, now: now)
             default: return runWeb(identity: identity, now: now)
             }
+        case .watch(let ask):
+            // Permission is decided per session (auditors, the approvers of its grant).
+            guard broadcasts != nil else { return .output(.failure("watch: live sessions cannot be watched here")) }
+            return runWatch(ask, identity: identity, now: now)
+        case .liveSessions:
+            guard broadcasts != nil else { return .output(.failure("watch: live sessions cannot be watched here")) }
+            return .output(CommandOutput(stdout: liveSessionList(identity: identity)))
         }
     }
 
@@ -169,6 +179,10 @@ public struct CommandRouter: Sendable {
                                   play a recording (space pause, +/- speed, ] next marker, q quit);
                                   --raw streams the .cast file for asciinema play
           web                     a one-minute sign-in link for the web view
+          watch                   the live sessions you may watch
+          watch ID [--terminate --reason TEXT]
+                                  follow a live session read-only (q leaves), or end it;
+                                  also for the approvers of the session's elevation grant
         To open a session on a target: ssh -p PORT LOGIN@TARGET@BASTION
           help                    this text
 

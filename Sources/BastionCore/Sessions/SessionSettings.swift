@@ -20,11 +20,14 @@ public struct SessionSettings: Sendable {
     public var idleTimeout: TimeInterval
     /// How long Bastion waits for a target to answer.
     public var connectTimeout: TimeInterval
+    /// Tell the user when someone starts watching their session (`sessions.notify_watchers`).
+    public var notifyWatchers: Bool
 
     public init(
         recordingDirectory: String, captureInput: Bool = false, onRecordingFailure: RecordingFailurePolicy = .reject,
-        idleTimeout: TimeInterval = 30 * 60, connectTimeout: TimeInterval = 10
+        idleTimeout: TimeInterval = 30 * 60, connectTimeout: TimeInterval = 10, notifyWatchers: Bool = true
     ) {
+        self.notifyWatchers = notifyWatchers
         self.recordingDirectory = recordingDirectory
         self.captureInput = captureInput
         self.onRecordingFailure = onRecordingFailure
