@@ -32,6 +32,17 @@ final class DirectTCPIPForward {
         self.lastActivity = now
     }
 
+    /// The socket, for an event loop to watch (``wantsSocketReads``).
+    var descriptor: Int32 { socket }
+
+    /// Whether the next pump would read the socket: a poll on it for reading then wakes the
+    /// pump; otherwise (bytes held for a full window, or end of file) it would spin.
+    var wantsSocketReads: Bool { toChannel.isEmpty && !socketEOF && ssh_channel_window_size(channel) > 0 }
+
+    /// Whether bytes wait for a full socket or channel window (the pump must retry soon: no
+    /// poll wakes it for that).
+    var holdsBytes: Bool { !toSocket.isEmpty || !toChannel.isEmpty }
+
     /// Connects to `host:port` within `timeout`; returns a non-blocking socket.
     static func connect(host: String, port: Int, timeout: TimeInterval) -> Int32? {
         var hints = addrinfo()

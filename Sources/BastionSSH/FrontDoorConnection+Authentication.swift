@@ -7,7 +7,9 @@ extension FrontDoorConnection {
     /// publickey: a probe (`signatureState` NONE) or a signed request (VALID, the
     /// signature already checked by libssh). Enrolled keys get a partial success so that
     /// only keyboard-interactive (the TOTP code) is offered next.
-    func authenticatePublicKey(username: String, key: ssh_key, signatureState: CChar) -> Int32 {
+    func authenticatePublicKey(username sent: String, key: ssh_key, signatureState: CChar) -> Int32 {
+        // Inside a jump the client sends the target login alone; the target is the channel's.
+        let username = jump?.request(login: sent) ?? sent
         authentication.sshUsername = username
         let state = Int32(signatureState)
         let signed: Bool
@@ -21,7 +23,9 @@ extension FrontDoorConnection {
         let offered = LibSSH.blob(of: key).flatMap(OfferedKey.init(blob:))
         let probed = authentication.probedCertificate
         authentication.probedCertificate = nil
-        switch services.authenticator.evaluateKey(offered, username: username, signed: signed, connection: context, probed: probed) {
+        switch services.authenticator.evaluateKey(
+            offered, username: username, signed: signed, connection: context, probed: probed, requiredUser: jump?.user
+        ) {
         case .acceptable(let verified):
             authentication.probedCertificate = verified
             return LibSSH.authSuccess  // answers the probe with PK_OK

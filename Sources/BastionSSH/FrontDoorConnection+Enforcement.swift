@@ -31,8 +31,9 @@ extension FrontDoorConnection {
         )
         if !channels.contains(where: \.isBusy) {
             // Nothing runs on a session channel: idle since the last forwarded byte, the last
-            // channel's end, or the login.
-            facts.lastActivity = ([identity.authenticatedAt, lastChannelClosedAt] + forwarding.open.map(\.lastActivity)).compactMap { $0 }.max()
+            // channel's end, or the login (a jump's bytes are its inner sessions').
+            facts.lastActivity = ([identity.authenticatedAt, lastChannelClosedAt] + (forwarding.open + jumps.map(\.forward)).map(\.lastActivity))
+                .compactMap { $0 }.max()
         }
         return facts
     }

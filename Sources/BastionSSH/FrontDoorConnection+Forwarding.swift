@@ -16,6 +16,11 @@ extension FrontDoorConnection {
         let port = Int(ssh_message_channel_request_open_destination_port(message))
         let endpoint = EnforcementFacts.Forward(host: host, port: port)
         let destination = endpoint.destination
+        // `ssh -J`: a target's name (or address) is answered by Bastion's own server. Inside a
+        // jump, destinations are ordinary ones (no jump within a jump).
+        if jump == nil, let target = services.sessions.policy.jumpTarget(host: host, port: port) {
+            return openJump(message, to: target, endpoint: endpoint)
+        }
         guard let identity, phase.isOpen, admitChannel(.directTCPIP(endpoint)) else { return 1 }
         guard let socket = DirectTCPIPForward.connect(host: host, port: port, timeout: services.sessions.settings.connectTimeout) else {
             refuseForwarding("direct-tcpip to \(destination): destination unreachable")

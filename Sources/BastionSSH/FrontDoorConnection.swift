@@ -25,6 +25,10 @@ final class FrontDoorConnection: @unchecked Sendable {
     let services: FrontDoorServices
     var logger: Logger
     let context: ConnectionContext
+    /// Set on the inner connection of an `ssh -J` jump (FrontDoorConnection+Jump).
+    let jump: JumpContext?
+    /// Starts inner connections for this connection's jumps.
+    let acceptJump: JumpAcceptor
 
     /// Where the connection stands (authenticating, open, ending, hanging up).
     var phase = ConnectionPhase.authenticating
@@ -39,7 +43,8 @@ final class FrontDoorConnection: @unchecked Sendable {
             // The first check a second from now: a client's channel right after login is
             // checked as it opens, and a refusal is then told on that channel.
             lastEnforcement = Date()
-            if let identity { registry.authenticated(self, as: identity.user.name.rawValue) }
+            // An inner connection is part of its outer one: not a connection of its own for `max_connections`.
+            if let identity, jump == nil { registry.authenticated(self, as: identity.user.name.rawValue) }
         }
     }
 
@@ -49,6 +54,8 @@ final class FrontDoorConnection: @unchecked Sendable {
     /// When the last session channel was freed: idle time of a connection left with none.
     var lastChannelClosedAt: Date?
     var forwarding = ForwardingState()
+    /// `direct-tcpip` channels to targets, answered by inner connections (FrontDoorConnection+Jump).
+    var jumps: [JumpBridge] = []
 
     /// The last once-a-second check (FrontDoorConnection+Enforcement).
     var lastEnforcement = Date.distantPast
@@ -68,8 +75,11 @@ final class FrontDoorConnection: @unchecked Sendable {
 
     init(
         session: ssh_session, peer: Peer, ticket: Int, acceptedAt: Date, admission: AdmissionGate, registry: ConnectionRegistry,
-        configuration: SSHServerConfiguration, services: FrontDoorServices, logger: Logger
+        configuration: SSHServerConfiguration, services: FrontDoorServices, logger: Logger, jump: JumpContext? = nil,
+        acceptJump: @escaping JumpAcceptor
     ) {
+        self.jump = jump
+        self.acceptJump = acceptJump
         self.registry = registry
         self.session = session
         self.ticket = ticket
@@ -81,6 +91,7 @@ final class FrontDoorConnection: @unchecked Sendable {
         self.context = ConnectionContext(id: id, remoteAddress: peer.address, remotePort: peer.port)
         self.logger = logger
         self.logger[metadataKey: "conn"] = "\(id)"
+        if let jump { self.logger[metadataKey: "jump"] = "\(jump.outerConnection) \(jump.target)" }
         serverCallbacks.initialize(to: ssh_server_callbacks_struct())
     }
 
@@ -115,7 +126,8 @@ final class FrontDoorConnection: @unchecked Sendable {
     /// Tells admission how the connection ended: nothing when it authenticated (its slot was
     /// freed then), else whether its source earned a penalty.
     private func reportEnd() {
-        guard !isAuthenticated else { return }
+        // An inner connection never went through admission (its outer connection did).
+        guard !isAuthenticated, jump == nil else { return }
         var cause = handshakeFailure
         if evicted.load(ordering: .relaxed) || closeRequestedFlag {
             cause = nil
@@ -136,6 +148,7 @@ final class FrontDoorConnection: @unchecked Sendable {
             // free the channels before the session that owns them.
             closeChannels(event: event)
             closeForwards()
+            closeJumps(event: event)
             // While the session is still in the event: libssh flushes the disconnect
             // through the session's poll handle, which the event holds.
             let disconnectMessage = phase.disconnectMessage
@@ -178,6 +191,7 @@ final class FrontDoorConnection: @unchecked Sendable {
             let rc = ssh_event_dopoll(event, pollTimeoutMilliseconds)
             if ssh_is_connected(session) == 0 { break }
             serviceForwards()
+            serviceJumps(event: event)
             if identity != nil, Date().timeIntervalSince(lastEnforcement) >= 1 {
                 lastEnforcement = Date()
                 enforce(now: services.clock.now())
@@ -236,7 +250,8 @@ final class FrontDoorConnection: @unchecked Sendable {
     /// partial packet of a bulk transfer back.
     private var pollTimeoutMilliseconds: Int32 {
         // Every turn of the loop: no allocation.
-        var relaying = false
+        // A jump's socket is in the event while it may be read: only bytes held back need a turn soon.
+        var relaying = jumps.contains { $0.forward.holdsBytes || !$0.inEvent }
         for channel in channels {
             guard let relay = channel.live?.relay else { continue }
             if relay.holdsPartialPacket { return 1 }

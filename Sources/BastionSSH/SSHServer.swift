@@ -18,6 +18,11 @@ import Glibc
 public final class SSHServer: Sendable {
     private struct State {
         var bind: BindHandle?
+        /// The bind of `ssh -J` inner connections (same host key and algorithms), used by
+        /// connection threads under this lock.
+        var jumpBind: BindHandle?
+        /// Inner connections' tickets: negative, never admission's.
+        var lastJumpTicket = 0
         var listener: ListeningSocket?
         var stopping = false
         var acceptThreadDone = false
@@ -79,16 +84,25 @@ public final class SSHServer: Sendable {
         ssh_init()
         signal(SIGPIPE, SIG_IGN)
         let bind = try makeBind()
+        let jumpBind: OpaquePointer
         let listener: ListeningSocket
+        do {
+            jumpBind = try makeBind()
+        } catch {
+            ssh_bind_free(bind)
+            throw error
+        }
         do {
             listener = try ListeningSocket.open(host: configuration.host, port: configuration.port)
         } catch {
             ssh_bind_free(bind)
+            ssh_bind_free(jumpBind)
             throw error
         }
         let handle = BindHandle(pointer: bind)
         state.withLock {
             $0.bind = handle
+            $0.jumpBind = BindHandle(pointer: jumpBind)
             $0.listener = listener
         }
         let thread = Thread { [self] in admissionLoop(handle, listener) }
@@ -108,6 +122,49 @@ public final class SSHServer: Sendable {
         connections.closeAll()
         while listener != nil, !state.withLock({ $0.acceptThreadDone }) { usleep(10_000) }
         connections.waitUntilEmpty(timeout: 5)
+        state.withLock { state in
+            if let jumpBind = state.jumpBind { ssh_bind_free(jumpBind.pointer) }
+            state.jumpBind = nil
+        }
+    }
+
+    /// Starts the inner connection of an `ssh -J` jump on `fd` (one end of a socket pair whose
+    /// other end the outer connection bridges to its `direct-tcpip` channel). No admission: the
+    /// outer connection is authenticated. Owns `fd` from here on.
+    func acceptJump(fd: Int32, jump: JumpContext) -> Bool {
+        guard let session = ssh_new() else {
+            close(fd)
+            return false
+        }
+        ssh_options_set(session, SSH_OPTIONS_COMPRESSION_C_S, "none")
+        ssh_options_set(session, SSH_OPTIONS_COMPRESSION_S_C, "none")
+        let ticket = state.withLock { state -> Int? in
+            guard !state.stopping, let bind = state.jumpBind, ssh_bind_accept_fd(bind.pointer, session, fd) == SSH_OK else { return nil }
+            state.lastJumpTicket -= 1
+            return state.lastJumpTicket
+        }
+        guard let ticket else {
+            let owned = ssh_get_fd(session) == fd
+            ssh_free(session)
+            if !owned { close(fd) }
+            return false
+        }
+        launch(FrontDoorConnection(
+            session: session, peer: jump.source, ticket: ticket, acceptedAt: services.clock.now(), admission: admission, registry: connections,
+            configuration: configuration, services: services, logger: logger, jump: jump, acceptJump: jumpAcceptor
+        ))
+        return true
+    }
+
+    /// How connections start inner connections (the server holds its connections, not the reverse).
+    private var jumpAcceptor: JumpAcceptor {
+        { [weak self] fd, jump in
+            guard let self else {
+                close(fd)
+                return false
+            }
+            return self.acceptJump(fd: fd, jump: jump)
+        }
     }
 
     /// Whether the admission loop went round within `seconds` (the systemd watchdog's check:
@@ -311,10 +368,14 @@ public final class SSHServer: Sendable {
             admission.ended(ticket, source: peer.address, cause: nil, now: services.clock.now())
             return
         }
-        let connection = FrontDoorConnection(
+        launch(FrontDoorConnection(
             session: session, peer: peer, ticket: ticket, acceptedAt: acceptedAt, admission: admission, registry: connections, configuration: configuration,
-            services: services, logger: logger
-        )
+            services: services, logger: logger, acceptJump: jumpAcceptor
+        ))
+    }
+
+    /// Runs an accepted connection on a thread of its own.
+    private func launch(_ connection: FrontDoorConnection) {
         connections.register(connection)
         let thread = Thread { [connections] in
             connection.run()

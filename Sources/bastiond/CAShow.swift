@@ -8,6 +8,8 @@ struct CAShow: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "show", abstract: "Print both CA public keys.")
 
     @OptionGroup var options: ConfigOption
+    @Flag(help: "Print only the known_hosts line for ssh -J through Bastion (every target's name, Bastion's host key).")
+    var knownHosts = false
 
     struct Group: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -17,6 +19,16 @@ struct CAShow: ParsableCommand {
 
     func run() throws {
         let environment = try Startup.open(options.config)
+        if knownHosts {
+            // No @cert-authority line: libssh 0.10.6's server cannot present host certificates
+            // (JumpConfig), so the jump server presents Bastion's host key under each target's name.
+            let line = JumpConfig.knownHostsLine(
+                hostKey: environment.keys.hostPublicKey, targets: Array(environment.policy.current.targets.values)
+            )
+            guard !line.isEmpty else { throw Refusal(message: "ca show --known-hosts: no targets are declared") }
+            print(line)
+            return
+        }
         let now = environment.clock.now()
         print("# user CA: signs engineers' certificates; trusted only by Bastion itself")
         Self.show(environment.keys.userAuthorityKeys, comment: "bastion-user-ca", now: now)

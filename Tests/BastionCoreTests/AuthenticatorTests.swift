@@ -264,3 +264,39 @@ struct AuthenticatorTests {
         #expect(fixture.lastReason == "password authentication without a prior accepted key")
     }
 }
+
+extension AuthenticatorTests {
+    @Test("inside an ssh -J jump only the outer user logs in: another user's key or certificate is denied and audited")
+    func jumpRequiresTheOuterUser() throws {
+        let fixture = try Fixture()
+        let certificate = try fixture.aliceCertificate(serial: 42, validFor: 3600)
+        try fixture.recordIssued(serial: 42, validFor: 3600)
+        let alice = try #require(UserName("alice"))
+        let bob = try #require(UserName("bob"))
+        guard case .authenticated = fixture.authenticator.evaluateKey(
+            .certificate(certificate), username: "root@web01", signed: true, connection: fixture.connection, requiredUser: alice
+        ) else {
+            Issue.record("alice's certificate inside alice's jump must log in")
+            return
+        }
+        guard case .denied(.notTheJumpUser(outer: "bob")) = fixture.authenticator.evaluateKey(
+            .certificate(certificate), username: "root@web01", signed: false, connection: fixture.connection, requiredUser: bob
+        ) else {
+            Issue.record("alice's certificate inside bob's jump must be refused, on the probe already")
+            return
+        }
+        #expect(fixture.lastReason?.contains("not the jump's user (bob)") == true)
+        guard case .denied(.notTheJumpUser) = fixture.authenticator.evaluateKey(
+            .plain(fixture.aliceKey), username: "root@web01", signed: true, connection: fixture.connection, requiredUser: bob
+        ) else {
+            Issue.record("alice's key inside bob's jump must be refused before the code is asked")
+            return
+        }
+        guard case .needsTOTP = fixture.authenticator.evaluateKey(
+            .plain(fixture.aliceKey), username: "root@web01", signed: true, connection: fixture.connection, requiredUser: alice
+        ) else {
+            Issue.record("alice's key inside alice's jump asks for the code")
+            return
+        }
+    }
+}

@@ -62,7 +62,7 @@ extension BastionConfiguration {
     static func parseSSH(_ ssh: TOMLTableReader, into configuration: inout BastionConfiguration) throws(ConfigurationError) {
         try ssh.refuseUnknownKeys(allowed: [
             "listen", "login_grace_time", "max_startups", "per_source_max_startups", "penalties", "penalty_exempt",
-            "max_connections_per_source", "kex_algorithms", "ciphers", "macs", "trusted_proxies",
+            "max_connections_per_source", "kex_algorithms", "ciphers", "macs", "trusted_proxies", "public_address",
         ])
         configuration.ssh.listen = try ssh.listenAddress("listen", default: SSHConfiguration.defaults.listen)
         configuration.ssh.loginGraceTime = try ssh.duration(
@@ -73,6 +73,9 @@ extension BastionConfiguration {
         try ssh.admission(into: &configuration.ssh)
         configuration.ssh.trustedProxies = try ssh.cidrList("trusted_proxies")
         configuration.ssh.algorithms = try ssh.algorithms()
+        if ssh.table["public_address"] != nil {
+            configuration.ssh.publicAddress = try ssh.listenAddress("public_address", default: SSHConfiguration.defaults.listen, allowingPortZero: false)
+        }
     }
 
     /// `[http]`.

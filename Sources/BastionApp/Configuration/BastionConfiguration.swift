@@ -192,6 +192,10 @@ public struct BastionConfiguration: Sendable, Equatable {
         public var algorithms: SSHAlgorithms = .defaults
         /// `trusted_proxies`: load balancers that must send a PROXY v2 header (none by default).
         public var trustedProxies: CIDRList?
+        /// `public_address`: `HOST:PORT` engineers' `ssh` reaches the front door at (what
+        /// `ssh-config` writes in `ProxyJump`). Unset: the host of `http.public_url` with the
+        /// port of `listen`.
+        public var publicAddress: ListenAddress?
         /// Lines to print once at start: deprecated keys still read, values ignored.
         public var notices: [String] = []
 

@@ -154,6 +154,8 @@ public struct KeyMaterial: Sendable {
     /// The current generation's key (the one every HA node must share, and `keys list` shows).
     public var userAuthorityPublicKey: SSHPublicKey { SSHPublicKey(ed25519: userAuthorityKeys.current.publicKey, comment: "bastion-user-ca") }
     public var upstreamAuthorityPublicKey: SSHPublicKey { SSHPublicKey(ed25519: upstreamAuthorityKeys.current.publicKey, comment: "bastion-upstream-ca") }
+    /// The front door's host key, which `ssh -J` inner connections present too (`ca show --known-hosts`).
+    public var hostPublicKey: SSHPublicKey { SSHPublicKey(ed25519: hostKey.publicKey) }
 
     // MARK: - Files
 

@@ -99,6 +99,7 @@ public final class BastionDaemon: Sendable {
             in: configuration.recording.directory, keys: environment.recordingKeys, audit: audit, clock: clock, logger: logger
         )
         let readiness = Readiness(onReady: announcingReadiness(onReady))
+        let boundPort = BoundPort()
         let sshServer = SSHServer(
             configuration: SSHServerConfiguration(
                 host: configuration.ssh.listen.host, port: configuration.ssh.listen.port,
@@ -106,7 +107,8 @@ public final class BastionDaemon: Sendable {
                 admission: configuration.ssh.admission, penalties: configuration.ssh.penalties, algorithms: configuration.ssh.algorithms,
                 trustedProxies: configuration.ssh.trustedProxies
             ),
-            services: makeFrontDoorServices(audit: audit, markers: markers, elevation: elevation, archive: archive), logger: logger
+            services: makeFrontDoorServices(audit: audit, markers: markers, elevation: elevation, archive: archive, boundPort: boundPort),
+            logger: logger
         )
         configuration.ssh.notices.forEach { logger.warning("\($0)") }
         let http = makeHTTP(
@@ -119,7 +121,10 @@ public final class BastionDaemon: Sendable {
         try audit.append(AuditEvent(type: .serverStart, time: clock.now(), actor: .init(user: nil, method: "daemon"), details: startDetails))
         let group = makeServiceGroup(
             [
-                SSHService(server: sshServer, onListening: { readiness.set(ssh: $0) }), http,
+                SSHService(server: sshServer, onListening: {
+                    boundPort.set($0)
+                    readiness.set(ssh: $0)
+                }), http,
                 SIEMService(
                     relays: relays, pool: relayPool, outbox: environment.siemOutbox, audit: audit, alertDepth: configuration.siem.alertDepth,
                     alertAge: configuration.siem.alertAge, registry: registry, clock: clock, logger: logger
@@ -136,7 +141,7 @@ public final class BastionDaemon: Sendable {
 
     /// What every SSH connection is served with: authentication, the commands, sessions.
     private func makeFrontDoorServices(
-        audit: some AuditEmitter, markers: LiveSessionMarkers, elevation: ElevationService, archive: SessionArchiveService
+        audit: some AuditEmitter, markers: LiveSessionMarkers, elevation: ElevationService, archive: SessionArchiveService, boundPort: BoundPort
     ) -> FrontDoorServices {
         let configuration = environment.configuration
         let (clock, logger) = (environment.clock, logger)
@@ -172,7 +177,10 @@ public final class BastionDaemon: Sendable {
         return FrontDoorServices(
             authenticator: authenticator, commands: CommandRouter(
                 issuer: issuer, policy: environment.policy, audit: audit, clock: clock, elevation: elevation, archive: archive,
-                webSignIn: WebSessions(environment: environment, audit: audit), broadcasts: broadcasts
+                webSignIn: WebSessions(environment: environment, audit: audit), broadcasts: broadcasts,
+                jump: { [address = configuration.sshPublicAddress, hostKey = environment.keys.hostPublicKey] in
+                    JumpConfig(host: address.host, port: address.port == 0 ? boundPort.value : address.port, hostKey: hostKey)
+                }
             ),
             audit: audit, clock: clock, sessions: sessions
         )

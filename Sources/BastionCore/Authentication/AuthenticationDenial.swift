@@ -14,6 +14,8 @@ public enum AuthenticationDenial: Sendable, Hashable, CustomStringConvertible {
     case wrongCode
     case replayedCode
     case methodNotAllowed(String)
+    /// An `ssh -J` login inside Bastion's jump channel by another user than the outer one.
+    case notTheJumpUser(outer: String)
     /// A store, the audit log or the key material failed: fail closed.
     case internalFailure
 
@@ -32,6 +34,7 @@ public enum AuthenticationDenial: Sendable, Hashable, CustomStringConvertible {
         case .wrongCode: "wrong TOTP code"
         case .replayedCode: "TOTP code already used"
         case .methodNotAllowed(let method): "\(method) authentication without a prior accepted key"
+        case .notTheJumpUser(let outer): "inner login of an ssh -J jump is not the jump's user (\(outer))"
         case .internalFailure: "internal failure (store, audit log or key material; see the daemon log)"
         }
     }

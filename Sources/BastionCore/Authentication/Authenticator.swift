@@ -77,9 +77,11 @@ public struct Authenticator: Sendable {
 
     /// Evaluates a publickey request. `signed` is false for a probe ("would you accept
     /// this key?") and true once the SSH engine verified the client's signature; `probed` is
-    /// what this connection's probe answered, if it verified a certificate.
+    /// what this connection's probe answered, if it verified a certificate. `requiredUser`: the
+    /// only user who may log in (the outer user of an `ssh -J` jump); anyone else is denied.
     public func evaluateKey(
-        _ offered: OfferedKey?, username: String, signed: Bool, connection: ConnectionContext, probed: VerifiedCertificate? = nil
+        _ offered: OfferedKey?, username: String, signed: Bool, connection: ConnectionContext, probed: VerifiedCertificate? = nil,
+        requiredUser: UserName? = nil
     ) -> KeyDecision {
         let now = clock.now()
         func deny(_ reason: AuthenticationDenial, fingerprint: String?, user: String? = nil) -> KeyDecision {
@@ -103,6 +105,9 @@ public struct Authenticator: Sendable {
                 case .target:
                     guard let owner = try users.owner(of: key) else { return deny(.keyNotEnrolled, fingerprint: key.fingerprint) }
                     name = owner
+                }
+                if let requiredUser, name != requiredUser {
+                    return deny(.notTheJumpUser(outer: requiredUser.rawValue), fingerprint: key.fingerprint, user: name.rawValue)
                 }
                 guard let user = try users.user(named: name) else {
                     return deny(.unknownUser, fingerprint: key.fingerprint)
@@ -135,6 +140,9 @@ public struct Authenticator: Sendable {
                     case .issuedTo(let verified): name = verified
                     case .refused(let reason): return deny(reason, fingerprint: fingerprint)
                     }
+                }
+                if let requiredUser, name != requiredUser {
+                    return deny(.notTheJumpUser(outer: requiredUser.rawValue), fingerprint: fingerprint, user: name.rawValue)
                 }
                 guard let user = try users.user(named: name) else {
                     return deny(.unknownUser, fingerprint: fingerprint)

@@ -6,6 +6,8 @@ public enum BastionCommand: Sendable, Equatable {
     case menu
     case whoami
     case targets
+    /// `ssh-config`: a `Host` block per reachable target, through `ssh -J`.
+    case sshConfig
     case cert(ttl: TimeInterval?)
     case help
     /// `elevate TARGET --reason TEXT [--login L] [--for DURATION] [--no-wait]`
@@ -69,6 +71,9 @@ public enum BastionCommand: Sendable, Equatable {
         case "targets":
             try Self.expectNoArguments(arguments, command: name)
             self = .targets
+        case "ssh-config":
+            try Self.expectNoArguments(arguments, command: name)
+            self = .sshConfig
         case "cert":
             var ttl: TimeInterval?
             var rest = arguments[...]
@@ -194,6 +199,7 @@ public enum BastionCommand: Sendable, Equatable {
         case .menu: "menu"
         case .whoami: "whoami"
         case .targets: "targets"
+        case .sshConfig: "ssh-config"
         case .cert: "cert"
         case .help: "help"
         case .elevate: "elevate"

@@ -15,12 +15,17 @@ public struct CommandRouter: Sendable {
     let auditLog: any AuditEmitter
     /// The live sessions that can be watched (`watch ID`); nil: `watch` is not available.
     let broadcasts: LiveSessionBroadcasts?
+    /// For `ssh-config` (read when it runs: the port may be known only once listening); nil:
+    /// the command says it is not configured.
+    let jump: (@Sendable () -> JumpConfig)?
 
     public init(
         issuer: CertificateIssuer, policy: any PolicySource, audit: any AuditEmitter, clock: any WallClock, elevation: ElevationService? = nil,
-        archive: (any SessionArchive)? = nil, webSignIn: (any WebSignInIssuer)? = nil, broadcasts: LiveSessionBroadcasts? = nil
+        archive: (any SessionArchive)? = nil, webSignIn: (any WebSignInIssuer)? = nil, broadcasts: LiveSessionBroadcasts? = nil,
+        jump: (@Sendable () -> JumpConfig)? = nil
     ) {
         self.broadcasts = broadcasts
+        self.jump = jump
         self.issuer = issuer
         self.policySource = policy
         self.audit = audit
@@ -61,6 +66,9 @@ public struct CommandRouter: Sendable {
             return .output(CommandOutput(stdout: Self.helpText))
         case .targets:
             return .output(CommandOutput(stdout: TargetsReport(reachable: policy.reachableTargets(forRoles: identity.user.roles)).text))
+        case .sshConfig:
+            guard let jump else { return .output(.failure("ssh-config: this bastion does not know its public address (ssh.public_address)")) }
+            return .output(CommandOutput(stdout: jump().sshConfig(user: identity.user.name, reachable: policy.reachableTargets(forRoles: identity.user.roles))))
         case .cert(let ttl):
             switch issuer.issue(for: identity, requestedTTL: ttl) {
             case .issued(let certificate, let note):
@@ -165,6 +173,7 @@ public struct CommandRouter: Sendable {
                                   (needs key + TOTP; save it as ~/.ssh/id_ed25519-cert.pub)
           whoami                  who you are, your roles, how you authenticated
           targets                 the targets you may reach, with the logins allowed
+          ssh-config              ~/.ssh/config blocks for your targets (ssh TARGET through ssh -J)
           elevate TARGET --reason TEXT [--login LOGIN] [--for DURATION] [--no-wait]
                                   ask a second engineer for a privileged login (default root)
                                   or sudo on TARGET; waits for the decision (Ctrl-C withdraws)

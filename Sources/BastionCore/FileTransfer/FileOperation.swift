@@ -74,10 +74,12 @@ public struct FileOperation: Sendable, Equatable {
     /// The audit record's `reason` for a failure outcome.
     public var reason: String? { denied ?? failure }
 
-    /// The audit record's `details`: `path`, `to`, `flags`, `name`, `request`, `bytes_read`,
-    /// `bytes_written`, `sha256`, `sha256_status` (only those that apply).
+    /// The audit record's `details`: `path`, `to`, `flags`, `name`, `request`, and for `close`
+    /// `bytes_read`, `bytes_written`, `sha256`, `sha256_status` (only those that apply).
     public var details: [String: String] {
-        var details = ["path": path]
+        var details: [String: String] = [:]
+        // A refused request without a path (`other`) has none to search by.
+        if !path.isEmpty { details["path"] = path }
         details["to"] = secondPath
         details["flags"] = flags
         details["name"] = name

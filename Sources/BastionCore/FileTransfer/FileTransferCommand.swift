@@ -13,8 +13,10 @@ public enum FileTransferCommand: Sendable, Equatable {
     /// Classifies `commandLine`; nil when it is no file transfer.
     public static func recognise(_ commandLine: String) -> FileTransferCommand? {
         guard let words = ShellWords.split(commandLine) else {
-            // Shell syntax Bastion does not follow: judge by the first word as written.
-            let first = commandLine.split(whereSeparator: { $0 == " " || $0 == "\t" }).first.map(String.init) ?? ""
+            // Shell syntax Bastion does not follow: judge by the first word, quotes dropped.
+            let first = commandLine.split(whereSeparator: { $0 == " " || $0 == "\t" }).first.map { word in
+                String(word.filter { !"'\"\\".contains($0) })
+            } ?? ""
             if isProgram(first, "scp") { return .unparsedSCP }
             if isProgram(first, "sftp-server") { return .sftpServer }
             return nil

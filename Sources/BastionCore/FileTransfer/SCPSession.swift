@@ -83,7 +83,6 @@ public struct SCPSession {
         var finished = operations
         operations = []
         if transfer != nil { finished.append(close(failure: "channel ended before the file was complete")) }
-        state = .awaiting(.start)
         return finished
     }
 
@@ -128,7 +127,7 @@ public struct SCPSession {
                     case .line, .dataMessage:
                         // Held until the newline, then forwarded only if it parses.
                         copied = true
-                        output.append(contentsOf: raw[runStart ..< index])
+                        output.append(contentsOf: input[runStart ..< index])
                         guard let newline = raw[index...].firstIndex(of: UInt8(ascii: "\n")) else {
                             try hold(raw[index...])
                             index = raw.count

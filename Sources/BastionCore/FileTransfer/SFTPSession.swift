@@ -180,7 +180,8 @@ public struct SFTPSession {
                 switch packet(UnsafeRawBufferPointer(rebasing: raw[index + 4 ..< end]), fromClient: fromClient) {
                 case .forward: break
                 case .drop:
-                    if runStart < index { output.append(contentsOf: raw[runStart ..< index]) }
+                    // From the array, not the raw buffer: an ArraySlice appends with one memcpy.
+                    if runStart < index { output.append(contentsOf: input[runStart ..< index]) }
                     runStart = end
                 case .fail(let failed):
                     frameError = failed

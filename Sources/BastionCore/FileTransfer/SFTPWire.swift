@@ -1,5 +1,5 @@
-/// The numbers of SFTP version 3 (draft-ietf-secsh-filexfer-02, what OpenSSH speaks) and
-/// the OpenSSH extensions (PROTOCOL.sftp-server... `PROTOCOL` §4-5 of OpenSSH).
+/// The numbers of SFTP version 3 (draft-ietf-secsh-filexfer-02, what OpenSSH speaks); the
+/// OpenSSH extensions are named in OpenSSH's `PROTOCOL` file (§4).
 enum SFTPWire {
     /// OpenSSH's `SFTP_MAX_MSG_LENGTH`: both its client and server refuse longer packets.
     static let maximumPacketLength = 256 * 1024

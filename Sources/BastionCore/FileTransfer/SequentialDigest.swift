@@ -37,7 +37,7 @@ struct SequentialDigest {
         } else if offset > nextOffset, waiting[offset] == nil, waitingByteCount + bytes.count <= Self.fileWindowByteCount,
             budget.reserve(bytes.count)
         {
-            waiting[offset] = [UInt8](bytes)
+            waiting[offset] = [UInt8](bytes.assumingMemoryBound(to: UInt8.self))
             waitingByteCount += bytes.count
         } else {
             giveUp(.nonSequential, budget: &budget)
