@@ -96,14 +96,16 @@ struct FailClosedRelayTests {
     @Test("a session whose session.start cannot be recorded does not run; a forward whose forward.open cannot be recorded does not open")
     func sessionAndForwardRefused() async throws {
         try await withRelay(configure: { configuration in
-            // The target's own sshd is the forward's destination: any listener will do.
+            // The target's own sshd is the forward's destination: any listener will do. Named
+            // `localhost`: a target's own address and port would be answered by Bastion itself
+            // (ssh -J, JumpTests), not forwarded.
             let port = configuration.policy.targets["web01"]?.port ?? 0
-            configuration.policy.roles["ops"]?.directTCPIPDestinations = ["127.0.0.1:\(port)"]
+            configuration.policy.roles["ops"]?.directTCPIPDestinations = ["localhost:\(port)"]
         }) { bastion, sshd in
             let alice = try await RelayTests.operatorWithCertificate(bastion)
             let ssh = try ProcessRunner.locate("ssh")
             let session = alice.clientOptions(useCertificate: true) + ["-p", String(bastion.endpoints.sshPort), "root@web01@127.0.0.1", "echo relayed-ok"]
-            let forward = alice.clientOptions(useCertificate: true) + ["-p", String(bastion.endpoints.sshPort), "-W", "127.0.0.1:\(sshd.port)", "alice@127.0.0.1"]
+            let forward = alice.clientOptions(useCertificate: true) + ["-p", String(bastion.endpoints.sshPort), "-W", "localhost:\(sshd.port)", "alice@127.0.0.1"]
 
             try Self.refuse(types: ["session.start", "forward.open"], in: bastion)
             let refusedSession = try await ProcessRunner.run(ssh, session, timeout: 20)
