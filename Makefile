@@ -9,7 +9,7 @@ BUILD_PACKAGES := pkg-config libssh-dev libssl-dev libsqlite3-dev libqrencode-de
 # Scripts/build-deb: objdump and strip (binutils); dpkg-deb is dpkg's own.
 DEB_PACKAGES := binutils
 # DebianPackageTests also lints the package and scores its unit (systemd-analyze).
-TEST_PACKAGES := openssh-client openssh-server oathtool asciinema expect curl tmux python3 python3-paramiko sqlite3 rsyslog rsyslog-openssl openssl pamtester sudo chromium postgresql haproxy $(DEB_PACKAGES) lintian systemd softhsm2 opensc
+TEST_PACKAGES := openssh-client openssh-server rsync ansible-core oathtool asciinema expect curl tmux python3 python3-paramiko sqlite3 rsyslog rsyslog-openssl openssl pamtester sudo chromium postgresql haproxy $(DEB_PACKAGES) lintian systemd softhsm2 opensc
 BENCH_PACKAGES := $(TEST_PACKAGES)
 # Scripts/fetch-web-assets: pip downloads asciinema-player for the web view (Debian's pip is python3 -m pip).
 WEB_PACKAGES := python3 python3-pip

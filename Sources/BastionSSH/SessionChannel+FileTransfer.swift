@@ -62,7 +62,7 @@ extension SessionChannel {
             var details = operation.details
             details["session_id"] = session.id.rawValue
             details["login"] = session.login
-            details["via"] = via
+            details["protocol"] = via
             let type: AuditEventType
             if operation.denied != nil {
                 type = .fileRefused

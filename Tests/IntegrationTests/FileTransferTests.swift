@@ -64,7 +64,7 @@ struct FileTransferTests {
 
             let written = try #require(try await Self.record(bastion, "file.close") { $0["path"] == remote && $0["bytes_written"] == "3000000" })
             #expect(written["sha256"] == digest)
-            #expect(written["via"] == "sftp")
+            #expect(written["protocol"] == "sftp")
             #expect(written["flags"]?.contains("write") == true)
             let read = try #require(try await Self.record(bastion, "file.close") { $0["path"] == remote && $0["bytes_read"] == "3000000" })
             #expect(read["sha256"] == digest)
@@ -103,9 +103,9 @@ struct FileTransferTests {
                 let down = try await ProcessRunner.run("scp", alice.clientOptions(useCertificate: true) + flags + ["-P", port, "root@web01@127.0.0.1:\(remote)", back])
                 #expect(down.status == 0, "\(mode) download: \(down)")
                 #expect(try await RelayTests.sha256(back) == digest)
-                let upload = try await Self.record(bastion, "file.close") { $0["via"] == mode && $0["bytes_written"] == "1500000" && $0["path"]?.hasPrefix(remote) == true }
+                let upload = try await Self.record(bastion, "file.close") { $0["protocol"] == mode && $0["bytes_written"] == "1500000" && $0["path"]?.hasPrefix(remote) == true }
                 #expect(upload?["sha256"] == digest, "\(mode): no upload record with the file's digest")
-                let download = try await Self.record(bastion, "file.close") { $0["via"] == mode && $0["bytes_read"] == "1500000" && $0["path"]?.hasPrefix(remote) == true }
+                let download = try await Self.record(bastion, "file.close") { $0["protocol"] == mode && $0["bytes_read"] == "1500000" && $0["path"]?.hasPrefix(remote) == true }
                 #expect(download?["sha256"] == digest, "\(mode): no download record with the file's digest")
             }
         }

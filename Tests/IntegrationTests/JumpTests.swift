@@ -344,7 +344,17 @@ struct JumpTests {
             let copied = bastion.directory.file("copied.bin")
             let scp = try await ProcessRunner.run("scp", ["-F", config, "-q", source, "web01:\(copied)"], timeout: 60)
             #expect(scp.status == 0, "\(scp)")
-            #expect(try await RelayTests.sha256(copied) == (try await RelayTests.sha256(source)))
+            let digest = try await RelayTests.sha256(source)
+            #expect(try await RelayTests.sha256(copied) == digest)
+            // scp (SFTP mode) through the jump is parsed like any session: one record with the file's digest.
+            let closed = try await FileTransferTests.record(bastion, "file.close") { $0["path"] == copied && $0["bytes_written"] == "300000" }
+            #expect(closed?["sha256"] == digest, "no file.close with the copied file's digest")
+            #expect(closed?["protocol"] == "sftp")
+            let legacy = bastion.directory.file("copied-legacy.bin")
+            let scpO = try await ProcessRunner.run("scp", ["-F", config, "-q", "-O", source, "web01:\(legacy)"], timeout: 60)
+            #expect(scpO.status == 0, "\(scpO)")
+            let legacyClosed = try await FileTransferTests.record(bastion, "file.close") { $0["protocol"] == "scp" && $0["bytes_written"] == "300000" }
+            #expect(legacyClosed?["sha256"] == digest, "no scp -O file.close with the file's digest")
 
             let tree = bastion.directory.file("tree")
             try FileManager.default.createDirectory(atPath: tree + "/sub", withIntermediateDirectories: true)
@@ -357,6 +367,36 @@ struct JumpTests {
 
             let starts = try await bastion.auditDetails("session.start")
             #expect(starts.count >= 3 && starts.allSatisfy { $0["via"] == "jump" }, "\(starts)")
+        }
+    }
+
+    @Test("Ansible (ansible-core) with ProxyJump from ssh-config runs a module on the target: recorded, its files audited")
+    func ansibleThroughTheJump() async throws {
+        try await withRelay { bastion, _ in
+            let alice = try await RelayTests.operatorWithCertificate(bastion)
+            let printed = try await alice.ssh(["ssh-config"], answer: .none, useCertificate: true)
+            try #require(printed.status == 0, "\(printed)")
+            let config = bastion.directory.file("ansible-ssh-config")
+            try (printed.stdout + "\n" + Self.commonOptions(alice) + "\n").write(toFile: config, atomically: true, encoding: .utf8)
+            let temp = bastion.directory.file("ansible-tmp")
+            try FileManager.default.createDirectory(atPath: temp, withIntermediateDirectories: true)
+            let environment = [
+                // Only -F: no ControlPersist master left running after the test.
+                "ANSIBLE_SSH_ARGS": "-F \(config) -o ControlMaster=no -o ControlPath=none",
+                "ANSIBLE_LOCAL_TEMP": temp + "/local", "ANSIBLE_REMOTE_TEMP": temp + "/remote",
+                "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_HOME": temp,
+            ]
+            let ansible = try await ProcessRunner.run(
+                "ansible", ["web01", "-i", "web01,", "-e", "ansible_python_interpreter=/usr/bin/python3", "-m", "ansible.builtin.command", "-a", "echo via-ansible"],
+                environment: environment, timeout: 120
+            )
+            #expect(ansible.status == 0, "\(ansible)")
+            #expect(ansible.stdout.contains("via-ansible"), "\(ansible)")
+            let starts = try await bastion.auditDetails("session.start")
+            #expect(!starts.isEmpty && starts.allSatisfy { $0["via"] == "jump" }, "\(starts)")
+            // Ansible copies its module over SFTP: that file is in the audit log too.
+            let module = try await FileTransferTests.record(bastion, "file.close") { ($0["bytes_written"].flatMap(Int.init) ?? 0) > 0 }
+            #expect(module?["sha256"]?.count == 64, "no file.close for the module Ansible copied")
         }
     }
 }
