@@ -106,6 +106,8 @@ enum RelayBenchmark {
     /// Idle sessions started at once; the next batch waits until these are all established.
     static let idleBatch = 20
     static let routes: [RelayClients.Route] = [.direct, .jump, .bastiond]
+    /// Bulk routes: also bastiond through `ssh -J` (recorded the same way).
+    static let bulkRoutes: [RelayClients.Route] = routes + [.bastiondJump]
 
     /// Sets up the target sshd and a relaying bastiond, runs every measure, stops both.
     ///
@@ -166,7 +168,7 @@ enum RelayBenchmark {
         )
 
         // One session per route must work before anything is measured.
-        for route in routes {
+        for route in bulkRoutes {
             let output: String
             do {
                 output = try ProcessLauncher.output(clients.arguments(route, command: "echo relay-ok"), scratch: scratch.path)
@@ -193,9 +195,9 @@ enum RelayBenchmark {
         }
 
         // Routes in turn, each round: the best of the rounds counts (the machine is shared).
-        var relays = [RelayClients.Route.bastiond: daemon.pid]
+        var relays = [RelayClients.Route.bastiond: daemon.pid, .bastiondJump: daemon.pid]
         relays[.libsshFloor] = floor?.pid
-        let meter = CPUMeter(relays: relays, recordings: [.bastiond: recordings], target: targetDaemon.pid)
+        let meter = CPUMeter(relays: relays, recordings: [.bastiond: recordings, .bastiondJump: recordings], target: targetDaemon.pid)
         let uploadRoutes = routes + (floor == nil ? [] : [.libsshFloor])
         for round in 1...options.rounds {
             for route in uploadRoutes where parts.contains("upload") {
@@ -205,7 +207,7 @@ enum RelayBenchmark {
                 }
                 result.upload[route] = faster(result.upload[route], transfer)
             }
-            for route in routes where parts.contains("download") {
+            for route in bulkRoutes where parts.contains("download") {
                 BastionBench.note("round \(round)/\(options.rounds): bulk download \(options.bulkMiB) MiB \(route.rawValue)")
                 let transfer = try meter.measure(route) { () throws(BenchError) in
                     try download(
@@ -220,7 +222,7 @@ enum RelayBenchmark {
             }
         }
         if parts.contains("sftp") {
-            result.sftp = try sftpTransfers(routes: routes, clients: clients, meter: meter, options: options, scratch: scratch)
+            result.sftp = try sftpTransfers(routes: bulkRoutes, clients: clients, meter: meter, options: options, scratch: scratch)
         }
         if parts.contains("streaming") {
             result.streaming = try streamingComparison(

@@ -12,6 +12,9 @@ struct RelayClients {
         case direct
         case jump = "ssh -J"
         case bastiond
+        /// `ssh -J alice@bastiond root@web01`: bastiond answering the jump with its own server,
+        /// recorded like `bastiond` (issue 19: the same figures within 10%).
+        case bastiondJump = "bastiond -J"
         /// `libssh-floor`: libssh alone relaying to the same target, for scale (not a product route).
         case libsshFloor = "libssh alone"
     }
@@ -37,12 +40,18 @@ struct RelayClients {
             arguments = ["ssh", "-F", directConfig, "-J", "root@localhost:\(targetPort)", "-p", String(targetPort)]
         case .bastiond:
             arguments = ["ssh", "-F", bastiondConfig, "-p", String(bastiondPort)]
+        case .bastiondJump:
+            arguments = ["ssh", "-F", bastiondConfig, "-J", "alice@127.0.0.1:\(bastiondPort)"]
         case .libsshFloor:
             // It accepts any key, and relays with the direct route's certificate.
             arguments = ["ssh", "-F", directConfig, "-p", String(floorPort ?? 0)]
         }
         if tty { arguments.append("-tt") }
-        arguments.append(route == .bastiond ? "root@web01@127.0.0.1" : "root@127.0.0.1")
+        switch route {
+        case .bastiond: arguments.append("root@web01@127.0.0.1")
+        case .bastiondJump: arguments.append("root@web01")
+        default: arguments.append("root@127.0.0.1")
+        }
         arguments.append(command)
         return arguments
     }

@@ -122,7 +122,7 @@ enum RelayReport {
     private static func transferRow(_ label: String, _ transfers: [RelayClients.Route: RelayBenchmark.Transfer], goal: Bool) -> String {
         guard let direct = transfers[.direct] else { return row(label, "n/a") }
         var parts = ["direct " + rate(direct)]
-        for route in [RelayClients.Route.jump, .bastiond, .libsshFloor] {
+        for route in [RelayClients.Route.jump, .bastiond, .bastiondJump, .libsshFloor] {
             guard let transfer = transfers[route] else { continue }
             parts.append("\(route.rawValue) \(rate(transfer)) " + String(format: "%.2fx", transfer.mebibytesPerSecond / direct.mebibytesPerSecond))
         }
@@ -140,7 +140,7 @@ enum RelayReport {
             let perGiB = 1024 / (Double(transfer.bytes) / 1_048_576)
             var text = "\(route.rawValue) " + String(format: "client %.2f", cpu.client * perGiB)
             if let relay = cpu.relay {
-                text += " + " + (route == .bastiond ? "bastiond" : "libssh-floor") + String(format: " %.2f", relay * perGiB)
+                text += " + " + (route == .libsshFloor ? "libssh-floor" : "bastiond") + String(format: " %.2f", relay * perGiB)
             }
             text += String(format: " + target %.2f = %.2f", cpu.target * perGiB, cpu.total * perGiB)
             return text
@@ -156,7 +156,12 @@ enum RelayReport {
     private static func jumpGoal(_ transfers: [RelayClients.Route: RelayBenchmark.Transfer]) -> String {
         guard let jump = transfers[.jump], let relayed = transfers[.bastiond] else { return "" }
         let ratio = relayed.mebibytesPerSecond / jump.mebibytesPerSecond
-        return String(format: "   bastiond / ssh -J %.2fx", ratio) + verdict(ratio >= jumpGoal, "≥ \(jumpGoal)x ssh -J")
+        var text = String(format: "   bastiond / ssh -J %.2fx", ratio) + verdict(ratio >= jumpGoal, "≥ \(jumpGoal)x ssh -J")
+        if let throughJump = transfers[.bastiondJump] {
+            let same = throughJump.mebibytesPerSecond / relayed.mebibytesPerSecond
+            text += String(format: "   bastiond -J / bastiond %.2fx", same) + verdict(abs(same - 1) <= 0.1, "within 10%")
+        }
+        return text
     }
 
     private static func bastiondCPUGoal(_ transfers: [RelayClients.Route: RelayBenchmark.Transfer]) -> String {

@@ -19,7 +19,7 @@ extension RelayBenchmark {
         var result = SFTPResult()
         for round in 1...options.rounds {
             for route in routes {
-                let remote = scratch.file("sftp-remote-\(route == .bastiond ? "b" : "o")")
+                let remote = scratch.file("sftp-remote-\(route.hashValue)")
                 let back = scratch.file("sftp-back")
                 BastionBench.note("round \(round)/\(options.rounds): sftp put \(options.bulkMiB) MiB \(route.rawValue)")
                 let up = try meter.measure(route) { () throws(BenchError) in
@@ -57,6 +57,8 @@ extension RelayClients {
             ["sftp", "-F", directConfig, "-J", "root@localhost:\(targetPort)", "-P", String(targetPort), "-b", batch, "root@127.0.0.1"]
         case .bastiond:
             ["sftp", "-F", bastiondConfig, "-P", String(bastiondPort), "-b", batch, "root@web01@127.0.0.1"]
+        case .bastiondJump:
+            ["sftp", "-F", bastiondConfig, "-J", "alice@127.0.0.1:\(bastiondPort)", "-b", batch, "root@web01"]
         }
     }
 }
