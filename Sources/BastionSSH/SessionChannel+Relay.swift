@@ -130,7 +130,8 @@ extension SessionChannel {
                     streams: terminal == nil
                 ),
                 clock: services.clock,
-                keys: sessions.recordingKeys
+                keys: sessions.recordingKeys,
+                captureStreams: sessions.settings.captureStreams
             )
         } catch {
             connection.audit(.recordingFailed, outcome: .failure, target: targetName, reason: "\(error)", details: [

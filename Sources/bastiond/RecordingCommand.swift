@@ -1,6 +1,7 @@
 import ArgumentParser
 import BastionApp
 import BastionCore
+import BastionCrypto
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -11,7 +12,7 @@ import Glibc
 /// (`recording.export`) before a byte is written.
 struct RecordingCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "recording", abstract: "Session recordings (sealed at rest).", subcommands: [Export.self]
+        commandName: "recording", abstract: "Session recordings (sealed at rest).", subcommands: [Export.self, Streams.self]
     )
 
     struct Export: ParsableCommand {
@@ -44,6 +45,59 @@ struct RecordingCommand: ParsableCommand {
             let written = text.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
             guard written == text.count, fsync(fd) == 0 else { throw Refusal(message: "cannot write \(to): \(String(cString: strerror(errno)))") }
             print("wrote \(to) (\(text.count) bytes, session \(found.id))")
+        }
+    }
+
+    /// `bastiond recording streams ID --to DIR`: the exact stdin, stdout and stderr of a
+    /// channel without a terminal, kept with `recording.capture_streams = true`; each file is
+    /// checked against the digests `session.end` recorded before it is written.
+    struct Streams: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a session's captured stdin, stdout and stderr (recording.capture_streams) into a new directory (audited)."
+        )
+        @OptionGroup var options: ConfigOption
+        @Argument(help: "The session id (see `ssh … sessions`).") var session: String
+        @Option(help: "The directory to create (mode 0700) for stdin, stdout and stderr.") var to: String
+
+        func run() throws {
+            let environment = try Startup.open(options.config)
+            let archive = SessionArchiveService(environment: environment)
+            guard let found = try archive.session(id: SessionID(rawValue: session)), let recording = found.recording else {
+                throw Refusal(message: "no ended session \(session) with a recording (see `ssh … sessions`)")
+            }
+            // The recording must be the one session.end describes; the digests come from that record.
+            if case .failure(let refusal) = archive.readVerified(found) { throw Refusal(message: "\(refusal.reason); export refused") }
+            guard FileManager.default.fileExists(atPath: CapturedStreams.path(castPath: recording)) else {
+                throw Refusal(message: "session \(session) has no stream capture (recording.capture_streams was off, or it had a terminal)")
+            }
+            let streams: CapturedStreams
+            do { streams = try CapturedStreams.read(castPath: recording, keys: environment.recordingKeys) } catch {
+                throw Refusal(message: "\(error)")
+            }
+            let ended = try environment.auditLog.search(AuditQuery(type: AuditEventType.sessionEnd.name, session: found.id.rawValue)).last
+            let details = ended.flatMap { try? AuditEvent(canonicalJSON: Array($0.json.utf8)) }?.details ?? [:]
+            let files = [("stdin", streams.stdin), ("stdout", streams.stdout), ("stderr", streams.stderr)]
+            for (name, bytes) in files {
+                let digest = Hex.string(SHA256.hash(bytes))
+                guard details["\(name)_sha256"] == digest else {
+                    throw Refusal(message: "the captured \(name) does not match the SHA-256 in session.end; export refused")
+                }
+            }
+            try environment.auditLog.append(AuditEvent(
+                type: .recordingExport, time: environment.clock.now(), actor: AuditCommand.auditor,
+                session: .init(id: found.id, login: found.login), target: found.target,
+                details: ["session_id": found.id.rawValue, "to": to, "streams": "stdin,stdout,stderr"]
+            ))
+            guard mkdir(to, 0o700) == 0 else { throw Refusal(message: "cannot create \(to): \(String(cString: strerror(errno)))") }
+            for (name, bytes) in files {
+                let path = to + "/" + name
+                let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+                guard fd >= 0 else { throw Refusal(message: "cannot create \(path): \(String(cString: strerror(errno)))") }
+                defer { close(fd) }
+                let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+                guard written == bytes.count, fsync(fd) == 0 else { throw Refusal(message: "cannot write \(path): \(String(cString: strerror(errno)))") }
+                print("wrote \(path) (\(bytes.count) bytes, sha256 \(Hex.string(SHA256.hash(bytes))))")
+            }
         }
     }
 }

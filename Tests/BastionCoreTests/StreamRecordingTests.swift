@@ -71,4 +71,28 @@ import Testing
         #expect(StreamContent.isBinary([0x80]))
         #expect(StreamContent.isBinary(Array("\u{1F}\u{8B}".utf8) + [0x08, 0x00]))  // gzip magic
     }
+
+    @Test func captureStreamsKeepsTheBytesExactlyAndDecodesACutShortFile() throws {
+        let store = try RecordingTempDirectory()
+        let clock = RecordingTestClock()
+        let recorder = try SessionRecorder(
+            directory: store.path, metadata: streamMetadata(startedAt: clock.now()), clock: clock, captureStreams: true
+        )
+        let binary: [UInt8] = (0..<50_000).map { UInt8(truncatingIfNeeded: $0 &* 7919) }
+        #expect(recorder.offer(.uncapturedInput(Array("in".utf8))))
+        #expect(recorder.offerOutput(binary))
+        #expect(recorder.offer(.errorOutput(Array("warn\n".utf8))))
+        let summary = try recorder.close()
+        let path = try #require(summary.streams["streams_file"])
+        #expect(path == CapturedStreams.path(castPath: recorder.path))
+        #expect(summary.streams["streams_sha256"] == (try RecordingTools.sha256sum(path)))
+        let streams = try CapturedStreams.read(castPath: recorder.path, keys: nil)
+        #expect(streams == CapturedStreams(stdin: Array("in".utf8), stdout: binary, stderr: Array("warn\n".utf8)))
+        // A crash cuts the last record short: what it holds is still there.
+        let whole = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        let cut = try #require(StreamCaptureFile.decode(Array(whole.dropLast(3))))
+        #expect(cut[.stdout] == binary)
+        #expect(cut[.stderr] == Array("wa".utf8))
+        #expect(StreamCaptureFile.decode(Array("not a capture".utf8)) == nil)
+    }
 }

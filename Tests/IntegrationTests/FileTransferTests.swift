@@ -158,4 +158,43 @@ struct FileTransferTests {
             #expect(echo.stdout == "still-here\n", "\(echo)")
         }
     }
+
+    @Test("recording.capture_streams keeps an exec channel's stdin, stdout and stderr exactly, sealed; recording streams writes them back")
+    func captureStreams() async throws {
+        try await withRelay(configure: { $0.recording.captureStreams = true }) { bastion, _ in
+            let alice = try await RelayTests.operatorWithCertificate(bastion)
+            let input = try Self.payload(bastion, "stdin.bin", size: 300_000)
+            let output = try Self.payload(bastion, "stdout.bin", size: 500_001)
+            let result = try await ProcessRunner.run(
+                "ssh", alice.clientOptions(useCertificate: true) + ["-p", String(bastion.endpoints.sshPort), "root@web01@127.0.0.1", "sha256sum >&2; cat \(output)"],
+                input: try Data(contentsOf: URL(fileURLWithPath: input)), timeout: 60
+            )
+            #expect(result.status == 0, "\(result)")
+            let inputDigest = try await RelayTests.sha256(input)
+            let outputDigest = try await RelayTests.sha256(output)
+            let end = try #require(try await Self.record(bastion, "session.end") { $0["stdin_bytes"] == "300000" })
+            #expect(end["stdin_sha256"] == inputDigest)
+            #expect(end["stdout_sha256"] == outputDigest)
+            let capture = try #require(end["streams_file"])
+            // Sealed at rest like the recording: no plaintext of what crossed.
+            let raw = try Data(contentsOf: URL(fileURLWithPath: capture))
+            #expect(raw.prefix(8) == Data("BASTREC\0".utf8), "the stream capture is not sealed")
+            #expect(raw.range(of: try Data(contentsOf: URL(fileURLWithPath: output)).subdata(in: 1000..<1064)) == nil)
+            #expect(end["streams_sha256"] == (try await RelayTests.sha256(capture)))
+
+            let config = bastion.directory.file("cli.toml")
+            try BastionHarness.configText(in: bastion.directory).write(toFile: config, atomically: true, encoding: .utf8)
+            let id = try #require(end["session_id"])
+            let out = bastion.directory.file("streams-out")
+            let exported = try await BastiondBinary.run(["recording", "streams", id, "--to", out, "--config", config])
+            #expect(exported.status == 0, "\(exported)")
+            #expect(try await RelayTests.sha256(out + "/stdin") == inputDigest)
+            #expect(try await RelayTests.sha256(out + "/stdout") == outputDigest)
+            #expect((try? String(contentsOfFile: out + "/stderr", encoding: .utf8))?.hasPrefix(inputDigest) == true)
+            #expect(try await Self.record(bastion, "recording.export") { $0["streams"] != nil } != nil)
+            // A second export never replaces the first.
+            let again = try await BastiondBinary.run(["recording", "streams", id, "--to", out, "--config", config])
+            #expect(again.status != 0)
+        }
+    }
 }

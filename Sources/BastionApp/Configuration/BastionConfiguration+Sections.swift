@@ -148,10 +148,11 @@ extension BastionConfiguration {
 
     /// `[recording]`.
     static func parseRecording(_ recording: TOMLTableReader, into configuration: inout BastionConfiguration) throws(ConfigurationError) {
-        try recording.refuseUnknownKeys(allowed: ["dir", "capture_input", "on_failure", "encrypt"])
+        try recording.refuseUnknownKeys(allowed: ["dir", "capture_input", "on_failure", "encrypt", "capture_streams"])
         configuration.recording.encrypt = try recording.bool("encrypt", default: RecordingConfiguration.defaults.encrypt)
         configuration.recording.directory = try recording.nonEmptyString("dir", default: RecordingConfiguration.defaults.directory)
         configuration.recording.captureInput = try recording.bool("capture_input", default: false)
+        configuration.recording.captureStreams = try recording.bool("capture_streams", default: false)
         let policy = try recording.string("on_failure", default: "reject")
         guard let onFailure = SessionSettings.RecordingFailurePolicy(rawValue: policy) else {
             throw recording.error("on_failure", "must be reject, terminate or continue, not \"\(policy)\"")

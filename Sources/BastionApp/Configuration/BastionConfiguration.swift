@@ -303,6 +303,9 @@ public struct BastionConfiguration: Sendable, Equatable {
         /// `encrypt`: each recording sealed under its own data key, wrapped by the master key
         /// (docs/keys.md). Plaintext recordings made before stay readable.
         public var encrypt: Bool
+        /// `capture_streams`: channels without a terminal also keep their stdin, stdout and
+        /// stderr byte for byte in `<id>.streams` beside the `.cast` (sealed like it).
+        public var captureStreams = false
 
         public init(
             directory: String, captureInput: Bool = false, onFailure: SessionSettings.RecordingFailurePolicy = .reject, encrypt: Bool = true

@@ -163,7 +163,8 @@ public struct MasterKeyRotation: Sendable {
         guard let enumerator = FileManager.default.enumerator(atPath: root) else { return [] }
         var found: [SealedRecording] = []
         while let relative = enumerator.nextObject() as? String {
-            guard relative.hasSuffix(".cast") else { continue }
+            // Stream captures (`recording.capture_streams`) have data keys of their own.
+            guard relative.hasSuffix(".cast") || relative.hasSuffix(".streams") else { continue }
             let path = root + "/" + relative
             guard let handle = FileHandle(forReadingAtPath: path) else { continue }
             let head = (try? handle.read(upToCount: SealedRecordingHeader.maximumWrappedKeyByteCount + 4_096)).map(Array.init) ?? []

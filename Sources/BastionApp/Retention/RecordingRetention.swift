@@ -46,6 +46,10 @@ public struct RecordingRetention: Sendable {
             ))
             try FileManager.default.removeItem(atPath: file.path)
             try? FileManager.default.removeItem(atPath: RecordingKeySidecar.path(for: file.path))
+            // `recording.capture_streams`: the session's exact bytes go with its recording.
+            let streams = CapturedStreams.path(castPath: file.path)
+            try? FileManager.default.removeItem(atPath: streams)
+            try? FileManager.default.removeItem(atPath: RecordingKeySidecar.path(for: streams))
             outcome.deleted.append(file.path)
             outcome.bytes += contents.count
             removeIfEmpty((file.path as NSString).deletingLastPathComponent)

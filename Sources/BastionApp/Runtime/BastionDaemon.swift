@@ -161,13 +161,15 @@ public final class BastionDaemon: Sendable {
             settings: .init(defaultTTL: configuration.certificates.defaultTTL, bindSourceAddress: configuration.certificates.bindSourceAddress),
             clock: clock
         )
+        var sessionSettings = SessionSettings(
+            recordingDirectory: configuration.recording.directory, captureInput: configuration.recording.captureInput,
+            onRecordingFailure: configuration.recording.onFailure, idleTimeout: configuration.sessions.idleTimeout,
+            notifyWatchers: configuration.sessions.notifyWatchers
+        )
+        sessionSettings.captureStreams = configuration.recording.captureStreams
         let sessions = SessionServices(
             upstreamAuthority: CertificateAuthority(keys: environment.keys.upstreamAuthorityKeys, clock: clock),
-            settings: SessionSettings(
-                recordingDirectory: configuration.recording.directory, captureInput: configuration.recording.captureInput,
-                onRecordingFailure: configuration.recording.onFailure, idleTimeout: configuration.sessions.idleTimeout,
-                notifyWatchers: configuration.sessions.notifyWatchers
-            ),
+            settings: sessionSettings,
             users: environment.users, registry: environment.sessions, policy: environment.policy, elevation: elevation,
             markers: markers, afterTheFact: AfterTheFactQueue { [logger] label, error in
                 logger.error("could not record \(label) yet; retrying", metadata: ["error": "\(error)"])

@@ -34,6 +34,8 @@ struct RecordingFileWriter: Sendable {
     /// stretch being counted (shown as one marker once it ends).
     private let digests: StreamDigests?
     private var binaryStretch: (stream: StreamDigests.Stream, bytes: Int, time: TimeInterval)?
+    /// `recording.capture_streams`: the channel's bytes, exactly, beside the `.cast`.
+    private let capture: StreamCaptureFile?
     private var lastTime: TimeInterval = 0
     /// Bytes handed to write(2) successfully: always whole lines.
     private(set) var size: Int
@@ -43,12 +45,12 @@ struct RecordingFileWriter: Sendable {
     private let sealer: RecordingSealer?
 
     /// Bytes encoded but not yet written.
-    var pendingBytes: Int { buffer.count }
+    var pendingBytes: Int { buffer.count + (capture?.pendingBytes ?? 0) }
 
     /// Creates `<directory>/YYYY/MM/DD/<sessionID>.cast` with its marker and writes and
     /// fsyncs the header, so a recording that could not start is an error here, before the
     /// session is let through.
-    init(directory: String, metadata: RecordingMetadata, keys: RecordingKeys? = nil) throws(RecordingError) {
+    init(directory: String, metadata: RecordingMetadata, keys: RecordingKeys? = nil, captureStreams: Bool = false) throws(RecordingError) {
         guard RecordingFileSystem.isValidSessionID(metadata.sessionID) else {
             throw RecordingError(.invalidSessionID, "session ID \(AsciicastLine.string(metadata.sessionID)) is not a safe file name")
         }
@@ -92,8 +94,21 @@ struct RecordingFileWriter: Sendable {
             _ = unlink(markerPath)
             throw RecordingError(.cannotCreate, "writing header of \(path): \(RecordingFileSystem.errorText(failure))")
         }
+        var capture: StreamCaptureFile?
+        if captureStreams, metadata.streams {
+            do {
+                capture = try StreamCaptureFile(castPath: path, keys: keys)
+            } catch {
+                _ = close(fd)
+                _ = unlink(path)
+                _ = close(markerFD)
+                _ = unlink(markerPath)
+                throw error
+            }
+        }
         RecordingFileSystem.syncDirectory(folder)
 
+        self.capture = capture
         self.path = path
         self.markerPath = markerPath
         self.folder = folder
@@ -116,11 +131,13 @@ struct RecordingFileWriter: Sendable {
         case .input(let bytes):
             endBinaryStretch()
             digests?.add(bytes, to: .stdin)
+            capture?.append(bytes, stream: .stdin)
             let line = beginLine(time: entry.time, code: .input)
             input.append(bytes, to: &buffer)
             endLine(line)
         case .uncapturedInput(let bytes):
             digests?.add(bytes, to: .stdin)
+            capture?.append(bytes, stream: .stdin)
         case .resize(let columns, let rows):
             endBinaryStretch()
             let line = beginLine(time: entry.time, code: .resize)
@@ -138,6 +155,7 @@ struct RecordingFileWriter: Sendable {
     private mutating func appendOutput(_ bytes: [UInt8], stream: StreamDigests.Stream, time: TimeInterval) {
         if let digests {
             digests.add(bytes, to: stream)
+            capture?.append(bytes, stream: stream)
             if StreamContent.isBinary(bytes) {
                 if binaryStretch?.stream != stream {
                     endBinaryStretch()
@@ -173,6 +191,7 @@ struct RecordingFileWriter: Sendable {
     /// Writes the buffered lines with write(2). On failure the file is cut back to the last
     /// whole line, so it stays readable up to there.
     mutating func flush() throws(RecordingError) {
+        try capture?.flush()
         guard !buffer.isEmpty else { return }
         var bytes = buffer
         if let sealer {
@@ -233,6 +252,13 @@ struct RecordingFileWriter: Sendable {
             } else {
                 file = try RecordingFileSystem.sha256Hex(ofFile: fd).get()
             }
+            var streams = digests?.summary() ?? [:]
+            if let capture {
+                let captured = try capture.finish()
+                streams["streams_file"] = capture.path
+                streams["streams_size"] = String(captured.size)
+                streams["streams_sha256"] = captured.sha256
+            }
             let summary = RecordingSummary(
                 path: path,
                 size: file.size,
@@ -240,7 +266,7 @@ struct RecordingFileWriter: Sendable {
                 sha256: file.sha256,
                 events: events,
                 plaintextSHA256: sealer?.plaintextSHA256,
-                streams: digests?.summary() ?? [:]
+                streams: streams
             )
             _ = close(fd)
             _ = unlink(markerPath)
@@ -256,6 +282,7 @@ struct RecordingFileWriter: Sendable {
     /// Closes both descriptors and leaves the marker for recovery: after a write failure,
     /// and in the test hook that imitates `kill -9` (buffered lines are lost, as they would be).
     func closeKeepingMarker() {
+        capture?.abandon()
         _ = close(fd)
         _ = close(markerFD)
     }

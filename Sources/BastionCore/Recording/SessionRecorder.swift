@@ -34,6 +34,8 @@ public final class SessionRecorder: Sendable {
     /// - Parameters:
     ///   - queueCapacity: events the queue holds before offers are refused (at least 1).
     ///   - flushInterval: the longest an accepted event waits before write(2).
+    ///   - captureStreams: on a channel without a terminal, also keep its bytes exactly in
+    ///     `<id>.streams` (`recording.capture_streams`).
     /// - Throws: `.invalidSessionID`, or `.cannotCreate` when a directory, the file or its
     ///   header cannot be created (missing parent, a file in the way, disk full, duplicate ID).
     public init(
@@ -42,9 +44,10 @@ public final class SessionRecorder: Sendable {
         queueCapacity: Int = 256,
         clock: any WallClock,
         flushInterval: Duration = .milliseconds(500),
-        keys: RecordingKeys? = nil
+        keys: RecordingKeys? = nil,
+        captureStreams: Bool = false
     ) throws(RecordingError) {
-        let writer = try RecordingFileWriter(directory: directory, metadata: metadata, keys: keys)
+        let writer = try RecordingFileWriter(directory: directory, metadata: metadata, keys: keys, captureStreams: captureStreams)
         self.path = writer.path
         self.markerPath = writer.markerPath
         self.metadata = metadata

@@ -16,6 +16,8 @@ public struct SessionSettings: Sendable {
 
     public var recordingDirectory: String
     public var captureInput: Bool
+    /// `recording.capture_streams`: non-PTY channels' bytes kept exactly in `<id>.streams`.
+    public var captureStreams = false
     public var onRecordingFailure: RecordingFailurePolicy
     public var idleTimeout: TimeInterval
     /// How long Bastion waits for a target to answer.
