@@ -2,8 +2,18 @@
 // the pages' content security policy allows no inline script. Reads the #player element's
 // data attributes (cast URL, markers as [[seconds, label], ...], poster) and makes the
 // marker links seek the player.
+// On a live session's page (#live), it follows the session's stream instead: the player's
+// eventsource driver, read-only, drawn as soon as output arrives (no buffering delay).
 (function () {
   "use strict";
+  var live = document.getElementById("live");
+  if (live && window.AsciinemaPlayer) {
+    window.AsciinemaPlayer.create({ driver: "eventsource", url: live.dataset.stream, bufferTime: 0 }, live, {
+      autoPlay: true,
+      fit: "width"
+    });
+    return;
+  }
   var element = document.getElementById("player");
   if (!element || !window.AsciinemaPlayer) { return; }
   var markers = [];

@@ -9,6 +9,7 @@ extension SessionChannel {
         let broadcast = SessionBroadcast(info: SessionBroadcast.Info(
             id: session.id, user: user, login: session.login, target: session.target, grantID: session.grantID, startedAt: session.startedAt
         ))
+        if let terminal { broadcast.resize(.init(columns: Int(terminal.columns), rows: Int(terminal.rows))) }
         relay.broadcast = broadcast
         broadcasts.register(broadcast)
     }

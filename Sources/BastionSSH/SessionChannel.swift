@@ -173,6 +173,7 @@ final class SessionChannel {
         guard let relay = live?.relay else { return }
         ssh_channel_change_pty_size(relay.target, columns, rows)
         _ = relay.recorder?.offerResize(columns: Int(columns), rows: Int(rows))
+        relay.broadcast?.resize(.init(columns: Int(columns), rows: Int(rows)))
     }
 
     /// Tells the user why the connection ends (a command's stderr, exit status 1), or ends

@@ -65,7 +65,7 @@ struct RouteTests {
             WebSessions(store: webStore, users: users, policy: policy, audit: audit, clock: clock, publicURL: "https://bastion.example.com")
         }
 
-        func application(slack: Bool = false, mutualTLS: Bool = false) -> some ApplicationProtocol {
+        func application(slack: Bool = false, mutualTLS: Bool = false, broadcasts: LiveSessionBroadcasts? = nil) -> some ApplicationProtocol {
             let router = OperationsRouter.make(registry: PrometheusCollectorRegistry(), isHealthy: { true })
             HTTPRoutes.register(on: router, context: HTTPRouteContext(
                 elevation: elevation, audit: audit, clock: clock, logger: Logger(label: "test"),
@@ -74,7 +74,7 @@ struct RouteTests {
                 slackActions: slack
                     ? SlackActionHandler(users: [:], signature: SlackRequestSignature(signingSecret: "s3cret"), elevation: elevation, audit: audit, clock: clock)
                     : nil,
-                requireClientCertificate: mutualTLS
+                requireClientCertificate: mutualTLS, broadcasts: broadcasts
             ))
             return Application(router: router)
         }

@@ -6,7 +6,7 @@ import Testing
 
 /// SFTP and legacy scp parsed on the relay: a `file.*` record per file with the SHA-256 that
 /// `sha256sum` prints on both ends, and `roles.NAME.file_transfer` enforced with real clients.
-@Suite("File transfers, file by file")
+@Suite("File transfers, file by file", .serialized)
 struct FileTransferTests {
     static let roles = """
         [roles.reader]

@@ -11,7 +11,7 @@ import Glibc
 /// `ssh -J alice@bastion:PORT root@web01`: Bastion answers the `direct-tcpip` channel to a
 /// target with its own SSH server, so the session is authenticated, authorised, recorded and
 /// audited exactly like `ssh -p PORT root@web01@bastion`. Stock OpenSSH 9.2 on both ends.
-@Suite("ssh -J through Bastion")
+@Suite("ssh -J through Bastion", .serialized)
 struct JumpTests {
     /// An `ssh -F` file for `engineer`: its key and certificate everywhere (ProxyJump passes only
     /// `-F` to the jump's own ssh), the bastion not checked (other tests do), and targets checked

@@ -7,7 +7,7 @@ import Testing
 /// Live watch with real programs: an engineer's shell in one tmux, an auditor's
 /// `ssh -t … watch ID` in another; the approver of a grant watching the elevated session it
 /// opened; refusals that do not tell whether a session exists; `--terminate`.
-@Suite("Live watch")
+@Suite("Live watch", .serialized)
 struct WatchTests {
     static func sshCommand(_ engineer: Engineer, _ bastion: BastionHarness, user: String, _ command: String? = nil) -> String {
         (["ssh", "-tt"] + engineer.clientOptions(useCertificate: true) + ["-p", String(bastion.endpoints.sshPort), "\(user)@127.0.0.1"]

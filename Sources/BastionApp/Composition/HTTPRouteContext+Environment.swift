@@ -5,7 +5,10 @@ import Logging
 
 extension HTTPRouteContext {
     /// The HTTP routes over a running bastion's stores, policy and settings.
-    init(environment: BastionEnvironment, elevation: ElevationService, archive: any SessionArchive, audit: any AuditEmitter, logger: Logger) {
+    init(
+        environment: BastionEnvironment, elevation: ElevationService, archive: any SessionArchive, audit: any AuditEmitter, logger: Logger,
+        broadcasts: LiveSessionBroadcasts? = nil
+    ) {
         let configuration = environment.configuration
         let slack = configuration.chatops.slack
         var slackActions: SlackActionHandler?
@@ -24,7 +27,7 @@ extension HTTPRouteContext {
             webSessions: WebSessions(environment: environment, audit: audit), archive: archive,
             assetsDirectory: configuration.http.assetsDirectory, sshPort: configuration.ssh.listen.port,
             publicHost: URL(string: configuration.http.publicURL)?.host ?? "bastion", slackActions: slackActions,
-            requireClientCertificate: configuration.http.tls?.clientCA != nil
+            requireClientCertificate: configuration.http.tls?.clientCA != nil, broadcasts: broadcasts
         )
     }
 }

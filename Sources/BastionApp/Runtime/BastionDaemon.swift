@@ -100,6 +100,8 @@ public final class BastionDaemon: Sendable {
         )
         let readiness = Readiness(onReady: announcingReadiness(onReady))
         let boundPort = BoundPort()
+        // Shared: `ssh … watch` and the web view's `/live/ID` follow the same sessions.
+        let broadcasts = LiveSessionBroadcasts()
         let sshServer = SSHServer(
             configuration: SSHServerConfiguration(
                 host: configuration.ssh.listen.host, port: configuration.ssh.listen.port,
@@ -107,13 +109,15 @@ public final class BastionDaemon: Sendable {
                 admission: configuration.ssh.admission, penalties: configuration.ssh.penalties, algorithms: configuration.ssh.algorithms,
                 trustedProxies: configuration.ssh.trustedProxies
             ),
-            services: makeFrontDoorServices(audit: audit, markers: markers, elevation: elevation, archive: archive, boundPort: boundPort),
+            services: makeFrontDoorServices(
+                audit: audit, markers: markers, elevation: elevation, archive: archive, boundPort: boundPort, broadcasts: broadcasts
+            ),
             logger: logger
         )
         configuration.ssh.notices.forEach { logger.warning("\($0)") }
         let http = makeHTTP(
             sshMetrics: SSHMetrics(server: sshServer, registry: registry), elevation: elevation, archive: archive, audit: audit, readiness: readiness,
-            tls: tls
+            tls: tls, broadcasts: broadcasts
         )
         try auditConfigurationChange(audit)
         var startDetails = ["ssh_listen": configuration.ssh.listen.description, "http_listen": configuration.http.listen.description]
@@ -141,11 +145,11 @@ public final class BastionDaemon: Sendable {
 
     /// What every SSH connection is served with: authentication, the commands, sessions.
     private func makeFrontDoorServices(
-        audit: some AuditEmitter, markers: LiveSessionMarkers, elevation: ElevationService, archive: SessionArchiveService, boundPort: BoundPort
+        audit: some AuditEmitter, markers: LiveSessionMarkers, elevation: ElevationService, archive: SessionArchiveService, boundPort: BoundPort,
+        broadcasts: LiveSessionBroadcasts
     ) -> FrontDoorServices {
         let configuration = environment.configuration
         let (clock, logger) = (environment.clock, logger)
-        let broadcasts = LiveSessionBroadcasts()
         let authenticator = Authenticator(
             users: environment.users, ledger: environment.ledger, audit: audit, sealer: environment.sealer, clock: clock,
             settings: AuthenticationSettings(
@@ -191,7 +195,7 @@ public final class BastionDaemon: Sendable {
     /// The HTTP side: health, metrics and every route, on `http.listen`.
     private func makeHTTP(
         sshMetrics: SSHMetrics, elevation: ElevationService, archive: SessionArchiveService, audit: some AuditEmitter, readiness: Readiness,
-        tls: TLSServerCredentials?
+        tls: TLSServerCredentials?, broadcasts: LiveSessionBroadcasts
     ) -> some Service {
         let configuration = environment.configuration
         let router = OperationsRouter.make(
@@ -203,7 +207,9 @@ public final class BastionDaemon: Sendable {
             return (try? await NIOThreadPool.singleton.runIfActive { environment.databaseCheck() }) ?? false
         }
         HTTPRoutes.register(
-            on: router, context: HTTPRouteContext(environment: environment, elevation: elevation, archive: archive, audit: audit, logger: logger)
+            on: router, context: HTTPRouteContext(
+                environment: environment, elevation: elevation, archive: archive, audit: audit, logger: logger, broadcasts: broadcasts
+            )
         )
         return Application(
             router: router,

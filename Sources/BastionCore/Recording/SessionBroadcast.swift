@@ -67,6 +67,18 @@ public final class SessionBroadcast: Sendable {
         var nextWatcher = 0
         var ended = false
         var requests = Requests()
+        var size: TerminalSize?
+    }
+
+    /// The watched terminal's size (the web view's player draws at it).
+    public struct TerminalSize: Sendable, Equatable {
+        public var columns: Int
+        public var rows: Int
+
+        public init(columns: Int, rows: Int) {
+            self.columns = columns
+            self.rows = rows
+        }
     }
 
     public let info: Info
@@ -109,6 +121,11 @@ public final class SessionBroadcast: Sendable {
         }
     }
 
+    /// The user's terminal has this size now (a PTY request, a window change).
+    public func resize(_ size: TerminalSize) {
+        state.withLock { $0.size = size }
+    }
+
     /// The session is over: watchers get what is left, then the end.
     public func end() {
         state.withLock { $0.ended = true }
@@ -117,6 +134,8 @@ public final class SessionBroadcast: Sendable {
     // MARK: - The watchers' side
 
     public var isEnded: Bool { state.withLock { $0.ended } }
+    /// Nil without a PTY.
+    public var size: TerminalSize? { state.withLock { $0.size } }
     public var watchers: Int { watcherCount.load(ordering: .relaxed) }
 
     /// Starts a watch by `name`: its buffer starts with the recent output. Nil once the session ended.

@@ -24,12 +24,15 @@ public struct HTTPRouteContext: Sendable {
     /// `http.client_ca` is set: the sudo check requires a verified client certificate naming
     /// the target.
     public var requireClientCertificate: Bool
+    /// The live sessions the web view lists and streams (`/live/ID`); nil: none.
+    public var broadcasts: LiveSessionBroadcasts?
 
     public init(
         elevation: ElevationService, audit: any AuditEmitter, clock: any WallClock, logger: Logger, sudoCheck: SudoCheck,
         webSessions: WebSessions, archive: any SessionArchive, assetsDirectory: String, sshPort: Int, publicHost: String,
-        slackActions: SlackActionHandler?, requireClientCertificate: Bool = false
+        slackActions: SlackActionHandler?, requireClientCertificate: Bool = false, broadcasts: LiveSessionBroadcasts? = nil
     ) {
+        self.broadcasts = broadcasts
         self.requireClientCertificate = requireClientCertificate
         self.elevation = elevation
         self.audit = audit

@@ -15,8 +15,8 @@ enum WebPage {
         var grep = ""
     }
 
-    static func list(_ sessions: [IndexedSession], filter: Filter, viewer: String, message: String? = nil) -> String {
-        var body = "<h1>Recorded sessions</h1>\n"
+    static func list(_ sessions: [IndexedSession], live: [SessionBroadcast.Info] = [], filter: Filter, viewer: String, message: String? = nil) -> String {
+        var body = liveSection(live) + "<h1>Recorded sessions</h1>\n"
         if let message { body += "<p class=\"error\">\(escape(message))</p>\n" }
         body += "<form method=\"get\" action=\"/sessions\" class=\"filter\">\n"
         for (name, label, value, hint) in [
@@ -44,6 +44,40 @@ enum WebPage {
         }
         body += "</tbody>\n</table>\n<p class=\"note\">\(sessions.count) session\(sessions.count == 1 ? "" : "s"), newest first.</p>\n"
         return page(title: "Sessions", body: body, viewer: viewer)
+    }
+
+    /// The live sessions the viewer may watch, each linking to its live page; nothing when none.
+    static func liveSection(_ live: [SessionBroadcast.Info]) -> String {
+        guard !live.isEmpty else { return "" }
+        var body = "<h1>Live sessions</h1>\n<table class=\"live\">\n"
+        body += "<thead><tr><th>ID</th><th>User</th><th>Login@target</th><th>Start (UTC)</th><th>Grant</th></tr></thead>\n<tbody>\n"
+        for info in live {
+            body += "<tr><td><a href=\"/live/\(escape(info.id.rawValue))\">\(escape(info.id.rawValue))</a></td><td>\(escape(info.user))</td>"
+            body += "<td>\(escape(info.login))@\(escape(info.target))</td><td>\(escape(time(info.startedAt)))</td>"
+            body += "<td>\(escape(info.grantID?.rawValue ?? "-"))</td></tr>\n"
+        }
+        return body + "</tbody>\n</table>\n"
+    }
+
+    /// A live session's page: `player-page.js` starts the player on `/live/ID/events`.
+    static func live(_ info: SessionBroadcast.Info, viewer: String) -> String {
+        let id = escape(info.id.rawValue)
+        var body = "<p><a href=\"/sessions\">← all sessions</a></p>\n<h1>Live session \(id)</h1>\n"
+        let rows: [(String, String)] = [
+            ("User", info.user), ("Login@target", "\(info.login)@\(info.target)"), ("Start (UTC)", time(info.startedAt)),
+            ("Elevated", info.grantID.map { "yes (grant \($0))" } ?? "no"),
+        ]
+        body += "<table class=\"facts\">\n" + rows.map { "<tr><th>\(escape($0.0))</th><td>\(escape($0.1))</td></tr>" }.joined(separator: "\n") + "\n</table>\n"
+        body += "<div id=\"live\" data-stream=\"/live/\(id)/events\"></div>\n"
+        body += "<p class=\"note\">Read-only and audited; the user is told who watches. Closing this page ends the watch.</p>\n"
+        return page(
+            title: "Live session \(info.id)", body: body, viewer: viewer,
+            head: """
+                <link rel="stylesheet" href="/assets/asciinema-player.css">
+                <script src="/assets/asciinema-player.js" defer></script>
+                <script src="/assets/player-page.js" defer></script>
+                """
+        )
     }
 
     /// A marker (`"m"` event): seconds into the recording, and its label.
@@ -188,7 +222,7 @@ enum WebPage {
             .filter{display:flex;flex-wrap:wrap;gap:.6em;align-items:end}.filter label{display:flex;flex-direction:column;font-size:.9em}
             input{font-size:1em;padding:.3em}button{font-size:1em;padding:.4em 1em;background:#1f883d;color:#fff;border:0;border-radius:4px}
             header button{background:#57606a}.error{color:#cf222e;font-weight:bold}.note{color:#57606a;font-size:.9em}
-            pre{background:#fff;border:1px solid #d0d7de;padding:.6em}#player{margin:1em 0;min-height:10em}
+            pre{background:#fff;border:1px solid #d0d7de;padding:.6em}#player,#live{margin:1em 0;min-height:10em}
             </style></head>
             <body>
             \(bar)\(body)</body></html>

@@ -14,7 +14,7 @@ enum WebRoutes {
     static func register(on router: Router<BastionRequestContext>, context: HTTPRouteContext) {
         let web = WebView(
             sessions: context.webSessions, archive: context.archive, audit: context.audit, clock: context.clock, logger: context.logger,
-            assets: context.assetsDirectory, sshPort: context.sshPort, host: context.publicHost
+            assets: context.assetsDirectory, sshPort: context.sshPort, host: context.publicHost, broadcasts: context.broadcasts
         )
         router.get("/signin") { _, _ in html(.ok, WebPage.signInHelp(sshPort: web.sshPort, host: web.host)) }
         router.get("/signin/:token") { request, context in try web.signIn(request, from: context.auditConnection) }
@@ -25,6 +25,12 @@ enum WebRoutes {
         }
         router.get("/sessions/:id/cast") { request, context in
             try await web.cast(request, id: context.parameters.get("id") ?? "", from: context.auditConnection)
+        }
+        router.get("/live/:id") { request, context in
+            try web.livePage(request, id: context.parameters.get("id") ?? "", from: context.auditConnection)
+        }
+        router.get("/live/:id/events") { request, context in
+            try web.liveEvents(request, id: context.parameters.get("id") ?? "", from: context.auditConnection)
         }
         router.get("/assets/:name") { _, context in try await web.asset(context.parameters.get("name") ?? "") }
     }
@@ -40,10 +46,10 @@ enum WebRoutes {
     static let contentSecurityPolicy = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; "
         + "connect-src 'self'; img-src 'self' data:; font-src 'self' data:; frame-ancestors 'none'; form-action 'self'"
 
-    /// Where a sign-in link may send the browser: the list or one session's page, nothing else
-    /// (never another site, never a path with tricks in it).
+    /// Where a sign-in link may send the browser: the list, one session's page or one live
+    /// session's, nothing else (never another site, never a path with tricks in it).
     static func safeNext(_ text: String) -> String? {
-        text.wholeMatch(of: /\/sessions(\/[A-Za-z0-9_-]{1,64})?/) != nil ? text : nil
+        text.wholeMatch(of: /\/sessions(\/[A-Za-z0-9_-]{1,64})?|\/live\/[A-Za-z0-9_-]{1,64}/) != nil ? text : nil
     }
 
     static func html(_ status: HTTPResponse.Status, _ text: String, extra: HTTPFields = [:]) -> Response {
@@ -53,8 +59,8 @@ enum WebRoutes {
     }
 }
 
-/// The handlers, over the services they share.
-private struct WebView: Sendable {
+/// The handlers, over the services they share (the live ones in `WebView+Live.swift`).
+struct WebView: Sendable {
     let sessions: WebSessions
     let archive: any SessionArchive
     let audit: any AuditEmitter
@@ -63,6 +69,7 @@ private struct WebView: Sendable {
     let assets: String
     let sshPort: Int
     let host: String
+    let broadcasts: LiveSessionBroadcasts?
 
     // MARK: Sign-in and sign-out
 
@@ -91,7 +98,7 @@ private struct WebView: Sendable {
     }
 
     /// The signed-in auditor, or the response that turns the request away.
-    private func auditor(_ request: Request, from connection: AuditEvent.Connection) throws -> Result<(User, WebSession), WebRefusal> {
+    func auditor(_ request: Request, from connection: AuditEvent.Connection) throws -> Result<(User, WebSession), WebRefusal> {
         switch try sessions.viewer(cookie: request.cookies[WebSessions.cookieName]?.value, path: request.uri.path, connection: connection) {
         case .auditor(let user, let session): return .success((user, session))
         case .signedOut, .refused:
@@ -123,7 +130,7 @@ private struct WebView: Sendable {
             guard let text = field(text) else { continue }
             guard let date = TimeBound.parse(text, now: now) else {
                 let message = "Invalid \(name) '\(text)': use 7d, 2026-11-01 or 2026-11-01T09:00:00Z."
-                return WebRoutes.html(.badRequest, WebPage.list([], filter: filter, viewer: user.name.rawValue, message: message))
+                return WebRoutes.html(.badRequest, WebPage.list([], live: live(), filter: filter, viewer: user.name.rawValue, message: message))
             }
             if name == "since" { query.since = date } else { query.until = date }
         }
@@ -133,7 +140,7 @@ private struct WebView: Sendable {
         details["query"] = [("user", query.user), ("target", query.target), ("since", field(filter.since)), ("until", field(filter.until)),
             ("grep", query.grep)].compactMap { name, value in value.map { "\(name)=\($0)" } }.joined(separator: " ")
         try audit.append(AuditEvent(type: .sessionSearch, time: now, actor: actor(user), connection: connection, details: details))
-        return WebRoutes.html(.ok, WebPage.list(found, filter: filter, viewer: user.name.rawValue))
+        return WebRoutes.html(.ok, WebPage.list(found, live: live(), filter: filter, viewer: user.name.rawValue))
     }
 
     func player(_ request: Request, id: String, from connection: AuditEvent.Connection) async throws -> Response {
@@ -217,7 +224,7 @@ private struct WebView: Sendable {
         return outcome
     }
 
-    private func actor(_ user: User) -> AuditEvent.Actor { .init(user: user.name.rawValue, method: "web") }
+    func actor(_ user: User) -> AuditEvent.Actor { .init(user: user.name.rawValue, method: "web") }
 
     // MARK: Assets
 
@@ -243,6 +250,6 @@ private struct WebView: Sendable {
 }
 
 /// A response that ends a request before its handler runs (not signed in).
-private struct WebRefusal: Error {
+struct WebRefusal: Error {
     var response: Response
 }

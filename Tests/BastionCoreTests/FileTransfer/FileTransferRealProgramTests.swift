@@ -8,7 +8,7 @@ import Testing
 /// every file's digest must be the one `sha256sum` reads on both ends.
 private let sftpServer = "/usr/lib/openssh/sftp-server"
 
-@Suite("File transfers with real OpenSSH programs", .enabled(if: FileManager.default.isExecutableFile(atPath: sftpServer)))
+@Suite("File transfers with real OpenSSH programs", .serialized, .enabled(if: FileManager.default.isExecutableFile(atPath: sftpServer)))
 struct FileTransferRealProgramTests {
 
     struct Fixture {
