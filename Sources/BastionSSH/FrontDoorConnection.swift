@@ -247,14 +247,14 @@ final class FrontDoorConnection: @unchecked Sendable {
 
     /// How long the event loop may sleep: 100 ms without a relayed session (only logins,
     /// commands and forwards), 10 ms with one (policy checks, endings), 1 ms while the relay holds a
-    /// partial packet of a bulk transfer back or waits for room in the recorder's queue.
+    /// partial packet of a bulk transfer back.
     private var pollTimeoutMilliseconds: Int32 {
         // Every turn of the loop: no allocation.
         // A jump's socket is in the event while it may be read: only bytes held back need a turn soon.
         var relaying = jumps.contains { $0.forward.holdsBytes || !$0.inEvent }
         for channel in channels {
             guard let relay = channel.live?.relay else { continue }
-            if relay.holdsPartialPacket || relay.waitsForRecorder { return 1 }
+            if relay.holdsPartialPacket { return 1 }
             relaying = true
         }
         return relaying ? 10 : 100

@@ -88,11 +88,6 @@ final class SessionRelay {
     /// `RelayStream.holdLimit`): the event loop must come back by then even if nothing arrives.
     var holdsPartialPacket: Bool { up.isHolding || down.isHolding || downError.isHolding }
 
-    /// True while a chunk waits for room in the recorder's queue: the writer thread makes that
-    /// room within a millisecond or so, and no socket will wake the event loop for it (the
-    /// bytes that wait are already read), so the loop must come back soon, not in 10 ms.
-    var waitsForRecorder: Bool { unrecordedInput != nil || unrecordedOutput != nil }
-
     /// True once Bastion has sent the client its exit status (if any), EOF and CLOSE, or the
     /// client closed first.
     var isFinished: Bool { ending.isFinished }
