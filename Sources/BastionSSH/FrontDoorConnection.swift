@@ -167,13 +167,22 @@ final class FrontDoorConnection: @unchecked Sendable {
         var timeout = max(1, Int(loginDeadline.timeIntervalSinceNow.rounded(.up)))
         ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &timeout)
         installCallbacks()
+        let first = ProxyRefusal.firstBytes(fd: ssh_get_fd(session), wait: 0.05)
         // A PROXY header from a source that is not a trusted proxy: a client choosing its own address.
-        if ProxyRefusal.startsWithHeader(fd: ssh_get_fd(session), wait: 0.05) {
+        if ProxyHeader.looksLikeHeader(first) {
             handshakeFailure = .malformed
             ProxyRefusal.audit(
                 from: Peer(address: context.remoteAddress, port: context.remotePort),
                 reason: "PROXY header from \(context.remoteAddress), which is not in ssh.trusted_proxies", services: services, logger: logger
             )
+            return
+        }
+        // Not SSH at all (an HTTP request, a scanner's probe): dropped and penalised as malformed
+        // here, not from whatever libssh's error text says of it (under load that text was
+        // sometimes "disconnected", and the source went unpenalised).
+        if !first.isEmpty, !ProxyRefusal.canStartSSH(first) {
+            handshakeFailure = .malformed
+            logger.info("not an SSH client: dropped", metadata: ["source": "\(context.remoteAddress)"])
             return
         }
         guard ssh_handle_key_exchange(session) == SSH_OK else {
