@@ -123,13 +123,21 @@ struct AdmissionTests {
 
     /// Idle, banner-only and key-exchange-stalled connections from eight sources hold every
     /// handshake slot and fill the queue; a login from another address still completes within
-    /// 2 s, and the threads they cost stay at the slot count. The long version (2,000 from 40
+    /// 2 s (twice an unflooded login, if that is longer), and the threads they cost stay at the slot count. The long version (2,000 from 40
     /// sources, side by side with sshd) is `make bench`'s `hostile` suite.
-    @Test("during a flood of stalled connections, a login from another address completes within 2 s")
+    @Test("during a flood of stalled connections, a login from another address completes within 2 s (or twice an unflooded login on a loaded machine)")
     func flood() async throws {
         try await withBastion(configure: { $0.ssh.admission.start = 16 }) { bastion in
             let alice = try await bastion.enroll("alice")
             try await alice.fetchCertificate()
+            // The same login without a flood, on the machine as loaded as it is now.
+            var unflooded: [Double] = []
+            for _ in 0..<2 {
+                let started = Date()
+                let login = try await alice.ssh(["whoami"], answer: .none, useCertificate: true)
+                unflooded.append(Date().timeIntervalSince(started))
+                #expect(login.status == 0, "\(login)")
+            }
             var flood: [TCPStream] = []
             for index in 0..<240 {
                 let stream = try TCPStream(port: bastion.endpoints.sshPort, from: "127.0.2.\(index % 8 + 1)")
@@ -148,20 +156,23 @@ struct AdmissionTests {
             // One thread per open connection: the flood holds the 16 handshake slots, no more.
             let threads = try await Self.metric(bastion, "bastion_ssh_connections_open")
             try await Task.sleep(for: .milliseconds(1200))  // the flood's handshakes are now stalled
-            // Up to three logins, one after the other: a CI machine running the other suites
-            // beside this one may slow one of them past 2 s; a flood that starves logins slows
-            // them all.
+            // Up to five logins, one after the other: a CI machine running the other suites beside
+            // this one may slow a login past 2 s, flood or not, so the bound is 2 s or twice the
+            // best unflooded login, whichever is longer. A flood that starves logins holds them
+            // until login_grace_time (60 s), far past either.
+            let bound = max(2, 2 * (unflooded.min() ?? 0))
             var times: [Double] = []
             var statuses: [Int32] = []
-            for _ in 0..<3 {
+            for _ in 0..<5 {
                 let started = Date()
                 let login = try await alice.ssh(["whoami"], answer: .none, useCertificate: true)
                 times.append(Date().timeIntervalSince(started))
                 statuses.append(login.status)
-                if login.status == 0, let last = times.last, last < 2 { break }
+                if login.status == 0, let last = times.last, last < bound { break }
             }
+            print("admission: logins during the flood took \(times.map { String(format: "%.2f", $0) }) s, without it \(unflooded.map { String(format: "%.2f", $0) }) s")
             #expect(statuses.last == 0, "\(statuses)")
-            #expect(times.contains { $0 < 2 }, "the logins took \(times) s")
+            #expect(times.contains { $0 < bound }, "the logins took \(times) s, against \(unflooded) s without the flood")
             #expect(threads == 16, "\(threads ?? -1) connection threads for 240 connections")
             let pushedOut = try await Self.metric(bastion, "bastion_ssh_dropped_connections_total")
             #expect(pushedOut ?? 0 >= 1)
