@@ -73,15 +73,18 @@ struct AuditorTests {
             let alice = try await harness.enroll("alice", roles: ["ops", "sre"])
             try await alice.fetchCertificate()
             let output = harness.directory.file("session.out")
+            // The session lasts until the request is filed, however long a loaded machine takes.
+            let go = harness.directory.file("go-after")
             let pid = try ChildSpawner.spawn(
                 [try ProcessRunner.locate("ssh")] + alice.clientOptions(useCertificate: true)
-                    + ["-p", String(harness.endpoints.sshPort), "root@web01@127.0.0.1", "echo before; sleep 8; echo after"],
+                    + ["-p", String(harness.endpoints.sshPort), "root@web01@127.0.0.1", "echo before; \(WatchTests.waitFor(go)); echo after"],
                 output: output
             )
             defer { ChildSpawner.terminate(pid) }
             _ = try await relayPoll(timeout: 15) { try !harness.environment.sessions.liveSessions().isEmpty }
             let filed = try await alice.ssh(["elevate web01 --reason check the marker --no-wait"], useCertificate: true)
             let id = try #require(filed.stdout.firstMatch(of: /request ([0-9a-f]{8})/).map { String($0.1) }, "\(filed)")
+            FileManager.default.createFile(atPath: go, contents: Data())
             var status: Int32?
             _ = try await relayPoll(timeout: 40) {
                 status = ChildSpawner.exitStatus(pid)
