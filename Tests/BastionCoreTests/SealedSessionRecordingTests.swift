@@ -65,6 +65,22 @@ import Testing
         #expect(Array(full.prefix(prefix.count)) == prefix)
     }
 
+    @Test func theWordAtATimeNewlineSearchFindsWhatAByteLoopFinds() {
+        var generator = SystemRandomNumberGenerator()
+        for length in [0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 200] {
+            for _ in 0..<50 {
+                // Newlines one byte in twenty, among bytes one bit away from one (0x0B, 0x08, 0x8A).
+                let decoys: [UInt8] = [0x0B, 0x08, 0x8A, 0x00, 0xFF, 0x41]
+                let bytes = (0..<length).map { _ in
+                    Int.random(in: 0..<20, using: &generator) == 0 ? UInt8(ascii: "\n") : decoys.randomElement(using: &generator)!
+                }
+                let start = length == 0 ? 0 : Int.random(in: 0...length, using: &generator)
+                let end = Int.random(in: start...length, using: &generator)
+                #expect(RecordingSealer.lastNewline(in: bytes, from: start, to: end) == bytes[start..<end].lastIndex(of: UInt8(ascii: "\n")), "\(bytes) \(start)..<\(end)")
+            }
+        }
+    }
+
     @Test func aCrashedSealedRecordingIsClosedWithTheMarkerAndAuthenticatesToTheEnd() throws {
         let store = try RecordingTempDirectory()
         let clock = RecordingTestClock()

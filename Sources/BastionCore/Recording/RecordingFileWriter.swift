@@ -350,7 +350,7 @@ final class RecordingSealer: @unchecked Sendable {
         while start < plaintext.count {
             var end = min(start + Self.chunkBytes, plaintext.count)
             if end < plaintext.count {
-                if let newline = plaintext[start..<end].lastIndex(of: UInt8(ascii: "\n")) {
+                if let newline = Self.lastNewline(in: plaintext, from: start, to: end) {
                     end = newline + 1
                 } else {
                     // Back off to the start of a character (continuation bytes are 10xxxxxx).
@@ -363,6 +363,28 @@ final class RecordingSealer: @unchecked Sendable {
             start = end
         }
         return ends.isEmpty ? [] : try writer.seal(plaintext, cuttingAt: ends)
+    }
+
+    /// The offset of the last newline in `bytes[start..<end]`, eight bytes at a time: a
+    /// `.cast` line holds a whole relay read with its newlines escaped, so the search crosses
+    /// up to a chunk, and a byte-by-byte loop over the slice cost 15% of bastiond's CPU in a
+    /// recorded download (measured with perf).
+    static func lastNewline(in bytes: [UInt8], from start: Int, to end: Int) -> Int? {
+        bytes.withUnsafeBytes { buffer in
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            var index = end
+            // A word holds a newline when (word ^ 0x0a…) has a zero byte.
+            while index - start >= 8 {
+                let word = buffer.loadUnaligned(fromByteOffset: index - 8, as: UInt64.self) ^ (ones &* 0x0A)
+                if (word &- ones) & ~word & (ones &* 0x80) != 0 { break }
+                index -= 8
+            }
+            while index > start {
+                index -= 1
+                if buffer[index] == UInt8(ascii: "\n") { return index }
+            }
+            return nil
+        }
     }
 
     /// The final (empty) chunk.
