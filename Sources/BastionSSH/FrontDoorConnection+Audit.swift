@@ -5,12 +5,8 @@ import Logging
 extension FrontDoorConnection {
     /// An audit event about this connection, as its user (once authenticated).
     func event(_ type: AuditEventType, outcome: AuditEvent.Outcome, target: String, reason: String?, details: [String: String]) -> AuditEvent {
-        var details = details
-        if let jump {
-            // Came in through `ssh -J`: the outer connection's record has the channel.
-            details["via"] = "jump"
-            details["jump_connection"] = jump.outerConnection.rawValue
-        }
+        // Came in through `ssh -J`: the outer connection's record has the channel.
+        let details = context.auditDetails(details)
         return AuditEvent(
             type: type, time: services.clock.now(), outcome: outcome,
             actor: identity.map { identity in

@@ -88,7 +88,7 @@ final class FrontDoorConnection: @unchecked Sendable {
         self.configuration = configuration
         self.services = services
         let id = ConnectionID.random()
-        self.context = ConnectionContext(id: id, remoteAddress: peer.address, remotePort: peer.port)
+        self.context = ConnectionContext(id: id, remoteAddress: peer.address, remotePort: peer.port, jumpedFrom: jump?.outerConnection)
         self.logger = logger
         self.logger[metadataKey: "conn"] = "\(id)"
         if let jump { self.logger[metadataKey: "jump"] = "\(jump.outerConnection) \(jump.target)" }

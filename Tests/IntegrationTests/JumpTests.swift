@@ -96,6 +96,10 @@ struct JumpTests {
             #expect((startRecord["actor"] as? [String: Any])?["user"] as? String == "alice")
             let opened = try await bastion.auditDetails("forward.open")
             #expect(opened.contains { $0["via"] == "jump" && $0["jump_target"] == "web01" }, "\(opened)")
+            // The inner login is the jump's too, and leads back to the outer connection.
+            let outer = try #require(try bastion.auditRecords("forward.open").first?["connection"] as? [String: Any])["id"] as? String
+            let logins = try bastion.auditRecords("auth.login").map { ($0["details"] as? [String: String]) ?? [:] }
+            #expect(logins.filter { $0["via"] == "jump" }.map { $0["jump_connection"] } == [outer], "\(logins) outer \(outer ?? "?")")
         }
     }
 
@@ -287,6 +291,8 @@ struct JumpTests {
             #expect(!result.stdout.contains("ran"))
             let reasons = try bastion.denialReasons()
             #expect(reasons.contains { $0.contains("not the jump's user (alice)") }, "\(reasons)")
+            let refusal = try bastion.auditRecords("auth.failed").first { ($0["reason"] as? String)?.contains("not the jump's user") == true }
+            #expect((refusal?["details"] as? [String: String])?["via"] == "jump", "\(String(describing: refusal))")
             #expect(try bastion.auditRecords("session.start").isEmpty)
         }
     }

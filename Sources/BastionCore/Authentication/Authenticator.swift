@@ -123,7 +123,7 @@ public struct Authenticator: Sendable {
                 try audit.append(AuditEvent(
                     type: .authKeyAccepted, time: now,
                     actor: .init(user: name.rawValue, method: "publickey", keyFingerprint: key.fingerprint),
-                    connection: connection.auditConnection(sshUsername: username)
+                    connection: connection.auditConnection(sshUsername: username), details: connection.auditDetails()
                 ))
                 return .needsTOTP(PendingLogin(user: name, key: key, request: request))
 
@@ -155,7 +155,7 @@ public struct Authenticator: Sendable {
                 try audit.append(AuditEvent(
                     type: .authLogin, time: now, actor: identity.auditActor,
                     connection: connection.auditConnection(sshUsername: username),
-                    details: ["certificate_valid_before": String(certificate.validBefore)]
+                    details: connection.auditDetails(["certificate_valid_before": String(certificate.validBefore)])
                 ))
                 return .authenticated(identity)
             }
@@ -192,7 +192,7 @@ public struct Authenticator: Sendable {
                         type: .authLockout, time: now, outcome: .failure, actor: actor,
                         connection: connection.auditConnection(sshUsername: pending.request.text),
                         reason: "\(updated.consecutiveFailures) consecutive TOTP failures",
-                        details: ["locked_until": String(Int(until.timeIntervalSince1970))]
+                        details: connection.auditDetails(["locked_until": String(Int(until.timeIntervalSince1970))])
                     ))
                 }
                 return denial
@@ -202,7 +202,7 @@ public struct Authenticator: Sendable {
             )
             try audit.append(AuditEvent(
                 type: .authLogin, time: now, actor: identity.auditActor,
-                connection: connection.auditConnection(sshUsername: pending.request.text)
+                connection: connection.auditConnection(sshUsername: pending.request.text), details: connection.auditDetails()
             ))
             return .authenticated(identity)
         } catch {
@@ -277,7 +277,7 @@ public struct Authenticator: Sendable {
                 type: .authFailed, time: now, outcome: .failure,
                 actor: .init(user: user, keyFingerprint: fingerprint),
                 connection: connection.auditConnection(sshUsername: sshUsername),
-                reason: reason.description
+                reason: reason.description, details: connection.auditDetails()
             ))
         } catch {
             // The login is refused anyway; make the gap in the record loud.
