@@ -25,25 +25,13 @@ struct RecordingCommand: ParsableCommand {
 
         func run() throws {
             let environment = try Startup.open(options.config)
-            let archive = SessionArchiveService(environment: environment)
-            guard let found = try archive.session(id: SessionID(rawValue: session)) else {
-                throw Refusal(message: "no ended session \(session) (see `ssh … sessions`)")
-            }
-            let text: Data
-            switch archive.readVerified(found) {
-            case .success(let data): text = data
-            case .failure(let refusal): throw Refusal(message: "\(refusal.reason); export refused")
-            }
+            let (found, text) = try RecordingCommand.verifiedRecording(session, in: SessionArchiveService(environment: environment))
             try environment.auditLog.append(AuditEvent(
                 type: .recordingExport, time: environment.clock.now(), actor: AuditCommand.auditor,
                 session: .init(id: found.id, login: found.login), target: found.target,
                 details: ["session_id": found.id.rawValue, "to": to]
             ))
-            let fd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { throw Refusal(message: "cannot create \(to): \(String(cString: strerror(errno)))") }
-            defer { close(fd) }
-            let written = text.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            guard written == text.count, fsync(fd) == 0 else { throw Refusal(message: "cannot write \(to): \(String(cString: strerror(errno)))") }
+            try RecordingCommand.writeNewFile(to, text)
             print("wrote \(to) (\(text.count) bytes, session \(found.id))")
         }
     }
@@ -61,12 +49,11 @@ struct RecordingCommand: ParsableCommand {
 
         func run() throws {
             let environment = try Startup.open(options.config)
-            let archive = SessionArchiveService(environment: environment)
-            guard let found = try archive.session(id: SessionID(rawValue: session)), let recording = found.recording else {
+            // The recording must be the one session.end describes; the digests come from that record.
+            let (found, _) = try RecordingCommand.verifiedRecording(session, in: SessionArchiveService(environment: environment))
+            guard let recording = found.recording else {
                 throw Refusal(message: "no ended session \(session) with a recording (see `ssh … sessions`)")
             }
-            // The recording must be the one session.end describes; the digests come from that record.
-            if case .failure(let refusal) = archive.readVerified(found) { throw Refusal(message: "\(refusal.reason); export refused") }
             guard FileManager.default.fileExists(atPath: CapturedStreams.path(castPath: recording)) else {
                 throw Refusal(message: "session \(session) has no stream capture (recording.capture_streams was off, or it had a terminal)")
             }
@@ -91,13 +78,30 @@ struct RecordingCommand: ParsableCommand {
             guard mkdir(to, 0o700) == 0 else { throw Refusal(message: "cannot create \(to): \(String(cString: strerror(errno)))") }
             for (name, bytes) in files {
                 let path = to + "/" + name
-                let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-                guard fd >= 0 else { throw Refusal(message: "cannot create \(path): \(String(cString: strerror(errno)))") }
-                defer { close(fd) }
-                let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-                guard written == bytes.count, fsync(fd) == 0 else { throw Refusal(message: "cannot write \(path): \(String(cString: strerror(errno)))") }
+                try RecordingCommand.writeNewFile(path, bytes)
                 print("wrote \(path) (\(bytes.count) bytes, sha256 \(Hex.string(SHA256.hash(bytes))))")
             }
         }
+    }
+
+    /// The ended session `id` and its recording's text, checked against `session.end`; a
+    /// refusal (one line) when there is no such session or the recording does not verify.
+    static func verifiedRecording(_ id: String, in archive: SessionArchiveService) throws -> (IndexedSession, Data) {
+        guard let found = try archive.session(id: SessionID(rawValue: id)) else {
+            throw Refusal(message: "no ended session \(id) (see `ssh … sessions`)")
+        }
+        switch archive.readVerified(found) {
+        case .success(let text): return (found, text)
+        case .failure(let refusal): throw Refusal(message: "\(refusal.reason); export refused")
+        }
+    }
+
+    /// Creates `path` (never replacing a file; mode 0600) with `bytes`, fsynced.
+    static func writeNewFile(_ path: String, _ bytes: some ContiguousBytes & Collection) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Refusal(message: "cannot create \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count, fsync(fd) == 0 else { throw Refusal(message: "cannot write \(path): \(String(cString: strerror(errno)))") }
     }
 }
