@@ -32,23 +32,26 @@ struct JumpUnitTests {
         #expect(JumpConfig.knownHostsLine(hostKey: key, targets: []) == "")
     }
 
-    @Test("ssh-config: a Host block per reachable target with ProxyJump, User and the host key")
+    @Test("ssh-config: a Host block per reachable target with ProxyJump, User, CertificateFile and the host key")
     func sshConfig() throws {
         let key = SSHPublicKey(ed25519: try Ed25519PrivateKey().publicKey)
         let jump = JumpConfig(host: "bastion.example", port: 2222, hostKey: key)
         let text = jump.sshConfig(
-            user: try #require(UserName("alice")),
+            user: try #require(UserName("alice")), keyKind: .ed25519,
             reachable: [(Self.policy.targets["web01"]!, ["deploy", "root*"])]
         )
         #expect(text.contains("Host web01\n    HostName web01\n    User deploy\n"))
         #expect(text.contains("    # other logins: root (ssh LOGIN@web01)\n"))
         #expect(text.contains("    ProxyJump alice@bastion.example:2222\n"))
         #expect(text.contains("    KnownHostsCommand /bin/echo %H \(key.authorizedKeysLine)\n"))
+        #expect(text.contains("    CertificateFile ~/.ssh/id_ed25519-cert.pub\n"))
+        #expect(JumpConfig.certificateFile(for: .ecdsa(curve: "nistp256")) == "~/.ssh/id_ecdsa-cert.pub")
+        #expect(JumpConfig.certificateFile(for: .rsa(bits: 3072)) == "~/.ssh/id_rsa-cert.pub")
         #expect(!text.contains("db01"))
-        let none = jump.sshConfig(user: try #require(UserName("alice")), reachable: [])
+        let none = jump.sshConfig(user: try #require(UserName("alice")), keyKind: .ed25519, reachable: [])
         #expect(none.contains("no targets"))
         #expect(JumpConfig(host: "2001:db8::1", port: 22, hostKey: key).sshConfig(
-            user: try #require(UserName("alice")), reachable: [(Self.policy.targets["web01"]!, ["root"])]
+            user: try #require(UserName("alice")), keyKind: .ed25519, reachable: [(Self.policy.targets["web01"]!, ["root"])]
         ).contains("ProxyJump alice@[2001:db8::1]:22"))
     }
 

@@ -339,6 +339,9 @@ struct JumpTests {
             #expect(printed.stdout.contains("Host web01\n"), "\(printed.stdout)")
             #expect(printed.stdout.contains("ProxyJump alice@127.0.0.1:\(bastion.endpoints.sshPort)"), "\(printed.stdout)")
             #expect(printed.stdout.contains("User root"))
+            // Where README's `cert > ~/.ssh/id_TYPE-cert.pub` saves it, for the key alice used; a
+            // CertificateFile that is not there (as here) is skipped by ssh without a word.
+            #expect(printed.stdout.contains("    CertificateFile ~/.ssh/id_ed25519-cert.pub\n"), "\(printed.stdout)")
             let config = bastion.directory.file("generated-ssh-config")
             try (printed.stdout + "\n" + Self.commonOptions(alice) + "\n").write(toFile: config, atomically: true, encoding: .utf8)
 

@@ -68,7 +68,13 @@ public struct CommandRouter: Sendable {
             return .output(CommandOutput(stdout: TargetsReport(reachable: policy.reachableTargets(forRoles: identity.user.roles)).text))
         case .sshConfig:
             guard let jump else { return .output(.failure("ssh-config: this bastion does not know its public address (ssh.public_address)")) }
-            return .output(CommandOutput(stdout: jump().sshConfig(user: identity.user.name, reachable: policy.reachableTargets(forRoles: identity.user.roles))))
+            let key = switch identity.method {
+            case .keyAndTOTP(let key): key
+            case .certificate(let certificate): certificate.publicKey
+            }
+            return .output(CommandOutput(stdout: jump().sshConfig(
+                user: identity.user.name, keyKind: key.kind, reachable: policy.reachableTargets(forRoles: identity.user.roles)
+            )))
         case .cert(let ttl):
             switch issuer.issue(for: identity, requestedTTL: ttl) {
             case .issued(let certificate, let note):

@@ -33,11 +33,23 @@ public struct JumpConfig: Sendable {
         return patterns.joined(separator: ",") + " " + hostKey.authorizedKeysLine
     }
 
+    /// Where README's step 3 has the user save the certificate of a key of `kind`
+    /// (`cert > ~/.ssh/id_ed25519-cert.pub`): beside OpenSSH's default identity of that type.
+    public static func certificateFile(for kind: SSHPublicKey.Kind) -> String {
+        switch kind {
+        case .ed25519: "~/.ssh/id_ed25519-cert.pub"
+        case .ecdsa: "~/.ssh/id_ecdsa-cert.pub"
+        case .rsa: "~/.ssh/id_rsa-cert.pub"
+        }
+    }
+
     /// The text of `ssh-config`: a `Host` block per target the user reaches, for `ssh -F` or
     /// an `Include` in `~/.ssh/config`. The host key travels in `KnownHostsCommand` (OpenSSH
     /// 8.5+, here 9.2): the block needs no file beside it and no edit of `known_hosts`, and the
-    /// key is trusted for that block's host only.
-    public func sshConfig(user: UserName, reachable: [(target: TargetDefinition, logins: [String])]) -> String {
+    /// key is trusted for that block's host only. `CertificateFile` names where the certificate
+    /// of the key the user logged in with is saved (``certificateFile(for:)``); OpenSSH skips
+    /// it silently when it is not there, and finds `id_TYPE-cert.pub` beside the key by itself.
+    public func sshConfig(user: UserName, keyKind: SSHPublicKey.Kind, reachable: [(target: TargetDefinition, logins: [String])]) -> String {
         let jump = "\(user.rawValue)@\(host.contains(":") ? "[\(host)]" : host):\(port)"
         var lines = [
             "# Bastion targets for \(user.rawValue): ssh TARGET, scp FILE TARGET:, rsync -a DIR/ TARGET:DIR/ (ssh -F this file, or Include it).",
@@ -53,6 +65,7 @@ public struct JumpConfig: Sendable {
             if let first = names.first { lines.append("    User \(first)") }
             if names.count > 1 { lines.append("    # other logins: \(names.dropFirst().joined(separator: ", ")) (ssh LOGIN@\(target.name))") }
             lines.append("    ProxyJump \(jump)")
+            lines.append("    CertificateFile \(Self.certificateFile(for: keyKind))")
             lines.append("    KnownHostsCommand /bin/echo %H \(hostKey.authorizedKeysLine)")
             lines.append("    StrictHostKeyChecking yes")
         }
