@@ -9,7 +9,7 @@ import Testing
 /// EventSource would, and its page in headless Chromium.
 @Suite("Web view live watch")
 struct WebLiveWatchTests {
-    @Test("an auditor follows a live session on the web: backlog, live output within 2 s, the user told, audited; cross-site refused")
+    @Test("an auditor follows a live session on the web: backlog, live output within a second of the engineer's screen, the user told, audited; cross-site refused")
     func auditorWatchesOnTheWeb() async throws {
         let web = try await WebViewTests.assets()
         try await withRelay(extraConfig: ReplayTests.auditorRole, configure: { $0.http.assetsDirectory = web }) { harness, _ in
@@ -62,15 +62,30 @@ struct WebLiveWatchTests {
                 let backlog = try await relayPoll(timeout: 8, interval: .milliseconds(50)) { streamed().contains("BEFORE-36") }
                 #expect(backlog, "the backlog never reached the stream: \(streamed())")
                 #expect(streamed().hasPrefix("data: {\"cols\":100,\"rows\":"), "the engineer's terminal size: \(streamed().prefix(200))")
-                if let told = try await engineer.waitForLine("bastion: this session is being watched by carol", timeout: 5) {
+                if let told = try await engineer.waitForLine("bastion: this session is being watched by carol") {
                     Issue.record("the engineer was not told:\n\(told)")
                 }
-                let typed = Date()
-                try await engineer.type("echo LIVE-$((6*7))")
-                let live = try await relayPoll(timeout: 5, interval: .milliseconds(20)) { streamed().contains("LIVE-42") }
-                let delay = Date().timeIntervalSince(typed)
-                print("web watch: LIVE-42 in the stream \(String(format: "%.3f", delay)) s after typing")
-                #expect(live && delay < 2, "LIVE-42 after \(delay) s: \(streamed())")
+                // Live output within a second of the engineer's own screen. Up to three lines: a
+                // loaded machine may slow one poll of tmux or of the stream file; a slow live path
+                // slows them all.
+                var lags: [Double] = []
+                for attempt in 0..<3 {
+                    let line = "LIVE-\(42 + attempt)"
+                    try await engineer.type("echo LIVE-$((6*7+\(attempt)))")
+                    var onScreen: Date?
+                    var inStream: Date?
+                    _ = try await relayPoll(timeout: 15, interval: .milliseconds(20)) {
+                        if onScreen == nil, try await engineer.lines().contains(line) { onScreen = Date() }
+                        if inStream == nil, streamed().contains(line) { inStream = Date() }
+                        return onScreen != nil && inStream != nil
+                    }
+                    let streamedAt = try #require(inStream, "\(line) never reached the stream: \(streamed().suffix(500))")
+                    let lag = onScreen.map { streamedAt.timeIntervalSince($0) } ?? .nan
+                    print("web watch: \(line) in the stream \(String(format: "%.3f", lag)) s after the engineer's screen")
+                    lags.append(lag)
+                    if lag < 1 { break }
+                }
+                #expect(lags.contains { $0 < 1 }, "the stream had the lines \(lags) s after the engineer's screen")
 
                 // Closing the stream (curl's --max-time) ends the watch and writes its record.
                 _ = try await curl.value
