@@ -81,6 +81,26 @@ import Testing
         }
     }
 
+    @Test func chunksCutAtTheWritersLineEndsAsWhereASearchWouldCut() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<30 {
+            // Lines from empty to past two chunks, with multi-byte characters, as the writer makes them.
+            var plaintext: [UInt8] = []
+            var lineEnds: [Int] = []
+            for _ in 0..<Int.random(in: 1...40, using: &generator) {
+                let length = [0, 10, 1_000, 40_000, 70_000][Int.random(in: 0..<5, using: &generator)] + Int.random(in: 0..<100, using: &generator)
+                plaintext += (0..<length).map { _ in Int.random(in: 0..<8, using: &generator) == 0 ? 0xC3 : UInt8(ascii: "x") }
+                    .flatMap { $0 == 0xC3 ? [0xC3, 0xA9] : [$0] }
+                plaintext.append(UInt8(ascii: "\n"))
+                lineEnds.append(plaintext.count)
+            }
+            if Bool.random(using: &generator) { plaintext += Array("unfinished".utf8) }
+            let searched = RecordingSealer.chunkEnds(plaintext, lineEnds: nil)
+            #expect(RecordingSealer.chunkEnds(plaintext, lineEnds: lineEnds) == searched)
+            #expect(searched.last == plaintext.count && zip([0] + searched, searched).allSatisfy { $1 > $0 && $1 - $0 <= RecordingSealer.chunkBytes })
+        }
+    }
+
     @Test func aCrashedSealedRecordingIsClosedWithTheMarkerAndAuthenticatesToTheEnd() throws {
         let store = try RecordingTempDirectory()
         let clock = RecordingTestClock()

@@ -24,6 +24,9 @@ struct RecordingFileWriter: Sendable {
     /// the kernel drops the lock when the process dies.
     private let markerFD: Int32
     private var buffer: [UInt8] = []
+    /// Where each line in `buffer` ends (just past its newline), ascending: the sealer cuts
+    /// chunks there without searching the bytes for newlines.
+    private var lineEnds: [Int] = []
     private var bufferedEvents = 0
     /// Output and input are separate byte streams: a character may straddle two chunks of
     /// one, never a chunk of each.
@@ -195,8 +198,9 @@ struct RecordingFileWriter: Sendable {
         guard !buffer.isEmpty else { return }
         var bytes = buffer
         if let sealer {
-            do { bytes = try sealer.seal(buffer) } catch {
+            do { bytes = try sealer.seal(buffer, lineEnds: lineEnds) } catch {
                 buffer.removeAll()
+                lineEnds.removeAll()
                 bufferedEvents = 0
                 throw RecordingError(.writeFailed, "sealing \(path): \(error)")
             }
@@ -204,6 +208,7 @@ struct RecordingFileWriter: Sendable {
         if let error = RecordingFileSystem.writeAll(fd, bytes) {
             _ = ftruncate(fd, off_t(size))
             buffer.removeAll()
+            lineEnds.removeAll()
             bufferedEvents = 0
             throw RecordingError(.writeFailed, "write \(path): \(RecordingFileSystem.errorText(error))")
         }
@@ -211,6 +216,7 @@ struct RecordingFileWriter: Sendable {
         sealer?.written(bytes)
         events += bufferedEvents
         buffer.removeAll(keepingCapacity: true)
+        lineEnds.removeAll(keepingCapacity: true)
         bufferedEvents = 0
     }
 
@@ -310,6 +316,7 @@ struct RecordingFileWriter: Sendable {
         }
         AsciicastLine.appendEventSuffix(to: &buffer)
         buffer.append(UInt8(ascii: "\n"))
+        lineEnds.append(buffer.count)
         bufferedEvents += 1
         lastTime = line.time
     }
@@ -344,13 +351,30 @@ final class RecordingSealer: @unchecked Sendable {
 
     /// `plaintext` as framed chunks of at most ``chunkBytes``, cut after a newline where there
     /// is one (so a crash leaves whole lines), else never inside a UTF-8 character.
-    func seal(_ plaintext: [UInt8]) throws -> [UInt8] {
+    /// `lineEnds`, when the caller knows them (offsets just past each newline, ascending), saves
+    /// searching the bytes for newlines.
+    func seal(_ plaintext: [UInt8], lineEnds: [Int]? = nil) throws -> [UInt8] {
+        let ends = Self.chunkEnds(plaintext, lineEnds: lineEnds)
+        return ends.isEmpty ? [] : try writer.seal(plaintext, cuttingAt: ends)
+    }
+
+    /// Where ``seal(_:lineEnds:)`` cuts `plaintext`: the exclusive end of each chunk.
+    static func chunkEnds(_ plaintext: [UInt8], lineEnds: [Int]?) -> [Int] {
         var ends: [Int] = []
         var start = 0
+        var nextLine = 0
         while start < plaintext.count {
-            var end = min(start + Self.chunkBytes, plaintext.count)
+            var end = min(start + chunkBytes, plaintext.count)
             if end < plaintext.count {
-                if let newline = Self.lastNewline(in: plaintext, from: start, to: end) {
+                let newline: Int?
+                if let lineEnds {
+                    // The last line end in (start, end]: the lines are ascending, so one pass.
+                    while nextLine < lineEnds.count, lineEnds[nextLine] <= end { nextLine += 1 }
+                    newline = nextLine > 0 && lineEnds[nextLine - 1] > start ? lineEnds[nextLine - 1] - 1 : nil
+                } else {
+                    newline = lastNewline(in: plaintext, from: start, to: end)
+                }
+                if let newline {
                     end = newline + 1
                 } else {
                     // Back off to the start of a character (continuation bytes are 10xxxxxx).
@@ -362,7 +386,7 @@ final class RecordingSealer: @unchecked Sendable {
             ends.append(end)
             start = end
         }
-        return ends.isEmpty ? [] : try writer.seal(plaintext, cuttingAt: ends)
+        return ends
     }
 
     /// The offset of the last newline in `bytes[start..<end]`, eight bytes at a time: a
