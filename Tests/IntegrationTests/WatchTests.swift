@@ -15,6 +15,23 @@ struct WatchTests {
             .map(relayShellQuote).joined(separator: " ") + "; echo exit=$?; sleep 60"
     }
 
+    /// Starts `engineer`'s recorded shell on web01 in `tmux` and prints BEFORE-36 in it; returns
+    /// the session's id.
+    static func startShell(in tmux: RelayTmux, columns: Int, rows: Int, as engineer: Engineer, through bastion: BastionHarness) async throws -> String {
+        try await tmux.start(columns: columns, rows: rows, command: sshCommand(engineer, bastion, user: "root@web01"))
+        var start: [String: String]?
+        _ = try await relayPoll(timeout: 20, interval: .milliseconds(100)) {
+            start = try bastion.auditDetailsNow("session.start").first
+            return start != nil
+        }
+        let id = try #require(start?["session_id"], "no session.start")
+        let prompted = try await relayPoll(timeout: 20, interval: .milliseconds(200)) { try await tmux.lines().contains { !$0.isEmpty } }
+        try #require(prompted, "no prompt from the target")
+        try await tmux.type("echo BEFORE-$((6*6))")
+        if let pane = try await tmux.waitForLine("BEFORE-36") { Issue.record("no BEFORE-36 in the engineer's pane:\n\(pane)") }
+        return id
+    }
+
     /// A shell loop on the target that waits (at most a minute) until `file` exists.
     static func waitFor(_ file: String) -> String {
         "for i in $(seq 600); do [ -e \(relayShellQuote(file)) ] && break; sleep 0.1; done"
@@ -43,17 +60,7 @@ struct WatchTests {
                 await engineer.stop()
             }
             do {
-                try await engineer.start(columns: 120, rows: 40, command: Self.sshCommand(alice, bastion, user: "root@web01"))
-                var start: [String: String]?
-                _ = try await relayPoll(timeout: 20, interval: .milliseconds(100)) {
-                    start = try bastion.auditDetailsNow("session.start").first
-                    return start != nil
-                }
-                let id = try #require(start?["session_id"], "no session.start")
-                let prompted = try await relayPoll(timeout: 20, interval: .milliseconds(200)) { try await engineer.lines().contains { !$0.isEmpty } }
-                try #require(prompted, "no prompt from the target")
-                try await engineer.type("echo BEFORE-$((6*6))")
-                if let pane = try await engineer.waitForLine("BEFORE-36") { Issue.record("no BEFORE-36 in the engineer's pane:\n\(pane)") }
+                let id = try await Self.startShell(in: engineer, columns: 120, rows: 40, as: alice, through: bastion)
 
                 // Refusals while the session is live: the same line for a session that exists and one that does not.
                 let refused = try await dave.ssh(["watch", id], answer: .none, useCertificate: true)

@@ -17,17 +17,7 @@ struct WebLiveWatchTests {
             _ = try await harness.enroll("carol", roles: ["inspector"])
             let engineer = RelayTmux(session: "webwatch-\(UUID().uuidString.prefix(8))")
             do {
-                try await engineer.start(columns: 100, rows: 30, command: WatchTests.sshCommand(alice, harness, user: "root@web01"))
-                var start: [String: String]?
-                _ = try await relayPoll(timeout: 20, interval: .milliseconds(100)) {
-                    start = try harness.auditDetailsNow("session.start").first
-                    return start != nil
-                }
-                let id = try #require(start?["session_id"], "no session.start")
-                let prompted = try await relayPoll(timeout: 20, interval: .milliseconds(200)) { try await engineer.lines().contains { !$0.isEmpty } }
-                try #require(prompted, "no prompt from the target")
-                try await engineer.type("echo BEFORE-$((6*6))")
-                if let pane = try await engineer.waitForLine("BEFORE-36") { Issue.record("no BEFORE-36 in the engineer's pane:\n\(pane)") }
+                let id = try await WatchTests.startShell(in: engineer, columns: 100, rows: 30, as: alice, through: harness)
 
                 // Carol signs in; the list shows the live session, its page the player's stream.
                 let base = "http://127.0.0.1:\(harness.endpoints.httpPort)"

@@ -72,11 +72,7 @@ enum WebPage {
         body += "<p class=\"note\">Read-only and audited; the user is told who watches. Closing this page ends the watch.</p>\n"
         return page(
             title: "Live session \(info.id)", body: body, viewer: viewer,
-            head: """
-                <link rel="stylesheet" href="/assets/asciinema-player.css">
-                <script src="/assets/asciinema-player.js" defer></script>
-                <script src="/assets/player-page.js" defer></script>
-                """
+            head: playerHead
         )
     }
 
@@ -138,11 +134,7 @@ enum WebPage {
         }
         return page(
             title: "Session \(session.id)", body: body, viewer: viewer,
-            head: """
-                <link rel="stylesheet" href="/assets/asciinema-player.css">
-                <script src="/assets/asciinema-player.js" defer></script>
-                <script src="/assets/player-page.js" defer></script>
-                """
+            head: playerHead
         )
     }
 
@@ -199,6 +191,13 @@ enum WebPage {
         let total = Int(seconds.rounded(.down))
         return String(format: "%02d:%02d:%02d", total / 3_600, total / 60 % 60, total % 60)
     }
+
+    /// The asciinema player's stylesheet and scripts, for the recorded and the live player pages.
+    private static let playerHead = """
+        <link rel="stylesheet" href="/assets/asciinema-player.css">
+        <script src="/assets/asciinema-player.js" defer></script>
+        <script src="/assets/player-page.js" defer></script>
+        """
 
     private static func page(title: String, body: String, viewer: String?, head: String = "") -> String {
         let bar = viewer.map {
