@@ -19,18 +19,21 @@ public final class PostgresSessionCatalog: SessionCatalog {
         self.database = database
     }
 
-    public func add(_ session: IndexedSession, text: String) throws {
+    public func add(_ entries: [SessionCatalogEntry], indexedThrough seq: Int64) throws {
         try database.transaction { connection in
-            if try connection.query("SELECT 1 FROM session_catalog WHERE id = $1", [session.id.rawValue]).first == nil {
+            for entry in entries {
+                let session = entry.session
+                guard try connection.query("SELECT 1 FROM session_catalog WHERE id = $1", [session.id.rawValue]).first == nil else { continue }
                 try connection.query("SAVEPOINT full_text")
                 do {
-                    try insert(session, text: text, connection)
+                    try insert(session, text: entry.text, connection)
                 } catch PostgresError.server {
                     try connection.query("ROLLBACK TO SAVEPOINT full_text")
-                    try insert(session, text: String(decoding: text.utf8.prefix(Self.fallbackTextLimit), as: UTF8.self), connection)
+                    try insert(session, text: String(decoding: entry.text.utf8.prefix(Self.fallbackTextLimit), as: UTF8.self), connection)
                 }
+                try connection.query("RELEASE SAVEPOINT full_text")
             }
-            try Self.advance(connection, to: session.auditSeq)
+            try Self.advance(connection, to: seq)
         }
     }
 

@@ -56,8 +56,9 @@ extension SessionChannel {
 
     // MARK: - While it runs
 
-    /// `file.*` records for what the tap completed.
-    func auditFileOperations(_ operations: [FileOperation], of session: LiveSession, via: String, policy: FileTransferPolicy) {
+    /// `file.*` records for what the tap completed; returns how many.
+    @discardableResult
+    func auditFileOperations(_ operations: [FileOperation], of session: LiveSession, via: String, policy: FileTransferPolicy) -> Int {
         for operation in operations {
             var details = operation.details
             details["session_id"] = session.id.rawValue
@@ -84,5 +85,6 @@ extension SessionChannel {
             }
             connection.audit(type, outcome: operation.succeeded ? .success : .failure, target: session.target, reason: operation.reason, details: details)
         }
+        return operations.count
     }
 }

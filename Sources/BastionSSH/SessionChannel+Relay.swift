@@ -42,6 +42,8 @@ struct LiveSession {
     var grantID: ElevationID?
     /// The role's `file_transfer` for this login here (SFTP and scp are parsed under it).
     var fileTransfer: FileTransferPolicy = .allow
+    /// `file.*` records written so far (counted in `session.end`).
+    var fileRecords = 0
 }
 
 extension SessionChannel {
@@ -240,7 +242,7 @@ extension SessionChannel {
         }
         session.relay.pump(now: now)
         if let tap = session.relay.fileTransfer {
-            auditFileOperations(session.relay.takeFileOperations(), of: session, via: tap.via, policy: session.fileTransfer)
+            session.fileRecords += auditFileOperations(session.relay.takeFileOperations(), of: session, via: tap.via, policy: session.fileTransfer)
             if let error = session.relay.fileTransferError, !session.relay.isFinished {
                 session.endReason = "file transfer protocol error: \(error)"
                 session.relay.terminate(message: "file transfer protocol error; session closed", now: now)
@@ -297,9 +299,11 @@ extension SessionChannel {
         if let status = session.relay.ending.exitStatus { details["exit_status"] = String(status) }
         if let signal = session.relay.ending.exitSignal { details["exit_signal"] = signal.name }
         services.sessions.markers?.unregister(sessionID: session.id.rawValue)
+        var fileRecords = session.fileRecords
         if let tap = session.relay.fileTransfer {
-            auditFileOperations(session.relay.finishFileTransfer(), of: session, via: tap.via, policy: session.fileTransfer)
+            fileRecords += auditFileOperations(session.relay.finishFileTransfer(), of: session, via: tap.via, policy: session.fileTransfer)
         }
+        details[.fileOperations] = String(fileRecords)
         if let broadcast = session.relay.broadcast { services.sessions.broadcasts?.unregister(broadcast) }
         if let recorder = session.relay.recorder {
             do {

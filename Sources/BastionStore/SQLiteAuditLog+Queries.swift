@@ -38,9 +38,15 @@ extension SQLiteAuditLog {
             """
         if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
         sql += " ORDER BY seq"
-        if let limit = query.limit { sql += " LIMIT \(max(limit, 0))" }
+        if let limit = query.limit {
+            sql += " LIMIT ?"
+            arguments += [max(limit, 0)]
+        }
         try database.storeRead { db in
-            let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+            // One cached statement per combination of conditions (the limit is bound, not
+            // written in): the daemon's searches repeat, and parsing this one cost more than
+            // running it (`perf`, the session indexer's per-session lookups).
+            let rows = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: arguments)
             while let row = try rows.next() {
                 let text: String = row["record"]
                 let bytes = Array(text.utf8)

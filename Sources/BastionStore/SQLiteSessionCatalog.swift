@@ -13,22 +13,26 @@ public final class SQLiteSessionCatalog: SessionCatalog {
         self.database = database
     }
 
-    public func add(_ session: IndexedSession, text: String) throws {
+    public func add(_ entries: [SessionCatalogEntry], indexedThrough seq: Int64) throws {
         try database.storeWrite { db in
-            let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM session_catalog WHERE id = ?", arguments: [session.id.rawValue]) ?? false
-            if !exists {
-                try db.execute(sql: """
+            for entry in entries {
+                let session = entry.session
+                let exists = try Bool.fetchOne(
+                    db.cachedStatement(sql: "SELECT 1 FROM session_catalog WHERE id = ?"), arguments: [session.id.rawValue]
+                ) ?? false
+                guard !exists else { continue }
+                try db.cachedStatement(sql: """
                     INSERT INTO session_catalog (id, user_name, login, target, source_address, started_at, duration, exit_status, end_reason,
                         recording, recording_size, recording_sha256, elevation_request, audit_seq)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [
+                    """).execute(arguments: [
                         session.id.rawValue, session.user, session.login, session.target, session.sourceAddress, session.startedAt.timeIntervalSince1970,
                         session.duration, session.exitStatus, session.endReason, session.recording, session.recordingSize,
                         session.recordingSHA256, session.elevationRequest, session.auditSeq,
                     ])
-                try db.execute(sql: "INSERT INTO session_text (rowid, text) VALUES (?, ?)", arguments: [db.lastInsertedRowID, text])
+                try db.cachedStatement(sql: "INSERT INTO session_text (rowid, text) VALUES (?, ?)").execute(arguments: [db.lastInsertedRowID, entry.text])
             }
-            try Self.advance(db, to: session.auditSeq)
+            try Self.advance(db, to: seq)
         }
     }
 

@@ -357,6 +357,16 @@ struct OutboxCatalogConformanceTests {
             #expect(try catalog.search(SessionQuery(grep: "nginx customers")).isEmpty)
             #expect(try catalog.search(SessionQuery(user: "alice", grep: "error")).map(\.id) == ["s3"])
             #expect(try catalog.search(SessionQuery(grep: "ignored")).isEmpty)
+
+            // A catch-up's sessions in one transaction: a known id keeps its first entry.
+            try catalog.add([
+                SessionCatalogEntry(session("s4", user: "carol", target: "web01", at: 300, seq: 44), text: "df -h"),
+                SessionCatalogEntry(session("s1", user: "alice", target: "web01", at: 0, seq: 45), text: "ignored too"),
+            ], indexedThrough: 48)
+            #expect(try catalog.indexedThrough() == 48)
+            #expect(try catalog.search(SessionQuery(grep: "df")).map(\.id) == ["s4"])
+            #expect(try catalog.search(SessionQuery(grep: "ignored")).isEmpty)
+            #expect(try catalog.search(SessionQuery()).map(\.id) == ["s4", "s3", "s2", "s1"])
         }
     }
 }

@@ -76,6 +76,10 @@ struct FileTransferTests {
             // The session's id ties them to the recording.
             let start = try #require(try await bastion.auditDetails("session.start").first { $0["kind"] == "subsystem" })
             #expect(written["session_id"] == start["session_id"])
+            // Its session.end counts them: the index looks for a session's files only when it has some.
+            let end = try #require(try await Self.record(bastion, "session.end") { $0["session_id"] == start["session_id"] })
+            let moved = try bastion.auditDetailsNow("file.*").filter { $0["session_id"] == start["session_id"] }
+            #expect(moved.count >= 7 && end["file_operations"] == String(moved.count), "\(moved.count) records, session.end says \(end)")
 
             // An auditor finds the session by a file name it moved, and sees its files listed.
             let carol = try await bastion.enroll("carol", roles: ["inspector"])

@@ -23,28 +23,31 @@ public struct SessionIndexer: Sendable {
         self.words = words
     }
 
-    /// Indexes the sessions that ended since the last run; returns how many.
+    /// Indexes the sessions that ended since the last run, in one catalog transaction;
+    /// returns how many.
     @discardableResult
     public func catchUp() throws -> Int {
         let from = try catalog.indexedThrough()
         let records = try auditLog.search(AuditQuery(type: AuditEventType.sessionEnd.name, fromSeq: from + 1, limit: 500))
-        var added = 0
+        guard let last = records.last else { return 0 }
+        var entries: [SessionCatalogEntry] = []
         for record in records {
-            guard let session = Self.session(from: record) else {
-                try catalog.markIndexed(through: record.seq)
-                continue
-            }
+            guard let ended = Self.session(from: record) else { continue }
+            let session = ended.session
             // A missing or unreadable recording still gets its entry (found by user, target,
             // time); its text is simply not searchable.
             var printed = session.recording.flatMap { try? CastText.extract(from: $0, keys: keys) } ?? ""
-            // The files it moved are found too: `sessions --grep passwd`.
-            let files = (try? Self.fileOperations(of: session.id, in: auditLog)) ?? []
-            if !files.isEmpty { printed += "\n" + SessionFileOperation.searchText(files) }
+            // The files it moved are found too: `sessions --grep passwd`. A session that
+            // counted none in its `session.end` is not searched for them.
+            if ended.fileOperations != 0 {
+                let files = (try? Self.fileOperations(of: session.id, in: auditLog)) ?? []
+                if !files.isEmpty { printed += "\n" + SessionFileOperation.searchText(files) }
+            }
             let text = words.map { $0.tokens(of: printed) } ?? printed
-            try catalog.add(session, text: text)
-            added += 1
+            entries.append(SessionCatalogEntry(session, text: text))
         }
-        return added
+        try catalog.add(entries, indexedThrough: last.seq)
+        return entries.count
     }
 
     /// The `file.*` records of `session`, oldest first (at most 10,000).
@@ -52,18 +55,21 @@ public struct SessionIndexer: Sendable {
         try auditLog.search(AuditQuery(type: "file.*", session: session.rawValue, limit: 10_000)).compactMap(SessionFileOperation.init(record:))
     }
 
-    static func session(from record: AuditStoredRecord) -> IndexedSession? {
+    /// The catalog entry a `session.end` record describes, and the number of `file.*`
+    /// records it counted (nil in records written before the count, which may have some).
+    static func session(from record: AuditStoredRecord) -> (session: IndexedSession, fileOperations: Int?)? {
         guard let event = try? AuditEvent(canonicalJSON: Array(record.json.utf8)), let id = event.details[.sessionID] else { return nil }
         let details = event.details
         let duration = Double(details[.duration] ?? "") ?? 0
         let exit = details[.exitStatus] ?? details[.exitSignal].map { "signal \($0)" }
         let recording = details[.recording].flatMap { $0 == "none" ? nil : $0 }
-        return IndexedSession(
+        let session = IndexedSession(
             id: SessionID(rawValue: id), user: event.actor?.user ?? "", login: details[.login] ?? event.session?.login ?? "", target: event.target ?? "",
             sourceAddress: event.connection?.remoteAddress ?? "", startedAt: event.time.addingTimeInterval(-duration), duration: duration,
             exitStatus: exit, endReason: details[.endReason] ?? "", recording: recording,
             recordingSize: Int(details[.recordingSize] ?? "") ?? 0, recordingSHA256: details[.recordingSHA256],
             elevationRequest: details[.elevationRequest], auditSeq: record.seq
         )
+        return (session, details[.fileOperations].flatMap { Int($0) })
     }
 }

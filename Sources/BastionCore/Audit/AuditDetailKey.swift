@@ -14,6 +14,9 @@ public struct AuditDetailKey: RawRepresentable, Sendable, Hashable {
     public static let recording = AuditDetailKey(rawValue: "recording")
     public static let recordingSize = AuditDetailKey(rawValue: "recording_size")
     public static let recordingSHA256 = AuditDetailKey(rawValue: "recording_sha256")
+    /// In `session.end`: how many `file.*` records the session wrote (the index searches
+    /// for them only when there are some).
+    public static let fileOperations = AuditDetailKey(rawValue: "file_operations")
     public static let elevationRequest = AuditDetailKey(rawValue: "elevation_request")
     public static let requestID = AuditDetailKey(rawValue: "request_id")
     public static let requester = AuditDetailKey(rawValue: "requester")
