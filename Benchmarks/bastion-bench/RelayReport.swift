@@ -91,6 +91,15 @@ enum RelayReport {
                     String(format: "libssh alone (libssh-floor, same route, no policy/audit/recording) %.2f ms/session: bastiond %.1fx", floor,
                            cpu.millisecondsPerSession / floor)
                 ))
+                let ratios = result.cpuRoundRatios.sorted()
+                if !ratios.isEmpty {
+                    let median = ratios[ratios.count / 2]
+                    lines.append(row(
+                        "",
+                        "each round, bastiond / libssh-floor: " + result.cpuRoundRatios.map { String(format: "%.2fx", $0) }.joined(separator: " ")
+                            + String(format: ", median %.2fx", median) + verdict(median <= 2, "≤ 2x libssh-floor")
+                    ))
+                }
                 lines.append(row("", String(format: "OpenSSH sshd, one direct session with its children (re-exec, privilege separation, the shell running true) %.2f ms/session", sshd)))
                 let failures = references.libsshFloor.failures + references.sshdDirect.failures
                 if failures > 0 {
