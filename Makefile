@@ -9,13 +9,13 @@ BUILD_PACKAGES := pkg-config libssh-dev libssl-dev libsqlite3-dev libqrencode-de
 # Scripts/build-deb: objdump and strip (binutils); dpkg-deb is dpkg's own.
 DEB_PACKAGES := binutils
 # DebianPackageTests also lints the package and scores its unit (systemd-analyze).
-TEST_PACKAGES := openssh-client openssh-server rsync ansible-core oathtool asciinema expect curl tmux python3 python3-paramiko sqlite3 rsyslog rsyslog-openssl openssl pamtester sudo chromium postgresql haproxy $(DEB_PACKAGES) lintian systemd softhsm2 opensc
+TEST_PACKAGES := openssh-client openssh-server rsync oathtool asciinema expect curl tmux python3 sqlite3 rsyslog rsyslog-openssl openssl pamtester sudo chromium postgresql haproxy $(DEB_PACKAGES) lintian systemd softhsm2 opensc
 BENCH_PACKAGES := $(TEST_PACKAGES)
 # Scripts/fetch-web-assets: pip downloads asciinema-player for the web view (Debian's pip is python3 -m pip).
 WEB_PACKAGES := python3 python3-pip
 DEMO_PACKAGES := openssh-client openssh-server oathtool
 
-.PHONY: run demo build test bench fuzz deps-build deps-test web-assets deb release-static clean
+.PHONY: run demo build test bench fuzz deps-build deps-test web-assets test-clients deb release-static clean
 
 # The binary the Debian package ships: the Swift runtime linked in (the host needs no Swift),
 # full RELRO and immediate binding (lintian's hardening checks).
@@ -42,6 +42,19 @@ deps-test: deps-build
 
 build: deps-build
 	$(SWIFT) build --product bastiond
+
+## The second SSH clients the tests drive, from PyPI and pinned: ansible-core and Paramiko,
+## installed by Debian's python3 into .build/test-clients (git-ignored), never into the system.
+PY_TEST_CLIENTS := ansible-core==2.19.15 paramiko==5.1.0
+test-clients:
+	$(call ensure_packages,$(WEB_PACKAGES))
+	@if [ "$$(cat .build/test-clients/.installed 2>/dev/null)" != "$(PY_TEST_CLIENTS)" ]; then \
+		echo "Installing from PyPI into .build/test-clients: $(PY_TEST_CLIENTS)"; \
+		rm -rf .build/test-clients && \
+		/usr/bin/python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-warn-script-location \
+			--target .build/test-clients $(PY_TEST_CLIENTS) && \
+		echo "$(PY_TEST_CLIENTS)" > .build/test-clients/.installed; \
+	fi
 
 ## The web view's asciinema-player (Web/vendor, git-ignored), fetched from PyPI and checked by SHA-256.
 web-assets:
@@ -75,7 +88,7 @@ deb: release-static web-assets
 ## 2-core machine reached 25-30, and timing-bound tests failed in CI; with 6 the load stays near
 ## 3-5 and the run takes as long (about 90 s of tests either way).
 TEST_WIDTH ?= 6
-test: deps-test web-assets release-static
+test: deps-test web-assets test-clients release-static
 	$(SWIFT) build --build-tests
 	BASTION_DEB_BINARY=$(CURDIR)/.build/release/bastiond SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=$(TEST_WIDTH) $(SWIFT) test --skip-build
 

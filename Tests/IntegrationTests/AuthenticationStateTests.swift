@@ -4,8 +4,8 @@ import BastionTesting
 import Foundation
 import Testing
 
-/// The authentication state machine against a second SSH client, Paramiko (Debian's
-/// python3-paramiko), made to do what the stock `ssh` never does: open a channel before
+/// The authentication state machine against a second SSH client, Paramiko (from PyPI,
+/// `make test-clients`), made to do what the stock `ssh` never does: open a channel before
 /// authenticating, after only the key probe, or after the key step without the TOTP code;
 /// offer one key and sign with another. Each must leave the connection unauthenticated.
 @Suite("Authentication state machine (Paramiko)")
@@ -85,10 +85,12 @@ struct AuthenticationStateTests {
             let alice = try await bastion.enroll("alice")
             try await alice.fetchCertificate()
             let other = try await Engineer.makeKey(in: bastion.directory, name: "mallory", type: .ed25519)
+            let version = try await PythonClients.versions(of: "paramiko", module: "paramiko")
+            #expect(version.pinned != nil && version.running == version.pinned, "Paramiko from PyPI, as pinned: \(version)")
             let scriptPath = bastion.directory.file("auth-states.py")
             try Self.script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
             let run = try await ProcessRunner.run(
-                "/usr/bin/python3", [scriptPath, String(bastion.endpoints.sshPort), "alice", alice.keyPath, alice.certificatePath, other], timeout: 60
+                PythonClients.python, [scriptPath, String(bastion.endpoints.sshPort), "alice", alice.keyPath, alice.certificatePath, other], environment: try PythonClients.environment, timeout: 60
             )
             try #require(run.status == 0, "\(run)")
             let results = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "\(run)")

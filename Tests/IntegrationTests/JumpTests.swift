@@ -389,14 +389,17 @@ struct JumpTests {
             try (printed.stdout + "\n" + Self.commonOptions(alice) + "\n").write(toFile: config, atomically: true, encoding: .utf8)
             let temp = bastion.directory.file("ansible-tmp")
             try FileManager.default.createDirectory(atPath: temp, withIntermediateDirectories: true)
-            let environment = [
+            let version = try await PythonClients.versions(of: "ansible-core", module: "ansible")
+            #expect(version.pinned != nil && version.running == version.pinned, "ansible-core from PyPI, as pinned: \(version)")
+            var environment = try PythonClients.environment
+            environment.merge([
                 // Only -F: no ControlPersist master left running after the test.
                 "ANSIBLE_SSH_ARGS": "-F \(config) -o ControlMaster=no -o ControlPath=none",
                 "ANSIBLE_LOCAL_TEMP": temp + "/local", "ANSIBLE_REMOTE_TEMP": temp + "/remote",
                 "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_HOME": temp,
-            ]
+            ]) { _, set in set }
             let ansible = try await ProcessRunner.run(
-                "ansible", ["web01", "-i", "web01,", "-e", "ansible_python_interpreter=/usr/bin/python3", "-m", "ansible.builtin.command", "-a", "echo via-ansible"],
+                try PythonClients.ansible, ["web01", "-i", "web01,", "-e", "ansible_python_interpreter=/usr/bin/python3", "-m", "ansible.builtin.command", "-a", "echo via-ansible"],
                 environment: environment, timeout: 120
             )
             #expect(ansible.status == 0, "\(ansible)")

@@ -145,7 +145,7 @@ struct MultiplexingTests {
             let script = bastion.directory.file("idle-channels.py")
             try Self.idleChannels.write(toFile: script, atomically: true, encoding: .utf8)
             let run = try await ProcessRunner.run(
-                "/usr/bin/python3", [script, String(bastion.endpoints.sshPort), alice.keyPath, alice.certificatePath], timeout: 60
+                PythonClients.python, [script, String(bastion.endpoints.sshPort), alice.keyPath, alice.certificatePath], environment: try PythonClients.environment, timeout: 60
             )
             try #require(run.status == 0, "\(run)")
             let results = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "\(run)")
