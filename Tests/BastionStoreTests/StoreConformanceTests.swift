@@ -367,6 +367,17 @@ struct OutboxCatalogConformanceTests {
             #expect(try catalog.search(SessionQuery(grep: "df")).map(\.id) == ["s4"])
             #expect(try catalog.search(SessionQuery(grep: "ignored")).isEmpty)
             #expect(try catalog.search(SessionQuery()).map(\.id) == ["s4", "s3", "s2", "s1"])
+
+            // A text past PostgreSQL's tsvector limit (1 MB of lexemes) falls back to its first
+            // 256 KiB inside the batch, and the session after it is still added.
+            let huge = (0 ..< 150_000).map { "w" + String(1_000_000 + $0) }.joined(separator: " ")
+            try catalog.add([
+                SessionCatalogEntry(session("s5", user: "dave", target: "web01", at: 400, seq: 50), text: huge),
+                SessionCatalogEntry(session("s6", user: "erin", target: "web01", at: 500, seq: 51), text: "uptime"),
+            ], indexedThrough: 51)
+            #expect(try catalog.indexedThrough() == 51)
+            #expect(try catalog.search(SessionQuery(grep: "w1000001")).map(\.id) == ["s5"])
+            #expect(try catalog.search(SessionQuery(grep: "uptime")).map(\.id) == ["s6"])
         }
     }
 }
