@@ -43,17 +43,17 @@ deps-test: deps-build
 build: deps-build
 	$(SWIFT) build --product bastiond
 
-## The second SSH clients the tests drive, from PyPI and pinned: ansible-core and Paramiko,
+## The second SSH clients the tests drive, from PyPI: ansible-core and Paramiko, every package
+## pinned by version and SHA-256 in Tests/python-clients.txt (pip refuses anything else),
 ## installed by Debian's python3 into .build/test-clients (git-ignored), never into the system.
-PY_TEST_CLIENTS := ansible-core==2.19.15 paramiko==5.1.0
 test-clients:
 	$(call ensure_packages,$(WEB_PACKAGES))
-	@if [ "$$(cat .build/test-clients/.installed 2>/dev/null)" != "$(PY_TEST_CLIENTS)" ]; then \
-		echo "Installing from PyPI into .build/test-clients: $(PY_TEST_CLIENTS)"; \
+	@if ! cmp -s Tests/python-clients.txt .build/test-clients/.installed; then \
+		echo "Installing from PyPI into .build/test-clients (Tests/python-clients.txt, hashes required)"; \
 		rm -rf .build/test-clients && \
 		/usr/bin/python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-warn-script-location \
-			--target .build/test-clients $(PY_TEST_CLIENTS) && \
-		echo "$(PY_TEST_CLIENTS)" > .build/test-clients/.installed; \
+			--require-hashes --no-deps --only-binary :all: --target .build/test-clients -r Tests/python-clients.txt && \
+		cp Tests/python-clients.txt .build/test-clients/.installed; \
 	fi
 
 ## The web view's asciinema-player (Web/vendor, git-ignored), fetched from PyPI and checked by SHA-256.

@@ -2,8 +2,8 @@ import BastionTesting
 import Foundation
 
 /// The second SSH clients the tests drive, ansible-core and Paramiko, as the issues name them:
-/// from PyPI, pinned in the Makefile (`PY_TEST_CLIENTS`) and installed by `make test-clients`
-/// (which `make test` runs) into `.build/test-clients`, run by Debian's python3.
+/// from PyPI, pinned by version and SHA-256 in `Tests/python-clients.txt` and installed by
+/// `make test-clients` (which `make test` runs) into `.build/test-clients`, run by Debian's python3.
 enum PythonClients {
     static let python = "/usr/bin/python3"
 
@@ -33,6 +33,7 @@ enum PythonClients {
     /// `ansible-core`), and the one `make test-clients` pinned: proof the PyPI copy is in use.
     static func versions(of package: String, module: String) async throws -> (running: String, pinned: String?) {
         let stamp = try String(contentsOfFile: try directory + "/.installed", encoding: .utf8)
+        // The stamp is a copy of Tests/python-clients.txt: `NAME==VERSION \` lines.
         let pinned = stamp.split(whereSeparator: \.isWhitespace).first { $0.hasPrefix(package + "==") }.map { String($0.dropFirst(package.count + 2)) }
         let probe = try await ProcessRunner.run(
             python, ["-c", "import importlib.metadata as m; print(m.version('\(package)'), __import__('\(module)').__file__)"],
