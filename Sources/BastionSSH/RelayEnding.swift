@@ -42,6 +42,16 @@ struct RelayEnding: Equatable {
     private(set) var exitSent = false
     /// When Bastion sent the client CLOSE, or saw the client close first: the session is over.
     private(set) var closedAt: Date?
+    /// When the client's CLOSE was first seen.
+    private(set) var clientClosedAt: Date?
+
+    /// How long Bastion still waits for the target's exit status once the client has closed
+    /// after Bastion's EOF. sshd sends EOF before `exit-status`, and `ssh` closes as soon as
+    /// both EOFs are through (stdin at end), so the status can arrive after the client's
+    /// CLOSE: sent before Bastion's own CLOSE, `ssh` still reports it (without the wait it
+    /// exited 255, now and then, under load). Bounded, so a target that never reports cannot
+    /// hold the channel.
+    static let statusGrace: TimeInterval = 2
 
     var isFinished: Bool { closedAt != nil }
 
@@ -73,9 +83,14 @@ struct RelayEnding: Equatable {
             actions.append(.closeClient)
         }
         if closedAt == nil, facts.clientClosed {
-            // The client went away first: close the target side too.
-            closedAt = now
-            actions.append(.closeTarget)
+            if clientClosedAt == nil { clientClosedAt = now }
+            let statusMayCome = eofSentToClient && !exitSent && !facts.targetClosed
+                && now.timeIntervalSince(clientClosedAt ?? now) < Self.statusGrace
+            if !statusMayCome {
+                // The client went away first: close the target side too.
+                closedAt = now
+                actions.append(.closeTarget)
+            }
         }
         return actions
     }

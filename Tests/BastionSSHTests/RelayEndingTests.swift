@@ -12,6 +12,8 @@ struct RelayEndingTests {
         var facts = Facts()
         var status: Int32?
         var signal: ExitSignal?
+        /// Seconds since the first turn.
+        var at: TimeInterval = 0
         var expected: [RelayEnding.Action]
     }
 
@@ -48,6 +50,21 @@ struct RelayEndingTests {
             Turn(facts: Facts(clientDone: true), expected: [.eofToTarget]),
             Turn(facts: Facts(clientDone: true), expected: []),
         ], finished: false),
+        Case(name: "a client that closes after both EOFs still gets the status that follows (sshd sends EOF first)", turns: [
+            Turn(facts: done, expected: [.eofToClient]),
+            Turn(facts: Facts(targetDone: true, clientClosed: true), at: 0.1, expected: []),
+            Turn(facts: Facts(targetDone: true, clientClosed: true), status: 7, at: 0.2, expected: [.exitStatus(7), .closeClient]),
+        ]),
+        Case(name: "a client that closed after both EOFs: a target that never reports is closed after the grace", turns: [
+            Turn(facts: done, expected: [.eofToClient]),
+            Turn(facts: Facts(targetDone: true, clientClosed: true), at: 1, expected: []),
+            Turn(facts: Facts(targetDone: true, clientClosed: true), at: 1 + RelayEnding.statusGrace, expected: [.closeTarget]),
+        ]),
+        Case(name: "a client that closed after both EOFs, then the target closes: the status libssh kept", turns: [
+            Turn(facts: done, expected: [.eofToClient]),
+            Turn(facts: Facts(targetDone: true, clientClosed: true), expected: []),
+            Turn(facts: Facts(targetDone: true, targetClosed: true, clientClosed: true, keptExitStatus: 7), at: 0.1, expected: [.exitStatus(7), .closeClient]),
+        ]),
         Case(name: "a client that closes first closes the target side", turns: [
             Turn(facts: Facts(clientClosed: true), expected: [.closeTarget]),
             Turn(facts: Facts(targetDone: true, clientClosed: true), status: 0, expected: [.eofToClient, .exitStatus(0)]),
@@ -61,7 +78,7 @@ struct RelayEndingTests {
         for (index, turn) in example.turns.enumerated() {
             if let status = turn.status { ending.exitStatus = status }
             if let signal = turn.signal { ending.exitSignal = signal }
-            #expect(ending.advance(turn.facts, now: now) == turn.expected, "turn \(index)")
+            #expect(ending.advance(turn.facts, now: now.addingTimeInterval(turn.at)) == turn.expected, "turn \(index)")
         }
         #expect(ending.isFinished == example.finished)
     }

@@ -102,7 +102,7 @@ struct MultiplexingTests {
             #expect(connections.count == 1, "sessions came over \(connections.count) connections")
             let ends = try await bastion.auditDetails("session.end")
             #expect(Set(ends.compactMap { $0["session_id"] }).count == 3)
-            #expect(ends.allSatisfy { $0["exit_status"] == "7" })
+            #expect(ends.allSatisfy { $0["exit_status"] == "7" }, "\(ends)")
             for end in ends {
                 let recording = String(decoding: try RelayRecording.plaintext(try #require(end["recording"])), as: UTF8.self)
                 #expect(["alpha", "beta", "gamma"].contains { recording.contains($0) }, "\(recording)")
