@@ -10,9 +10,7 @@ enum PythonClients {
     /// `.build/test-clients` in this checkout.
     static var directory: String {
         get throws {
-            let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().deletingLastPathComponent()
-            let directory = repository.appendingPathComponent(".build/test-clients").path
+            let directory = BastiondBinary.checkout.appendingPathComponent(".build/test-clients").path
             guard FileManager.default.fileExists(atPath: directory + "/.installed") else {
                 throw HarnessError(message: "ansible-core and Paramiko from PyPI are not installed: run `make test-clients` (make test does)")
             }
