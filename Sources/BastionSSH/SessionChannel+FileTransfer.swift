@@ -43,13 +43,17 @@ extension SessionChannel {
                 switch transfer {
                 case .scp(let scp): return refusal("scp \(scp.direction.rawValue)", path: scp.path)
                 case .sftpServer: return refusal("sftp")
+                case .rsync(let rsync):
+                    let operation = "rsync \(rsync.direction.rawValue)" + (rsync.removesSourceFiles ? " --remove-source-files" : "")
+                    return refusal(operation, path: rsync.paths.first)
+                case .unparsedRsync: return refusal("rsync")
                 default: return refusal("scp")
                 }
             }
             switch transfer {
             case .scp(let scp): return .tapped(FileTransferTap(scp: SCPSession(command: scp)))
             case .sftpServer: return .tapped(FileTransferTap(sftp: SFTPSession(policy: policy)))
-            case .unparsedSCP, nil: return .plain
+            case .unparsedSCP, .rsync, .unparsedRsync, nil: return .plain
             }
         }
     }

@@ -148,6 +148,46 @@ struct FileTransferTests {
         }
     }
 
+    /// `rsync ARGUMENTS` with ssh through Bastion as its remote shell.
+    static func rsync(_ engineer: Engineer, _ bastion: BastionHarness, _ arguments: [String]) async throws -> ProcessRunner.Result {
+        let shell = (["ssh"] + engineer.clientOptions(useCertificate: true) + ["-p", String(bastion.endpoints.sshPort)]).joined(separator: " ")
+        return try await ProcessRunner.run("rsync", ["-e", shell] + arguments, timeout: 60)
+    }
+
+    @Test("rsync: a download-only role fetches but cannot send nor move files off the target; deny refuses both ways; each refusal one line and a record")
+    func rsyncUnderThePolicy() async throws {
+        try await withRelay(extraConfig: Self.roles) { bastion, _ in
+            let bob = try await bastion.enroll("bob", roles: ["reader"])
+            try await bob.fetchCertificate()
+            let source = try Self.payload(bastion, "tree.bin", size: 70_000)
+            let fetched = bastion.directory.file("fetched-by-rsync.bin")
+            let get = try await Self.rsync(bob, bastion, ["-a", "root@web01@127.0.0.1:\(source)", fetched])
+            #expect(get.status == 0, "\(get)")
+            #expect(try await RelayTests.sha256(fetched) == (try await RelayTests.sha256(source)))
+
+            let target = bastion.directory.file("rsync-must-not-exist.bin")
+            let put = try await Self.rsync(bob, bastion, ["-a", source, "root@web01@127.0.0.1:\(target)"])
+            #expect(put.status != 0)
+            #expect(put.stderr.contains("bastion: your role may only download files"), "\(put)")
+            #expect(!FileManager.default.fileExists(atPath: target), "the refused upload reached the target")
+            let upload = try await Self.record(bastion, "file.refused") { $0["operation"] == "rsync upload" }
+            #expect(upload?["path"] == target && upload?["file_transfer"] == "download", "\(String(describing: upload))")
+
+            // Downloading with --remove-source-files deletes on the target: not a download right.
+            let move = try await Self.rsync(bob, bastion, ["-a", "--remove-source-files", "root@web01@127.0.0.1:\(source)", fetched + ".moved"])
+            #expect(move.status != 0)
+            #expect(FileManager.default.fileExists(atPath: source), "a download-only role removed the source")
+            #expect(try await Self.record(bastion, "file.refused") { $0["operation"] == "rsync download --remove-source-files" } != nil)
+
+            let carol = try await bastion.enroll("carol", roles: ["nofiles"])
+            try await carol.fetchCertificate()
+            let denied = try await Self.rsync(carol, bastion, ["-a", "root@web01@127.0.0.1:\(source)", bastion.directory.file("carol.bin")])
+            #expect(denied.status != 0)
+            #expect(denied.stderr.contains("bastion: your role may not transfer files"), "\(denied)")
+            #expect(try await Self.record(bastion, "file.refused") { $0["operation"] == "rsync download" && $0["file_transfer"] == "deny" } != nil)
+        }
+    }
+
     @Test("file_transfer = deny refuses the sftp subsystem at start, with one line")
     func denyRole() async throws {
         try await withRelay(extraConfig: Self.roles) { bastion, _ in

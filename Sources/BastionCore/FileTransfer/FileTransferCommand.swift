@@ -1,3 +1,11 @@
+/// Which way a file transfer moves files, seen from the client.
+public enum FileTransferDirection: String, Sendable, Hashable {
+    /// The target is the sink: the client sends files (`scp -t`, `rsync --server`).
+    case upload
+    /// The target is the source: the client receives files (`scp -f`, `rsync --server --sender`).
+    case download
+}
+
 /// An exec command that is a file transfer, as the relay classifies it at channel start to
 /// apply ``FileTransferPolicy/permits(_:)`` and pick the parser.
 public enum FileTransferCommand: Sendable, Equatable {
@@ -9,22 +17,50 @@ public enum FileTransferCommand: Sendable, Equatable {
     /// The program is `scp` but the line is not one OpenSSH's scp sends (shell operators,
     /// unknown options, no `-t`/`-f`): its direction cannot be known, so only `allow` runs it.
     case unparsedSCP
+    /// `rsync --server …` as an rsync client starts it over ssh: governed by its direction,
+    /// not parsed (rsync's own protocol is not followed file by file).
+    case rsync(RsyncCommand)
+    /// `rsync --server` in a form Bastion cannot judge (shell operators, `--daemon`, a
+    /// `--sender` out of place, a path that could be read as an option): only `allow` runs it.
+    case unparsedRsync
 
-    /// Classifies `commandLine`; nil when it is no file transfer.
+    /// Classifies `commandLine`; nil when it is no file transfer. A leading `sudo` (as
+    /// `rsync --rsync-path="sudo rsync"` and `sftp -s "sudo …/sftp-server"` send) is looked
+    /// through. Other wrappers are not: a role that may run commands can move bytes anyway.
     public static func recognise(_ commandLine: String) -> FileTransferCommand? {
-        guard let words = ShellWords.split(commandLine) else {
+        guard let split = ShellWords.split(commandLine) else {
             // Shell syntax Bastion does not follow: judge by the first word, quotes dropped.
-            let first = commandLine.split(whereSeparator: { $0 == " " || $0 == "\t" }).first.map { word in
+            let naive = commandLine.split(whereSeparator: { $0 == " " || $0 == "\t" }).map { word in
                 String(word.filter { !"'\"\\".contains($0) })
-            } ?? ""
+            }
+            let first = withoutSudo(naive).first ?? ""
             if isProgram(first, "scp") { return .unparsedSCP }
             if isProgram(first, "sftp-server") { return .sftpServer }
+            if isProgram(first, "rsync") && commandLine.contains("--server") { return .unparsedRsync }
             return nil
         }
+        let words = withoutSudo(split)
         guard let program = words.first else { return nil }
         if isProgram(program, "sftp-server") { return .sftpServer }
+        let arguments = Array(words.dropFirst())
+        if isProgram(program, "rsync") {
+            guard arguments.first == "--server" else { return nil }  // rsync copying on the target itself
+            return RsyncCommand(arguments: arguments).map(FileTransferCommand.rsync) ?? .unparsedRsync
+        }
         guard isProgram(program, "scp") else { return nil }
-        return SCPCommand(arguments: Array(words.dropFirst())).map(FileTransferCommand.scp) ?? .unparsedSCP
+        return SCPCommand(arguments: arguments).map(FileTransferCommand.scp) ?? .unparsedSCP
+    }
+
+    /// `words` without a leading `sudo` and its options (`-u USER`, `-n`, …).
+    private static func withoutSudo(_ words: [String]) -> [String] {
+        guard let first = words.first, isProgram(first, "sudo") else { return words }
+        let takesValue: Set<String> = ["-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-T", "-U"]
+        var index = 1
+        while index < words.count, words[index].hasPrefix("-") {
+            if words[index] == "--" { index += 1; break }
+            index += takesValue.contains(words[index]) ? 2 : 1
+        }
+        return Array(words[min(index, words.count)...])
     }
 
     private static func isProgram(_ word: String, _ name: String) -> Bool {
@@ -35,12 +71,8 @@ public enum FileTransferCommand: Sendable, Equatable {
 /// `scp [-v] [-r] [-p] [-d] -t|-f [--] PATH...`: the remote half of a legacy scp transfer
 /// (OpenSSH scp.c builds it as `"scp" + " -v" + " -r" + " -p" + " -d" + " -t " + path`).
 public struct SCPCommand: Sendable, Equatable {
-    public enum Direction: String, Sendable, Hashable {
-        /// `-t`: the target is the sink, the client sends files.
-        case upload
-        /// `-f`: the target is the source, the client receives files.
-        case download
-    }
+    /// `-t` is an upload, `-f` a download.
+    public typealias Direction = FileTransferDirection
 
     public var direction: Direction
     /// The paths after the options, shell quoting removed: one for `-t`, one or more

@@ -1,4 +1,4 @@
-/// `roles.NAME.file_transfer`: which way files may move over SFTP and legacy scp.
+/// `roles.NAME.file_transfer`: which way files may move over SFTP, legacy scp and rsync.
 ///
 /// The relay enforces it twice: at channel start (``permitsSFTPSubsystem``,
 /// ``permits(_:)`` for exec commands) and per SFTP request inside ``SFTPSession``, where a
@@ -12,15 +12,16 @@ public enum FileTransferPolicy: String, Sendable, Hashable, CaseIterable {
     /// `stat`/`lstat`/`fstat`, `realpath`, `readlink` and the read-only OpenSSH extensions.
     /// Any open with WRITE, CREAT, TRUNC, APPEND (or EXCL, or an unknown flag) is refused, and
     /// so is every modification: rename, remove, mkdir, rmdir, setstat, fsetstat, symlink,
-    /// `posix-rename`, `hardlink`, `lsetstat`, WRITE requests. `scp -t` is refused at start.
+    /// `posix-rename`, `hardlink`, `lsetstat`, WRITE requests. `scp -t` is refused at start,
+    /// and so is an rsync upload or an rsync download with `--remove-source-files`.
     case download
     /// Writing only: open for write (WRITE set, READ clear: OpenSSH opens a request with
     /// neither flag read-only, so WRITE is required), mkdir, rename, setstat, fsetstat,
     /// symlink, hardlink, remove, rmdir; listing and `stat` stay allowed so clients can find
     /// their way. Any open with READ (or without WRITE) and every READ request is refused.
-    /// `scp -f` is refused at start.
+    /// `scp -f` and an rsync download are refused at start.
     case upload
-    /// No file transfer at all: the relay refuses the `sftp` subsystem and `scp -t`/`-f` at
+    /// No file transfer at all: the relay refuses the `sftp` subsystem, rsync and `scp -t`/`-f` at
     /// channel start, and should a session get that far, ``SFTPSession`` refuses every request.
     case deny
 
@@ -36,20 +37,28 @@ public enum FileTransferPolicy: String, Sendable, Hashable, CaseIterable {
     /// Whether an `sftp` subsystem request (or an exec of `sftp-server`) may start at all.
     public var permitsSFTPSubsystem: Bool { self != .deny }
 
-    /// Whether an exec command may run, as far as file transfers go: a recognised scp
-    /// transfer in a permitted direction; an scp command Bastion cannot parse only under
-    /// `allow` (fail closed: its direction is unknown). Commands that are no file transfer
-    /// are not this policy's business and pass.
+    /// Whether an exec command may run, as far as file transfers go: a recognised scp or
+    /// rsync transfer in a permitted direction; an scp or rsync line Bastion cannot judge
+    /// only under `allow` (fail closed: its direction is unknown). Commands that are no file
+    /// transfer are not this policy's business and pass.
     public func permits(_ command: FileTransferCommand?) -> Bool {
         switch command {
         case nil: true
         case .sftpServer: permitsSFTPSubsystem
-        case .unparsedSCP: self == .allow
-        case .scp(let scp):
-            switch (self, scp.direction) {
-            case (.allow, _), (.download, .download), (.upload, .upload): true
-            default: false
+        case .unparsedSCP, .unparsedRsync: self == .allow
+        case .scp(let scp): permits(scp.direction)
+        case .rsync(let rsync):
+            switch self {
+            case .download: !rsync.needsUploadRight
+            default: permits(rsync.direction)
             }
+        }
+    }
+
+    private func permits(_ direction: FileTransferDirection) -> Bool {
+        switch (self, direction) {
+        case (.allow, _), (.download, .download), (.upload, .upload): true
+        default: false
         }
     }
 

@@ -1,0 +1,41 @@
+/// `rsync --server [--sender] -FLAGS [--OPTION [VALUE]]... . PATH...`: the remote half an
+/// rsync client starts over ssh (`rsync -a d/ host:d/`, `rsync host:f .`; rsync 3.x's
+/// `server_options()` builds it in this order).
+///
+/// Bastion does not follow rsync's protocol file by file; it takes the direction from
+/// `--sender` (the target sends: a download) and refuses, by returning nil, every line whose
+/// direction it could misjudge: the target's rsync parses options anywhere on the line, so a
+/// `--sender`, `--server` or `--daemon` out of place, or a path beginning with `-` (the rsync
+/// client sends `./-name`), makes the line unjudgeable.
+public struct RsyncCommand: Sendable, Equatable {
+    public var direction: FileTransferDirection
+    /// `--remove-source-files` (or its old name `--remove-sent-files`) on a download: the
+    /// target deletes what it sent, a change that only an upload right covers.
+    public var removesSourceFiles: Bool
+    /// The paths after the `.` separator, shell quoting removed.
+    public var paths: [String]
+
+    /// Parses the words after the program name; nil for anything but a clean server line.
+    public init?(arguments: [String]) {
+        guard arguments.first == "--server" else { return nil }
+        var rest = arguments.dropFirst()
+        var direction = FileTransferDirection.upload
+        if rest.first == "--sender" {
+            direction = .download
+            rest = rest.dropFirst()
+        }
+        guard let separator = rest.firstIndex(of: ".") else { return nil }
+        let options = rest[..<separator]
+        let paths = Array(rest[rest.index(after: separator)...])
+        let misplaced: Set<String> = ["--sender", "--server", "--daemon"]
+        guard !options.contains(where: { misplaced.contains($0) || $0.hasPrefix("--daemon=") }),
+              !paths.isEmpty, !paths.contains(where: { $0.hasPrefix("-") })
+        else { return nil }
+        self.direction = direction
+        self.removesSourceFiles = options.contains { $0 == "--remove-source-files" || $0 == "--remove-sent-files" }
+        self.paths = paths
+    }
+
+    /// What the policy judges: a download that deletes at the source needs upload rights too.
+    var needsUploadRight: Bool { direction == .upload || removesSourceFiles }
+}
