@@ -263,7 +263,7 @@ private struct DebianPackage {
     /// The release binary: BASTION_DEB_BINARY, else `.build/release/bastiond` (`make test`
     /// builds it with `--static-swift-stdlib`; Scripts/build-deb refuses any other kind).
     static func build() async throws -> DebianPackage {
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let repository = BastiondBinary.checkout.path
         let binary = ProcessInfo.processInfo.environment["BASTION_DEB_BINARY"] ?? repository + "/.build/release/bastiond"
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw HarnessError(message: "\(binary) is not built: run `make test`, or `swift build -c release --product bastiond --static-swift-stdlib`")

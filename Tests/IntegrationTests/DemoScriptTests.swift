@@ -12,7 +12,7 @@ struct DemoScriptTests {
     @Test("the printed certificate, session and replay commands work; stopping the demo stops bastiond and sshd")
     func demo() async throws {
         let directory = try TemporaryDirectory(prefix: "bastion-demo")
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let repository = BastiondBinary.checkout.path
         let output = directory.file("demo.out")
         let ports = try (0..<3).map { _ in String(try SSHDFixture.freePort()) }
         let script = try SpawnedProcess(

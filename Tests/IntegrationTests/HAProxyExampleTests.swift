@@ -11,8 +11,7 @@ import Glibc
 /// it out and logins go on through the other.
 @Suite("Config/ha: two nodes behind HAProxy")
 struct HAProxyExampleTests {
-    static let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Config/ha").path
+    static let example = BastiondBinary.checkout.appendingPathComponent("Config/ha").path
 
     @Test("the example comes up: a certificate fetched through HAProxy logs in; with node A stopped, logins still work through node B")
     func failover() async throws {

@@ -25,8 +25,7 @@ struct SudoCheckIntegrationTests {
     """
 
     /// Config/target/ of this checkout.
-    static let targetFiles = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Config/target").path
+    static let targetFiles = BastiondBinary.checkout.appendingPathComponent("Config/target").path
     static let checkScript = targetFiles + "/bastion-sudo-check"
 
     /// A unix login that exists nowhere on this host, valid as a Bastion user name too.

@@ -306,8 +306,7 @@ struct UpstreamTestError: Error, CustomStringConvertible {
 enum UpstreamBinary {
     static var path: String {
         get throws {
-            let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent()
+            let repository = BastiondBinary.checkout
             // The test bundle's own build directory first, so that a test run uses the binary
             // built with it.
             let bundleDirectory = Bundle.main.bundleURL.path

@@ -14,7 +14,7 @@ struct WebViewTests {
 
     /// The package's `Web` directory; `Web/vendor` is fetched by the same script `make test` runs.
     static func assets() async throws -> String {
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let repository = BastiondBinary.checkout.path
         let web = repository + "/Web"
         if !FileManager.default.fileExists(atPath: web + "/vendor/asciinema-player.js") {
             let fetched = try await ProcessRunner.run(repository + "/Scripts/fetch-web-assets", [web + "/vendor"], timeout: 180)
