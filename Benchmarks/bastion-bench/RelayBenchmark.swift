@@ -184,10 +184,10 @@ enum RelayBenchmark {
         }
         result.upstreamCipher = options.cipher
 
-        // libssh alone on the same route, for scale: upload and per-session CPU.
+        // libssh alone on the same route, for scale: upload, download and per-session CPU.
         var floor: Daemon?
         defer { floor.map { BastionBench.stop($0) } }
-        if parts.contains("upload") || parts.contains("sessions") {
+        if parts.contains("upload") || parts.contains("download") || parts.contains("sessions") {
             let started = try LibSSHFloor.start(
                 targetPort: target.port, identity: identity, certificate: directCertificate, scratch: scratch
             )
@@ -201,6 +201,8 @@ enum RelayBenchmark {
         relays[.libsshFloor] = floor?.pid
         let meter = CPUMeter(relays: relays, recordings: [.bastiond: recordings, .bastiondJump: recordings], target: targetDaemon.pid)
         let uploadRoutes = routes + (floor == nil ? [] : [.libsshFloor])
+        // The floor's download is not recorded: it is what relaying alone costs in libssh.
+        let downloadRoutes = bulkRoutes + (floor == nil ? [] : [.libsshFloor])
         for round in 1...options.rounds {
             for route in uploadRoutes where parts.contains("upload") {
                 BastionBench.note("round \(round)/\(options.rounds): bulk upload \(options.bulkMiB) MiB \(route.rawValue)")
@@ -209,7 +211,7 @@ enum RelayBenchmark {
                 }
                 result.upload[route] = faster(result.upload[route], transfer)
             }
-            for route in bulkRoutes where parts.contains("download") {
+            for route in downloadRoutes where parts.contains("download") {
                 BastionBench.note("round \(round)/\(options.rounds): bulk download \(options.bulkMiB) MiB \(route.rawValue)")
                 let transfer = try meter.measure(route) { () throws(BenchError) in
                     try download(

@@ -176,7 +176,13 @@ enum RelayReport {
     private static func bastiondCPUGoal(_ transfers: [RelayClients.Route: RelayBenchmark.Transfer]) -> String {
         guard let transfer = transfers[.bastiond], let relay = transfer.cpu?.relay else { return "" }
         let perGiB = relay / (Double(transfer.bytes) / 1_073_741_824)
-        return verdict(perGiB <= downloadCPUGoal, "bastiond ≤ \(downloadCPUGoal) CPU s/GiB")
+        var text = verdict(perGiB <= downloadCPUGoal, "bastiond ≤ \(downloadCPUGoal) CPU s/GiB")
+        // What libssh costs relaying the same bytes with nothing recorded or hashed: a floor
+        // the goal has to leave room above.
+        if let floor = transfers[.libsshFloor], let floorCPU = floor.cpu?.relay {
+            text += String(format: "   (libssh-floor alone %.2f)", floorCPU / (Double(floor.bytes) / 1_073_741_824))
+        }
+        return text
     }
 
     private static func verdict(_ met: Bool, _ goal: String) -> String {
