@@ -95,12 +95,19 @@ func serve(_ session: OpaquePointer, arguments: Arguments, upstreamKey: Upstream
     ssh_channel_request_send_exit_status(channel, status)
     ssh_channel_send_eof(channel)
     ssh_channel_close(channel)
-    // The client answers CLOSE and hangs up; wait for that (at most 10 s), as bastiond does.
+    // The client answers CLOSE, sends DISCONNECT and hangs up; wait for that (at most 10 s),
+    // as bastiond does. Closing first would make the client's DISCONNECT fail ("send
+    // disconnect: Broken pipe", exit 255) whenever it raced the close.
     let deadline = Date().addingTimeInterval(10)
     var buffer = [UInt8](repeating: 0, count: 4096)
     while ssh_is_connected(session) != 0, ssh_channel_is_closed(channel) == 0, Date() < deadline {
         _ = ssh_channel_read_timeout(channel, &buffer, UInt32(buffer.count), 0, 100)
     }
+    guard let event = ssh_event_new() else { return }
+    ssh_event_add_session(event, session)
+    while ssh_is_connected(session) != 0, Date() < deadline, ssh_event_dopoll(event, 100) != SSH_ERROR {}
+    ssh_event_remove_session(event, session)
+    ssh_event_free(event)
 }
 
 /// Public-key authentication that accepts any key whose signature libssh verified.
@@ -232,7 +239,10 @@ func copyUntilTargetEnds(client: ssh_channel, target: ssh_channel) {
     var pending = 0
     var pendingOffset = 0
     var inputEnded = false
-    while ssh_channel_is_eof(target) == 0 || ssh_channel_poll(target, 0) > 0 || ssh_channel_poll(target, 1) > 0 {
+    var output = 0
+    var outputOffset = 0
+    var outputStream: Int32 = 0
+    while ssh_channel_is_eof(target) == 0 || ssh_channel_poll(target, 0) > 0 || ssh_channel_poll(target, 1) > 0 || output > 0 {
         var moved = 0
         if pending == 0, !inputEnded {
             let room = min(capacity, Int(ssh_channel_window_size(target)))
@@ -258,12 +268,30 @@ func copyUntilTargetEnds(client: ssh_channel, target: ssh_channel) {
                 inputEnded = true
             }
         }
-        for stream: Int32 in [0, 1] {
+        // Output the client's session did not take yet: a write can return short (its
+        // window filled up meanwhile), and what it did not take must go first, not be lost.
+        if output > 0 {
+            let written = Int(
+                outputStream == 0
+                    ? ssh_channel_write(client, buffer + outputOffset, UInt32(output))
+                    : ssh_channel_write_stderr(client, buffer + outputOffset, UInt32(output))
+            )
+            if written > 0 {
+                output -= written
+                outputOffset += written
+                moved += written
+            }
+        }
+        for stream: Int32 in [0, 1] where output == 0 {
             let room = min(capacity, Int(ssh_channel_window_size(client)))
             guard room > 0 else { continue }
             let count = ssh_channel_read_nonblocking(target, buffer, UInt32(room), stream)
             guard count > 0 else { continue }
-            moved += Int(stream == 0 ? ssh_channel_write(client, buffer, UInt32(count)) : ssh_channel_write_stderr(client, buffer, UInt32(count)))
+            let written = max(0, Int(stream == 0 ? ssh_channel_write(client, buffer, UInt32(count)) : ssh_channel_write_stderr(client, buffer, UInt32(count))))
+            moved += written
+            output = Int(count) - written
+            outputOffset = written
+            outputStream = stream
         }
         if ssh_is_connected(clientSession) == 0 || ssh_is_connected(targetSession) == 0 { break }
         if moved == 0, ssh_event_dopoll(event, 100) == SSH_ERROR { break }

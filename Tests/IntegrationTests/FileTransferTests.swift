@@ -188,6 +188,33 @@ struct FileTransferTests {
         }
     }
 
+    @Test(
+        "sudo in front of the server does not get around the policy: sftp -s \"sudo …/sftp-server\" is parsed and refused, rsync --rsync-path=\"sudo rsync\" refused",
+        .enabled(if: (try? ProcessRunner.runBlocking("sudo", ["-n", "true"]).status) == 0)
+    )
+    func sudoServers() async throws {
+        try await withRelay(extraConfig: Self.roles) { bastion, _ in
+            let bob = try await bastion.enroll("bob", roles: ["reader"])
+            try await bob.fetchCertificate()
+            let source = try Self.payload(bastion, "sudo.bin", size: 5_000)
+            let target = bastion.directory.file("sudo-must-not-exist.bin")
+            let put = try await Self.sftp(bob, bastion, batch: ["put \(source) \(target)"], extra: ["-s", "sudo -n /usr/lib/openssh/sftp-server"])
+            #expect(put.status != 0)
+            #expect(put.stderr.contains("Permission denied"), "\(put)")
+            #expect(!FileManager.default.fileExists(atPath: target), "an upload under sudo reached the target")
+            #expect(try await Self.record(bastion, "file.refused") { $0["path"] == target } != nil)
+            // Reading through the same server still works, file by file.
+            let get = try await Self.sftp(bob, bastion, batch: ["get \(source) \(target).got"], extra: ["-s", "sudo -n /usr/lib/openssh/sftp-server"])
+            #expect(get.status == 0, "\(get)")
+            #expect(try await Self.record(bastion, "file.close") { $0["path"] == source } != nil)
+
+            let rsync = try await Self.rsync(bob, bastion, ["-a", "--rsync-path=sudo -n rsync", source, "root@web01@127.0.0.1:\(target)"])
+            #expect(rsync.status != 0)
+            #expect(rsync.stderr.contains("bastion: your role may only download files"), "\(rsync)")
+            #expect(!FileManager.default.fileExists(atPath: target))
+        }
+    }
+
     @Test("file_transfer = deny refuses the sftp subsystem at start, with one line")
     func denyRole() async throws {
         try await withRelay(extraConfig: Self.roles) { bastion, _ in
