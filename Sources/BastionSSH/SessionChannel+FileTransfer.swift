@@ -44,7 +44,7 @@ extension SessionChannel {
                 case .scp(let scp): return refusal("scp \(scp.direction.rawValue)", path: scp.path)
                 case .sftpServer: return refusal("sftp")
                 case .rsync(let rsync):
-                    let operation = "rsync \(rsync.direction.rawValue)" + (rsync.removesSourceFiles ? " --remove-source-files" : "")
+                    let operation = "rsync \(rsync.direction.rawValue)" + (rsync.writesOnTarget.map { " " + $0 } ?? "")
                     return refusal(operation, path: rsync.paths.first)
                 case .unparsedRsync: return refusal("rsync")
                 default: return refusal("scp")

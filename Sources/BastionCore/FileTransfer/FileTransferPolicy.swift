@@ -13,7 +13,8 @@ public enum FileTransferPolicy: String, Sendable, Hashable, CaseIterable {
     /// Any open with WRITE, CREAT, TRUNC, APPEND (or EXCL, or an unknown flag) is refused, and
     /// so is every modification: rename, remove, mkdir, rmdir, setstat, fsetstat, symlink,
     /// `posix-rename`, `hardlink`, `lsetstat`, WRITE requests. `scp -t` is refused at start,
-    /// and so is an rsync upload or an rsync download with `--remove-source-files`.
+    /// and so is an rsync upload or an rsync download that writes on the target
+    /// (`--remove-source-files`, `--log-file`, `--write-batch`).
     case download
     /// Writing only: open for write (WRITE set, READ clear: OpenSSH opens a request with
     /// neither flag read-only, so WRITE is required), mkdir, rename, setstat, fsetstat,

@@ -9,9 +9,11 @@
 /// client sends `./-name`), makes the line unjudgeable.
 public struct RsyncCommand: Sendable, Equatable {
     public var direction: FileTransferDirection
-    /// `--remove-source-files` (or its old name `--remove-sent-files`) on a download: the
-    /// target deletes what it sent, a change that only an upload right covers.
-    public var removesSourceFiles: Bool
+    /// The first option that makes the target write even while it only sends (a download):
+    /// `--remove-source-files` (or its old name `--remove-sent-files`) deletes what it sent,
+    /// and `--log-file`, `--write-batch`, `--only-write-batch` (which `rsync -M` passes to the
+    /// target) write a file of the client's choosing. Changes only an upload right covers.
+    public var writesOnTarget: String?
     /// The paths after the `.` separator, shell quoting removed.
     public var paths: [String]
 
@@ -32,10 +34,17 @@ public struct RsyncCommand: Sendable, Equatable {
               !paths.isEmpty, !paths.contains(where: { $0.hasPrefix("-") })
         else { return nil }
         self.direction = direction
-        self.removesSourceFiles = options.contains { $0 == "--remove-source-files" || $0 == "--remove-sent-files" }
+        self.writesOnTarget = options.lazy.compactMap(Self.writingOption).first
         self.paths = paths
     }
 
-    /// What the policy judges: a download that deletes at the source needs upload rights too.
-    var needsUploadRight: Bool { direction == .upload || removesSourceFiles }
+    /// What the policy judges: a download that writes on the target needs upload rights too.
+    var needsUploadRight: Bool { direction == .upload || writesOnTarget != nil }
+
+    /// The option's name when `word` is one of the options that write on a sending target.
+    private static func writingOption(_ word: String) -> String? {
+        let name = word.split(separator: "=", maxSplits: 1).first.map(String.init) ?? word
+        let writing: Set<String> = ["--remove-source-files", "--remove-sent-files", "--log-file", "--write-batch", "--only-write-batch"]
+        return writing.contains(name) ? name : nil
+    }
 }

@@ -33,11 +33,20 @@ struct FileTransferRsyncTests {
 
         let download = try await Self.remoteCommand(["-a", "u@h:/srv/data", "LOCAL"])
         guard case .rsync(let fetched) = FileTransferCommand.recognise(download) else { Issue.record("\(download)"); return }
-        #expect(fetched.direction == .download && !fetched.removesSourceFiles)
+        #expect(fetched.direction == .download && fetched.writesOnTarget == nil)
 
         let moving = try await Self.remoteCommand(["-a", "--remove-source-files", "--backup-dir", "b k", "u@h:/srv/data", "LOCAL"])
         guard case .rsync(let moved) = FileTransferCommand.recognise(moving) else { Issue.record("\(moving)"); return }
-        #expect(moved.direction == .download && moved.removesSourceFiles)
+        #expect(moved.direction == .download && moved.writesOnTarget == "--remove-source-files")
+
+        // rsync -M passes options to the target: a sender that writes a log or batch file.
+        let logging = try await Self.remoteCommand(["-a", "-M--log-file=/etc/cron.d/x", "u@h:/srv/data", "LOCAL"])
+        guard case .rsync(let logged) = FileTransferCommand.recognise(logging) else { Issue.record("\(logging)"); return }
+        #expect(logged.direction == .download && logged.writesOnTarget == "--log-file")
+        #expect(!FileTransferPolicy.download.permits(.rsync(logged)))
+        let batch = try #require(RsyncCommand(arguments: ["--server", "--sender", "-l", "--write-batch", "/tmp/b", ".", "src"]))
+        #expect(batch.writesOnTarget == "--write-batch" && !FileTransferPolicy.download.permits(.rsync(batch)))
+        #expect(RsyncCommand(arguments: ["--server", "--sender", "-l", "--log-file-format=%f", ".", "src"])?.writesOnTarget == nil)
 
         let sudo = try await Self.remoteCommand(["-a", "--rsync-path=sudo -n rsync", "LOCAL", "u@h:/etc/x"])
         #expect(sudo.hasPrefix("sudo -n rsync --server"), "\(sudo)")
