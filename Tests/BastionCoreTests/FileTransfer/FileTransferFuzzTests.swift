@@ -74,21 +74,30 @@ struct FileTransferFuzzTests {
         return nil
     }
 
+    /// Feeds `input` to `consume` in pieces of `size` bytes (so packets and lines split
+    /// anywhere) until a protocol error stops the machine; returns what the steps passed on
+    /// to the side `forward` names.
+    static func drive(
+        _ input: [UInt8], pieces size: Int, forward: KeyPath<FileTransferStep, [UInt8]>, _ consume: ([UInt8]) -> FileTransferStep
+    ) -> [UInt8] {
+        var passed: [UInt8] = []
+        for start in stride(from: 0, to: input.count, by: size) {
+            let step = consume(Array(input[start ..< min(start + size, input.count)]))
+            passed += step[keyPath: forward]
+            if step.protocolError != nil { break }
+        }
+        return passed
+    }
+
+    /// A piece size from the input's first byte, 1 to 97.
+    static func pieceSize(_ input: [UInt8]) -> Int { 1 + Int(input.first ?? 0) % 97 }
+
     @Test("SFTP from a hostile client: download-only forwards nothing that writes, upload-only nothing that reads, only whole packets")
     func sftpClient() {
         for (policy, seed) in [(FileTransferPolicy.download, UInt64(40)), (.upload, 41)] {
             FuzzTests.fuzz([Self.clientConversation, Self.openFlagsConversation], seed: seed) { input -> [UInt8] in
                 var session = SFTPSession(policy: policy)
-                var forwarded: [UInt8] = []
-                // Chunks sized by the input's first byte, so packets split anywhere.
-                let chunk = 1 + Int(input.first ?? 0) % 97
-                var start = 0
-                while start < input.count {
-                    let step = session.fromClient(Array(input[start ..< min(start + chunk, input.count)]))
-                    start += chunk
-                    forwarded += step.toTarget
-                    if step.protocolError != nil { break }
-                }
+                let forwarded = Self.drive(input, pieces: Self.pieceSize(input), forward: \.toTarget) { session.fromClient($0) }
                 guard let packets = Wire.packets(forwarded) else {
                     Issue.record("\(policy): forwarded a partial packet for \(input)")
                     return forwarded
@@ -107,15 +116,7 @@ struct FileTransferFuzzTests {
         FuzzTests.fuzz([Self.targetConversation], seed: 42) { input -> [UInt8] in
             var session = SFTPSession(policy: .allow)
             _ = session.fromClient(Self.clientConversation)
-            var toClient: [UInt8] = []
-            let chunk = 1 + Int(input.first ?? 0) % 97
-            var start = 0
-            while start < input.count {
-                let step = session.fromTarget(Array(input[start ..< min(start + chunk, input.count)]))
-                start += chunk
-                toClient += step.toClient
-                if step.protocolError != nil { break }
-            }
+            let toClient = Self.drive(input, pieces: Self.pieceSize(input), forward: \.toClient) { session.fromTarget($0) }
             if Wire.packets(toClient) == nil { Issue.record("a partial packet went to the client for \(input)") }
             return toClient + session.finish().map(\.path).joined(separator: "\n").utf8
         }
@@ -128,12 +129,10 @@ struct FileTransferFuzzTests {
         FuzzTests.fuzz([client], seed: 43) { input -> [UInt8] in
             var session = SCPSession(command: upload)
             _ = session.fromTarget([0])
-            var forwarded: [UInt8] = []
-            for byte in stride(from: 0, to: input.count, by: 7) {
-                let step = session.fromClient(Array(input[byte ..< min(byte + 7, input.count)]))
-                forwarded += step.toTarget
-                if step.protocolError != nil { break }
-                _ = session.fromTarget([0])
+            // The target acknowledges every piece, as a sink does each line and file.
+            let forwarded = Self.drive(input, pieces: 7, forward: \.toTarget) { piece in
+                defer { _ = session.fromTarget([0]) }
+                return session.fromClient(piece)
             }
             return forwarded + session.finish().map(\.path).joined().utf8
         }
@@ -142,12 +141,9 @@ struct FileTransferFuzzTests {
         FuzzTests.fuzz([target], seed: 44) { input -> [UInt8] in
             var session = SCPSession(command: download)
             _ = session.fromClient([0])
-            var toClient: [UInt8] = []
-            for byte in stride(from: 0, to: input.count, by: 5) {
-                let step = session.fromTarget(Array(input[byte ..< min(byte + 5, input.count)]))
-                toClient += step.toClient
-                if step.protocolError != nil { break }
-                _ = session.fromClient([0])
+            let toClient = Self.drive(input, pieces: 5, forward: \.toClient) { piece in
+                defer { _ = session.fromClient([0]) }
+                return session.fromTarget(piece)
             }
             return toClient + session.finish().map(\.path).joined().utf8
         }
