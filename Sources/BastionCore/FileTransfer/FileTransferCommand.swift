@@ -54,14 +54,16 @@ public enum FileTransferCommand: Sendable, Equatable {
     /// `words` without a leading `sudo` and its options (`-u USER`, `-n`, …).
     private static func withoutSudo(_ words: [String]) -> [String] {
         guard let first = words.first, isProgram(first, "sudo") else { return words }
-        let takesValue: Set<String> = ["-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-T", "-U"]
         var index = 1
         while index < words.count, words[index].hasPrefix("-") {
             if words[index] == "--" { index += 1; break }
-            index += takesValue.contains(words[index]) ? 2 : 1
+            index += sudoOptionsWithValue.contains(words[index]) ? 2 : 1
         }
         return Array(words[min(index, words.count)...])
     }
+
+    /// sudo's options that take the next word as their value (`-u USER`, `-g GROUP`, …).
+    private static let sudoOptionsWithValue: Set<String> = ["-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-T", "-U"]
 
     private static func isProgram(_ word: String, _ name: String) -> Bool {
         word == name || word.hasSuffix("/" + name)

@@ -29,8 +29,7 @@ public struct RsyncCommand: Sendable, Equatable {
         guard let separator = rest.firstIndex(of: ".") else { return nil }
         let options = rest[..<separator]
         let paths = Array(rest[rest.index(after: separator)...])
-        let misplaced: Set<String> = ["--sender", "--server", "--daemon"]
-        guard !options.contains(where: { misplaced.contains($0) || $0.hasPrefix("--daemon=") }),
+        guard !options.contains(where: { Self.misplaced.contains($0) || $0.hasPrefix("--daemon=") }),
               !paths.isEmpty, !paths.contains(where: { $0.hasPrefix("-") })
         else { return nil }
         self.direction = direction
@@ -41,10 +40,14 @@ public struct RsyncCommand: Sendable, Equatable {
     /// What the policy judges: a download that writes on the target needs upload rights too.
     var needsUploadRight: Bool { direction == .upload || writesOnTarget != nil }
 
+    /// Options that change the target's role when they appear anywhere but first.
+    private static let misplaced: Set<String> = ["--sender", "--server", "--daemon"]
+    /// Options that make a sending target write.
+    private static let writing: Set<String> = ["--remove-source-files", "--remove-sent-files", "--log-file", "--write-batch", "--only-write-batch"]
+
     /// The option's name when `word` is one of the options that write on a sending target.
     private static func writingOption(_ word: String) -> String? {
         let name = word.split(separator: "=", maxSplits: 1).first.map(String.init) ?? word
-        let writing: Set<String> = ["--remove-source-files", "--remove-sent-files", "--log-file", "--write-batch", "--only-write-batch"]
         return writing.contains(name) ? name : nil
     }
 }
