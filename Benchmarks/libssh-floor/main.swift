@@ -99,10 +99,6 @@ func serve(_ session: OpaquePointer, arguments: Arguments, upstreamKey: Upstream
     // as bastiond does. Closing first would make the client's DISCONNECT fail ("send
     // disconnect: Broken pipe", exit 255) whenever it raced the close.
     let deadline = Date().addingTimeInterval(10)
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    while ssh_is_connected(session) != 0, ssh_channel_is_closed(channel) == 0, Date() < deadline {
-        _ = ssh_channel_read_timeout(channel, &buffer, UInt32(buffer.count), 0, 100)
-    }
     guard let event = ssh_event_new() else { return }
     ssh_event_add_session(event, session)
     while ssh_is_connected(session) != 0, Date() < deadline, ssh_event_dopoll(event, 100) != SSH_ERROR {}
