@@ -46,14 +46,17 @@ build: deps-build
 ## The second SSH clients the tests drive, from PyPI: ansible-core and Paramiko, every package
 ## pinned by version and SHA-256 in Tests/python-clients.txt (pip refuses anything else),
 ## installed by Debian's python3 into .build/test-clients (git-ignored), never into the system.
+## (TEST_CLIENTS and TEST_CLIENTS_DIR exist for the test that feeds it a tampered hash.)
+TEST_CLIENTS ?= Tests/python-clients.txt
+TEST_CLIENTS_DIR ?= .build/test-clients
 test-clients:
 	$(call ensure_packages,$(WEB_PACKAGES))
-	@if ! cmp -s Tests/python-clients.txt .build/test-clients/.installed; then \
-		echo "Installing from PyPI into .build/test-clients (Tests/python-clients.txt, hashes required)"; \
-		rm -rf .build/test-clients && \
+	@if ! cmp -s $(TEST_CLIENTS) $(TEST_CLIENTS_DIR)/.installed; then \
+		echo "Installing from PyPI into $(TEST_CLIENTS_DIR) ($(TEST_CLIENTS), hashes required)"; \
+		rm -rf $(TEST_CLIENTS_DIR) && \
 		/usr/bin/python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-warn-script-location \
-			--require-hashes --no-deps --only-binary :all: --target .build/test-clients -r Tests/python-clients.txt && \
-		cp Tests/python-clients.txt .build/test-clients/.installed; \
+			--require-hashes --no-deps --only-binary :all: --target $(TEST_CLIENTS_DIR) -r $(TEST_CLIENTS) && \
+		cp $(TEST_CLIENTS) $(TEST_CLIENTS_DIR)/.installed; \
 	fi
 
 ## The web view's asciinema-player (Web/vendor, git-ignored), fetched from PyPI and checked by SHA-256.
